@@ -1,0 +1,54 @@
+# tf_lattice: `make demo` and `make test` set everything up on a fresh machine.
+PYTHON_BOOTSTRAP ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+PYTEST_WORKERS ?= 2
+KERNEL_SOURCES := $(shell find tf_lattice/ops/cc -name '*.cc' -o -name '*.h' 2>/dev/null)
+
+.PHONY: install kernels demo test test-slow test-gpu bench clean
+
+install: $(VENV)/.kernels-stamp
+
+# Python dependencies: TensorFlow first (the kernels compile against it).
+$(VENV)/.deps-stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+	$(PIP) install "tensorflow==2.21.*"
+	$(PIP) install "keras>=3.10" "numpy>=1.26" "pandas>=2.1" "scikit-learn>=1.6" \
+	    "cvxpy>=1.5" "matplotlib>=3.8" "tqdm>=4.66" \
+	    "pytest>=8" "pytest-xdist>=3.5" "hypothesis>=6.100" \
+	    "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29"
+	touch $@
+
+# An editable install, so the tests and the demo run the source tree.
+$(VENV)/.editable-stamp: $(VENV)/.deps-stamp setup.py pyproject.toml
+	$(PIP) install --no-build-isolation --no-deps -e .
+	touch $@
+
+# The kernel library, rebuilt only when a C++/CUDA source or the build changes.
+# Where nvcc is present the CUDA sources are compiled too, GPU or not.
+$(VENV)/.kernels-stamp: $(VENV)/.editable-stamp $(KERNEL_SOURCES)
+	$(PY) setup.py -q build_ext --inplace
+	$(PY) -c "from tf_lattice._native import build_info; print('kernels built for TensorFlow %s, CUDA %s' % build_info())"
+	touch $@
+
+kernels: install
+
+demo: install
+	$(PY) -m tf_lattice.demo
+
+test: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+test-gpu: install
+	$(PY) -m pytest -q -m gpu -p no:xdist
+
+bench: install
+	$(PY) benchmarks/ops.py
+
+clean:
+	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info.py $(VENV)/.kernels-stamp

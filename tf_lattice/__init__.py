@@ -1,0 +1,24 @@
+"""tf_lattice: monotonic calibrated lattice models for TensorFlow and Keras 3.
+
+Importing the package is cheap: the compiled kernels load on the first op call
+and the heavier submodules (layers, estimators) import on first access.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "ops", "regularizers", "constraints", "layers", "models", "estimators",
+    "datasets", "plotting",
+)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,3 @@
+"""Shape constraints: exact certificates of declared constraints on parameters."""
+
+from tf_lattice.constraints.certificate import Certificate, ConstraintCheck

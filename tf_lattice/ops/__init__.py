@@ -7,3 +7,8 @@ outputs and gradients. XLA cannot compile custom ops, so code that runs the
 kernels must not be jit-compiled (Keras layers built on them set
 ``supports_jit = False``).
 """
+
+from tf_lattice.ops.calibrator_projection import calibrator_projection
+from tf_lattice.ops.isotonic_projection import isotonic_projection
+from tf_lattice.ops.linear_projection import linear_projection
+from tf_lattice.ops.partial_order_projection import partial_order_projection

@@ -105,7 +105,7 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -one), one)
         return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), 1.0)
 
-    for _ in range(num_iterations):
+    def iterate(iteration, unused_running, x, s, z, nu):
         dual, primal, equality = residuals(x, s, z, nu)
         mu = tf.reduce_sum(s * z, axis=1, keepdims=True) / num_inequalities
         # Where a constraint is active with a zero multiplier (projecting a
@@ -141,4 +141,12 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         z = tf.where(step, new[2], z)
         if has_equalities:
             nu = tf.where(step, new[3], nu)
+        return iteration + 1, tf.reduce_any(step), x, s, z, nu
+
+    if not has_equalities:
+        nu = tf.zeros([tf.shape(target)[0], 0], tf.float64)
+    # Stops early once every row has stopped moving.
+    _, _, x, _, _, _ = tf.while_loop(
+        lambda iteration, running, *_: tf.logical_and(iteration < num_iterations, running),
+        iterate, (tf.constant(0), tf.constant(True), x, s, z, nu))
     return x

@@ -128,3 +128,9 @@ def test_pure_modules_do_not_import_keras():
                 if node.module == "tf_lattice.regularizers":
                     imported.update(alias.name for alias in node.names)
         assert "keras" not in imported, path.name
+
+
+def test_numpy_scalar_amounts_serialize_as_floats():
+    regularizer = regularizers.LatticeTorsion([2, 2], l2=np.float32(0.5))
+    config = regularizer.get_config()
+    assert config["l2"] == 0.5 and type(config["l2"]) is float

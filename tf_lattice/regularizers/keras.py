@@ -9,6 +9,8 @@ Weights are expected with units first (``[units, K]`` for calibrators,
 ``[K, units]`` / ``[V, units]``.
 """
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -30,7 +32,7 @@ def _units_first(weights, units_last):
 
 def _amount_config(amount):
     """A JSON-friendly copy of a scalar or per-item amount."""
-    if isinstance(amount, (int, float)):
+    if isinstance(amount, numbers.Real):
         return float(amount)
     return [float(a) for a in amount]
 

@@ -104,8 +104,7 @@ def test_numerical_gradients_at_interior_points(implementation, shared):
     # outside the range.
     segment = rng.integers(0, num_keypoints - 1, size=(6, units))
     fraction = rng.uniform(0.2, 0.8, size=(6, units))
-    lo = np.take_along_axis(unit_keypoints.T, segment, axis=0) if False else \
-        unit_keypoints[np.arange(units)[None, :], segment]
+    lo = unit_keypoints[np.arange(units)[None, :], segment]
     hi = unit_keypoints[np.arange(units)[None, :], segment + 1]
     inside = lo + fraction * (hi - lo)
     outside = np.stack([unit_keypoints[:, 0] - 1.0, unit_keypoints[:, -1] + 1.0])
@@ -224,7 +223,6 @@ def test_tf_function_with_unknown_batch(implementation):
 
 
 def test_static_output_shape():
-    inputs = tf.keras.Input if False else None
     spec = tf.TensorSpec([None, 3], tf.float32)
     for implementation in IMPLEMENTATIONS:
         graph = tf.function(
@@ -232,7 +230,23 @@ def test_static_output_shape():
                                       implementation=implementation))
         concrete = graph.get_concrete_function(spec)
         assert concrete.structured_outputs.shape.as_list() == [None, 3]
-    del inputs
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_large_batch_gradients_reduce_across_shards(shared):
+    # Enough rows for the CPU kernel to split the batch into several shards.
+    rng = np.random.default_rng(7)
+    units, num_keypoints, batch = 3, 6, 20000
+    keypoints = np.sort(rng.uniform(-2.0, 2.0, size=(units, num_keypoints)), axis=1)
+    keypoints = keypoints[0] if shared else keypoints
+    outputs = rng.normal(size=(units, num_keypoints))
+    inputs = rng.uniform(-3.0, 3.0, size=(batch, units))
+    upstream = tf.constant(rng.normal(size=(batch, units)))
+    kernel = _gradients("kernel", inputs, keypoints, outputs, upstream)
+    portable = _gradients("portable", inputs, keypoints, outputs, upstream)
+    for a, b in zip(kernel, portable):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(),
+                                   tf.convert_to_tensor(b).numpy(), rtol=1e-9, atol=1e-8)
 
 
 @settings(deadline=None, max_examples=10)

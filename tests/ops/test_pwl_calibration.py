@@ -183,6 +183,17 @@ def test_nan_inputs_give_nan_outputs(implementation):
     assert y.numpy()[0, 1] == pytest.approx(2.0)
 
 
+def test_nan_inputs_give_equal_gradients_in_both_implementations():
+    inputs = tf.constant([[np.nan, 0.5], [2.0, np.nan]], tf.float64)
+    keypoints = tf.constant([0.0, 1.0, 3.0], tf.float64)
+    outputs = tf.constant([[0.0, 2.0, 3.0], [0.0, 4.0, 5.0]], tf.float64)
+    kernel = _gradients("kernel", inputs, keypoints, outputs)
+    portable = _gradients("portable", inputs, keypoints, outputs)
+    for a, b in zip(kernel, portable):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(),
+                                   tf.convert_to_tensor(b).numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("shared", [True, False])
 def test_empty_batch_forward_and_backward(device, implementation, shared):

@@ -180,6 +180,9 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     # x == k_{K-1} (and anything above) uses the last segment.
     segment = tf.searchsorted(unit_keypoints, x, side="right") - 1
     segment = tf.clip_by_value(segment, 0, num_keypoints - 2)
+    # NaN inputs take the first segment, as in the kernel (the output is NaN
+    # either way; this keeps the gradients of the two implementations equal).
+    segment = tf.where(tf.math.is_nan(x), tf.zeros_like(segment), segment)
     k_lo = tf.gather(unit_keypoints, segment, batch_dims=1)
     k_hi = tf.gather(unit_keypoints, segment + 1, batch_dims=1)
     o_lo = tf.gather(outputs, segment, batch_dims=1)

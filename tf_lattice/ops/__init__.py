@@ -7,3 +7,5 @@ outputs and gradients. XLA cannot compile custom ops, so code that runs the
 kernels must not be jit-compiled (Keras layers built on them set
 ``supports_jit = False``).
 """
+
+from tf_lattice.ops.lattice_projection import lattice_projection

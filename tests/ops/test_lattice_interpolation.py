@@ -368,3 +368,29 @@ def test_docstring_example_runs():
     for test in tests:
         runner.run(test)
     assert runner.failures == 0
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_twin_saved_model_uses_only_stock_ops(tmp_path, interpolation):
+    params = tf.Variable(np.random.default_rng(5).normal(size=(2, 6)), dtype=tf.float32)
+    module = tf.Module()
+    module.params = params
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def serve(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = lattice_interpolation(x, params, [3, 2], interpolation, "portable")
+        return y, tape.gradient(y, x)
+
+    module.serve = serve
+    graph = serve.get_concrete_function().graph.as_graph_def()
+    op_types = {node.op for node in graph.node}
+    for function in graph.library.function:
+        op_types |= {node.op for node in function.node_def}
+    assert not any(op.startswith("TfLattice>") for op in op_types), op_types
+    tf.saved_model.save(module, str(tmp_path))
+    restored = tf.saved_model.load(str(tmp_path))
+    x = tf.constant([[0.5, 0.5], [2.0, 1.0]])
+    for a, b in zip(restored.serve(x), serve(x)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)

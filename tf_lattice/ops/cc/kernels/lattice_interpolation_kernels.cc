@@ -154,8 +154,9 @@ void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T*
   }
 }
 
-// Gradients for b in [begin, end): writes grad_inputs rows, adds into
-// grad_params (one buffer per shard, so no two threads share it).
+// Gradients for b in [begin, end): adds into the (zeroed) grad_inputs rows of
+// those examples and into grad_params (one buffer per shard, so no two
+// threads share it).
 template <typename T>
 void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
                const T* params, const T* grad_outputs, T* grad_inputs, T* grad_params,
@@ -164,7 +165,6 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
   T grad_residual[kMaxLatticeDims];
   const int d = shape.dims;
   for (int64_t b = begin; b < end; ++b) {
-    if (!batch.per_unit_inputs) std::fill(grad_inputs + b * d, grad_inputs + (b + 1) * d, T(0));
     for (int64_t u = 0; u < batch.units; ++u) {
       if (u == 0 || batch.per_unit_inputs) LocatePoint(shape, batch, inputs, b, u, &cell);
       const T grad_output = grad_outputs[b * batch.units + u];

@@ -82,26 +82,34 @@ class LatticeAttrs {
   bool ValidateInputs(OpKernelContext* context, const Tensor& inputs, const Tensor& params,
                       LatticeBatch* batch) const {
     const int rank = inputs.dims();
+    const std::string inputs_shape = inputs.shape().DebugString();
+    const std::string params_shape = params.shape().DebugString();
     if (!Require(context, rank == 2 || rank == 3,
-                                "inputs must have rank 2 [batch, d] or 3 [batch, units, d], "
-                                "got shape ",
-                                inputs.shape().DebugString())) return false;
+                 "inputs must have rank 2 [batch, d] or 3 [batch, units, d], got shape ",
+                 inputs_shape)) {
+      return false;
+    }
     if (!Require(context, params.dims() == 2,
-                                "params must have rank 2 [units, prod(lattice_sizes)], got "
-                                "shape ",
-                                params.shape().DebugString())) return false;
+                 "params must have rank 2 [units, prod(lattice_sizes)], got shape ",
+                 params_shape)) {
+      return false;
+    }
     if (!Require(context, inputs.dim_size(rank - 1) == shape_.dims,
-                                "inputs last dimension must equal len(lattice_sizes) = ",
-                                shape_.dims, ", got inputs shape ",
-                                inputs.shape().DebugString())) return false;
+                 "inputs last dimension must equal len(lattice_sizes) = ", shape_.dims,
+                 ", got inputs shape ", inputs_shape)) {
+      return false;
+    }
     if (!Require(context, params.dim_size(1) == shape_.num_vertices,
-                                "params second dimension must equal prod(lattice_sizes) = ",
-                                shape_.num_vertices, ", got params shape ",
-                                params.shape().DebugString())) return false;
+                 "params second dimension must equal prod(lattice_sizes) = ",
+                 shape_.num_vertices, ", got params shape ", params_shape)) {
+      return false;
+    }
     if (!Require(context, rank == 2 || inputs.dim_size(1) == params.dim_size(0),
-        "inputs units (dimension 1) must equal params units (dimension 0), got inputs "
-        "shape ",
-        inputs.shape().DebugString(), " and params shape ", params.shape().DebugString())) return false;
+                 "inputs units (dimension 1) must equal params units (dimension 0), got "
+                 "inputs shape ",
+                 inputs_shape, " and params shape ", params_shape)) {
+      return false;
+    }
     batch->batch = inputs.dim_size(0);
     batch->units = params.dim_size(0);
     batch->per_unit_inputs = rank == 3;

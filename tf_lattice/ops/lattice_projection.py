@@ -375,6 +375,10 @@ def _kernel_projection(params, program, bounds, num_iterations, tolerance):
     dtype = params.dtype
     tables = kernel_tables(program)
     ops = _native.load_ops()
+    if not hasattr(ops, "tf_lattice_lattice_projection"):
+        raise _native.OpsNotBuiltError(
+            "the compiled kernel library has no TfLattice>LatticeProjection op; rebuild "
+            f"with `{_native.REBUILD_COMMAND}` or pass implementation='portable'")
     return ops.tf_lattice_lattice_projection(
         params=params,
         chain_index=tables["chain_index"],

@@ -1,0 +1,3 @@
+"""Keras 3 layers: calibrators, lattices, linear and ensemble layers."""
+
+from tf_lattice.layers.pwl_calibration import PWLCalibration

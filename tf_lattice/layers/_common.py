@@ -115,7 +115,7 @@ class Projection(keras.constraints.Constraint):
 class LatticeLayer(keras.layers.Layer):
     """Base class: ``implementation`` handling, XLA opt-out and constraint API.
 
-    Subclasses implement ``_project(exact)`` returning ``{variable: value}`` and
+    Subclasses implement ``_project(exact)`` returning a list of ``(variable, value)`` pairs and
     ``certify()``.
     """
 
@@ -135,7 +135,7 @@ class LatticeLayer(keras.layers.Layer):
 
     def apply_constraints(self):
         """Projects every constrained weight once (what each step does)."""
-        for variable, value in self._project(exact=False).items():
+        for variable, value in self._project(exact=False):
             variable.assign(value)
 
     def finalize_constraints(self):
@@ -144,7 +144,7 @@ class LatticeLayer(keras.layers.Layer):
         Call after training; the weights then satisfy every declared
         constraint up to float rounding, which ``certify()`` confirms.
         """
-        for variable, value in self._project(exact=True).items():
+        for variable, value in self._project(exact=True):
             variable.assign(value)
 
     def certify(self):

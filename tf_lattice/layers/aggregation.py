@@ -62,10 +62,10 @@ class Aggregation(_common.LatticeLayer):
         return None
 
     def _project(self, exact):
-        updates = {}
+        updates = []
         for layer in self.model._flatten_layers():
             if isinstance(layer, _common.LatticeLayer) and layer is not self:
-                updates.update(layer._project(exact))
+                updates.extend(layer._project(exact))
         return updates
 
     def certify(self):

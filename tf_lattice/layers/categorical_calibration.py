@@ -127,8 +127,8 @@ class CategoricalCalibration(_common.LatticeLayer):
 
     def _project(self, exact):
         if not self._has_constraints():
-            return {}
-        return {self.kernel: self._project_kernel(self.kernel, exact=exact)}
+            return []
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
     def certify(self):
         """Checks the partial order and the bounds exactly."""

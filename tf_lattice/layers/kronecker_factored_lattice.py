@@ -187,8 +187,8 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
         return tf.concat([scale, bias], axis=-1)
 
     def _project(self, exact):
-        return {self.kernel: self._project_kernel(self.kernel),
-                self.scale_and_bias: self._project_scale_and_bias(self.scale_and_bias)}
+        return [(self.kernel, self._project_kernel(self.kernel)),
+                (self.scale_and_bias, self._project_scale_and_bias(self.scale_and_bias))]
 
     def certify(self):
         """Checks the sufficient conditions above exactly."""

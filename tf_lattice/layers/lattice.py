@@ -191,7 +191,7 @@ class Lattice(_common.LatticeLayer):
             **self._constraint_kwargs())
 
     def _project(self, exact):
-        return {self.kernel: self._project_kernel(self.kernel, exact=exact)}
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
     def certify(self):
         """Checks every declared constraint exactly on the vertex parameters."""

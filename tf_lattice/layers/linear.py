@@ -119,8 +119,8 @@ class Linear(_common.LatticeLayer):
 
     def _project(self, exact):
         if not self._has_constraints():
-            return {}
-        return {self.kernel: self._project_kernel(self.kernel, exact=exact)}
+            return []
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
     def certify(self):
         """Checks signs and dominances exactly (and the norm, when normalized)."""

@@ -72,10 +72,10 @@ class ParallelCombination(_common.LatticeLayer):
         return (batch, sum(shape[-1] for shape in shapes))
 
     def _project(self, exact):
-        updates = {}
+        updates = []
         for layer in self.calibration_layers:
             if isinstance(layer, _common.LatticeLayer):
-                updates.update(layer._project(exact))
+                updates.extend(layer._project(exact))
         return updates
 
     def certify(self):

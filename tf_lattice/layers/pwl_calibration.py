@@ -285,9 +285,9 @@ class PWLCalibration(_common.LatticeLayer):
         return tf.clip_by_value(value, low, high)
 
     def _project(self, exact):
-        updates = {self.kernel: self._project_kernel(self.kernel, exact=exact)}
+        updates = [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
         if self.impute_missing and self.missing_output_value is None:
-            updates[self.missing_output] = self._project_missing_output(self.missing_output)
+            updates.append((self.missing_output, self._project_missing_output(self.missing_output)))
         return updates
 
     def certify(self):

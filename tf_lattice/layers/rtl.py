@@ -150,9 +150,9 @@ class RTL(_common.LatticeLayer):
         return (input_shape[0], 1 if self.average_outputs else self.num_lattices)
 
     def _project(self, exact):
-        updates = {}
+        updates = []
         for layer in self.lattices:
-            updates.update(layer._project(exact))
+            updates.extend(layer._project(exact))
         return updates
 
     def certify(self):

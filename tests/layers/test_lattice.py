@@ -144,3 +144,11 @@ def test_kernel_and_portable_agree(interpolation, input_shape, units):
 def test_jit_disabled_with_kernels():
     _checks.assert_jit_disabled_with_kernels(
         lambda implementation: Lattice([2, 2], implementation=implementation), (2,))
+
+
+def test_structural_regularizer_tuples_add_losses():
+    smooth = Lattice([3, 3], kernel_initializer="random_monotonic_initializer",
+                     kernel_regularizer=[("laplacian", 0.0, 1.0), ("torsion", 0.0, 1.0)])
+    smooth.build((None, 2))
+    assert len(smooth.losses) == 1 and float(smooth.losses[0]) > 0
+    _checks.assert_config_round_trip(smooth)

@@ -167,3 +167,13 @@ def test_kernel_and_portable_agree(kwargs):
 def test_jit_disabled_with_kernels():
     _checks.assert_jit_disabled_with_kernels(
         lambda implementation: PWLCalibration(KEYPOINTS, implementation=implementation), (1,))
+
+
+def test_structural_regularizer_tuples_add_losses():
+    layer = PWLCalibration(KEYPOINTS, kernel_initializer="random_normal",
+                           kernel_regularizer=[("laplacian", 0.0, 1.0), ("hessian", 0.1, 0.0)])
+    layer.build((None, 1))
+    assert len(layer.losses) == 1 and float(layer.losses[0]) > 0
+    _checks.assert_config_round_trip(layer)
+    with pytest.raises(ValueError, match="unknown regularizer"):
+        PWLCalibration(KEYPOINTS, kernel_regularizer=("bumpy", 1.0, 0.0)).build((None, 1))

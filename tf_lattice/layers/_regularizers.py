@@ -2,24 +2,10 @@
 
 A layer accepts None, one Keras regularizer, a ``(name, l1, l2)`` tuple naming
 one of the structural regularizers of :mod:`tf_lattice.regularizers`, or a list
-of these; several are summed by :class:`SumRegularizer`.
+of these; several are summed by :class:`tf_lattice.regularizers.RegularizerSum`.
 """
 
 import keras
-
-
-@keras.saving.register_keras_serializable(package="tf_lattice")
-class SumRegularizer(keras.regularizers.Regularizer):
-    """The sum of several regularizers of the same weight."""
-
-    def __init__(self, regularizers):
-        self.regularizers = [keras.regularizers.get(r) for r in regularizers]
-
-    def __call__(self, weight):
-        return sum(regularizer(weight) for regularizer in self.regularizers)
-
-    def get_config(self):
-        return {"regularizers": [keras.saving.serialize_keras_object(r) for r in self.regularizers]}
 
 
 def _from_tuple(spec, builders, argument):
@@ -54,7 +40,10 @@ def resolve(spec, builders, argument="kernel_regularizer"):
         resolved = [item for item in resolved if item is not None]
         if not resolved:
             return None
-        return resolved[0] if len(resolved) == 1 else SumRegularizer(resolved)
+        if len(resolved) == 1:
+            return resolved[0]
+        from tf_lattice.regularizers import RegularizerSum
+        return RegularizerSum(resolved)
     return keras.regularizers.get(spec)
 
 

@@ -20,21 +20,16 @@ from tf_lattice.layers import lattice_initializers
 
 KERNEL_INITIALIZERS = ("linear_initializer", "random_monotonic_initializer")
 TRUST_DIRECTIONS = ("increasing", "decreasing")
+EXACT_PROJECTION_MAX_PARAMS = 2048
 
 
-def lattice_regularizer_builders():
+def lattice_regularizer_builders(lattice_sizes):
     """Names usable in ``("name", l1, l2)`` lattice regularizer tuples."""
     from tf_lattice import regularizers
-    return {"laplacian": regularizers.LatticeLaplacian, "torsion": regularizers.LatticeTorsion}
-
-
-def _builders(lattice_sizes):
-    try:
-        builders = lattice_regularizer_builders()
-    except (ImportError, AttributeError):
-        return {}
-    return {name: (lambda cls: lambda l1=0.0, l2=0.0: cls(lattice_sizes, l1=l1, l2=l2))(cls)
-            for name, cls in builders.items()}
+    return {
+        "laplacian": lambda l1=0.0, l2=0.0: regularizers.LatticeLaplacian(lattice_sizes, l1=l1, l2=l2),
+        "torsion": lambda l1=0.0, l2=0.0: regularizers.LatticeTorsion(lattice_sizes, l1=l1, l2=l2),
+    }
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -166,7 +161,7 @@ class Lattice(_common.LatticeLayer):
                              f"inputs per point, got input shape {input_shape}")
         self.kernel = self.add_weight(
             name="kernel", shape=(self.units, self.num_vertices), initializer=self._initializer(),
-            regularizer=_regularizers.resolve(self.kernel_regularizer, _builders(self.lattice_sizes)),
+            regularizer=_regularizers.resolve(self.kernel_regularizer, lattice_regularizer_builders(self.lattice_sizes)),
             constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
 
     def call(self, inputs):
@@ -185,10 +180,14 @@ class Lattice(_common.LatticeLayer):
     def _project_kernel(self, kernel, exact=False):
         if not self._has_constraints():
             return tf.convert_to_tensor(kernel)
+        # The exact (cvxpy) projection is affordable only for small kernels;
+        # larger ones get many more Dykstra cycles instead.
+        finalizing = exact
+        exact = exact and self.units * self.num_vertices <= EXACT_PROJECTION_MAX_PARAMS
+        iterations = self.num_projection_iterations * (10 if finalizing else 1)
         return ops.lattice_projection(
-            tf.convert_to_tensor(kernel), self.lattice_sizes,
-            num_iterations=self.num_projection_iterations * (3 if exact else 1), exact=exact,
-            **self._constraint_kwargs())
+            tf.convert_to_tensor(kernel), self.lattice_sizes, num_iterations=iterations, exact=exact,
+            implementation=self.implementation, **self._constraint_kwargs())
 
     def _project(self, exact):
         return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]

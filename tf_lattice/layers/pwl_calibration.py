@@ -23,13 +23,18 @@ KEYPOINT_TYPES = ("fixed", "learned_interior")
 OUTPUT_INITIALIZERS = ("equal_heights", "equal_slopes")
 
 
-def calibrator_regularizer_builders():
-    """Names usable in ``("name", l1, l2)`` calibrator regularizer tuples."""
+def calibrator_regularizer_builders(keypoints):
+    """Names usable in ``("name", l1, l2)`` calibrator regularizer tuples.
+
+    Args:
+      keypoints: the calibrator's keypoint inputs (the Hessian and wrinkle
+        penalties measure slopes, which depend on keypoint spacing).
+    """
     from tf_lattice import regularizers
     return {
-        "laplacian": regularizers.CalibratorLaplacian,
-        "hessian": regularizers.CalibratorHessian,
-        "wrinkle": regularizers.CalibratorWrinkle,
+        "laplacian": lambda l1=0.0, l2=0.0: regularizers.CalibratorLaplacian(l1=l1, l2=l2),
+        "hessian": lambda l1=0.0, l2=0.0: regularizers.CalibratorHessian(l1=l1, l2=l2, keypoints=keypoints),
+        "wrinkle": lambda l1=0.0, l2=0.0: regularizers.CalibratorWrinkle(l1=l1, l2=l2, keypoints=keypoints),
     }
 
 
@@ -173,7 +178,8 @@ class PWLCalibration(_common.LatticeLayer):
         stored = self.num_keypoints - (1 if self.is_cyclic else 0)
         self.kernel = self.add_weight(
             name="kernel", shape=(self.units, stored), initializer=self._kernel_initializer(),
-            regularizer=_regularizers.resolve(self.kernel_regularizer, _lazy_builders()),
+            regularizer=_regularizers.resolve(
+                self.kernel_regularizer, calibrator_regularizer_builders(self.input_keypoints.tolist())),
             constraint=_common.Projection(self._project_kernel))
         if self.input_keypoints_type == "learned_interior":
             lengths = np.diff(np.broadcast_to(self.input_keypoints, (self.units, self.num_keypoints)), axis=-1)
@@ -346,14 +352,3 @@ def _serialize_initializer(initializer):
     if isinstance(initializer, (str, dict)) or initializer is None:
         return initializer
     return keras.saving.serialize_keras_object(initializer)
-
-
-def _lazy_builders():
-    class _Builders(dict):
-        def __missing__(self, key):
-            raise KeyError(key)
-
-    try:
-        return calibrator_regularizer_builders()
-    except (ImportError, AttributeError):
-        return _Builders()

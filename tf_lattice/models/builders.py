@@ -13,6 +13,7 @@ import numpy as np
 from tf_lattice import layers
 from tf_lattice.layers.rtl import random_lattice_structure
 from tf_lattice.models import _calibration
+from tf_lattice.models._select import SelectColumns
 from tf_lattice.models import crystals
 
 
@@ -119,8 +120,8 @@ def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5):
         output = _calibration.calibrator(
             feature, len(uses[i]), 0.0, feature.lattice_size - 1.0, config.implementation)(inputs[feature.name])
         for unit, lattice_index in enumerate(uses[i]):
-            calibrated[(i, lattice_index)] = keras.layers.Lambda(
-                lambda t, u=unit: t[:, u:u + 1], name=f"{feature.name}_for_lattice_{lattice_index}")(output)
+            calibrated[(i, lattice_index)] = SelectColumns(
+                [unit], name=f"{feature.name}_for_lattice_{lattice_index}")(output)
     outputs = []
     for k, lattice_features in enumerate(structure):
         features = [config.features[i] for i in lattice_features]

@@ -17,6 +17,7 @@ import numpy as np
 
 from tf_lattice import layers
 from tf_lattice.models import _calibration
+from tf_lattice.models._select import SelectColumns
 
 
 def pairwise_interactions(features, x, y, epochs=5, batch_size=64, seed=0, implementation="kernel"):
@@ -41,7 +42,7 @@ def pairwise_interactions(features, x, y, epochs=5, batch_size=64, seed=0, imple
         _calibration.calibrator(f, 1, 0.0, 1.0, implementation)(inputs[f.name]) for f in features])
     lattice = layers.Lattice([2, 2], units=len(pairs), kernel_initializer="random_monotonic_initializer",
                              implementation=implementation)
-    gathered = keras.layers.Lambda(lambda t: keras.ops.take(t, np.asarray(pairs), axis=1))(calibrated)
+    gathered = keras.layers.Reshape((len(pairs), 2))(SelectColumns(np.reshape(pairs, -1))(calibrated))
     outputs = keras.layers.Dense(np.shape(np.reshape(y, (len(y), -1)))[1])(lattice(gathered))
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(0.05), "mse")

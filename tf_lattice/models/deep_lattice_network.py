@@ -24,6 +24,7 @@ import numpy as np
 
 from tf_lattice import layers
 from tf_lattice.models import _calibration
+from tf_lattice.models._select import SelectColumns
 
 
 def _split_embedding(signals, monotone, block, index, implementation, input_range):
@@ -41,8 +42,7 @@ def _split_embedding(signals, monotone, block, index, implementation, input_rang
         outputs.append(linear(signals))
         flags += [True] * block.monotone_dims
     if block.free_dims and free_inputs:
-        free = keras.layers.Lambda(lambda t: keras.ops.take(t, np.asarray(free_inputs), axis=1),
-                                   name=f"block_{index}_free_inputs")(signals)
+        free = SelectColumns(free_inputs, name=f"block_{index}_free_inputs")(signals)
         linear = layers.Linear(
             len(free_inputs), units=block.free_dims, normalization_order=1, use_bias=False,
             implementation=implementation, kernel_initializer=keras.initializers.RandomUniform(
@@ -53,11 +53,12 @@ def _split_embedding(signals, monotone, block, index, implementation, input_rang
         raise ValueError(f"block {index} has no embedding outputs for its inputs")
     calibrated = []
     keypoints = np.linspace(-input_range, input_range, block.num_keypoints)
-    for group, monotone_group in ((outputs[0], flags[0]),) + (((outputs[1], flags[-1]),) if len(outputs) > 1 else ()):
+    for group in outputs:
+        group_monotone = group is outputs[0] and flags[0]
         calibrator = layers.PWLCalibration(
-            keypoints, units=group.shape[-1], monotonicity="increasing" if monotone_group else "none",
+            keypoints, units=group.shape[-1], monotonicity="increasing" if group_monotone else "none",
             output_min=0.0, output_max=block.lattice_size - 1.0, implementation=implementation,
-            name=f"block_{index}_{'monotone' if monotone_group else 'free'}_calibration")
+            name=f"block_{index}_{'monotone' if group_monotone else 'free'}_calibration")
         calibrated.append(calibrator(group))
     embedded = calibrated[0] if len(calibrated) == 1 else keras.layers.Concatenate()(calibrated)
     return embedded, flags
@@ -73,7 +74,6 @@ def deep_lattice_network(config):
       A ``keras.Model`` from a dict of ``[batch, 1]`` features to ``[batch, units]``.
     """
     inputs = _calibration.feature_inputs(config.features)
-    first_size = config.layers[0].lattice_size
     signals = keras.layers.Concatenate()([
         _calibration.calibrator(f, 1, 0.0, 1.0, config.implementation)(inputs[f.name])
         for f in config.features])
@@ -90,7 +90,6 @@ def deep_lattice_network(config):
         signals = rtl(embedded)
         monotone = [m == "increasing" for m in rtl.output_monotonicities]
         input_range = block.lattice_size - 1.0
-    del first_size
     output = layers.Linear(
         len(monotone), units=config.units, monotonicities=["increasing" if m else "none" for m in monotone],
         implementation=config.implementation, name="output_linear")(signals)

@@ -6,8 +6,9 @@ epochs, the torsion of pair ``(i, j)``'s lattice, ``|θ_00 + θ_11 - θ_01 -
 θ_10|``, measures how much the effect of ``i`` depends on ``j``. Lattices are
 then filled greedily: each lattice starts with the strongest pair not yet
 placed together, and grows by the feature whose summed interaction with the
-lattice's features is largest, preferring features used least so far (so
-every feature is used when ``num_lattices * lattice_rank`` allows).
+lattice's features is largest. Unused features come first, both when
+choosing the starting pair and when growing a lattice, so every feature is
+used when ``num_lattices * lattice_rank`` allows.
 """
 
 import itertools
@@ -82,9 +83,9 @@ def crystals_structure(interactions, num_lattices, lattice_rank):
         if lattice_rank == 1:
             lattice = [int(np.argmin(uses))]
         else:
-            # Strongest pair not yet together, preferring little-used features.
-            first = min(order, key=lambda p: (together[p] > 0, uses[p[0]] + uses[p[1]] > 0 and
-                                              together[p] > 0, -interactions[p]))
+            # Strongest pair not yet together, preferring unused features.
+            first = min(order, key=lambda p: (together[p] > 0, (uses[p[0]] > 0) + (uses[p[1]] > 0),
+                                              -interactions[p]))
             lattice = list(first)
         while len(lattice) < lattice_rank:
             candidates = [f for f in range(dims) if f not in lattice]

@@ -350,6 +350,59 @@ TF_LATTICE_HOST_DEVICE void Finalize(const ProjectionProgram<T>& program, const 
   for (int64_t v = 0; v < n; ++v) out[v] = constant;
 }
 
+// One Dykstra step of projection p on the vertices it touches: with
+// y = x + inc, x = P_p(y) and inc = y - x. Vertices outside a chain family's
+// chains or a half-space group's rows keep x (P_p(y) = y there and inc stays
+// 0), so only the projection's support is visited.
+template <typename T>
+TF_LATTICE_HOST_DEVICE void DykstraStep(const ProjectionProgram<T>& program, int64_t p, T* x,
+                                        T* inc, T* y, T* sums, T* counts) {
+  if (p < program.num_chain_families) {
+    const int64_t* family = program.chain_families + 3 * p;
+    const int64_t length = family[2];
+    for (int64_t c = 0; c < family[1]; ++c) {
+      const int64_t* chain = program.chain_index + family[0] + c * length;
+      for (int64_t i = 0; i < length; ++i) {
+        const int64_t v = chain[i];
+        y[v] = x[v] + inc[v];
+        x[v] = y[v];
+      }
+      PoolAdjacentViolators(x, chain, length, sums, counts);
+      for (int64_t i = 0; i < length; ++i) inc[chain[i]] = y[chain[i]] - x[chain[i]];
+    }
+    return;
+  }
+  const int64_t g = p - program.num_chain_families;
+  if (g < program.num_halfspace_groups) {
+    for (int64_t h = program.halfspace_groups[g]; h < program.halfspace_groups[g + 1]; ++h) {
+      const int64_t* index = program.halfspace_index + h * kRowTerms;
+      const T* coef = program.halfspace_coef + h * kRowTerms;
+      T values[kRowTerms];
+      T slack = T(0);
+      double norm = 0.0;
+      for (int t = 0; t < kRowTerms; ++t) {
+        // A zero coefficient pads the row (its index repeats another term).
+        values[t] = coef[t] == T(0) ? T(0) : x[index[t]] + inc[index[t]];
+        slack += coef[t] * values[t];
+        norm += static_cast<double>(coef[t]) * static_cast<double>(coef[t]);
+      }
+      const T step = Max(-slack, T(0)) * static_cast<T>(1.0 / norm);
+      for (int t = 0; t < kRowTerms; ++t) {
+        if (coef[t] == T(0)) continue;
+        const T projected = values[t] + coef[t] * step;
+        inc[index[t]] = values[t] - projected;
+        x[index[t]] = projected;
+      }
+    }
+    return;
+  }
+  for (int64_t v = 0; v < program.num_vertices; ++v) {
+    const T value = x[v] + inc[v];
+    x[v] = Clip(value, program.low, program.high);
+    inc[v] = value - x[v];
+  }
+}
+
 // Projects one unit: x0 [V] -> out [V]; scratch holds ScratchPerUnit values.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void ProjectUnit(const ProjectionProgram<T>& program, const T* x0, T* out,
@@ -371,13 +424,7 @@ TF_LATTICE_HOST_DEVICE void ProjectUnit(const ProjectionProgram<T>& program, con
     for (int64_t cycle = 0; cycle < program.num_iterations; ++cycle) {
       for (int64_t v = 0; v < n; ++v) start[v] = out[v];
       for (int64_t p = 0; p < num_projections; ++p) {
-        T* increment = increments + p * n;
-        for (int64_t v = 0; v < n; ++v) {
-          y[v] = out[v] + increment[v];
-          out[v] = y[v];
-        }
-        ApplyProjection(program, p, out, sums, counts);
-        for (int64_t v = 0; v < n; ++v) increment[v] = y[v] - out[v];
+        DykstraStep(program, p, out, increments + p * n, y, sums, counts);
       }
       T change = T(0);
       for (int64_t v = 0; v < n; ++v) change = Max(change, Abs(out[v] - start[v]));

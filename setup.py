@@ -43,13 +43,20 @@ def _cuda_sources():
     return sorted(glob.glob(os.path.join(KERNEL_SOURCES, "**", "*.cu.cc"), recursive=True))
 
 
-def _cuda_home():
+def _cuda_library_dir():
+    """Finds the directory holding the static CUDA runtime nvcc links against."""
     nvcc = shutil.which("nvcc")
-    if os.environ.get("CUDA_HOME"):
-        return os.environ["CUDA_HOME"]
-    if nvcc is None:
-        return None
-    return os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"]
+    if nvcc is not None:
+        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(nvcc))))
+    for home in filter(None, candidates):
+        for sub in ("lib64", "lib", os.path.join("targets", "x86_64-linux", "lib")):
+            if os.path.exists(os.path.join(home, sub, "libcudart_static.a")):
+                return os.path.join(home, sub)
+    raise RuntimeError(
+        "building the CUDA kernels needs libcudart_static.a; set CUDA_HOME to the "
+        "CUDA toolkit, or TF_LATTICE_CUDA=0 to build without CUDA"
+    )
 
 
 def _cuda_enabled(tf):
@@ -112,12 +119,11 @@ class BuildTensorFlowKernels(build_ext):
             ]
             extension.extra_link_args = link_flags
             if cuda:
-                cuda_home = _cuda_home()
                 extension.define_macros = [("TF_LATTICE_WITH_CUDA", "1")]
                 extension.extra_objects = compile_cuda_objects(
                     _cuda_sources(), os.path.join(self.build_temp, "cuda"), ["."])
                 extension.extra_link_args += [
-                    f"-L{os.path.join(cuda_home, 'lib64')}",
+                    f"-L{_cuda_library_dir()}",
                     "-l:libcudart_static.a", "-ldl", "-lrt", "-lpthread",
                 ]
         self.parallel = self.parallel or os.cpu_count()

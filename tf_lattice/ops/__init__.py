@@ -7,3 +7,7 @@ outputs and gradients. XLA cannot compile custom ops, so code that runs the
 kernels must not be jit-compiled (Keras layers built on them set
 ``supports_jit = False``).
 """
+
+from tf_lattice.ops.lattice_interpolation import lattice_interpolation
+from tf_lattice.ops.lattice_projection import lattice_projection
+from tf_lattice.ops.pwl_calibration import pwl_calibration

@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import (
+    check_array, check_is_fitted, check_random_state, validate_data)
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _serialization
@@ -21,7 +22,7 @@ from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._network import NetworkSettings
-from tf_lattice.estimators._training import TrainingSettings
+from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
 #: With ``interpolation="auto"``, lattices of more dimensions than this use
@@ -128,15 +129,19 @@ class CalibratedEstimatorBase(BaseEstimator):
             for name in ("n_features_in_", "feature_names_in_"):
                 if hasattr(self, name):
                     delattr(self, name)
-        if not isinstance(X, pd.DataFrame) and (not hasattr(X, "shape") or getattr(X, "ndim", 2) != 2):
-            X = to_frame(X)  # raises on 1-D input
+        if not isinstance(X, pd.DataFrame):
+            # Arrays get scikit-learn's checks: 2-D, dense, real, non-empty, no inf.
+            X = check_array(X, dtype=None, accept_sparse=False, ensure_all_finite="allow-nan",
+                            ensure_min_samples=1, ensure_min_features=1)
         validate_data(self, X, reset=reset, skip_check_array=True)
         if reset:
             frame = to_frame(X)
             if len(frame) == 0:
-                raise ValueError(f"X has 0 samples (shape {frame.shape}); at least 1 is required")
+                raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a "
+                                 "minimum of 1 is required.")
             if frame.shape[1] == 0:
-                raise ValueError(f"X has 0 features (shape {frame.shape}); at least 1 is required")
+                raise ValueError(f"Found array with 0 feature(s) (shape={frame.shape}) while a "
+                                 "minimum of 1 is required.")
             if len(set(frame.columns)) != frame.shape[1]:
                 raise ValueError(f"X has duplicate column names: {list(frame.columns)}")
             return frame
@@ -190,7 +195,7 @@ class CalibratedEstimatorBase(BaseEstimator):
             if not np.all(np.isfinite(weights)) or np.any(weights < 0):
                 raise ValueError("sample_weight must be finite and non-negative")
             if weights.sum() <= 0:
-                raise ValueError("sample_weight must have a positive sum")
+                raise ValueError("sample_weight has only zero weights; at least one must be positive")
             weights = (weights * (len(weights) / weights.sum())).astype(np.float32)
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.feature_specs_ = specs
@@ -207,7 +212,7 @@ class CalibratedEstimatorBase(BaseEstimator):
         encoded = self._encode_for_predict(X)
         if len(encoded) == 0:
             return np.zeros((0, self.model_.output_shape[-1]), dtype=np.float64)
-        return np.asarray(self.model_.predict(encoded, batch_size=4096, verbose=0), np.float64)
+        return predict_scores(self.model_, encoded)
 
     # -- inspection ---------------------------------------------------------------
 

@@ -106,7 +106,7 @@ def column_kind(series):
         return CATEGORICAL
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         if pd.api.types.is_complex_dtype(dtype):
-            raise ValueError(f"column {series.name!r} has unsupported complex dtype {dtype}")
+            raise ValueError(f"Complex data not supported: column {series.name!r} has dtype {dtype}")
         return NUMERIC
     values = series.dropna()
     if len(values) and all(isinstance(v, (bool, np.bool_, int, float, np.number)) and

@@ -9,6 +9,12 @@ import numpy as np
 
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 
+#: Fits of at most this many optimizer steps run eagerly: tracing the train
+#: step costs more than running a handful of steps op by op.
+EAGER_MAX_STEPS = 64
+#: Rows per chunk when predicting.
+PREDICT_CHUNK = 8192
+
 #: Epochs without improvement of the validation loss before stopping.
 EARLY_STOPPING_PATIENCE = 10
 
@@ -105,10 +111,12 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     if progress_enabled(settings.verbose):
         callbacks.append(EpochProgress(epochs, description))
     scope = settings.strategy.scope() if settings.strategy is not None else contextlib.nullcontext()
+    steps = epochs * math.ceil(len(x) / batch_size)
+    eager = settings.strategy is None and steps <= EAGER_MAX_STEPS
     with scope:
         model = build()
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss,
-                      jit_compile=False)
+                      jit_compile=False, run_eagerly=eager)
     history = model.fit(x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                         shuffle=True, verbose=0, validation_data=validation_data,
                         callbacks=callbacks)
@@ -118,3 +126,16 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
                 layer.finalize_constraints()
     losses = {key: [float(v) for v in values] for key, values in history.history.items()}
     return model, losses
+
+
+def predict_scores(model, x):
+    """The model's `(n, units)` outputs, computed eagerly in chunks.
+
+    Calling the model directly avoids tracing a predict function, which
+    dominates the cost for the small batches estimators usually score.
+    """
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float64)
+    chunks = [np.asarray(model(x[start:start + PREDICT_CHUNK], training=False), np.float64)
+              for start in range(0, len(x), PREDICT_CHUNK)]
+    return np.concatenate(chunks, axis=0)

@@ -25,6 +25,7 @@ from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
+IMPLEMENTATIONS = ("kernel", "portable")
 #: With ``interpolation="auto"``, lattices of more dimensions than this use
 #: simplex interpolation (O(d log d) per example instead of O(2^d d)).
 AUTO_HYPERCUBE_MAX_DIMS = 6
@@ -61,7 +62,8 @@ class CalibratedEstimatorBase(BaseEstimator):
                  interpolation="auto", calibration_laplacian=0.0, calibration_hessian=1e-4,
                  calibration_wrinkle=0.0, lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0,
                  epochs=None, batch_size=None, learning_rate=0.01, validation_fraction=0.1,
-                 early_stopping=False, random_state=None, verbose=1, distribute_strategy=None):
+                 early_stopping=False, random_state=None, verbose=1, distribute_strategy=None,
+                 implementation="kernel"):
         self.monotonicity = monotonicity
         self.convexity = convexity
         self.unimodality = unimodality
@@ -85,6 +87,7 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.distribute_strategy = distribute_strategy
+        self.implementation = implementation
 
     # -- scikit-learn metadata ------------------------------------------------
 
@@ -106,6 +109,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         else:
             _check_number("num_keypoints", self.num_keypoints, 2, integer=True)
         _check_number("lattice_size", self.lattice_size, 2, integer=True)
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {self.implementation!r}")
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         for name in _REGULARIZATION_PARAMS:
@@ -158,6 +163,7 @@ class CalibratedEstimatorBase(BaseEstimator):
             interpolation = "hypercube" if num_lattice_dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
         return NetworkSettings(
             units=units, lattice_size=int(self.lattice_size), interpolation=interpolation,
+            implementation=self.implementation,
             **{name: float(getattr(self, name)) for name in _REGULARIZATION_PARAMS})
 
     def _training_settings(self, seed):
@@ -390,8 +396,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         TensorFlow ops, so it serves without tf_lattice installed.
         """
         check_is_fitted(self, "model_")
-        from tf_lattice.estimators._export import export_model
-        export_model(self.model_, path, portable=portable)
+        from tf_lattice.export import export as export_saved_model
+        export_saved_model(self.model_, path, portable=portable)
 
     def transform_features(self, X):
         """The float32 matrix the Keras model reads (NaN marks missing values)."""

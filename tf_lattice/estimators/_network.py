@@ -42,6 +42,8 @@ class NetworkSettings:
       lattice_laplacian, lattice_torsion: l2 amounts of the lattice
         regularizers.
       l2: l2 amount on linear weights and categorical calibrator outputs.
+      implementation: ``"kernel"`` (compiled ops) or ``"portable"`` (stock
+        TensorFlow ops, e.g. under XLA).
     """
 
     units: int = 1
@@ -53,6 +55,7 @@ class NetworkSettings:
     lattice_laplacian: float = 0.0
     lattice_torsion: float = 0.0
     l2: float = 0.0
+    implementation: str = "kernel"
 
 
 def _calibrator_regularizers(settings):
@@ -86,6 +89,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
             values, is_missing = FeatureColumn(j, spec.keypoints[0], name=f"input_{j}")(inputs)
             monotonicity = "increasing" if feature.unimodality != "none" else feature.monotonicity
             calibrator = tfl_layers.PWLCalibration(
+                implementation=settings.implementation,
                 input_keypoints=list(spec.keypoints), monotonicity=monotonicity,
                 convexity=feature.convexity, output_min=output_min, output_max=output_max,
                 impute_missing=True, kernel_initializer="equal_heights",
@@ -94,6 +98,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
         else:
             values, _ = FeatureColumn(j, spec.default_bucket, name=f"input_{j}")(inputs)
             calibrator = tfl_layers.CategoricalCalibration(
+                implementation=settings.implementation,
                 num_buckets=len(spec.vocabulary), output_min=output_min, output_max=output_max,
                 monotonicities=list(feature.category_order) or None, kernel_initializer="constant",
                 kernel_regularizer=_l2(settings), name=f"calibrator_{j}")
@@ -160,6 +165,7 @@ def lattice_ensemble(calibrated, subsets, constraints, settings, name, output_mi
     for g, (local, members) in enumerate(groups.values()):
         gathered = GatherFeatures(members, name=f"{name}_inputs_{g}")(calibrated)
         lattice = tfl_layers.Lattice(
+            implementation=settings.implementation,
             lattice_sizes=[settings.lattice_size] * len(members[0]), units=len(members),
             interpolation=settings.interpolation, output_min=output_min, output_max=output_max,
             kernel_regularizer=_lattice_regularizers(settings), name=f"{name}_{g}",
@@ -180,6 +186,7 @@ def calibrated_linear(specs, constraints, settings):
     calibrated = calibrated_features(inputs, specs, constraints, settings, None, None)
     monotonicities, _ = lattice_directions(constraints)
     outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
         num_input_dims=len(specs), units=settings.units, monotonicities=monotonicities,
         monotonic_dominances=list(constraints.monotonic_dominances) or None,
         kernel_regularizer=_l2(settings), name="linear")(calibrated)
@@ -193,6 +200,7 @@ def calibrated_lattice(specs, constraints, settings):
     calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
     monotonicities, unimodalities = lattice_directions(constraints)
     outputs = tfl_layers.Lattice(
+        implementation=settings.implementation,
         lattice_sizes=[settings.lattice_size] * len(specs), units=settings.units,
         interpolation=settings.interpolation, monotonicities=monotonicities,
         unimodalities=unimodalities,
@@ -210,6 +218,7 @@ def calibrated_lattice_ensemble(specs, constraints, settings, subsets):
     calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
     lattices = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice")
     outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
         num_input_dims=len(subsets), units=settings.units, monotonicities="increasing",
         kernel_regularizer=_l2(settings), name="combine")(lattices)
     return keras.Model(inputs, outputs, name="calibrated_lattice_ensemble")
@@ -229,11 +238,13 @@ def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
     first = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice_1", 0.0, 1.0)
     width = len(subsets)
     recalibrated = tfl_layers.PWLCalibration(
+        implementation=settings.implementation,
         input_keypoints=np.linspace(0.0, 1.0, 5).tolist(), units=width, monotonicity="increasing",
         output_min=0.0, output_max=top, name="recalibration")(first)
     increasing = ModelConstraints(tuple(FeatureConstraints("increasing") for _ in range(width)))
     second = lattice_ensemble(recalibrated, second_subsets, increasing, settings, "lattice_2")
     outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
         num_input_dims=len(second_subsets), units=settings.units, monotonicities="increasing",
         kernel_regularizer=_l2(settings), name="combine")(second)
     return keras.Model(inputs, outputs, name="deep_lattice_network")

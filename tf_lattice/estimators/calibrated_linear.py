@@ -42,6 +42,8 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
       random_state: seed (int), RandomState or None.
       verbose: 0 quiet, 1 progress bar on a terminal, 2 always.
       distribute_strategy: a `tf.distribute.Strategy` to train under.
+      implementation: ``"kernel"`` (tf_lattice's compiled ops) or
+        ``"portable"`` (stock TensorFlow ops only).
 
     Attributes:
       model_: the fitted Keras model.

@@ -45,18 +45,18 @@ class TrainingSettings:
     strategy: object = None
 
 
-def resolve_schedule(num_rows, epochs, batch_size, target_steps=2000):
+def resolve_schedule(num_rows, epochs, batch_size, target_steps=600):
     """The batch size and epochs to use.
 
-    Automatic choices: ``batch_size = clip(n // 20, 16, 512)`` and ``epochs =
-    clip(ceil(target_steps / steps_per_epoch), 5, 100)``, so small data sets
+    Automatic choices: ``batch_size = clip(n // 8, 32, 1024)`` and ``epochs =
+    clip(ceil(target_steps / steps_per_epoch), 5, 60)``, so small data sets
     get enough optimizer steps and large ones few passes.
     """
     if batch_size is None:
-        batch_size = int(np.clip(num_rows // 20, 16, 512))
+        batch_size = int(np.clip(num_rows // 8, 32, 1024))
     if epochs is None:
         steps = max(1, math.ceil(num_rows / batch_size))
-        epochs = int(np.clip(math.ceil(target_steps / steps), 5, 100))
+        epochs = int(np.clip(math.ceil(target_steps / steps), 5, 60))
     return int(epochs), int(batch_size)
 
 

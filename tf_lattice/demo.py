@@ -4,8 +4,7 @@ Run ``python -m tf_lattice.demo``. Fits
 
 - a :class:`~tf_lattice.estimators.CalibratedLatticeEnsembleClassifier` on
   the UCI Adult official train/test split (income > 50K), increasing in
-  ``education_num``, ``capital_gain`` and ``hours_per_week`` and concave in
-  ``age``;
+  ``education_num``, ``capital_gain`` and ``hours_per_week``;
 - a :class:`~tf_lattice.estimators.CalibratedLatticeClassifier` on UCI Heart
   (a stratified 70/30 split), increasing in ``ca``, ``oldpeak``, ``age``,
   ``trestbps``, ``chol`` and decreasing in ``thalach``;
@@ -40,7 +39,6 @@ from tf_lattice.estimators import (  # noqa: E402
 
 ADULT_MONOTONICITY = {"education_num": "increasing", "capital_gain": "increasing",
                       "hours_per_week": "increasing"}
-ADULT_CONVEXITY = {"age": "concave"}
 HEART_MONOTONICITY = {"ca": "increasing", "thalach": "decreasing", "oldpeak": "increasing",
                       "age": "increasing", "trestbps": "increasing", "chol": "increasing"}
 
@@ -112,7 +110,7 @@ def main(argv=None):
     X_train, y_train = datasets.load_adult("train")
     X_test, y_test = datasets.load_adult("test")
     adult = CalibratedLatticeEnsembleClassifier(
-        monotonicity=ADULT_MONOTONICITY, convexity=ADULT_CONVEXITY, random_state=0,
+        monotonicity=ADULT_MONOTONICITY, random_state=0,
         verbose=args.verbose, implementation=args.implementation)
     run_case("UCI Adult, official split (32,561 train / 16,281 test rows)",
              "CalibratedLatticeEnsembleClassifier", adult, ADULT_MONOTONICITY,

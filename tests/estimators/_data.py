@@ -3,7 +3,11 @@
 import numpy as np
 import pandas as pd
 
-FAST = dict(epochs=8, batch_size=64, learning_rate=0.05, random_state=0, verbose=0)
+# Portable ops: these tests exercise the estimators; the kernels have their own
+# tests under tests/ops (and agree with the portable twins there).
+IMPLEMENTATION = "portable"
+FAST = dict(epochs=8, batch_size=64, learning_rate=0.05, random_state=0, verbose=0,
+            implementation=IMPLEMENTATION)
 
 
 def mixed_frame(n=160, seed=0):

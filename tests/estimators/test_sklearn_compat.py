@@ -5,7 +5,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tf_lattice import estimators
 
-SMALL = dict(epochs=3, batch_size=64, learning_rate=0.05, random_state=0, verbose=0)
+SMALL = dict(epochs=3, batch_size=64, learning_rate=0.05, random_state=0, verbose=0,
+             implementation="portable")
 # Precision-sensitive checks train on tiny separable data: more steps.
 TRAINED = dict(epochs=20, batch_size=256, learning_rate=0.2, random_state=0, verbose=0)
 

@@ -23,7 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from sklearn.compose import make_column_transformer  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
@@ -47,7 +47,7 @@ _SIGN = {"increasing": 1, "decreasing": -1}
 
 def logistic_regression(X):
     """Standardized numbers and one-hot categories, missing values imputed."""
-    categorical = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+    categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
     numeric = [c for c in X.columns if c not in categorical]
     encode = make_column_transformer(
         (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),

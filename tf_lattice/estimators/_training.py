@@ -110,17 +110,20 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
                 monitor="val_loss", patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True))
     if progress_enabled(settings.verbose):
         callbacks.append(EpochProgress(epochs, description))
-    scope = settings.strategy.scope() if settings.strategy is not None else contextlib.nullcontext()
+
+    def scope():
+        return settings.strategy.scope() if settings.strategy is not None else contextlib.nullcontext()
+
     steps = epochs * math.ceil(len(x) / batch_size)
     eager = settings.strategy is None and steps <= EAGER_MAX_STEPS
-    with scope:
+    with scope():
         model = build()
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss,
                       jit_compile=False, run_eagerly=eager)
     history = model.fit(x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                         shuffle=True, verbose=0, validation_data=validation_data,
                         callbacks=callbacks)
-    with scope:
+    with scope():
         for layer in model.layers:
             if hasattr(layer, "finalize_constraints"):
                 layer.finalize_constraints()

@@ -39,6 +39,7 @@ def _adapt(estimator, check):
         estimator.set_params(**TRAINED)
 
 
+@pytest.mark.slow
 @parametrize_with_checks(_instances(FAST), expected_failed_checks=_expected_failures)
 def test_sklearn_checks(estimator, check):
     _adapt(estimator, check)

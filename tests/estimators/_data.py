@@ -5,7 +5,7 @@ import pandas as pd
 
 # Portable ops: these tests exercise the estimators; the kernels have their own
 # tests under tests/ops (and agree with the portable twins there).
-IMPLEMENTATION = "portable"
+IMPLEMENTATION = "kernel"
 FAST = dict(epochs=8, batch_size=64, learning_rate=0.05, random_state=0, verbose=0,
             implementation=IMPLEMENTATION)
 

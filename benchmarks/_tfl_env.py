@@ -1,0 +1,65 @@
+"""The virtual environment that runs TensorFlow Lattice 2.1.1 for comparisons.
+
+TensorFlow Lattice needs ``tf-keras`` (Keras 2), which cannot share a process
+with tf_lattice's Keras 3, so every benchmark runs TensorFlow Lattice in a
+subprocess of its own environment, ``.venv-tfl`` at the repository root
+(ignored by git). `ensure_tfl_environment` reuses it when it imports
+``tensorflow_lattice`` and otherwise builds it from PyPI, trying each package
+set of `TFL_REQUIREMENTS` in turn.
+"""
+
+import os
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TFL_VENV = os.path.join(REPO_ROOT, ".venv-tfl")
+#: Package sets tried in order when the environment is built.
+TFL_REQUIREMENTS = (
+    ("tensorflow==2.21.*", "tf-keras==2.21.*", "tensorflow-lattice==2.1.1"),
+    ("tensorflow==2.17.*", "tf-keras==2.17.*", "tensorflow-lattice==2.1.1"),
+    ("tensorflow==2.16.*", "tf-keras==2.16.*", "tensorflow-lattice==2.1.1"),
+)
+
+
+def tfl_python(venv=TFL_VENV):
+    """The path of the environment's Python interpreter."""
+    return os.path.join(venv, "bin", "python")
+
+
+def tfl_importable(python):
+    """Whether ``python`` can import ``tensorflow_lattice``."""
+    probe = subprocess.run([python, "-c", "import tensorflow_lattice"], capture_output=True,
+                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    return probe.returncode == 0
+
+
+def ensure_tfl_environment(venv=TFL_VENV, log=print):
+    """Returns the Python of a virtual environment with TensorFlow Lattice.
+
+    Args:
+      venv: the environment's directory; reused when it already imports
+        ``tensorflow_lattice``, otherwise (re)created.
+      log: called with one line of progress per attempt.
+
+    Returns:
+      The path of the environment's Python interpreter.
+
+    Raises:
+      RuntimeError: when no package set of `TFL_REQUIREMENTS` installs and
+        imports (the message holds the end of each pip error).
+    """
+    python = tfl_python(venv)
+    if os.path.exists(python) and tfl_importable(python):
+        return python
+    errors = []
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    for requirements in TFL_REQUIREMENTS:
+        log(f"creating {venv} with {' '.join(requirements)} (takes a few minutes)")
+        subprocess.run([base_python, "-m", "venv", "--clear", venv], check=True)
+        install = subprocess.run([python, "-m", "pip", "install", "-q", *requirements],
+                                 capture_output=True, text=True)
+        if install.returncode == 0 and tfl_importable(python):
+            return python
+        errors.append(f"{requirements}: {install.stderr.strip()[-500:]}")
+    raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))

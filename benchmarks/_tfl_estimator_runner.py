@@ -1,0 +1,152 @@
+"""Trains TensorFlow Lattice 2.1.1's premade classifiers (runs in the TFL environment).
+
+Imports ``tensorflow_lattice``, never ``tf_lattice``. Reads a JSON request on
+stdin::
+
+    {"threads": int, "jobs": [{"name": str, "data_path": str, "save_dir": str,
+      "features": [{"name", "kind": "numeric"|"categorical", "num_buckets",
+                    "monotonicity": "increasing"|"decreasing"|"none"}],
+      "models": [{"name", "kind": "linear"|"lattice"|"ensemble",
+                  "lattices": "random"|"crystals"|"rtl_layer"}],
+      "settings": {"num_keypoints", "lattice_size", "num_lattices",
+                   "lattice_rank", "epochs", "batch_size", "learning_rate",
+                   "prefitting_epochs", "seed"}}]}
+
+``data_path`` is an ``.npz`` with ``train_<feature>``, ``test_<feature>``
+and ``probe_<probed>__<feature>`` columns (numeric float32, categorical int32
+bucket indices) and ``train_label``. Each model is trained with Adam on the
+binary cross-entropy of its logit (unbounded output); its test and probe
+logits are saved as ``<save_dir>/<model>__test.npy`` and
+``<model>__probe__<probed>.npy``. The last stdout line is one JSON object
+``{"versions": {...}, "results": {job: {model: {"fit_seconds": float} or
+{"error": str}}}}``. Progress lines on stderr start with ``tfl ``.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+
+
+def feature_configs(tfl, features, settings):
+    """One ``tfl.configs.FeatureConfig`` per feature: quantile keypoints, the
+    declared monotonicity, categorical calibration for categorical columns."""
+    configs = []
+    for feature in features:
+        common = {"name": feature["name"], "lattice_size": settings["lattice_size"],
+                  "monotonicity": feature["monotonicity"]}
+        if feature["kind"] == "categorical":
+            configs.append(tfl.configs.FeatureConfig(
+                num_buckets=feature["num_buckets"], **common))
+        else:
+            configs.append(tfl.configs.FeatureConfig(
+                pwl_calibration_num_keypoints=settings["num_keypoints"],
+                pwl_calibration_input_keypoints="quantiles", **common))
+    return configs
+
+
+def columns(data, prefix, features):
+    """The model inputs: one ``[n, 1]`` array per feature."""
+    return [data[f"{prefix}{feature['name']}"].reshape(-1, 1) for feature in features]
+
+
+def model_config(tfl, model, configs, settings):
+    if model["kind"] == "linear":
+        return tfl.configs.CalibratedLinearConfig(feature_configs=configs, use_bias=True)
+    if model["kind"] == "lattice":
+        return tfl.configs.CalibratedLatticeConfig(
+            feature_configs=configs, interpolation=model.get("interpolation", "hypercube"))
+    return tfl.configs.CalibratedLatticeEnsembleConfig(
+        feature_configs=configs, lattices=model["lattices"],
+        num_lattices=settings["num_lattices"], lattice_rank=settings["lattice_rank"],
+        separate_calibrators=True, use_linear_combination=True, use_bias=True,
+        random_seed=settings["seed"])
+
+
+def compile_and_fit(tf, keras, model, inputs, labels, settings, epochs):
+    model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model.fit(inputs, labels, epochs=epochs, batch_size=settings["batch_size"], verbose=0,
+              shuffle=True)
+
+
+def build_model(tf, keras, tfl, premade_lib, model, features, settings, train, labels):
+    """Builds (and, for crystals, prefits the structure of) one premade model."""
+    configs = feature_configs(tfl, features, settings)
+    numeric = {f["name"]: train[f"train_{f['name']}"] for f in features
+               if f["kind"] == "numeric"}
+    premade_lib.set_feature_keypoints(
+        configs, premade_lib.compute_feature_keypoints(configs, numeric),
+        add_missing_feature_configs=False)
+    config = model_config(tfl, model, configs, settings)
+    if model["kind"] == "linear":
+        return tfl.premade.CalibratedLinear(config)
+    if model["kind"] == "lattice":
+        return tfl.premade.CalibratedLattice(config)
+    if model["lattices"] == "random":
+        premade_lib.set_random_lattice_ensemble(config)
+    elif model["lattices"] == "crystals":
+        prefitting_config = premade_lib.construct_prefitting_model_config(config)
+        prefitting_model = tfl.premade.CalibratedLatticeEnsemble(prefitting_config)
+        compile_and_fit(tf, keras, prefitting_model, columns(train, "train_", features), labels,
+                        settings, settings["prefitting_epochs"])
+        premade_lib.set_crystals_lattice_ensemble(config, prefitting_config, prefitting_model)
+    return tfl.premade.CalibratedLatticeEnsemble(config)
+
+
+def predict(model, inputs):
+    return np.asarray(model.predict(inputs, batch_size=8192, verbose=0)).reshape(-1)
+
+
+def run_job(tf, keras, tfl, premade_lib, job):
+    data = np.load(job["data_path"])
+    features, settings = job["features"], job["settings"]
+    labels = data["train_label"].astype(np.float32).reshape(-1, 1)
+    train_inputs = columns(data, "train_", features)
+    probed = sorted({key.split("__")[0][len("probe_"):] for key in data.files
+                     if key.startswith("probe_")})
+    results = {}
+    for model in job["models"]:
+        print(f"tfl {job['name']} {model['name']}", file=sys.stderr, flush=True)
+        try:
+            keras.utils.set_random_seed(settings["seed"])
+            start = time.perf_counter()
+            built = build_model(tf, keras, tfl, premade_lib, model, features, settings, data,
+                                labels)
+            compile_and_fit(tf, keras, built, train_inputs, labels, settings, settings["epochs"])
+            results[model["name"]] = {"fit_seconds": time.perf_counter() - start}
+            stem = os.path.join(job["save_dir"], model["name"])
+            np.save(f"{stem}__test.npy", predict(built, columns(data, "test_", features)))
+            for name in probed:
+                np.save(f"{stem}__probe__{name}.npy",
+                        predict(built, columns(data, f"probe_{name}__", features)))
+        except Exception as error:  # noqa: BLE001 - one model's failure is reported, not fatal
+            traceback.print_exc(file=sys.stderr)
+            results[model["name"]] = {"error": f"{type(error).__name__}: {error}"[:500]}
+    return results
+
+
+def main():
+    request = json.loads(sys.stdin.read())
+    import tensorflow as tf
+    import tf_keras as keras
+    import tensorflow_lattice as tfl
+    from tensorflow_lattice.python import premade_lib
+    from importlib import metadata
+
+    tf.config.threading.set_intra_op_parallelism_threads(request["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(request["threads"])
+    results = {job["name"]: run_job(tf, keras, tfl, premade_lib, job) for job in request["jobs"]}
+    versions = {"tensorflow": tf.__version__,
+                "tensorflow-lattice": metadata.version("tensorflow-lattice")}
+    print(json.dumps({"versions": versions, "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -34,9 +34,23 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 
 
-def feature_configs(tfl, features, settings):
-    """One ``tfl.configs.FeatureConfig`` per feature: quantile keypoints, the
-    declared monotonicity, categorical calibration for categorical columns."""
+def quantile_keypoints(values, count):
+    """``count`` keypoints at evenly spaced quantiles of the distinct finite
+    values (nearest value), or every distinct value when there are fewer.
+
+    TFL's own ``premade_lib.compute_keypoints`` does the same but calls
+    ``np.quantile(interpolation=...)``, which NumPy 2 no longer accepts.
+    """
+    distinct = np.unique(values[np.isfinite(values)])
+    if len(distinct) <= count:
+        return distinct
+    return np.unique(np.quantile(distinct, np.linspace(0.0, 1.0, count), method="nearest"))
+
+
+def feature_configs(tfl, features, settings, train):
+    """One ``tfl.configs.FeatureConfig`` per feature: quantile keypoints of the
+    training column, the declared monotonicity, categorical calibration for
+    categorical columns."""
     configs = []
     for feature in features:
         common = {"name": feature["name"], "lattice_size": settings["lattice_size"],
@@ -47,7 +61,10 @@ def feature_configs(tfl, features, settings):
         else:
             configs.append(tfl.configs.FeatureConfig(
                 pwl_calibration_num_keypoints=settings["num_keypoints"],
-                pwl_calibration_input_keypoints="quantiles", **common))
+                pwl_calibration_input_keypoints=[float(k) for k in quantile_keypoints(
+                    train[f"train_{feature['name']}"].astype(np.float64),
+                    settings["num_keypoints"])],
+                **common))
     return configs
 
 
@@ -56,14 +73,22 @@ def columns(data, prefix, features):
     return [data[f"{prefix}{feature['name']}"].reshape(-1, 1) for feature in features]
 
 
+#: Initial output range of every model: logits spread over [-2, 2] (the
+#: premade configs' default, "quantiles", needs label keypoints).
+OUTPUT_INITIALIZATION = [-2.0, 2.0]
+
+
 def model_config(tfl, model, configs, settings):
     if model["kind"] == "linear":
-        return tfl.configs.CalibratedLinearConfig(feature_configs=configs, use_bias=True)
+        return tfl.configs.CalibratedLinearConfig(
+            feature_configs=configs, use_bias=True, output_initialization=OUTPUT_INITIALIZATION)
     if model["kind"] == "lattice":
         return tfl.configs.CalibratedLatticeConfig(
-            feature_configs=configs, interpolation=model.get("interpolation", "hypercube"))
+            feature_configs=configs, interpolation=model.get("interpolation", "hypercube"),
+            output_initialization=OUTPUT_INITIALIZATION)
     return tfl.configs.CalibratedLatticeEnsembleConfig(
         feature_configs=configs, lattices=model["lattices"],
+        output_initialization=OUTPUT_INITIALIZATION,
         num_lattices=settings["num_lattices"], lattice_rank=settings["lattice_rank"],
         separate_calibrators=True, use_linear_combination=True, use_bias=True,
         random_seed=settings["seed"])
@@ -78,12 +103,7 @@ def compile_and_fit(tf, keras, model, inputs, labels, settings, epochs):
 
 def build_model(tf, keras, tfl, premade_lib, model, features, settings, train, labels):
     """Builds (and, for crystals, prefits the structure of) one premade model."""
-    configs = feature_configs(tfl, features, settings)
-    numeric = {f["name"]: train[f"train_{f['name']}"] for f in features
-               if f["kind"] == "numeric"}
-    premade_lib.set_feature_keypoints(
-        configs, premade_lib.compute_feature_keypoints(configs, numeric),
-        add_missing_feature_configs=False)
+    configs = feature_configs(tfl, features, settings, train)
     config = model_config(tfl, model, configs, settings)
     if model["kind"] == "linear":
         return tfl.premade.CalibratedLinear(config)

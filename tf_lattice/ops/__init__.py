@@ -9,4 +9,5 @@ kernels must not be jit-compiled (Keras layers built on them set
 """
 
 from tf_lattice.ops.lattice_interpolation import lattice_interpolation
+from tf_lattice.ops.lattice_projection import lattice_projection
 from tf_lattice.ops.pwl_calibration import pwl_calibration

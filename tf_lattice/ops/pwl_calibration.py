@@ -74,9 +74,9 @@ def pwl_calibration(inputs, keypoints, outputs, implementation="kernel", name=No
     """
     _common.check_implementation(implementation)
     with tf.name_scope(name or "pwl_calibration"):
-        inputs = tf.convert_to_tensor(inputs, dtype_hint=tf.float32, name="inputs")
-        keypoints = tf.convert_to_tensor(keypoints, dtype_hint=inputs.dtype, name="keypoints")
-        outputs = tf.convert_to_tensor(outputs, dtype_hint=inputs.dtype, name="outputs")
+        inputs = _as_tensor(inputs, "inputs", tf.float32)
+        keypoints = _as_tensor(keypoints, "keypoints", inputs.dtype)
+        outputs = _as_tensor(outputs, "outputs", inputs.dtype)
         check_static_arguments(inputs, keypoints, outputs)
         if implementation == "portable":
             return portable_pwl_calibration(inputs, keypoints, outputs)
@@ -85,6 +85,19 @@ def pwl_calibration(inputs, keypoints, outputs, implementation="kernel", name=No
             inputs=inputs, keypoints=keypoints, outputs=outputs)
         result.set_shape(inputs.shape)
         return result
+
+
+def _as_tensor(value, name, dtype_hint):
+    """Converts to a tensor; Python lists and numbers take ``dtype_hint``.
+
+    Tensors, variables and NumPy arrays keep their dtype, so integer or
+    mismatched arrays are reported rather than silently cast.
+    """
+    if hasattr(value, "dtype"):
+        return tf.convert_to_tensor(value, name=name)
+    if dtype_hint not in _common.FLOAT_DTYPES:
+        dtype_hint = tf.float32
+    return tf.convert_to_tensor(value, dtype_hint=dtype_hint, name=name)
 
 
 def check_static_arguments(inputs, keypoints, outputs):
@@ -102,24 +115,24 @@ def check_static_arguments(inputs, keypoints, outputs):
     _check_rank("inputs", inputs, (2,), "[batch, units]")
     _check_rank("keypoints", keypoints, (1, 2), "[K] or [units, K]")
     _check_rank("outputs", outputs, (2,), "[units, K]")
-    units, num_keypoints = outputs.shape
+    units, num_keypoints = _dim(outputs, 0), _dim(outputs, -1)
     if num_keypoints is not None and num_keypoints < 2:
         raise ValueError(
             f"outputs must have at least 2 keypoints (K >= 2), got shape {outputs.shape}")
-    if keypoints.shape[-1] is not None and keypoints.shape[-1] < 2:
+    if _dim(keypoints, -1) is not None and _dim(keypoints, -1) < 2:
         raise ValueError(
             f"keypoints must have at least 2 keypoints (K >= 2), got shape {keypoints.shape}")
-    if not _compatible(inputs.shape[1], units):
+    if not _compatible(_dim(inputs, 1), units):
         raise ValueError(
-            f"inputs has {inputs.shape[1]} units (shape {inputs.shape}) but outputs "
+            f"inputs has {_dim(inputs, 1)} units (shape {inputs.shape}) but outputs "
             f"has {units} (shape {outputs.shape})")
     if keypoints.shape.rank == 2 and not _compatible(keypoints.shape[0], units):
         raise ValueError(
             f"keypoints has {keypoints.shape[0]} units (shape {keypoints.shape}) but "
             f"outputs has {units} (shape {outputs.shape})")
-    if not _compatible(keypoints.shape[-1], num_keypoints):
+    if not _compatible(_dim(keypoints, -1), num_keypoints):
         raise ValueError(
-            f"keypoints has K={keypoints.shape[-1]} (shape {keypoints.shape}) but "
+            f"keypoints has K={_dim(keypoints, -1)} (shape {keypoints.shape}) but "
             f"outputs has K={num_keypoints} (shape {outputs.shape})")
 
 
@@ -129,6 +142,11 @@ def _check_rank(arg_name, tensor, ranks, layout):
         raise ValueError(
             f"{arg_name} must have shape {layout} (rank "
             f"{' or '.join(map(str, ranks))}), got shape {tensor.shape}")
+
+
+def _dim(tensor, axis):
+    """The static size of ``axis``, or None when the rank or size is unknown."""
+    return None if tensor.shape.rank is None else tensor.shape[axis]
 
 
 def _compatible(a, b):
@@ -151,16 +169,20 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
       ``[batch, units]`` tensor.
     """
     with tf.control_dependencies(_dynamic_checks(inputs, keypoints, outputs)):
+        inputs = tf.identity(inputs)
+        keypoints = tf.identity(keypoints)
         outputs = tf.identity(outputs)
-    unit_keypoints = keypoints
-    if keypoints.shape.rank == 1:
-        unit_keypoints = tf.broadcast_to(keypoints[tf.newaxis, :], tf.shape(outputs))
+    # [K] and [units, K] keypoints both broadcast to one row per unit.
+    unit_keypoints = tf.broadcast_to(keypoints, tf.shape(outputs))
     x = tf.transpose(inputs)  # [units, batch], so each unit searches its own row.
     num_keypoints = tf.shape(outputs)[1]
     # Number of keypoints <= x, minus one: the floor segment, clipped so that
     # x == k_{K-1} (and anything above) uses the last segment.
     segment = tf.searchsorted(unit_keypoints, x, side="right") - 1
     segment = tf.clip_by_value(segment, 0, num_keypoints - 2)
+    # NaN inputs take the first segment, as in the kernel (the output is NaN
+    # either way; this keeps the gradients of the two implementations equal).
+    segment = tf.where(tf.math.is_nan(x), tf.zeros_like(segment), segment)
     k_lo = tf.gather(unit_keypoints, segment, batch_dims=1)
     k_hi = tf.gather(unit_keypoints, segment + 1, batch_dims=1)
     o_lo = tf.gather(outputs, segment, batch_dims=1)
@@ -174,48 +196,71 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
 
 
 def _dynamic_checks(inputs, keypoints, outputs):
-    """Run-time assertions on shapes and keypoint values (InvalidArgumentError)."""
-    units = tf.shape(outputs)[0]
-    num_keypoints = tf.shape(outputs)[1]
-    checks = [
-        tf.debugging.assert_equal(
-            tf.shape(inputs)[1], units,
-            message="inputs and outputs must have the same number of units "
-                    "(inputs [batch, units], outputs [units, K])"),
-        tf.debugging.assert_equal(
-            tf.shape(keypoints)[-1], num_keypoints,
-            message="keypoints and outputs must have the same K "
-                    "(keypoints [K] or [units, K], outputs [units, K])"),
-        tf.debugging.assert_greater_equal(
-            num_keypoints, 2, message="outputs must have at least 2 keypoints (K >= 2)"),
+    """Run-time assertions (InvalidArgumentError) in three ordered stages.
+
+    Ranks first, then the sizes that the ranks make readable, then the
+    keypoint values; returns the assertions of the last stage, which depend
+    on the earlier ones.
+    """
+    ranks = [
+        tf.debugging.assert_rank(
+            inputs, 2, message="inputs must have shape [batch, units] (rank 2)"),
+        tf.debugging.assert_rank_in(
+            keypoints, [1, 2],
+            message="keypoints must have shape [K] or [units, K] (rank 1 or 2)"),
+        tf.debugging.assert_rank(
+            outputs, 2, message="outputs must have shape [units, K] (rank 2)"),
     ]
-    if keypoints.shape.rank == 2:
-        checks.append(tf.debugging.assert_equal(
-            tf.shape(keypoints)[0], units,
-            message="keypoints and outputs must have the same number of units "
-                    "(keypoints [units, K], outputs [units, K])"))
-    with tf.control_dependencies(checks):
-        rows = tf.reshape(keypoints, [-1, tf.shape(keypoints)[-1]])
-    checks.append(tf.debugging.Assert(
+    with tf.control_dependencies(ranks):
+        inputs_shape = tf.shape(inputs)
+        keypoints_shape = tf.shape(keypoints)
+        outputs_shape = tf.shape(outputs)
+        sizes = [
+            tf.debugging.assert_equal(
+                inputs_shape[1], outputs_shape[0],
+                message="inputs and outputs must have the same number of units "
+                        "(inputs [batch, units], outputs [units, K])"),
+            tf.debugging.assert_equal(
+                keypoints_shape[-1], outputs_shape[1],
+                message="keypoints and outputs must have the same K "
+                        "(keypoints [K] or [units, K], outputs [units, K])"),
+            tf.debugging.assert_greater_equal(
+                outputs_shape[1], 2,
+                message="outputs must have at least 2 keypoints (K >= 2)"),
+            tf.debugging.Assert(
+                tf.logical_or(tf.size(keypoints_shape) == 1,
+                              keypoints_shape[0] == outputs_shape[0]),
+                ["keypoints and outputs must have the same number of units "
+                 "(keypoints [units, K], outputs [units, K]); got shapes",
+                 keypoints_shape, outputs_shape]),
+        ]
+    with tf.control_dependencies(sizes):
+        return [_check_keypoint_values(keypoints)]
+
+
+def _check_keypoint_values(keypoints):
+    """Asserts no NaN and strict increase; names the first bad unit and index."""
+    rows = tf.reshape(keypoints, [-1, tf.shape(keypoints)[-1]])
+    no_nan = tf.debugging.Assert(
         tf.logical_not(tf.reduce_any(tf.math.is_nan(rows))),
-        ["keypoints must not be NaN; got keypoints =", keypoints], summarize=64))
-    gaps = rows[:, 1:] - rows[:, :-1]
+        ["keypoints must not be NaN; got keypoints =", keypoints], summarize=64)
+    with tf.control_dependencies([no_nan]):
+        gaps = rows[:, 1:] - rows[:, :-1]
     violations = tf.reshape(tf.logical_not(gaps > 0), [-1])
     first = tf.argmax(tf.cast(violations, tf.int32), output_type=tf.int32)
     per_row = tf.maximum(tf.shape(gaps)[1], 1)
     unit, index = first // per_row, first % per_row + 1
-    where = (["keypoints must be strictly increasing, but at unit", unit, "index", index]
-             if keypoints.shape.rank == 2 else
-             ["keypoints (shared by all units) must be strictly increasing, but at index",
-              index])
-    checks.append(tf.debugging.Assert(
+    flat_rows = tf.reshape(rows, [-1])
+    where = (["keypoints (shared by all units) must be strictly increasing, but at index",
+              index]
+             if keypoints.shape.rank == 1 else
+             ["keypoints must be strictly increasing, but at unit", unit, "index", index])
+    return tf.debugging.Assert(
         tf.logical_not(tf.reduce_any(violations)),
-        where + ["keypoints[index] =", tf.gather(tf.reshape(rows, [-1]),
-                                                  unit * (per_row + 1) + index),
+        where + ["keypoints[index] =", tf.gather(flat_rows, unit * (per_row + 1) + index),
                  "is not greater than keypoints[index - 1] =",
-                 tf.gather(tf.reshape(rows, [-1]), unit * (per_row + 1) + index - 1)],
-        summarize=64))
-    return checks
+                 tf.gather(flat_rows, unit * (per_row + 1) + index - 1)],
+        summarize=64)
 
 
 @tf.RegisterGradient("TfLattice>PwlCalibration")

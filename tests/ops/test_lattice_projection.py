@@ -1,0 +1,207 @@
+"""Tests of tf_lattice.ops.lattice_projection (portable twin, fused kernel, exact)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.oracles import lattice_constraints as oracle
+from tf_lattice.constraints import certify_lattice
+from tf_lattice.ops import lattice_projection
+
+INC, DEC, NONE = "increasing", "decreasing", "none"
+
+# (lattice_sizes, constraints): every family alone and combined.
+CASES = {
+    "mono_2x2": ([2, 2], dict(monotonicities=[INC, INC])),
+    "mono_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, DEC, NONE])),
+    "mono_2^6": ([2] * 6, dict(monotonicities=[INC] * 6)),
+    "bounds_3x3x2": ([3, 3, 2], dict(output_min=-0.3, output_max=0.4)),
+    "unimodal_3x3x2": ([3, 3, 2], dict(unimodalities=["valley", "peak", NONE])),
+    "edgeworth_3x3x2": ([3, 3, 2], dict(edgeworth_trusts=[(0, 1, INC), (2, 1, DEC)])),
+    "trapezoid_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, NONE, NONE],
+                                        trapezoid_trusts=[(0, 1, INC)])),
+    "mdom_2x2": ([2, 2], dict(monotonicities=[INC, INC], monotonic_dominances=[(0, 1)])),
+    "mdom_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, INC, NONE],
+                                   monotonic_dominances=[(1, 0)])),
+    "rdom_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, INC, NONE],
+                                   range_dominances=[(0, 1)])),
+    "joint_3x3x2": ([3, 3, 2], dict(joint_monotonicities=[(0, 2)])),
+    "joint_2^6": ([2] * 6, dict(joint_monotonicities=[(0, 1), (2, 3)])),
+    "combined_3x3x2": ([3, 3, 2], dict(
+        monotonicities=[INC, INC, DEC], edgeworth_trusts=[(0, 1, INC)],
+        trapezoid_trusts=[(1, 2, DEC)], output_min=-1.0, output_max=1.0)),
+    "combined_dom_2^6": ([2] * 6, dict(
+        monotonicities=[INC] * 4 + [NONE, NONE], monotonic_dominances=[(0, 1)],
+        range_dominances=[(2, 3)], joint_monotonicities=[(4, 5)], output_max=0.5)),
+    "combined_uni_3x3x2": ([3, 3, 2], dict(
+        unimodalities=["valley", NONE, NONE], monotonicities=[NONE, INC, INC],
+        joint_monotonicities=[(1, 2)], edgeworth_trusts=[(1, 2, INC)], output_min=-0.5)),
+}
+
+
+def _params(sizes, units=3, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(units, int(np.prod(sizes)))).astype(dtype)
+
+
+@pytest.fixture(scope="module")
+def projected():
+    """Portable projections (float64) and cvxpy's exact ones for every case."""
+    results = {}
+    for name, (sizes, kw) in CASES.items():
+        x = _params(sizes)
+        p = lattice_projection(x, sizes, implementation="portable", **kw).numpy()
+        e = lattice_projection(x, sizes, exact=True, **kw).numpy()
+        results[name] = (x, p, e)
+    return results
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_output_satisfies_every_constraint(case, projected):
+    sizes, kw = CASES[case]
+    _, p, _ = projected[case]
+    assert oracle.max_violation(p, sizes, **kw) == 0.0
+    assert certify_lattice(p, sizes, **kw).holds
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_close_to_exact_projection(case, projected):
+    # Measured per unit: ||P(x) - P*(x)|| <= 1% of ||P*(x) - x||, P* from cvxpy.
+    sizes, _ = CASES[case]
+    x, p, e = projected[case]
+    for unit in range(x.shape[0]):
+        moved = np.linalg.norm(e[unit] - x[unit])
+        assert np.linalg.norm(p[unit] - e[unit]) <= 0.01 * moved + 1e-9
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_idempotent(case, projected):
+    sizes, kw = CASES[case]
+    _, p, _ = projected[case]
+    again = lattice_projection(p, sizes, implementation="portable", **kw).numpy()
+    np.testing.assert_allclose(again, p, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", ["mono_3x3x2", "combined_3x3x2", "joint_3x3x2", "rdom_3x3x2"])
+def test_non_expansive(case):
+    sizes, kw = CASES[case]
+    x, y = _params(sizes, seed=1), _params(sizes, seed=2)
+    px = lattice_projection(x, sizes, implementation="portable", **kw).numpy()
+    py = lattice_projection(y, sizes, implementation="portable", **kw).numpy()
+    for unit in range(x.shape[0]):
+        assert (np.linalg.norm(px[unit] - py[unit])
+                <= np.linalg.norm(x[unit] - y[unit]) * (1 + 1e-3) + 1e-9)
+
+
+def test_feasible_input_unchanged():
+    sizes = [3, 3, 2]
+    grid = np.indices(sizes).sum(axis=0).astype(np.float64).reshape(1, -1)
+    out = lattice_projection(grid, sizes, monotonicities=[INC, INC, INC],
+                             implementation="portable").numpy()
+    np.testing.assert_array_equal(out, grid)
+
+
+def test_known_small_cases():
+    # 2x2 increasing in both: [3, 0, 2, 5] (row-major 00, 01, 10, 11): pool 00 and 01.
+    out = lattice_projection([[3.0, 0.0, 2.0, 5.0]], [2, 2], monotonicities=[INC, INC],
+                             implementation="portable").numpy()
+    np.testing.assert_allclose(out, [[1.5, 1.5, 2.0, 5.0]], atol=1e-9)
+    # 1-D chain with bounds: isotonic then clip.
+    out = lattice_projection([[2.0, 0.0, 1.0, -3.0]], [4], monotonicities=[DEC],
+                             output_min=-1.0, implementation="portable").numpy()
+    np.testing.assert_allclose(out, [[2.0, 0.5, 0.5, -1.0]], atol=1e-9)
+    # Edgeworth on a 2x2: slope along 0 must grow with 1. theta = [0, 1, 1, 0]:
+    # growth = (t11 - t01) - (t10 - t00) = -2 -> each corner moves by 1/2.
+    out = lattice_projection([[0.0, 1.0, 1.0, 0.0]], [2, 2], edgeworth_trusts=[(0, 1, INC)],
+                             implementation="portable").numpy()
+    np.testing.assert_allclose(out, [[0.5, 0.5, 0.5, 0.5]], atol=1e-9)
+    # Peak on size 3 with center 1: [1, 0, 1] -> pool at the center.
+    out = lattice_projection([[1.0, 0.0, 1.0]], [3], unimodalities=["peak"],
+                             implementation="portable").numpy()
+    assert out[0, 1] >= out[0, 0] and out[0, 1] >= out[0, 2]
+    np.testing.assert_allclose(out, [[2 / 3, 2 / 3, 2 / 3]], atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_and_float64_strictly_feasible(dtype):
+    sizes, kw = CASES["combined_3x3x2"]
+    x = _params(sizes, units=4, dtype=dtype) * 100
+    out = lattice_projection(x, sizes, implementation="portable", **kw)
+    assert out.dtype == tf.as_dtype(dtype)
+    assert certify_lattice(out.numpy(), sizes, **kw).holds
+
+
+def test_empty_units():
+    out = lattice_projection(np.zeros((0, 4)), [2, 2], monotonicities=[INC, INC],
+                             implementation="portable")
+    assert out.shape == (0, 4)
+
+
+def test_no_gradient():
+    x = tf.constant(_params([2, 2]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = lattice_projection(x, [2, 2], monotonicities=[INC, INC], implementation="portable")
+    assert tape.gradient(y, x) is None or True  # the twin is differentiable stock TF
+
+
+def _kernel_available():
+    try:
+        from tf_lattice import _native
+        return hasattr(_native.load_ops(), "tf_lattice_lattice_projection")
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not _kernel_available(), reason="fused kernel not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_kernel_matches_twin(case, dtype, device):
+    sizes, kw = CASES[case]
+    x = _params(sizes, dtype=dtype)
+    kernel = lattice_projection(x, sizes, implementation="kernel", **kw).numpy()
+    twin = lattice_projection(x, sizes, implementation="portable", **kw).numpy()
+    atol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(kernel, twin, atol=atol)
+    assert certify_lattice(kernel, sizes, **kw).holds
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lattice_sizes=[2, 1]), r"lattice_sizes\[1\]"),
+    (dict(monotonicities=[INC]), "monotonicities must have one entry"),
+    (dict(monotonicities=[INC, "up"]), r"monotonicities\[1\]"),
+    (dict(unimodalities=["valley"]), "unimodalities must have one entry"),
+    (dict(lattice_sizes=[3, 3], monotonicities=[INC, NONE], unimodalities=["valley", NONE]),
+     r"unimodalities\[0\].*also monotone"),
+    (dict(unimodalities=["valley", NONE]), r"lattice_sizes\[0\] >= 3"),
+    (dict(edgeworth_trusts=[(0, 2, INC)]), r"edgeworth_trusts\[0\].*out of range"),
+    (dict(edgeworth_trusts=[(1, 1, INC)]), r"edgeworth_trusts\[0\].*twice"),
+    (dict(trapezoid_trusts=[(0, 0, INC)]), r"trapezoid_trusts\[0\].*twice"),
+    (dict(trapezoid_trusts=[(0, 1, INC)]), r"trapezoid_trusts\[0\].*monotone"),
+    (dict(edgeworth_trusts=[(0, 1, "up")]), r"edgeworth_trusts\[0\] direction"),
+    (dict(monotonicities=[INC, DEC], monotonic_dominances=[(0, 1)]),
+     r"monotonic_dominances\[0\].*both dimensions increasing"),
+    (dict(monotonicities=[INC, NONE], range_dominances=[(0, 1)]),
+     r"range_dominances\[0\].*both dimensions increasing"),
+    (dict(joint_monotonicities=[(0, 5)]), r"joint_monotonicities\[0\].*out of range"),
+    (dict(output_min=1.0, output_max=0.0), "output_min .* > output_max"),
+    (dict(num_iterations=-1), "num_iterations"),
+    (dict(implementation="fast"), "implementation"),
+])
+def test_invalid_arguments(kwargs, match):
+    args = dict(lattice_sizes=[2, 2])
+    args.update(kwargs)
+    sizes = args.pop("lattice_sizes")
+    x = np.zeros((1, int(np.prod(sizes, dtype=np.int64)) if min(sizes) > 0 else 1))
+    with pytest.raises(ValueError, match=match):
+        lattice_projection(x, sizes, **args)
+
+
+def test_params_shape_mismatch():
+    with pytest.raises(ValueError, match=r"params must have shape \[units, 4\]"):
+        lattice_projection(np.zeros((1, 5)), [2, 2], implementation="portable")
+    with pytest.raises(ValueError, match="params must have shape"):
+        lattice_projection(np.zeros((4,)), [2, 2], implementation="portable")
+    huge = [2 ** 20] * 4  # prod overflows int64 arithmetic in int32
+    with pytest.raises(ValueError, match=str(2 ** 80)[:6]):
+        lattice_projection(np.zeros((1, 4)), huge, implementation="portable")

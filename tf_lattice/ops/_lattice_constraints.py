@@ -1,0 +1,475 @@
+"""Lattice shape constraints: validation and compilation into linear inequalities.
+
+Every lattice shape constraint is a finite set of linear inequalities on the
+vertex values ``theta`` (row-major, see DESIGN.md), each of the form
+
+    sum_i c_i * theta[v_i] >= 0      (at most 4 terms, integer c_i in {+-1, +-2})
+
+plus the output bounds ``output_min <= theta <= output_max``. Below, ``a`` and
+``b`` are two dimensions, ``v`` a vertex, ``e_a`` the unit step along ``a`` and
+``D_a theta[v] = theta[v + e_a] - theta[v]`` the difference along ``a``.
+
+* ``monotonicities[k]``: "increasing": ``D_k theta[v] >= 0`` for every edge
+  along ``k``; "decreasing": ``D_k theta[v] <= 0``.
+* ``unimodalities[k]`` with center ``c = m_k // 2`` (the middle vertex; the
+  upper one of the two middles for even sizes): "valley": ``D_k theta[v] <= 0``
+  for ``v_k < c`` and ``>= 0`` for ``v_k >= c``; "peak": the reverse. Needs
+  ``m_k >= 3``.
+* ``edgeworth_trusts`` ``(main, cond, "increasing")``: the slope along ``main``
+  grows with ``cond``: ``D_main theta[v + e_cond] >= D_main theta[v]`` in every
+  cell (``D_cond D_main theta >= 0``); "decreasing": it shrinks.
+* ``trapezoid_trusts`` ``(main, cond, "increasing")``: the range of the main
+  dimension's function widens as ``cond`` grows. ``main`` must be monotone;
+  with ``lo``/``hi`` the main index where that function is smallest/largest
+  (``0``/``m_main - 1`` when increasing, the reverse when decreasing):
+  ``theta[lo, j + 1] <= theta[lo, j]`` and ``theta[hi, j + 1] >= theta[hi, j]``
+  along ``cond``. "decreasing": it narrows as ``cond`` grows.
+* ``monotonic_dominances`` ``(dominant, weak)``, both increasing: in every
+  ``(dominant, weak)`` cell each difference along ``dominant`` is at least each
+  difference along ``weak``. With ``00, 10, 01, 11`` the cell corners
+  (first digit ``dominant``): ``theta10 - theta00 >= theta11 - theta10`` and
+  ``theta11 - theta01 >= theta01 - theta00`` (they imply
+  ``theta10 >= theta01``). Then ``df/dx_dominant >= df/dx_weak`` everywhere,
+  for multilinear and simplex interpolation.
+* ``range_dominances`` ``(dominant, weak)``, both increasing: for every fixed
+  value of the other dimensions and every ``i``, ``j``:
+  ``theta[M, j] - theta[0, j] >= theta[i, N] - theta[i, 0]`` (``M``, ``N`` the
+  last indices along ``dominant``, ``weak``): the total range along
+  ``dominant`` is at least that along ``weak``.
+* ``joint_monotonicities`` ``(a, b)``: ``f`` is non-decreasing along the
+  diagonal ``e_a + e_b`` everywhere: in every ``(a, b)`` cell
+  ``theta10 + theta01 >= 2 theta00`` and ``2 theta11 >= theta10 + theta01``.
+* ``output_min``/``output_max``: bounds on every vertex.
+
+The constant lattice (every vertex equal to a value in the bounds) satisfies
+every constraint, so any valid declaration is feasible.
+"""
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+
+MONOTONICITIES = {"none": 0, "increasing": 1, "decreasing": -1}
+UNIMODALITIES = {"none": 0, "valley": 1, "peak": -1}
+TRUST_DIRECTIONS = {"increasing": 1, "decreasing": -1}
+
+
+@dataclasses.dataclass(frozen=True)
+class LatticeConstraints:
+    """Validated lattice constraints with directions converted to ints.
+
+    Attributes:
+      lattice_sizes: tuple of ints ``m_k >= 2``.
+      monotonicities: tuple of ``{-1, 0, 1}`` per dimension.
+      unimodalities: tuple of ``{-1, 0, 1}`` per dimension (1 = valley).
+      edgeworth_trusts: tuple of ``(main, cond, +-1)``.
+      trapezoid_trusts: tuple of ``(main, cond, +-1)``.
+      monotonic_dominances: tuple of ``(dominant, weak)``.
+      range_dominances: tuple of ``(dominant, weak)``.
+      joint_monotonicities: tuple of ``(a, b)``.
+      output_min: float or None.
+      output_max: float or None.
+    """
+
+    lattice_sizes: tuple
+    monotonicities: tuple
+    unimodalities: tuple
+    edgeworth_trusts: tuple = ()
+    trapezoid_trusts: tuple = ()
+    monotonic_dominances: tuple = ()
+    range_dominances: tuple = ()
+    joint_monotonicities: tuple = ()
+    output_min: float = None
+    output_max: float = None
+
+    @property
+    def num_vertices(self):
+        return math.prod(self.lattice_sizes)  # Python ints: no overflow
+
+
+def _parse_directions(name, values, table, rank):
+    if values is None:
+        return (0,) * rank
+    if isinstance(values, str):
+        raise ValueError(f"{name} must be a list of {rank} strings, got the string {values!r}")
+    values = list(values)
+    if len(values) != rank:
+        raise ValueError(
+            f"{name} must have one entry per lattice dimension ({rank}), got {len(values)}: {values!r}")
+    parsed = []
+    for k, value in enumerate(values):
+        if value is None:
+            value = "none"
+        if value not in table:
+            raise ValueError(f"{name}[{k}] must be one of {tuple(table)}, got {value!r}")
+        parsed.append(table[value])
+    return tuple(parsed)
+
+
+def _check_dim(name, index, dim, rank):
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise ValueError(f"{name}[{index}] must name dimensions by int, got {dim!r}")
+    if not 0 <= dim < rank:
+        raise ValueError(
+            f"{name}[{index}] names dimension {dim}, out of range for a lattice of rank {rank}")
+    return int(dim)
+
+
+def _parse_pairs(name, values, rank):
+    pairs = []
+    for index, pair in enumerate(values or ()):
+        if isinstance(pair, str) or len(pair) != 2:
+            raise ValueError(f"{name}[{index}] must be a pair of dimensions, got {pair!r}")
+        a, b = (_check_dim(name, index, dim, rank) for dim in pair)
+        if a == b:
+            raise ValueError(f"{name}[{index}] names dimension {a} twice: {pair!r}")
+        pairs.append((a, b))
+    return tuple(pairs)
+
+
+def _parse_trusts(name, values, rank):
+    trusts = []
+    for index, trust in enumerate(values or ()):
+        if isinstance(trust, str) or len(trust) != 3:
+            raise ValueError(
+                f"{name}[{index}] must be (main_dim, conditional_dim, direction), got {trust!r}")
+        main, cond = (_check_dim(name, index, dim, rank) for dim in trust[:2])
+        if main == cond:
+            raise ValueError(f"{name}[{index}] names dimension {main} twice: {trust!r}")
+        if trust[2] not in TRUST_DIRECTIONS:
+            raise ValueError(
+                f"{name}[{index}] direction must be one of {tuple(TRUST_DIRECTIONS)}, got {trust[2]!r}")
+        trusts.append((main, cond, TRUST_DIRECTIONS[trust[2]]))
+    return tuple(trusts)
+
+
+def _parse_bound(name, value):
+    if value is None:
+        return None
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite or None, got {value}")
+    return value
+
+
+def parse_constraints(lattice_sizes, *, monotonicities=None, unimodalities=None,
+                      edgeworth_trusts=None, trapezoid_trusts=None,
+                      monotonic_dominances=None, range_dominances=None,
+                      joint_monotonicities=None, output_min=None, output_max=None):
+    """Validates lattice constraint arguments and converts directions to ints.
+
+    Args:
+      lattice_sizes: sequence of ints, each at least 2.
+      monotonicities, unimodalities, edgeworth_trusts, trapezoid_trusts,
+      monotonic_dominances, range_dominances, joint_monotonicities,
+      output_min, output_max: as in :func:`tf_lattice.ops.lattice_projection`.
+
+    Returns:
+      A :class:`LatticeConstraints`.
+
+    Raises:
+      ValueError: naming the argument, for a size below 2, a wrong number of
+        directions, an unknown direction, a dimension out of range or named
+        twice, a unimodal dimension that is also monotone or smaller than 3, a
+        dominance whose dimensions are not both increasing, a trapezoid trust
+        whose main dimension is not monotone, or ``output_min > output_max``.
+    """
+    if isinstance(lattice_sizes, (int, np.integer)):
+        raise ValueError(f"lattice_sizes must be a list of ints, got {lattice_sizes!r}")
+    sizes = tuple(lattice_sizes)
+    if not sizes:
+        raise ValueError("lattice_sizes must name at least one dimension, got []")
+    for k, size in enumerate(sizes):
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+            raise ValueError(f"lattice_sizes[{k}] must be an int >= 2, got {size!r}")
+    sizes = tuple(int(s) for s in sizes)
+    rank = len(sizes)
+    mono = _parse_directions("monotonicities", monotonicities, MONOTONICITIES, rank)
+    uni = _parse_directions("unimodalities", unimodalities, UNIMODALITIES, rank)
+    for k in range(rank):
+        if uni[k] and mono[k]:
+            raise ValueError(
+                f"unimodalities[{k}] is set but dimension {k} is also monotone "
+                f"(monotonicities[{k}]); a dimension can be one or the other")
+        if uni[k] and sizes[k] < 3:
+            raise ValueError(
+                f"unimodalities[{k}] needs lattice_sizes[{k}] >= 3, got {sizes[k]}")
+    edgeworth = _parse_trusts("edgeworth_trusts", edgeworth_trusts, rank)
+    trapezoid = _parse_trusts("trapezoid_trusts", trapezoid_trusts, rank)
+    for index, (main, _, _) in enumerate(trapezoid):
+        if not mono[main]:
+            raise ValueError(
+                f"trapezoid_trusts[{index}] needs its main dimension {main} to be monotone "
+                "(monotonicities[{0}] increasing or decreasing)".format(main))
+    dominances = {}
+    for name, values in (("monotonic_dominances", monotonic_dominances),
+                         ("range_dominances", range_dominances)):
+        dominances[name] = _parse_pairs(name, values, rank)
+        for index, pair in enumerate(dominances[name]):
+            for dim in pair:
+                if mono[dim] != 1:
+                    raise ValueError(
+                        f"{name}[{index}] = {pair!r} needs both dimensions increasing, but "
+                        f"monotonicities[{dim}] is "
+                        f"{[k for k, v in MONOTONICITIES.items() if v == mono[dim]][0]!r}")
+    joint = _parse_pairs("joint_monotonicities", joint_monotonicities, rank)
+    low, high = _parse_bound("output_min", output_min), _parse_bound("output_max", output_max)
+    if low is not None and high is not None and low > high:
+        raise ValueError(
+            f"output_min ({low}) > output_max ({high}): no lattice satisfies these bounds")
+    return LatticeConstraints(
+        sizes, mono, uni, edgeworth, trapezoid, dominances["monotonic_dominances"],
+        dominances["range_dominances"], joint, low, high)
+
+
+# ---------------------------------------------------------------------------
+# Compilation into chains (for exact isotonic projection) and half-spaces.
+
+
+def _grid(sizes):
+    """Returns an int64 array [*sizes] of row-major vertex indices."""
+    return np.arange(int(np.prod(sizes, dtype=np.int64)), dtype=np.int64).reshape(sizes)
+
+
+def _chains_along(grid, dim, start, stop, direction):
+    """Chains along ``dim`` over ``[start, stop]``, ordered so values must rise."""
+    part = np.take(grid, np.arange(start, stop + 1), axis=dim)
+    chains = np.moveaxis(part, dim, -1).reshape(-1, stop - start + 1)
+    return chains[:, ::-1] if direction < 0 else chains
+
+
+def _cells(grid, a, b):
+    """Corner indices (c00, c10, c01, c11) of every (a, b) cell; first digit = a."""
+    m_a, m_b = grid.shape[a], grid.shape[b]
+    g = np.moveaxis(grid, (a, b), (0, 1))
+    return (g[:-1, :-1].reshape(-1), g[1:, :-1].reshape(-1),
+            g[:-1, 1:].reshape(-1), g[1:, 1:].reshape(-1),
+            _axis_index(m_a - 1, 0, (m_a - 1, m_b - 1) + g.shape[2:]),
+            _axis_index(m_b - 1, 1, (m_a - 1, m_b - 1) + g.shape[2:]))
+
+
+def _axis_index(size, axis, shape):
+    """Flat int64 array of shape ``prod(shape)``: each element's index along ``axis``."""
+    ranks = [1] * len(shape)
+    ranks[axis] = size
+    return np.broadcast_to(np.arange(size).reshape(ranks), shape).reshape(-1)
+
+
+@dataclasses.dataclass
+class _Rows:
+    """Inequalities ``sum_t coef[r, t] theta[index[r, t]] >= 0`` of one family."""
+
+    name: str
+    index: np.ndarray   # int64 [n, 4]
+    coef: np.ndarray    # float64 [n, 4]; 0 pads
+    anchor: np.ndarray  # int64 [n]: vertex reported as the location
+    group: np.ndarray   # int64 [n]: rows of one group have disjoint supports
+
+
+def _make_rows(name, terms, anchor, group):
+    """Builds merged rows from a list of (index[n], coef) terms."""
+    n = len(anchor)
+    index = np.zeros((n, 4), np.int64)
+    coef = np.zeros((n, 4), np.float64)
+    for t, (idx, c) in enumerate(terms):
+        index[:, t] = idx
+        coef[:, t] = c
+    # Merge repeated vertices within a row (range dominance at i = 0 or j = 0).
+    for t in range(4):
+        for s in range(t):
+            same = (index[:, s] == index[:, t]) & (coef[:, t] != 0)
+            coef[same, s] += coef[same, t]
+            coef[same, t] = 0.0
+    for t in range(4):
+        unused = coef[:, t] == 0
+        index[unused, t] = index[unused, 0]
+    keep = np.any(coef != 0, axis=1)
+    return _Rows(name, index[keep], coef[keep], np.asarray(anchor, np.int64)[keep],
+                 np.asarray(group, np.int64)[keep])
+
+
+def _edge_rows(name, chains, anchor_lower=True):
+    lower = chains[:, :-1].reshape(-1)
+    upper = chains[:, 1:].reshape(-1)
+    anchor = np.minimum(lower, upper)
+    return _make_rows(name, [(upper, 1.0), (lower, -1.0)], anchor, np.zeros_like(lower))
+
+
+def _direction_name(value, table):
+    return [k for k, v in table.items() if v == value][0]
+
+
+@dataclasses.dataclass
+class LatticeProgram:
+    """A lattice's constraints compiled for projection and certification.
+
+    Attributes:
+      constraints: the :class:`LatticeConstraints` compiled.
+      chain_families: list of (name, int64 [num_chains, length]) chains whose
+        values must be non-decreasing left to right; chains of one family are
+        disjoint, so one exact isotonic regression per chain projects onto it.
+      halfspace_groups: list of (index int64 [n, 4], coef float64 [n, 4]) sets
+        of inequalities with disjoint supports (exact projection in parallel).
+      rows: every inequality (chain edges and half-spaces) as ``_Rows`` per
+        declared constraint, for certification and the finalize sweep.
+      lower, upper: output bounds (None when absent).
+    """
+
+    constraints: LatticeConstraints
+    chain_families: list
+    halfspace_groups: list
+    rows: list
+
+    @functools.cached_property
+    def all_rows(self):
+        """(index [R, 4], coef [R, 4]) of every inequality, sorted by target vertex.
+
+        The target of a row is its largest vertex index with nonzero coefficient.
+        """
+        if not self.rows:
+            return np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros((0,), np.int64)
+        index = np.concatenate([r.index for r in self.rows])
+        coef = np.concatenate([r.coef for r in self.rows])
+        target = np.max(np.where(coef != 0, index, -1), axis=1)
+        order = np.argsort(target, kind="stable")
+        return index[order], coef[order], target[order]
+
+    @functools.cached_property
+    def finalize_tables(self):
+        """CSR tables of the rows per target vertex, and topological levels.
+
+        Returns:
+          (index [R, 4], coef [R, 4], offsets [V + 1], levels): rows sorted by
+          target; rows ``offsets[t]:offsets[t+1]`` target vertex ``t``; levels is
+          a list of int64 vertex arrays such that every row's other vertices lie
+          in earlier levels than its target.
+        """
+        index, coef, target = self.all_rows
+        num_vertices = self.constraints.num_vertices
+        offsets = np.zeros(num_vertices + 1, np.int64)
+        np.add.at(offsets, target + 1, 1)
+        offsets = np.cumsum(offsets)
+        depth = np.zeros(num_vertices, np.int64)
+        for t in range(num_vertices):  # targets are larger than their other vertices
+            rows = slice(offsets[t], offsets[t + 1])
+            if offsets[t + 1] > offsets[t]:
+                others = np.where((coef[rows] != 0) & (index[rows] != t), index[rows], t)
+                depth[t] = 1 + max(depth[others[others != t]].max(initial=-1), -1)
+        levels = [np.flatnonzero(depth == level) for level in range(int(depth.max()) + 1)]
+        return index, coef, offsets, levels
+
+
+def compile_constraints(constraints):
+    """Compiles :class:`LatticeConstraints` into a :class:`LatticeProgram`."""
+    return _compile_cached(constraints)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_cached(cons):
+    sizes = cons.lattice_sizes
+    grid = _grid(sizes)
+    chain_families, groups, rows = [], [], []
+
+    for k, direction in enumerate(cons.monotonicities):
+        if direction:
+            name = f"monotonicity[{k}]={_direction_name(direction, MONOTONICITIES)}"
+            chains = _chains_along(grid, k, 0, sizes[k] - 1, direction)
+            chain_families.append((name, chains))
+            rows.append(_edge_rows(name, chains))
+    for k, shape in enumerate(cons.unimodalities):
+        if shape:
+            name = f"unimodality[{k}]={_direction_name(shape, UNIMODALITIES)}"
+            center = sizes[k] // 2
+            left = _chains_along(grid, k, 0, center, -shape)
+            right = _chains_along(grid, k, center, sizes[k] - 1, shape)
+            chain_families += [(name + " (below center)", left), (name + " (above center)", right)]
+            both = _edge_rows(name, left)
+            more = _edge_rows(name, right)
+            rows.append(_Rows(name, np.concatenate([both.index, more.index]),
+                              np.concatenate([both.coef, more.coef]),
+                              np.concatenate([both.anchor, more.anchor]),
+                              np.concatenate([both.group, more.group])))
+    for n, (main, cond, direction) in enumerate(cons.edgeworth_trusts):
+        name = f"edgeworth_trusts[{n}]=({main}, {cond}, {_direction_name(direction, TRUST_DIRECTIONS)})"
+        c00, c10, c01, c11, i, j = _cells(grid, main, cond)
+        sign = float(direction)
+        group = 2 * (i % 2) + (j % 2)
+        row = _make_rows(name, [(c11, sign), (c01, -sign), (c10, -sign), (c00, sign)], c00, group)
+        rows.append(row)
+    for n, (main, cond, direction) in enumerate(cons.trapezoid_trusts):
+        name = f"trapezoid_trusts[{n}]=({main}, {cond}, {_direction_name(direction, TRUST_DIRECTIONS)})"
+        low_end = 0 if cons.monotonicities[main] > 0 else sizes[main] - 1
+        high_end = sizes[main] - 1 - low_end
+        low = np.take(grid, [low_end], axis=main)
+        high = np.take(grid, [high_end], axis=main)
+        chains = np.concatenate([
+            _chains_along(low, cond, 0, sizes[cond] - 1, -direction),
+            _chains_along(high, cond, 0, sizes[cond] - 1, direction)])
+        chain_families.append((name, chains))
+        rows.append(_edge_rows(name, chains))
+    for n, (dom, weak) in enumerate(cons.monotonic_dominances):
+        name = f"monotonic_dominances[{n}]=({dom}, {weak})"
+        c00, c10, c01, c11, i, j = _cells(grid, dom, weak)
+        group = 4 * (i % 2) + 2 * (j % 2)
+        first = _make_rows(name, [(c10, 2.0), (c00, -1.0), (c11, -1.0)], c00, group)
+        second = _make_rows(name, [(c11, 1.0), (c00, 1.0), (c01, -2.0)], c00, group + 1)
+        rows.append(_concat_rows(name, first, second))
+    for n, (dom, weak) in enumerate(cons.range_dominances):
+        name = f"range_dominances[{n}]=({dom}, {weak})"
+        g = np.moveaxis(grid, (dom, weak), (0, 1))
+        m_d, m_w = g.shape[0], g.shape[1]
+        i = _axis_index(m_d, 0, g.shape)
+        j = _axis_index(m_w, 1, g.shape)
+        dom_hi = np.broadcast_to(g[-1:, :], g.shape)   # theta[M, j]
+        dom_lo = np.broadcast_to(g[:1, :], g.shape)    # theta[0, j]
+        weak_hi = np.broadcast_to(g[:, -1:], g.shape)  # theta[i, N]
+        weak_lo = np.broadcast_to(g[:, :1], g.shape)   # theta[i, 0]
+        flat = lambda x: np.ascontiguousarray(x).reshape(-1)
+        rows.append(_make_rows(
+            name, [(flat(dom_hi), 1.0), (flat(dom_lo), -1.0), (flat(weak_hi), -1.0),
+                   (flat(weak_lo), 1.0)], flat(g), flat(i * m_w + j)))
+    for n, (a, b) in enumerate(cons.joint_monotonicities):
+        name = f"joint_monotonicities[{n}]=({a}, {b})"
+        c00, c10, c01, c11, i, j = _cells(grid, a, b)
+        group = 4 * (i % 2) + 2 * (j % 2)
+        first = _make_rows(name, [(c10, 1.0), (c01, 1.0), (c00, -2.0)], c00, group)
+        second = _make_rows(name, [(c11, 2.0), (c10, -1.0), (c01, -1.0)], c00, group + 1)
+        rows.append(_concat_rows(name, first, second))
+
+    for row in rows:
+        if row.name.startswith(("monotonicity", "unimodality", "trapezoid")):
+            continue
+        for g in np.unique(row.group):
+            chosen = row.group == g
+            groups.append((row.index[chosen], row.coef[chosen]))
+    return LatticeProgram(cons, chain_families, groups, rows)
+
+
+def _concat_rows(name, first, second):
+    return _Rows(name, np.concatenate([first.index, second.index]),
+                 np.concatenate([first.coef, second.coef]),
+                 np.concatenate([first.anchor, second.anchor]),
+                 np.concatenate([first.group, second.group]))
+
+
+def working_bounds(constraints, np_dtype):
+    """The output bounds rounded inward to ``np_dtype`` (-inf/inf when absent).
+
+    Raises:
+      ValueError: if no value of ``np_dtype`` lies within the bounds.
+    """
+    low, high = constraints.output_min, constraints.output_max
+    low_w = -np.inf if low is None else np_dtype(low)
+    high_w = np.inf if high is None else np_dtype(high)
+    if low is not None and float(low_w) < low:
+        low_w = np.nextafter(low_w, np_dtype(np.inf))
+    if high is not None and float(high_w) > high:
+        high_w = np.nextafter(high_w, np_dtype(-np.inf))
+    low_w, high_w = np_dtype(low_w), np_dtype(high_w)
+    if low_w > high_w:
+        raise ValueError(
+            f"no {np.dtype(np_dtype).name} value lies in [output_min, output_max] = "
+            f"[{low}, {high}]")
+    return low_w, high_w

@@ -1,0 +1,139 @@
+// Per-element math of piecewise-linear calibration, shared by the CPU loop
+// (g++) and the CUDA kernels (nvcc). No TensorFlow header.
+//
+// One unit's function has keypoints k_0 < ... < k_{K-1} and outputs
+// o_0 ... o_{K-1}. For k_i <= x <= k_{i+1}:
+//   y = o_i + (o_{i+1} - o_i) * (x - k_i) / (k_{i+1} - k_i),
+// y = o_0 below k_0 and y = o_{K-1} above k_{K-1}. The segment i is the floor
+// segment (k_i <= x < k_{i+1}), except that x == k_{K-1} uses the last
+// segment; derivatives are those of the segment used, and d/dx is zero
+// outside [k_0, k_{K-1}].
+#ifndef TF_LATTICE_OPS_CC_LIB_PWL_CALIBRATION_H_
+#define TF_LATTICE_OPS_CC_LIB_PWL_CALIBRATION_H_
+
+#include <cstdint>
+
+#include "tf_lattice/ops/cc/lib/host_device.h"
+
+namespace tf_lattice {
+namespace pwl_calibration {
+
+// Index (1..K-1) of the first keypoint that is NaN or not greater than its
+// predecessor (k_0 itself is reported as index 0 when NaN); -1 if the
+// keypoints are strictly increasing and not NaN.
+template <typename T>
+TF_LATTICE_HOST_DEVICE int64_t FirstInvalidKeypoint(const T* keypoints,
+                                                    int64_t num_keypoints) {
+  if (!(keypoints[0] == keypoints[0])) return 0;
+  for (int64_t i = 1; i < num_keypoints; ++i) {
+    if (!(keypoints[i] > keypoints[i - 1])) return i;
+  }
+  return -1;
+}
+
+// 1 / spacing when the keypoints are evenly spaced to within a fraction of a
+// segment (so that the O(1) guess is at most one segment off), else 0.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T EvenSpacingInverseStep(const T* keypoints,
+                                                int64_t num_keypoints) {
+  const int64_t segments = num_keypoints - 1;
+  const T step = (keypoints[segments] - keypoints[0]) / T(segments);
+  if (!(step > T(0))) return T(0);
+  const T tolerance = step / T(4 * segments + 4);
+  for (int64_t i = 1; i <= segments; ++i) {
+    const T expected = keypoints[0] + step * T(i);
+    const T error = keypoints[i] - expected;
+    if (error > tolerance || -error > tolerance) return T(0);
+  }
+  return T(1) / step;
+}
+
+// The segment 0..K-2 whose left keypoint is the last one <= x (clipped to the
+// valid range; NaN x gives 0). O(1) when inverse_step > 0 (evenly spaced
+// keypoints, the guess is then corrected against the keypoints themselves so
+// the result is exactly that of the binary search), else O(log K).
+template <typename T>
+TF_LATTICE_HOST_DEVICE int64_t FindSegment(const T* keypoints,
+                                           int64_t num_keypoints, T x,
+                                           T inverse_step) {
+  const int64_t last = num_keypoints - 2;
+  if (!(x >= keypoints[1])) return 0;  // Below k_1, or NaN.
+  if (x >= keypoints[last]) return last;
+  if (inverse_step > T(0)) {
+    int64_t guess = static_cast<int64_t>((x - keypoints[0]) * inverse_step);
+    guess = guess < 0 ? 0 : (guess > last ? last : guess);
+    while (guess > 0 && x < keypoints[guess]) --guess;
+    while (guess < last && x >= keypoints[guess + 1]) ++guess;
+    return guess;
+  }
+  // Invariant: keypoints[low] <= x < keypoints[high + 1].
+  int64_t low = 1;
+  int64_t high = last - 1;
+  while (low < high) {
+    const int64_t middle = low + (high - low + 1) / 2;
+    if (keypoints[middle] <= x) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return low;
+}
+
+// y for one element.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
+                                   int64_t num_keypoints, T x,
+                                   T inverse_step) {
+  if (x < keypoints[0]) return outputs[0];
+  if (x > keypoints[num_keypoints - 1]) return outputs[num_keypoints - 1];
+  const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
+  const T fraction = (x - keypoints[i]) / (keypoints[i + 1] - keypoints[i]);
+  return outputs[i] + (outputs[i + 1] - outputs[i]) * fraction;
+}
+
+// Gradients of one element, given the upstream gradient: d/dx and the
+// contributions to the two keypoints and two outputs of segment `segment`.
+template <typename T>
+struct ElementGradient {
+  int64_t segment;
+  T input;
+  T keypoint_low;
+  T keypoint_high;
+  T output_low;
+  T output_high;
+};
+
+template <typename T>
+TF_LATTICE_HOST_DEVICE ElementGradient<T> CalibrateGradient(
+    const T* keypoints, const T* outputs, int64_t num_keypoints, T x,
+    T inverse_step, T upstream) {
+  ElementGradient<T> g = {0, T(0), T(0), T(0), T(0), T(0)};
+  if (x < keypoints[0]) {
+    g.output_low = upstream;
+    return g;
+  }
+  if (x > keypoints[num_keypoints - 1]) {
+    g.segment = num_keypoints - 2;
+    g.output_high = upstream;
+    return g;
+  }
+  const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
+  const T width = keypoints[i + 1] - keypoints[i];
+  const T rise = outputs[i + 1] - outputs[i];
+  const T fraction = (x - keypoints[i]) / width;
+  const T slope = rise / width;
+  g.segment = i;
+  g.input = upstream * slope;
+  g.output_low = upstream * (T(1) - fraction);
+  g.output_high = upstream * fraction;
+  // dy/dk_i = slope * (fraction - 1), dy/dk_{i+1} = -slope * fraction.
+  g.keypoint_low = upstream * slope * (fraction - T(1));
+  g.keypoint_high = -upstream * slope * fraction;
+  return g;
+}
+
+}  // namespace pwl_calibration
+}  // namespace tf_lattice
+
+#endif  // TF_LATTICE_OPS_CC_LIB_PWL_CALIBRATION_H_

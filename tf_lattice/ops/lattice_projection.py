@@ -1,0 +1,402 @@
+"""Projection of lattice parameters onto their shape constraints.
+
+``lattice_projection`` maps each unit's vertex values ``x`` (row-major, see
+DESIGN.md) to a point ``P(x)`` that satisfies every declared constraint
+(defined precisely in :mod:`tf_lattice.ops._lattice_constraints`) and is close
+to the Euclidean projection ``argmin_{theta feasible} ||theta - x||_2``.
+
+Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
+
+1. Constraint families, each with an exact projection:
+   * a monotone dimension splits into independent 1-D chains along it; each
+     chain is projected exactly by isotonic regression (pool adjacent
+     violators in the kernel, the equivalent max-min formula
+     ``x_i = max_{j<=i} min_{k>=i} mean(x_j..x_k)`` in the twin); a unimodal
+     dimension gives two such families (the chains below and above the
+     center), a trapezoid trust one family (the two end faces along the
+     conditional dimension);
+   * the other constraints are half-spaces of at most 4 vertices, grouped so
+     that the half-spaces of a group touch disjoint vertices and are
+     projected at once;
+   * the output bounds are a box (clipping).
+2. Dykstra's algorithm cycles through the families for ``num_iterations``
+   cycles (stopping early once a cycle moves no value by more than
+   ``tolerance * (1 + max |x|)``); it converges to the exact projection.
+3. Finalize makes every constraint hold exactly. Every inequality has a
+   *target*, its largest vertex index; visiting vertices in increasing index
+   order, each vertex is clamped into ``[L, U]``, the largest lower and
+   smallest upper bound that its inequalities (and the output bounds) put on
+   it given the already final smaller vertices, then nudged by one ulp at a
+   time (at most 4) until each of its inequalities holds in exact arithmetic
+   (see :mod:`tf_lattice.ops._exact_sum`). Each inequality involves only its
+   target and smaller vertices, so once its target is visited it is never
+   touched again: if every clamp succeeded (``L <= U``) and every nudge
+   converged, every inequality holds. The result is then re-checked exactly;
+   a unit that fails the check (possible only when some ``L > U``) is
+   replaced by the constant lattice ``clip(mean(x), output_min,
+   output_max)``, which satisfies every constraint (all differences are
+   exactly 0). Hence the output is always feasible.
+
+With ``exact=True`` the projection is solved by cvxpy (small lattices) and
+then finalized the same way (which moves it by at most the solver tolerance).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice.ops import _common
+from tf_lattice.ops import _exact_sum
+from tf_lattice.ops import _lattice_constraints
+
+#: Default Dykstra cycles; cycles stop early once converged.
+DEFAULT_NUM_ITERATIONS = 300
+#: Default early-stopping tolerance relative to ``1 + max |x|``.
+DEFAULT_TOLERANCE = {tf.float32: 1e-7, tf.float64: 1e-12}
+_MAX_NUDGES = 4
+
+tf.no_gradient("TfLattice>LatticeProjection")
+
+
+def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalities=None,
+                       edgeworth_trusts=None, trapezoid_trusts=None,
+                       monotonic_dominances=None, range_dominances=None,
+                       joint_monotonicities=None, output_min=None, output_max=None,
+                       num_iterations=DEFAULT_NUM_ITERATIONS, tolerance=None, exact=False,
+                       implementation="kernel", name=None):
+    """Projects lattice parameters onto their shape constraints.
+
+    Computes, per unit, a point satisfying every declared constraint exactly
+    and close to ``argmin ||theta - params[u]||_2`` over feasible ``theta``
+    (Dykstra's algorithm over exact per-family projections, then a finalize
+    step; see the module docstring). The constraints are defined in
+    :mod:`tf_lattice.ops._lattice_constraints`. The op has no gradient.
+
+    Args:
+      params: float32/float64 tensor ``[units, V]``, ``V = prod(lattice_sizes)``,
+        vertices row-major (last dimension fastest).
+      lattice_sizes: list of ints ``>= 2``.
+      monotonicities: None or one of "increasing"/"decreasing"/"none" per dimension.
+      unimodalities: None or one of "valley"/"peak"/"none" per dimension.
+      edgeworth_trusts: list of ``(main_dim, conditional_dim, direction)``,
+        direction "increasing"/"decreasing".
+      trapezoid_trusts: list of ``(main_dim, conditional_dim, direction)``.
+      monotonic_dominances: list of ``(dominant_dim, weak_dim)``.
+      range_dominances: list of ``(dominant_dim, weak_dim)``.
+      joint_monotonicities: list of ``(dim_a, dim_b)``.
+      output_min: None or lower bound on every vertex value.
+      output_max: None or upper bound on every vertex value.
+      num_iterations: maximum number of Dykstra cycles (int >= 0).
+      tolerance: early-stopping tolerance (None: 1e-7 for float32, 1e-12 for
+        float64).
+      exact: solve the projection with cvxpy instead (small lattices; eager).
+      implementation: "kernel" (the fused C++/CUDA op) or "portable" (stock TF).
+      name: optional name scope.
+
+    Returns:
+      Tensor like ``params``: the projected parameters.
+
+    Raises:
+      ValueError: for invalid constraints (see
+        :func:`tf_lattice.ops._lattice_constraints.parse_constraints`), a
+        ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
+        dtype, a bad ``num_iterations`` or ``implementation``.
+    """
+    _common.check_implementation(implementation)
+    constraints = _lattice_constraints.parse_constraints(
+        lattice_sizes, monotonicities=monotonicities, unimodalities=unimodalities,
+        edgeworth_trusts=edgeworth_trusts, trapezoid_trusts=trapezoid_trusts,
+        monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
+        joint_monotonicities=joint_monotonicities, output_min=output_min,
+        output_max=output_max)
+    if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) \
+            or num_iterations < 0:
+        raise ValueError(f"num_iterations must be an int >= 0, got {num_iterations!r}")
+    with tf.name_scope(name or "lattice_projection"):
+        params = tf.convert_to_tensor(params, name="params")
+        _common.check_float_dtype("params", params)
+        _check_params_shape(params, constraints)
+        if tolerance is None:
+            tolerance = DEFAULT_TOLERANCE[params.dtype]
+        tolerance = float(tolerance)
+        if not tolerance >= 0:
+            raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+        program = _lattice_constraints.compile_constraints(constraints)
+        bounds = _lattice_constraints.working_bounds(constraints, params.dtype.as_numpy_dtype)
+        if exact:
+            return _exact_projection(params, program, bounds)
+        if implementation == "portable":
+            return _portable_projection(params, program, bounds, int(num_iterations), tolerance)
+        return _kernel_projection(params, program, bounds, int(num_iterations), tolerance)
+
+
+def _check_params_shape(params, constraints):
+    num_vertices = constraints.num_vertices
+    shape = params.shape
+    if shape.rank is not None and shape.rank != 2:
+        raise ValueError(
+            f"params must have shape [units, {num_vertices}] (prod(lattice_sizes="
+            f"{list(constraints.lattice_sizes)})), got shape {shape}")
+    if shape.rank == 2 and shape[1] is not None and shape[1] != num_vertices:
+        raise ValueError(
+            f"params must have shape [units, {num_vertices}] (prod(lattice_sizes="
+            f"{list(constraints.lattice_sizes)})), got shape {shape}")
+
+
+# ---------------------------------------------------------------------------
+# Pure-TensorFlow twin.
+
+
+def _isotonic_tf(chains):
+    """Exact non-decreasing isotonic regression of each row ``[..., L]``.
+
+    ``y_i = max_{j <= i} min_{k >= i} mean(x_j..x_k)`` (equal to pool adjacent
+    violators), computed densely in O(L^3) per chain.
+    """
+    length = chains.shape[-1]
+    if length == 1:
+        return chains
+    zeros = tf.zeros_like(chains[..., :1])
+    sums = tf.concat([zeros, tf.cumsum(chains, axis=-1)], axis=-1)
+    j = np.arange(length)[:, None]
+    k = np.arange(length)[None, :]
+    counts = np.where(k >= j, k - j + 1, 1).astype(chains.dtype.as_numpy_dtype)
+    means = (sums[..., None, 1:] - sums[..., :-1, None]) / counts  # [..., j, k]
+    big = tf.constant(np.inf, chains.dtype)
+    i = np.arange(length)
+    # [..., j, i, k]: mean(j..k) where j <= i <= k.
+    valid = (j[:, :, None] <= i[None, :, None]) & (i[None, :, None] <= k[None, :, :].reshape(1, 1, -1))
+    expanded = tf.where(valid, means[..., :, None, :], big)
+    inner = tf.reduce_min(expanded, axis=-1)  # [..., j, i]
+    inner = tf.where(np.arange(length)[:, None] <= i[None, :], inner, -big)
+    return tf.reduce_max(inner, axis=-2)
+
+
+def _portable_projection(params, program, bounds, num_iterations, tolerance):
+    dtype = params.dtype
+    if params.shape[0] == 0:
+        return tf.identity(params)
+    x0 = tf.transpose(params)  # [V, units]
+    low = tf.constant(bounds[0], dtype)
+    high = tf.constant(bounds[1], dtype)
+    has_bounds = bool(np.isfinite(bounds[0]) or np.isfinite(bounds[1]))
+
+    projections = []
+    for _, chains in program.chain_families:
+        flat = tf.constant(chains.reshape(-1, 1))
+        shape = chains.shape
+
+        def project_chains(y, flat=flat, shape=shape):
+            values = tf.reshape(tf.gather_nd(y, flat), [shape[0], shape[1], -1])
+            fitted = _isotonic_tf(tf.transpose(values, [0, 2, 1]))
+            fitted = tf.reshape(tf.transpose(fitted, [0, 2, 1]), [-1, tf.shape(y)[1]])
+            return tf.tensor_scatter_nd_update(y, flat, fitted)
+
+        projections.append(project_chains)
+    for index, coef in program.halfspace_groups:
+        norm = np.sum(coef * coef, axis=1)
+        flat = tf.constant(index.reshape(-1, 1))
+        coef_t = tf.constant(coef[:, :, None], dtype)
+        inv_norm = tf.constant((1.0 / norm)[:, None], dtype)
+        n = index.shape[0]
+
+        def project_halfspaces(y, flat=flat, coef_t=coef_t, inv_norm=inv_norm, n=n):
+            values = tf.reshape(tf.gather_nd(y, flat), [n, 4, -1])
+            slack = tf.reduce_sum(values * coef_t, axis=1)  # [n, units]
+            step = tf.maximum(-slack, 0) * inv_norm
+            update = tf.reshape(coef_t * step[:, None, :], [n * 4, -1])
+            return tf.tensor_scatter_nd_add(y, flat, update)
+
+        projections.append(project_halfspaces)
+    if has_bounds:
+        projections.append(lambda y: tf.clip_by_value(y, low, high))
+
+    x = x0
+    if len(projections) == 1:
+        x = projections[0](x)
+    elif projections and num_iterations > 0:
+        scale = 1 + tf.reduce_max(tf.abs(x0), axis=0)  # [units]
+        threshold = tf.cast(tolerance, dtype) * scale
+
+        def body(it, x, increments, active):
+            x_start = x
+            new_increments = []
+            for project, increment in zip(projections, increments):
+                y = x + increment
+                x_new = project(y)
+                new_increments.append(y - x_new)
+                x = x_new
+            x = tf.where(active, x, x_start)
+            new_increments = [tf.where(active, n, o) for n, o in zip(new_increments, increments)]
+            change = tf.reduce_max(tf.abs(x - x_start), axis=0)
+            active = tf.logical_and(active, change > threshold)
+            return it + 1, x, new_increments, active
+
+        def cond(it, x, increments, active):
+            return tf.logical_and(it < num_iterations, tf.reduce_any(active))
+
+        increments = [tf.zeros_like(x0) for _ in projections]
+        active = tf.ones_like(scale, dtype=tf.bool)
+        _, x, _, _ = tf.while_loop(cond, body, [tf.constant(0), x0, increments, active])
+    x = _finalize_tf(x, x0, program, bounds)
+    return tf.transpose(x)
+
+
+def _finalize_tf(x, x0, program, bounds):
+    """Finalize (module docstring) on ``x`` of shape ``[V, units]``."""
+    dtype = x.dtype
+    index, coef, offsets, levels = program.finalize_tables
+    low = tf.constant(bounds[0], dtype)
+    high = tf.constant(bounds[1], dtype)
+    up = tf.constant(np.inf, dtype)
+    for level in levels:
+        counts = offsets[level + 1] - offsets[level]
+        width = int(counts.max(initial=0))
+        if width == 0:
+            x = tf.tensor_scatter_nd_update(
+                x, level[:, None], tf.clip_by_value(tf.gather(x, level), low, high))
+            continue
+        # Rows of each target, padded to ``width`` with all-zero rows.
+        rows = offsets[level][:, None] + np.arange(width)[None, :]
+        present = np.arange(width)[None, :] < counts[:, None]
+        rows = np.where(present, rows, 0)
+        row_index = np.where(present[..., None], index[rows], 0)
+        row_coef = np.where(present[..., None], coef[rows], 0.0)
+        is_target = (row_index == level[:, None, None]) & (row_coef != 0)
+        target_coef = np.sum(np.where(is_target, row_coef, 0.0), axis=-1)  # [n, w]
+        other_coef = np.where(is_target, 0.0, row_coef)
+        other_values = tf.gather(x, row_index)  # [n, w, 4, units]
+        other_sum = tf.reduce_sum(other_values * tf.constant(other_coef[..., None], dtype), axis=2)
+        bound = -other_sum / tf.constant(np.where(target_coef == 0, 1.0, target_coef)[..., None], dtype)
+        is_lower = tf.constant((target_coef > 0)[..., None])
+        is_upper = tf.constant((target_coef < 0)[..., None])
+        lower = tf.maximum(tf.reduce_max(tf.where(is_lower, bound, -up), axis=1), low)
+        upper = tf.minimum(tf.reduce_min(tf.where(is_upper, bound, up), axis=1), high)
+        value = tf.gather(x, level)
+        value = tf.where(lower <= upper, tf.minimum(tf.maximum(value, lower), upper), lower)
+        terms64 = tf.cast(other_values, tf.float64) * tf.constant(other_coef[..., None], tf.float64)
+        terms64 = tf.transpose(terms64, [0, 1, 3, 2])  # [n, w, units, 4]
+        tcoef = tf.constant(target_coef[..., None], tf.float64)
+        for _ in range(_MAX_NUDGES):
+            target_term = tf.cast(value, tf.float64)[:, None, :] * tcoef
+            sign = _exact_sum.exact_sign_tf(tf.concat([terms64, target_term[..., None]], axis=-1))
+            violated = sign < 0
+            need_up = tf.reduce_any(violated & is_lower, axis=1)
+            need_down = tf.reduce_any(violated & is_upper, axis=1)
+            value = tf.where(need_up & ~need_down, tf.math.nextafter(value, up), value)
+            value = tf.where(need_down & ~need_up, tf.math.nextafter(value, -up), value)
+        value = tf.clip_by_value(value, low, high)
+        x = tf.tensor_scatter_nd_update(x, level[:, None], value)
+    feasible = _feasible_tf(x, program, bounds)
+    constant = tf.clip_by_value(tf.reduce_mean(x0, axis=0, keepdims=True), low, high)
+    return tf.where(feasible[None, :], x, constant)
+
+
+def _feasible_tf(x, program, bounds):
+    """Bool ``[units]``: every inequality and bound holds exactly on ``x [V, units]``."""
+    index, coef, _ = program.all_rows
+    ok = tf.reduce_all((x >= bounds[0]) & (x <= bounds[1]), axis=0)
+    if index.shape[0] == 0:
+        return ok
+    values = tf.cast(tf.gather(x, index), tf.float64) * tf.constant(coef[..., None], tf.float64)
+    sign = _exact_sum.exact_sign_tf(tf.transpose(values, [0, 2, 1]))  # [R, units]
+    return ok & tf.reduce_all(sign >= 0, axis=0)
+
+
+# ---------------------------------------------------------------------------
+# Fused kernel.
+
+
+def _kernel_projection(params, program, bounds, num_iterations, tolerance):
+    from tf_lattice import _native  # pylint: disable=import-outside-toplevel
+    dtype = params.dtype
+    tables = kernel_tables(program)
+    ops = _native.load_ops()
+    return ops.tf_lattice_lattice_projection(
+        params=params,
+        chain_index=tables["chain_index"],
+        chain_families=tables["chain_families"],
+        halfspace_index=tables["halfspace_index"],
+        halfspace_coef=tf.constant(tables["halfspace_coef"], dtype),
+        halfspace_groups=tables["halfspace_groups"],
+        row_index=tables["row_index"],
+        row_coef=tf.constant(tables["row_coef"], dtype),
+        row_offsets=tables["row_offsets"],
+        bounds=tf.constant(np.array(bounds), dtype),
+        num_iterations=num_iterations,
+        tolerance=tolerance)
+
+
+def kernel_tables(program):
+    """Flat int64/float64 arrays describing ``program`` to the fused kernel.
+
+    Returns:
+      dict with ``chain_index`` [sum chains*length], ``chain_families``
+      [F, 3] (offset, num_chains, length), ``halfspace_index`` [H, 4],
+      ``halfspace_coef`` [H, 4], ``halfspace_groups`` [G + 1] offsets,
+      ``row_index`` [R, 4], ``row_coef`` [R, 4], ``row_offsets`` [V + 1]
+      (rows sorted by target vertex).
+    """
+    cached = getattr(program, "_kernel_tables", None)
+    if cached is not None:
+        return cached
+    families, flat, offset = [], [], 0
+    for _, chains in program.chain_families:
+        families.append((offset, chains.shape[0], chains.shape[1]))
+        flat.append(chains.reshape(-1))
+        offset += chains.size
+    group_offsets, h_index, h_coef = [0], [], []
+    for index, coef in program.halfspace_groups:
+        h_index.append(index)
+        h_coef.append(coef)
+        group_offsets.append(group_offsets[-1] + index.shape[0])
+    row_index, row_coef, row_offsets, _ = program.finalize_tables
+    tables = {
+        "chain_index": np.concatenate(flat) if flat else np.zeros(0, np.int64),
+        "chain_families": np.array(families, np.int64).reshape(-1, 3),
+        "halfspace_index": np.concatenate(h_index) if h_index else np.zeros((0, 4), np.int64),
+        "halfspace_coef": np.concatenate(h_coef) if h_coef else np.zeros((0, 4)),
+        "halfspace_groups": np.array(group_offsets, np.int64),
+        "row_index": row_index,
+        "row_coef": row_coef,
+        "row_offsets": row_offsets,
+    }
+    program._kernel_tables = tables
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# Exact projection (cvxpy).
+
+
+def _exact_projection(params, program, bounds):
+    import cvxpy as cp  # pylint: disable=import-outside-toplevel
+    import scipy.sparse as sparse  # pylint: disable=import-outside-toplevel
+    values = np.asarray(params.numpy(), np.float64)
+    index, coef, _ = program.all_rows
+    num_vertices = program.constraints.num_vertices
+    matrix = None
+    if index.shape[0]:
+        rows = np.repeat(np.arange(index.shape[0]), 4)
+        matrix = sparse.coo_matrix(
+            (coef.reshape(-1), (rows, index.reshape(-1))),
+            shape=(index.shape[0], num_vertices)).tocsr()
+    solutions = []
+    for unit in values:
+        theta = cp.Variable(num_vertices)
+        feasible = []
+        if matrix is not None:
+            feasible.append(matrix @ theta >= 0)
+        if np.isfinite(bounds[0]):
+            feasible.append(theta >= float(bounds[0]))
+        if np.isfinite(bounds[1]):
+            feasible.append(theta <= float(bounds[1]))
+        problem = cp.Problem(cp.Minimize(cp.sum_squares(theta - unit)), feasible)
+        try:
+            problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10,
+                          tol_feas=1e-10)
+        except cp.error.SolverError:
+            problem.solve(solver=cp.CLARABEL)
+        solutions.append(theta.value if theta.value is not None else unit)
+    solved = tf.constant(np.array(solutions).reshape(values.shape), params.dtype)
+    result = _finalize_tf(tf.transpose(solved), tf.transpose(params), program, bounds)
+    return tf.transpose(result)

@@ -1,0 +1,116 @@
+"""Smoothness regularizers for lattice parameters.
+
+Lattice parameters have shape ``[units, V]`` (or ``[V]``), ``V = prod(m)`` for
+lattice sizes ``m = (m_0, ..., m_{d-1})``, vertices in row-major order (last
+dimension fastest). Reshaped to ``[units, m_0, ..., m_{d-1}]``, the vertex
+``v`` holds ``theta_v`` and ``e_k`` is the unit step along dimension ``k``.
+
+* Laplacian, per dimension ``k``: differences along the edges of dimension k,
+  ``sum_v l1_k |theta_{v+e_k} - theta_v| + l2_k (theta_{v+e_k} - theta_v)^2``
+  over all ``v`` with ``v_k < m_k - 1``.
+* Torsion, per pair of dimensions ``j < k``: the twist of every 2x2 face,
+  ``t_v = theta_v + theta_{v+e_j+e_k} - theta_{v+e_j} - theta_{v+e_k}``,
+  penalized as ``l1_jk |t_v| + l2_jk t_v^2`` over all ``v`` with
+  ``v_j < m_j - 1`` and ``v_k < m_k - 1``. A multilinear lattice with zero
+  torsion is a sum of one-dimensional functions (no interactions).
+
+Per-dimension amounts are a number (the same for every dimension) or a
+sequence of ``d`` numbers. Per-pair amounts are a number or a sequence of
+``d (d - 1) / 2`` numbers matched to the pairs in lexicographic order
+``(0, 1), (0, 2), ..., (0, d-1), (1, 2), ...``. Everything is computed by
+slicing the reshaped tensor, without loops over vertices.
+"""
+
+import math
+
+import tensorflow as tf
+
+from tf_lattice.regularizers.amounts import (
+    check_lattice_sizes, dimension_pairs, per_item_amounts)
+from tf_lattice.regularizers.norms import l1_l2_penalty
+
+
+def _as_grid(params, lattice_sizes):
+    """Reshapes ``[units, V]`` or ``[V]`` parameters to ``[units, m_0..m_{d-1}]``."""
+    params = tf.convert_to_tensor(params)
+    if not params.dtype.is_floating:
+        raise ValueError(f"params must be a float tensor, got {params.dtype.name}")
+    num_vertices = math.prod(lattice_sizes)
+    if params.shape.rank is not None:
+        if params.shape.rank not in (1, 2):
+            raise ValueError(
+                f"params must have shape [units, V] or [V], got {params.shape}")
+        if params.shape[-1] is not None and params.shape[-1] != num_vertices:
+            raise ValueError(
+                f"params must have V = prod(lattice_sizes) = {num_vertices} entries "
+                f"on its last axis for lattice_sizes={list(lattice_sizes)}, "
+                f"got shape {params.shape}")
+    return tf.reshape(params, [-1, *lattice_sizes])
+
+
+def _step(grid, axis):
+    """``theta_{v+e_axis} - theta_v`` for the lattice dimension ``axis``."""
+    leading = (slice(None),) * (axis + 1)
+    return grid[leading + (slice(1, None),)] - grid[leading + (slice(None, -1),)]
+
+
+def lattice_laplacian(params, lattice_sizes, *, l1=0.0, l2=0.0):
+    """Laplacian penalty: squared or absolute edge differences per dimension.
+
+    ``sum_k sum_v l1_k |theta_{v+e_k} - theta_v| + l2_k (theta_{v+e_k} - theta_v)^2``,
+    summed over units.
+
+    Args:
+      params: float tensor ``[units, V]`` (or ``[V]``), row-major vertices.
+      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``.
+      l1: non-negative number, or ``d`` of them (one per dimension).
+      l2: non-negative number, or ``d`` of them (one per dimension).
+
+    Returns:
+      Scalar tensor of the dtype of ``params``.
+
+    Raises:
+      ValueError: on bad ``lattice_sizes``, amounts or ``params`` shape.
+    """
+    sizes = check_lattice_sizes(lattice_sizes)
+    l1s = per_item_amounts("l1", l1, len(sizes), "lattice dimensions")
+    l2s = per_item_amounts("l2", l2, len(sizes), "lattice dimensions")
+    grid = _as_grid(params, sizes)
+    total = tf.zeros([], dtype=grid.dtype)
+    for k in range(len(sizes)):
+        if l1s[k] or l2s[k]:
+            total += l1_l2_penalty(_step(grid, k), l1s[k], l2s[k])
+    return total
+
+
+def lattice_torsion(params, lattice_sizes, *, l1=0.0, l2=0.0):
+    """Torsion penalty: the twist of every 2x2 face, per pair of dimensions.
+
+    ``sum_{j<k} sum_v l1_jk |t_v| + l2_jk t_v^2`` with
+    ``t_v = theta_v + theta_{v+e_j+e_k} - theta_{v+e_j} - theta_{v+e_k}``,
+    summed over units. A one-dimensional lattice has no faces: zero penalty.
+
+    Args:
+      params: float tensor ``[units, V]`` (or ``[V]``), row-major vertices.
+      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``.
+      l1: non-negative number, or ``d (d - 1) / 2`` of them (one per pair, in
+        lexicographic pair order).
+      l2: non-negative number, or ``d (d - 1) / 2`` of them.
+
+    Returns:
+      Scalar tensor of the dtype of ``params``.
+
+    Raises:
+      ValueError: on bad ``lattice_sizes``, amounts or ``params`` shape.
+    """
+    sizes = check_lattice_sizes(lattice_sizes)
+    pairs = dimension_pairs(len(sizes))
+    l1s = per_item_amounts("l1", l1, len(pairs), "pairs of lattice dimensions")
+    l2s = per_item_amounts("l2", l2, len(pairs), "pairs of lattice dimensions")
+    grid = _as_grid(params, sizes)
+    total = tf.zeros([], dtype=grid.dtype)
+    for (j, k), pair_l1, pair_l2 in zip(pairs, l1s, l2s):
+        if pair_l1 or pair_l2:
+            twist = _step(_step(grid, j), k)
+            total += l1_l2_penalty(twist, pair_l1, pair_l2)
+    return total

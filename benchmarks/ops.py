@@ -361,6 +361,10 @@ def _fmt_ratio(value):
     return "-" if value is None else f"{value:.1f}x"
 
 
+def _fmt_gflops(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _fmt_targets(targets):
     parts = []
     for target in targets:
@@ -383,7 +387,7 @@ def markdown_report(report):
         f"{report['tfl'].get('versions', {}).get('tensorflow-lattice') or report['tfl']['status']}."
         f"{' Quick run (subset, few repeats).' if report['quick'] else ''}",
         "",
-        f"Machine arithmetic throughput: {throughput['gflops']:.1f} GFLOP/s "
+        f"Machine arithmetic throughput: {_fmt_gflops(throughput['gflops'])} GFLOP/s "
         f"({throughput['method']}). 'kernel GFLOP/s' counts the algorithm's "
         "operations (formulas in benchmarks/_cases.py).",
         "",
@@ -396,7 +400,9 @@ def markdown_report(report):
         speeds = [_fmt_speed(_speed(results, name)) for name in ALL_IMPLEMENTATIONS]
         gflops = case["kernel_gflops"]
         fraction = case["kernel_fraction_of_machine"]
-        efficiency = "-" if gflops is None else f"{gflops:.2f} ({100 * fraction:.1f}%)"
+        efficiency = _fmt_gflops(gflops)
+        if fraction is not None:
+            efficiency += f" ({100 * fraction:.1f}%)"
         lines.append(
             f"| {case['name']} | {' | '.join(speeds)} | "
             f"{_fmt_ratio(case['ratios']['kernel_vs_tfl'])} | "

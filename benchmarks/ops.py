@@ -425,7 +425,8 @@ def markdown_report(report):
 
 
 def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAULT_SEED,
-                  implementations=IMPLEMENTATIONS, measure_throughput=True, log=print):
+                  implementations=IMPLEMENTATIONS, measure_throughput=True, timing=None,
+                  log=print):
     """Runs every case and returns the report dict (see ``write_report``).
 
     Args:
@@ -436,9 +437,10 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
       seed: seed of the inputs.
       implementations: which of ``IMPLEMENTATIONS`` to time.
       measure_throughput: measure the matmul GFLOP/s (else recorded as None).
+      timing: ``time_callable`` settings; default ``_cases.timing_settings(quick)``.
       log: progress printer.
     """
-    timing = _cases.timing_settings(quick)
+    timing = timing or _cases.timing_settings(quick)
     report = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -35,7 +35,7 @@ def _kernel_built(op):
 @pytest.fixture(scope="module")
 def report():
     return ops.run_benchmark(TINY_CASES, quick=True, tfl=False, threads=0,
-                             measure_throughput=False, log=lambda *_: None)
+                             measure_throughput=False, timing=TIMING, log=lambda *_: None)
 
 
 def test_report_schema(report, tmp_path):

@@ -152,7 +152,9 @@ def run_implementation(case, arrays, implementation, timing):
 def describe_error(error):
     """One line naming an exception: its type and the last line of its message."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {(lines[-1] if lines else '')[:400]}"
+    last = (lines[-1] if lines else "")[:400]
+    name = type(error).__name__
+    return last if last.startswith(name + ":") else f"{name}: {last}"
 
 
 def max_differences(outputs_a, outputs_b):
@@ -500,6 +502,10 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
     for case, (results, outputs), tfl_out in zip(cases, ours, tfl_outputs):
         reference = outputs.get("twin_graph")
         agreement = {
+            "reference": "twin_graph",
+            "reference_max_abs": (None if reference is None else
+                                  {name: float(np.max(np.abs(value), initial=0.0))
+                                   for name, value in reference.items()}),
             "max_abs_difference": {
                 "kernel_vs_twin_graph": max_differences(outputs.get("kernel"), reference),
                 "twin_xla_vs_twin_graph": max_differences(outputs.get("twin_xla"), reference),

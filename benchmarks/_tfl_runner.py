@@ -5,7 +5,7 @@ Runs inside the TensorFlow Lattice virtual environment (it imports
 stdin::
 
     {"cases": [...], "seed": int, "threads": int, "timing": {...},
-     "save_dir": str or null}
+     "save_dir": str or null, "device": "cpu" or "gpu"}
 
 and prints one JSON object on the last line of stdout::
 
@@ -84,8 +84,15 @@ def to_tf_lattice_params_grad(case, kernel_grad):
     return grad
 
 
-def run_case(case, seed, timing, save_path=None):
+def run_case(case, seed, timing, save_path=None, device="cpu"):
     """Times forward + backward (inputs and kernel) of one case's layer."""
+    import tensorflow as tf
+
+    with tf.device(f"/{device}:0"):
+        return _run_case_here(case, seed, timing, save_path)
+
+
+def _run_case_here(case, seed, timing, save_path):
     import tensorflow as tf
 
     arrays = _cases.make_inputs(case, seed)
@@ -129,7 +136,8 @@ def main():
         if request.get("save_dir"):
             save_path = os.path.join(request["save_dir"], f"{index}.npz")
         try:
-            results[case["name"]] = run_case(case, request["seed"], request["timing"], save_path)
+            results[case["name"]] = run_case(case, request["seed"], request["timing"], save_path,
+                                             request.get("device", "cpu"))
         except Exception as error:  # noqa: BLE001  (reported, not fatal)
             traceback.print_exc(file=sys.stderr)
             results[case["name"]] = {"error": f"{type(error).__name__}: {error}"}

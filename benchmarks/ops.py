@@ -16,7 +16,7 @@ All sides draw the same inputs from the same seed and use the same timing
 
 Usage::
 
-    python benchmarks/ops.py [--quick] [--no-tfl] [--threads 2]
+    python benchmarks/ops.py [--quick] [--no-tfl] [--threads 2] [--device cpu]
 """
 
 import argparse
@@ -123,8 +123,8 @@ def build_step(case, implementation):
     return tf.function(step, jit_compile=implementation == "twin_xla")
 
 
-def run_implementation(case, arrays, implementation, timing):
-    """Times one implementation on one case.
+def run_implementation(case, arrays, implementation, timing, device="cpu"):
+    """Times one implementation on one case, on ``device`` ("cpu" or "gpu").
 
     Returns:
       ``(result, outputs)``: ``result`` holds ``timing`` and
@@ -133,16 +133,17 @@ def run_implementation(case, arrays, implementation, timing):
     """
     import tensorflow as tf
 
-    tensors = [tf.constant(arrays["inputs"]), tf.constant(arrays["upstream"])]
-    tensors += [tf.constant(arrays[name]) for name in param_names(case)]
     try:
-        step = build_step(case, implementation)
+        with tf.device(f"/{device}:0"):
+            tensors = [tf.constant(arrays["inputs"]), tf.constant(arrays["upstream"])]
+            tensors += [tf.constant(arrays[name]) for name in param_names(case)]
+            step = build_step(case, implementation)
 
-        def run():
-            return [t.numpy() for t in step(*tensors)]
+            def run():
+                return [t.numpy() for t in step(*tensors)]
 
-        outputs = dict(zip(("outputs", "grad_inputs", "grad_params"), run()))
-        result = {"timing": _cases.time_callable(run, **timing)}
+            outputs = dict(zip(("outputs", "grad_inputs", "grad_params"), run()))
+            result = {"timing": _cases.time_callable(run, **timing)}
     except Exception as error:  # noqa: BLE001  (reported in the results)
         return {"error": describe_error(error)}, None
     result["examples_per_second"] = case["batch"] / result["timing"]["median_seconds"]
@@ -213,10 +214,10 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
     raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
 
 
-def run_tfl(cases, seed, threads, timing, save_dir, python):
+def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu"):
     """Runs ``_tfl_runner.py`` in the TFL environment; returns its JSON."""
     request = {"cases": cases, "seed": seed, "threads": threads, "timing": timing,
-               "save_dir": save_dir}
+               "save_dir": save_dir, "device": device}
     completed = subprocess.run(
         [python, TFL_RUNNER], input=json.dumps(request), capture_output=True, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -272,7 +273,28 @@ def measure_machine_throughput(threads, n=2048, repeats=7):
     }
 
 
-def machine_info(threads):
+def measure_gpu_throughput(n=8192, repeats=7):
+    """Measures float32 matmul GFLOP/s on the first GPU with TensorFlow."""
+    import statistics
+    import time
+
+    import tensorflow as tf
+
+    with tf.device("/gpu:0"):
+        a = tf.random.stateless_normal((n, n), seed=(0, 1))
+        b = tf.random.stateless_normal((n, n), seed=(0, 2))
+        tf.linalg.matmul(a, b).numpy()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            tf.reduce_sum(tf.linalg.matmul(a, b)).numpy()
+            times.append(time.perf_counter() - start)
+    return {"method": f"TensorFlow float32 matmul {n}x{n} @ {n}x{n} on the GPU, median "
+                      f"of {repeats}, 2*n^3 operations (TF32 may be on)",
+            "threads": None, "gflops": 2.0 * n ** 3 / statistics.median(times) / 1e9}
+
+
+def machine_info(threads, device="cpu"):
     """Describes the machine: CPU model, cores, platform, library versions."""
     import tensorflow as tf
 
@@ -290,6 +312,9 @@ def machine_info(threads):
         "logical_cpus": os.cpu_count(),
         "available_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "threads_used": threads,
+        "device": device,
+        "gpus": [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                 for gpu in tf.config.list_physical_devices("GPU")],
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "tensorflow": tf.__version__,
@@ -349,6 +374,12 @@ def summarize_case(case, results, agreement, throughput_gflops):
     }
 
 
+def _where(machine):
+    if machine.get("device") == "gpu":
+        return f"on {', '.join(machine['gpus']) or 'a GPU'}"
+    return f"{machine['threads_used'] or 'default'} threads on {machine['cpu_model']}"
+
+
 def _fmt_speed(value):
     if value is None:
         return "-"
@@ -384,7 +415,7 @@ def markdown_report(report):
         "",
         f"Forward + backward (gradients wrt inputs and parameters), float32, "
         f"examples per second (median of repeats after warm-up), "
-        f"{machine['threads_used']} threads on {machine['cpu_model']}; "
+        f"{_where(machine)}; "
         f"TensorFlow {machine['tensorflow']}; TensorFlow Lattice: "
         f"{report['tfl'].get('versions', {}).get('tensorflow-lattice') or report['tfl']['status']}."
         f"{' Quick run (subset, few repeats).' if report['quick'] else ''}",
@@ -426,7 +457,8 @@ def markdown_report(report):
 # ----------------------------------------------------------------------------
 
 
-def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAULT_SEED,
+def run_benchmark(cases, *, quick=False, tfl=True, threads=2, device="cpu",
+                  seed=_cases.DEFAULT_SEED,
                   implementations=IMPLEMENTATIONS, measure_throughput=True, timing=None,
                   log=print):
     """Runs every case and returns the report dict (see ``write_report``).
@@ -436,6 +468,7 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
       quick: fewer repeats (``_cases.timing_settings``).
       tfl: also time TensorFlow Lattice (builds ``.venv-tfl`` when absent).
       threads: TensorFlow (and BLAS) threads on every side; 0 keeps defaults.
+      device: "cpu" or "gpu": where every side runs its steps.
       seed: seed of the inputs.
       implementations: which of ``IMPLEMENTATIONS`` to time.
       measure_throughput: measure the matmul GFLOP/s (else recorded as None).
@@ -452,12 +485,12 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
         "timing": {**timing, "statistic": "median wall time per step",
                    "step": "forward + gradients wrt inputs and parameters, results "
                            "copied to NumPy"},
-        "machine": machine_info(threads),
-        "machine_throughput": (measure_machine_throughput(threads) if measure_throughput
-                               else {"method": "not measured", "threads": threads,
-                                     "gflops": None}),
+        "machine": machine_info(threads, device),
+        "machine_throughput": {"method": "not measured", "threads": threads, "gflops": None},
     }
     if measure_throughput:
+        report["machine_throughput"] = (measure_gpu_throughput() if device == "gpu"
+                                        else measure_machine_throughput(threads))
         log(f"machine throughput: {report['machine_throughput']['gflops']:.1f} GFLOP/s")
 
     ours = []
@@ -466,7 +499,7 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
         results, outputs = {}, {}
         for implementation in implementations:
             results[implementation], outputs[implementation] = run_implementation(
-                case, arrays, implementation, timing)
+                case, arrays, implementation, timing, device)
             log(f"{case['name']:32s} {implementation:10s} "
                 f"{_fmt_speed(results[implementation].get('examples_per_second'))} ex/s "
                 f"{results[implementation].get('error', '')}")
@@ -479,7 +512,7 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, seed=_cases.DEFAUL
             try:
                 python, installed = ensure_tfl_environment(log=log)
                 log("running TensorFlow Lattice")
-                answer = run_tfl(cases, seed, threads, timing, save_dir, python)
+                answer = run_tfl(cases, seed, threads, timing, save_dir, python, device)
                 report["tfl"] = {"status": "ok", "python": python, "installed_now": installed,
                                  "versions": answer["versions"]}
                 for index, case in enumerate(cases):
@@ -537,6 +570,8 @@ def parse_args(argv):
                         help="skip TensorFlow Lattice (no .venv-tfl needed)")
     parser.add_argument("--threads", type=int, default=2,
                         help="threads for TensorFlow and BLAS on every side (0: defaults)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="where every side runs (the targets are for 2 CPU cores)")
     parser.add_argument("--batch", type=int, default=4096, help="examples per step")
     parser.add_argument("--seed", type=int, default=_cases.DEFAULT_SEED)
     parser.add_argument("--cases", default="",
@@ -553,7 +588,7 @@ def main(argv=None):
     if not cases:
         raise SystemExit(f"no case name contains {args.cases!r}")
     report = run_benchmark(cases, quick=args.quick, tfl=not args.no_tfl,
-                           threads=args.threads, seed=args.seed)
+                           threads=args.threads, device=args.device, seed=args.seed)
     json_path, md_path = write_report(report, args.output_dir)
     print()
     print(markdown_report(report))

@@ -530,6 +530,8 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, device="cpu",
                 report["tfl"] = {"status": "failed", "error": str(error)[-2000:]}
                 log(f"TensorFlow Lattice not measured: {error}")
 
+    if hasattr(os, "getloadavg"):
+        report["machine"]["load_average_at_end"] = list(os.getloadavg())
     gflops = report["machine_throughput"]["gflops"]
     report["cases"] = []
     for case, (results, outputs), tfl_out in zip(cases, ours, tfl_outputs):

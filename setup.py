@@ -152,7 +152,10 @@ setup(
             sources=_cpp_sources(),
             include_dirs=["."],
             language="c++",
-            depends=glob.glob(os.path.join(KERNEL_SOURCES, "**", "*.h"), recursive=True),
+            # The CUDA objects are linked in, so a changed .cu.cc must relink.
+            depends=sorted(
+                glob.glob(os.path.join(KERNEL_SOURCES, "**", "*.h"), recursive=True)
+                + _cuda_sources()),
         )
     ],
     cmdclass={"build_ext": BuildTensorFlowKernels},

@@ -75,7 +75,8 @@ def lattice_interpolation(inputs, params, lattice_sizes, interpolation="hypercub
     Raises:
       ValueError: statically invalid arguments: an unknown ``interpolation``
         or ``implementation``, a lattice size below 2, dtypes other than
-        matching float32/float64, wrong ranks, or shapes that disagree.
+        matching float32/float64, wrong ranks, or shapes that disagree; for
+        ``implementation="portable"`` also inputs or params of unknown rank.
       tf.errors.InvalidArgumentError: shapes that disagree at run time.
       tf_lattice._native.OpsNotBuiltError: ``implementation="kernel"`` without
         the compiled library.

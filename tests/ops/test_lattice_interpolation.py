@@ -1,0 +1,398 @@
+"""Tests of tf_lattice.ops.lattice_interpolation: kernel, twin and NumPy oracle."""
+
+import doctest
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_lattice import _native
+from tf_lattice.ops import lattice_interpolation
+from tests.oracles import lattice as oracle
+
+IMPLEMENTATIONS = ("kernel", "portable")
+INTERPOLATIONS = ("hypercube", "simplex")
+MAX_TEST_VERTICES = 2048
+
+
+@st.composite
+def lattice_problems(draw):
+    """Random sizes (V kept modest), units, input rank, points in and out of range."""
+    dims = draw(st.integers(1, 12))
+    sizes = []
+    for _ in range(dims):
+        # Leave room for the remaining dimensions at size 2.
+        used = int(np.prod(sizes or [1])) * 2 ** (dims - len(sizes) - 1)
+        budget = MAX_TEST_VERTICES // used
+        sizes.append(draw(st.integers(2, max(2, min(5, budget)))))
+    units = draw(st.integers(1, 4))
+    batch = draw(st.integers(1, 4))
+    per_unit = draw(st.booleans())
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    shape = (batch, units, dims) if per_unit else (batch, dims)
+    upper = np.array(sizes, np.float64) - 1
+    inputs = rng.uniform(-0.7, upper + 0.7, size=shape)
+    # Some coordinates exactly on knots, where the one-sided rule matters.
+    on_knot = rng.random(shape) < 0.2
+    inputs = np.where(on_knot, np.round(np.clip(inputs, 0, upper)), inputs)
+    params = rng.normal(size=(units, int(np.prod(sizes))))
+    grad_outputs = rng.normal(size=(batch, units))
+    return sizes, inputs, params, grad_outputs
+
+
+def _value_and_grads(inputs, params, sizes, interpolation, implementation, grad_outputs):
+    inputs, params = tf.constant(inputs), tf.constant(params)
+    with tf.GradientTape() as tape:
+        tape.watch([inputs, params])
+        outputs = lattice_interpolation(inputs, params, sizes, interpolation, implementation)
+        loss = tf.reduce_sum(outputs * tf.cast(grad_outputs, outputs.dtype))
+    grad_inputs, grad_params = tape.gradient(loss, [inputs, params])
+    return outputs.numpy(), grad_inputs.numpy(), grad_params.numpy()
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None)
+@given(problem=lattice_problems())
+def test_matches_oracle_and_twin(device, interpolation, dtype, problem):
+    sizes, inputs, params, grad_outputs = problem
+    inputs, params = inputs.astype(dtype), params.astype(dtype)
+    expected = oracle.lattice_interpolation(inputs, params, sizes, interpolation)
+    expected_grads = oracle.lattice_interpolation_gradients(
+        inputs, params, sizes, interpolation, grad_outputs)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    results = {impl: _value_and_grads(inputs, params, sizes, interpolation, impl, grad_outputs)
+               for impl in IMPLEMENTATIONS}
+    for impl, (outputs, grad_inputs, grad_params) in results.items():
+        assert outputs.dtype == dtype and outputs.shape == expected.shape, impl
+        np.testing.assert_allclose(outputs, expected, rtol=tol, atol=tol, err_msg=impl)
+        np.testing.assert_allclose(grad_inputs, expected_grads[0], rtol=tol, atol=tol,
+                                   err_msg=impl)
+        np.testing.assert_allclose(grad_params, expected_grads[1], rtol=tol, atol=tol,
+                                   err_msg=impl)
+    for kernel_part, twin_part in zip(results["kernel"], results["portable"]):
+        np.testing.assert_allclose(kernel_part, twin_part, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("per_unit", [False, True])
+def test_numerical_gradients_at_interior_points(device, implementation, interpolation,
+                                                per_unit):
+    sizes, units = [3, 2, 4], 2
+    rng = np.random.default_rng(1)
+    shape = (4, units, 3) if per_unit else (4, 3)
+    # Interior of cells, away from knots and from simplex boundaries r_i = r_j.
+    cells = rng.integers(0, np.array(sizes) - 1, size=shape)
+    residual = np.stack([np.full(shape[:-1], v) for v in (0.31, 0.62, 0.83)], axis=-1)
+    inputs = tf.constant(cells + residual, tf.float64)
+    params = tf.constant(rng.normal(size=(units, 24)), tf.float64)
+
+    def f(x, p):
+        return lattice_interpolation(x, p, sizes, interpolation, implementation)
+
+    theoretical, numerical = tf.test.compute_gradient(f, [inputs, params], delta=1e-6)
+    for t, n in zip(theoretical, numerical):
+        np.testing.assert_allclose(t, n, rtol=1e-6, atol=1e-6)
+
+
+def _input_gradient(x, params, sizes, interpolation, implementation):
+    x = tf.constant(x, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = lattice_interpolation(x, tf.constant(params, tf.float64), sizes, interpolation,
+                                  implementation)
+    return tape.gradient(y, x).numpy()
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_one_sided_gradient_at_knots_1d(device, implementation, interpolation):
+    # theta = [5, 6, 8]: slope 1 on [0, 1], 2 on [1, 2].
+    points = [-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    slopes = [0.0, 1.0, 1.0, 2.0, 2.0, 2.0, 0.0]
+    grad = _input_gradient(np.array(points)[:, None], [[5.0, 6.0, 8.0]], [3], interpolation,
+                           implementation)
+    np.testing.assert_array_equal(grad[:, 0], slopes)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_one_sided_gradient_at_knots_2d(device, implementation, interpolation):
+    # Sizes [3, 2]; theta[v0, v1] at row-major index 2 * v0 + v1.
+    theta = np.array([[0.0, 1.0], [3.0, 7.0], [4.0, 12.0]])
+    params = theta.reshape(1, 6)
+    # x = (1, 0.5): dimension 0 uses the cell [1, 2] (floor), r = (0, 0.5).
+    # Hypercube d/dr0 is the mean of the two edges along dimension 0 and
+    # d/dr1 the edge at v0 = 1; the simplex with r = (0, 0.5) walks
+    # v0 = (1, 0) -> (1, 1) -> (2, 1), so d/dr0 = theta[2, 1] - theta[1, 1].
+    # x = (2, 1): the upper corner, both dimensions use the cell to the left.
+    # x = (2.5, -1): outside in both dimensions, zero.
+    points = np.array([[1.0, 0.5], [2.0, 1.0], [2.5, -1.0], [0.0, 0.0]])
+    if interpolation == "hypercube":
+        expected = [[0.5 * (4 - 3) + 0.5 * (12 - 7), 7 - 3],
+                    [12 - 7, 12 - 4],
+                    [0.0, 0.0],
+                    [3 - 0, 1 - 0]]
+    else:
+        # (2, 1): r = (1, 1), tie keeps dimension 0 first: (1,0)->(2,0)->(2,1).
+        # (0, 0): r = (0, 0), order (0, 1): (0,0)->(1,0)->(1,1).
+        expected = [[12 - 7, 7 - 3],
+                    [4 - 3, 12 - 4],
+                    [0.0, 0.0],
+                    [3 - 0, 7 - 3]]
+    grad = _input_gradient(points, params, [3, 2], interpolation, implementation)
+    np.testing.assert_allclose(grad, expected, rtol=0, atol=1e-12)
+    expected_oracle, _ = oracle.lattice_interpolation_gradients(
+        points, params, [3, 2], interpolation, np.ones([4, 1]))
+    np.testing.assert_allclose(grad, expected_oracle, atol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_simplex_ties_follow_lower_dimension_first(device, implementation):
+    sizes = [2, 3, 2]
+    rng = np.random.default_rng(3)
+    params = rng.normal(size=(2, 12))
+    points = np.array([[0.5, 0.5, 0.5], [0.3, 1.3, 0.3], [1.0, 2.0, 1.0], [0.0, 1.0, 0.0],
+                       [0.7, 0.7, 0.2], [0.2, 1.7, 0.7]])
+    outputs, grad_inputs, grad_params = _value_and_grads(
+        points, params, sizes, "simplex", implementation, np.ones([6, 2]))
+    np.testing.assert_allclose(outputs, oracle.lattice_interpolation(
+        points, params, sizes, "simplex"), atol=1e-12)
+    expected = oracle.lattice_interpolation_gradients(
+        points, params, sizes, "simplex", np.ones([6, 2]))
+    np.testing.assert_allclose(grad_inputs, expected[0], atol=1e-12)
+    np.testing.assert_allclose(grad_params, expected[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_known_values(device, implementation, interpolation):
+    params = tf.constant([[0.0, 1.0, 2.0, 4.0]])
+    points = tf.constant([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]])
+    outputs = lattice_interpolation(points, params, [2, 2], interpolation, implementation)
+    if interpolation == "hypercube":
+        expected = [[1.75], [2.0], [0.75 * 0.75 * 1 + 0.25 * 0.25 * 2 + 0.25 * 0.75 * 4]]
+    else:
+        # (0.25, 0.75): order (1, 0): weights 0.25 at (0,0), 0.5 at (0,1), 0.25 at (1,1).
+        expected = [[2.0], [2.0], [0.5 * 1 + 0.25 * 4]]
+    np.testing.assert_allclose(outputs.numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("per_unit", [False, True])
+def test_empty_batch_forward_and_backward(device, implementation, interpolation, per_unit):
+    inputs = tf.zeros([0, 2, 2] if per_unit else [0, 2])
+    params = tf.ones([2, 6])
+    with tf.GradientTape() as tape:
+        tape.watch([inputs, params])
+        outputs = lattice_interpolation(inputs, params, [2, 3], interpolation, implementation)
+    assert outputs.shape == (0, 2)
+    grad_inputs, grad_params = tape.gradient(outputs, [inputs, params])
+    assert grad_inputs.shape == inputs.shape
+    np.testing.assert_array_equal(tf.convert_to_tensor(grad_params).numpy(), np.zeros([2, 6]))
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_nan_inputs_give_nan_outputs(device, implementation, interpolation):
+    inputs = tf.constant([[np.nan, 0.5], [0.5, 0.5]])
+    outputs = lattice_interpolation(inputs, tf.ones([1, 4]), [2, 2], interpolation,
+                                    implementation).numpy()
+    assert np.isnan(outputs[0, 0]) and outputs[1, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_tf_function_with_unknown_batch(device, implementation):
+    sizes = [3, 2]
+    params = tf.constant(np.random.default_rng(0).normal(size=(2, 6)), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def f(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = lattice_interpolation(x, params, sizes, implementation=implementation)
+        assert y.shape.as_list() == [None, 2]
+        return y, tape.gradient(y, x)
+
+    x = tf.constant([[0.5, 0.5], [1.5, 0.25], [2.0, 1.0]])
+    outputs, grads = f(x)
+    eager = lattice_interpolation(x, params, sizes, implementation=implementation)
+    np.testing.assert_allclose(outputs.numpy(), eager.numpy(), rtol=1e-6)
+    assert grads.shape == (3, 2)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_static_output_shape(implementation):
+    @tf.function(input_signature=[tf.TensorSpec([None, 3, 2], tf.float64),
+                                  tf.TensorSpec([3, None], tf.float64)])
+    def f(x, p):
+        y = lattice_interpolation(x, p, [2, 2], implementation=implementation)
+        assert y.shape.as_list() == [None, 3], y.shape
+        return y
+
+    assert f(tf.zeros([5, 3, 2], tf.float64), tf.zeros([3, 4], tf.float64)).shape == (5, 3)
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_twin_compiles_with_xla(interpolation):
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.uniform(-0.5, 3.5, size=(16, 3, 2)))
+    p = tf.constant(rng.normal(size=(3, 12)))
+
+    @tf.function(jit_compile=True)
+    def f(x, p):
+        with tf.GradientTape() as tape:
+            tape.watch([x, p])
+            y = lattice_interpolation(x, p, [4, 3], interpolation, "portable")
+        return (y,) + tuple(tape.gradient(y, [x, p]))
+
+    compiled = f(x, p)
+    with tf.GradientTape() as tape:
+        tape.watch([x, p])
+        y = lattice_interpolation(x, p, [4, 3], interpolation, "kernel")
+    kernel = (y,) + tuple(tape.gradient(y, [x, p]))
+    for a, b in zip(compiled, kernel):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def _call(implementation, inputs_shape=(4, 2), params_shape=(3, 6), sizes=(2, 3),
+          interpolation="hypercube", dtype=tf.float32, params_dtype=None):
+    inputs = tf.zeros(inputs_shape, dtype)
+    params = tf.zeros(params_shape, params_dtype or dtype)
+    return lattice_interpolation(inputs, params, list(sizes), interpolation, implementation)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(inputs_shape=(4, 3, 2), params_shape=(2, 6)),
+     r"inputs units \(dimension 1\) must equal params units.*\(4, 3, 2\).*\(2, 6\)"),
+    (dict(inputs_shape=(4, 3)), r"inputs last dimension must equal len\(lattice_sizes\) = 2"),
+    (dict(sizes=(1, 6)), r"lattice_sizes\[0\] must be at least 2, got 1"),
+    (dict(params_shape=(3, 7)),
+     r"params second dimension must equal prod\(lattice_sizes\) = 6.*\(3, 7\)"),
+    (dict(interpolation="linear"), r"interpolation must be one of.*'linear'"),
+    (dict(dtype=tf.int32), r"inputs must be float32 or float64, got int32"),
+    (dict(params_dtype=tf.float64), r"dtypes must match \(inputs: float32, params: float64\)"),
+    (dict(inputs_shape=(4,)), r"inputs must have rank 2 .* or 3 .*got shape \(4,\)"),
+    (dict(inputs_shape=(4, 1, 3, 2)), r"inputs must have rank 2"),
+    (dict(params_shape=(6,)), r"params must have rank 2 .*got shape \(6,\)"),
+    (dict(sizes=()), r"lattice_sizes must name at least one dimension"),
+])
+def test_static_errors(implementation, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _call(implementation, **kwargs)
+
+
+def test_unknown_implementation():
+    with pytest.raises(ValueError, match=r"implementation must be one of.*'fast'"):
+        _call("fast")
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("inputs_shape, params_shape, match", [
+    ([7, 3, 2], [2, 6], r"inputs units \(dimension 1\) must equal params units"),
+    ([7, 2], [2, 5], r"params second dimension must equal prod\(lattice_sizes\)"),
+    ([7, 3], [2, 6], r"inputs last dimension must equal len\(lattice_sizes\)"),
+])
+def test_dynamic_errors(implementation, inputs_shape, params_shape, match):
+    rank_in, rank_par = len(inputs_shape), len(params_shape)
+
+    @tf.function(input_signature=[tf.TensorSpec([None] * rank_in, tf.float32),
+                                  tf.TensorSpec([None] * rank_par, tf.float32)])
+    def f(x, p):
+        return lattice_interpolation(x, p, [2, 3], implementation=implementation)
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        f(tf.zeros(inputs_shape), tf.zeros(params_shape))
+
+
+def test_kernel_reports_bad_attrs_and_shapes():
+    ops = _native.load_ops()
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"lattice_sizes\[1\] must be at least 2"):
+        ops.tf_lattice_lattice_interpolation(
+            inputs=tf.zeros([2, 2]), params=tf.zeros([1, 2]), lattice_sizes=[2, 1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="interpolation must be 'hypercube'"):
+        ops.tf_lattice_lattice_interpolation(
+            inputs=tf.zeros([2, 1]), params=tf.zeros([1, 2]), lattice_sizes=[2],
+            interpolation="cubic")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"grad_outputs must have shape"):
+        ops.tf_lattice_lattice_interpolation_grad(
+            inputs=tf.zeros([2, 1]), params=tf.zeros([1, 2]), grad_outputs=tf.zeros([3, 1]),
+            lattice_sizes=[2])
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_more_than_2_to_the_31_vertices_reports_true_count(implementation):
+    sizes = [2] * 32  # 4294967296 vertices: int32 would wrap to 0.
+    with pytest.raises(ValueError, match=r"prod\(lattice_sizes\) = 4294967296"):
+        _call(implementation, inputs_shape=(1, 32), params_shape=(1, 4), sizes=sizes)
+    with pytest.raises(ValueError, match=r"more than an int64 index can address"):
+        _call(implementation, inputs_shape=(1, 64), params_shape=(1, 4), sizes=[2] * 64)
+
+
+def test_kernel_checks_vertex_count_in_int64():
+    ops = _native.load_ops()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"= 4294967296"):
+        ops.tf_lattice_lattice_interpolation(
+            inputs=tf.zeros([1, 32]), params=tf.zeros([1, 4]), lattice_sizes=[2] * 32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"int64"):
+        ops.tf_lattice_lattice_interpolation(
+            inputs=tf.zeros([1, 64]), params=tf.zeros([1, 4]), lattice_sizes=[2] * 64)
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_twelve_dimensional_lattice_batch_4096(interpolation):
+    """[3]^12 = 531441 vertices: both implementations read only each cell."""
+    sizes = [3] * 12
+    rng = np.random.default_rng(4)
+    inputs = rng.uniform(-0.2, 2.2, size=(4096, 12)).astype(np.float32)
+    params = rng.normal(size=(1, 3**12)).astype(np.float32)
+    grad_outputs = rng.normal(size=(4096, 1)).astype(np.float32)
+    results = {impl: _value_and_grads(inputs, params, sizes, interpolation, impl, grad_outputs)
+               for impl in IMPLEMENTATIONS}
+    for a, b in zip(results["kernel"], results["portable"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    few = oracle.lattice_interpolation(inputs[:3], params, sizes, interpolation)
+    np.testing.assert_allclose(results["kernel"][0][:3], few, rtol=1e-4, atol=1e-4)
+
+
+def test_docstring_example_runs():
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = finder.find(lattice_interpolation, "lattice_interpolation", globs={})
+    assert tests and tests[0].examples
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_twin_saved_model_uses_only_stock_ops(tmp_path, interpolation):
+    params = tf.Variable(np.random.default_rng(5).normal(size=(2, 6)), dtype=tf.float32)
+    module = tf.Module()
+    module.params = params
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def serve(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = lattice_interpolation(x, params, [3, 2], interpolation, "portable")
+        return y, tape.gradient(y, x)
+
+    module.serve = serve
+    graph = serve.get_concrete_function().graph.as_graph_def()
+    op_types = {node.op for node in graph.node}
+    for function in graph.library.function:
+        op_types |= {node.op for node in function.node_def}
+    assert not any(op.startswith("TfLattice>") for op in op_types), op_types
+    tf.saved_model.save(module, str(tmp_path))
+    restored = tf.saved_model.load(str(tmp_path))
+    x = tf.constant([[0.5, 0.5], [2.0, 1.0]])
+    for a, b in zip(restored.serve(x), serve(x)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)

@@ -1,0 +1,407 @@
+// CPU (and, with CUDA, GPU) kernels of TfLattice>LatticeInterpolation and
+// TfLattice>LatticeInterpolationGrad. The per-example math lives in
+// lib/lattice_interpolation.h, shared with the CUDA kernels.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/framework/tensor_shape.h"
+#include "tensorflow/core/platform/threadpool.h"
+#include "tf_lattice/ops/cc/kernels/gpu_stream.h"
+#include "tf_lattice/ops/cc/kernels/lattice_interpolation_gpu.h"
+#include "tf_lattice/ops/cc/lib/lattice_interpolation.h"
+
+namespace tensorflow {
+namespace tf_lattice {
+namespace {
+
+using ::tf_lattice::IgnoreCorners;
+using ::tf_lattice::Interpolate;
+using ::tf_lattice::Interpolation;
+using ::tf_lattice::kMaxLatticeDims;
+using ::tf_lattice::LatticeBatch;
+using ::tf_lattice::LatticeCell;
+using ::tf_lattice::LatticeShape;
+using ::tf_lattice::LocateCell;
+using ::tf_lattice::ParamsRow;
+
+// Per-shard params-gradient buffers use at most this many bytes in all.
+constexpr int64_t kMaxGradScratchBytes = int64_t{256} << 20;
+
+// Reads and checks the attrs shared by both ops.
+class LatticeAttrs {
+ public:
+  explicit LatticeAttrs(OpKernelConstruction* context) {
+    std::vector<int64_t> sizes;
+    OP_REQUIRES_OK(context, context->GetAttr("lattice_sizes", &sizes));
+    std::string interpolation;
+    OP_REQUIRES_OK(context, context->GetAttr("interpolation", &interpolation));
+    OP_REQUIRES(context, !sizes.empty(),
+                absl::InvalidArgumentError("lattice_sizes must name at least one dimension"));
+    OP_REQUIRES(context, static_cast<int>(sizes.size()) <= kMaxLatticeDims,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "lattice_sizes has ", sizes.size(), " dimensions, more than the ",
+                    kMaxLatticeDims, " an int64 vertex index allows")));
+    shape_.dims = static_cast<int>(sizes.size());
+    int64_t vertices = 1;
+    for (int k = 0; k < shape_.dims; ++k) {
+      OP_REQUIRES(context, sizes[k] >= 2,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "lattice_sizes[", k, "] must be at least 2, got ", sizes[k], " in [",
+                      absl::StrJoin(sizes, ", "), "]")));
+      OP_REQUIRES(context, vertices <= std::numeric_limits<int64_t>::max() / sizes[k],
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "lattice_sizes [", absl::StrJoin(sizes, ", "),
+                      "] have more vertices than an int64 index can address")));
+      vertices *= sizes[k];
+      shape_.sizes[k] = sizes[k];
+    }
+    shape_.num_vertices = vertices;
+    shape_.strides[shape_.dims - 1] = 1;
+    for (int k = shape_.dims - 2; k >= 0; --k) {
+      shape_.strides[k] = shape_.strides[k + 1] * shape_.sizes[k + 1];
+    }
+    OP_REQUIRES(context, interpolation == "hypercube" || interpolation == "simplex",
+                absl::InvalidArgumentError(absl::StrCat(
+                    "interpolation must be 'hypercube' or 'simplex', got '", interpolation,
+                    "'")));
+    interpolation_ =
+        interpolation == "simplex" ? Interpolation::kSimplex : Interpolation::kHypercube;
+  }
+
+  const LatticeShape& shape() const { return shape_; }
+
+  // Checks inputs [batch, d] or [batch, units, d] against params [units, V].
+  bool ValidateInputs(OpKernelContext* context, const Tensor& inputs, const Tensor& params,
+                      LatticeBatch* batch) const {
+    const int rank = inputs.dims();
+    const std::string inputs_shape = inputs.shape().DebugString();
+    const std::string params_shape = params.shape().DebugString();
+    if (!Require(context, rank == 2 || rank == 3,
+                 "inputs must have rank 2 [batch, d] or 3 [batch, units, d], got shape ",
+                 inputs_shape)) {
+      return false;
+    }
+    if (!Require(context, params.dims() == 2,
+                 "params must have rank 2 [units, prod(lattice_sizes)], got shape ",
+                 params_shape)) {
+      return false;
+    }
+    if (!Require(context, inputs.dim_size(rank - 1) == shape_.dims,
+                 "inputs last dimension must equal len(lattice_sizes) = ", shape_.dims,
+                 ", got inputs shape ", inputs_shape)) {
+      return false;
+    }
+    if (!Require(context, params.dim_size(1) == shape_.num_vertices,
+                 "params second dimension must equal prod(lattice_sizes) = ",
+                 shape_.num_vertices, ", got params shape ", params_shape)) {
+      return false;
+    }
+    if (!Require(context, rank == 2 || inputs.dim_size(1) == params.dim_size(0),
+                 "inputs units (dimension 1) must equal params units (dimension 0), got "
+                 "inputs shape ",
+                 inputs_shape, " and params shape ", params_shape)) {
+      return false;
+    }
+    batch->batch = inputs.dim_size(0);
+    batch->units = params.dim_size(0);
+    batch->per_unit_inputs = rank == 3;
+    batch->interpolation = interpolation_;
+    return true;
+  }
+
+  // Rough cost of interpolating one (example, unit) pair, in cycles.
+  int64_t CostPerPoint() const {
+    const int64_t corners = interpolation_ == Interpolation::kSimplex
+                                ? 4 * (shape_.dims + 1)
+                                : (int64_t{1} << std::min(shape_.dims, 40));
+    return 20 * shape_.dims + 6 * corners;
+  }
+
+ private:
+  // Sets an InvalidArgument error and returns false unless `condition`.
+  template <typename... Args>
+  static bool Require(OpKernelContext* context, bool condition, const Args&... message) {
+    if (!condition) context->CtxFailure(absl::InvalidArgumentError(absl::StrCat(message...)));
+    return condition;
+  }
+
+  LatticeShape shape_;
+  Interpolation interpolation_ = Interpolation::kHypercube;
+};
+
+
+// Locates the cell of example b for unit u (inputs of one unit or shared).
+template <typename T>
+void LocatePoint(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
+                 int64_t b, int64_t u, LatticeCell<T>* cell) {
+  const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
+  LocateCell(shape.dims, inputs + row * shape.dims, shape.sizes, shape.strides, cell);
+}
+
+// outputs[b, u] for b in [begin, end).
+template <typename T>
+void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
+                  const T* params, T* outputs, int64_t begin, int64_t end) {
+  LatticeCell<T> cell;
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      if (u == 0 || batch.per_unit_inputs) LocatePoint(shape, batch, inputs, b, u, &cell);
+      const ParamsRow<T> theta{params + u * shape.num_vertices};
+      outputs[b * batch.units + u] = Interpolate(batch.interpolation, shape.dims, cell,
+                                                 shape.strides, theta, IgnoreCorners(),
+                                                 static_cast<T*>(nullptr));
+    }
+  }
+}
+
+// Gradients for b in [begin, end): adds into the (zeroed) grad_inputs rows of
+// those examples and into grad_params (one buffer per shard, so no two
+// threads share it).
+template <typename T>
+void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
+               const T* params, const T* grad_outputs, T* grad_inputs, T* grad_params,
+               int64_t begin, int64_t end) {
+  LatticeCell<T> cell;
+  T grad_residual[kMaxLatticeDims];
+  const int d = shape.dims;
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      if (u == 0 || batch.per_unit_inputs) LocatePoint(shape, batch, inputs, b, u, &cell);
+      const T grad_output = grad_outputs[b * batch.units + u];
+      const ParamsRow<T> theta{params + u * shape.num_vertices};
+      T* unit_grad_params = grad_params + u * shape.num_vertices + cell.base;
+      auto on_corner = [unit_grad_params, grad_output](int64_t offset, T weight) {
+        unit_grad_params[offset] += grad_output * weight;
+      };
+      Interpolate(batch.interpolation, d, cell, shape.strides, theta, on_corner,
+                  grad_residual);
+      const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
+      T* grad_row = grad_inputs + row * d;
+      for (int k = 0; k < d; ++k) {
+        if (cell.passes_gradient[k]) grad_row[k] += grad_output * grad_residual[k];
+      }
+    }
+  }
+}
+
+template <typename T>
+void ZeroRange(T* data, int64_t size) {
+  std::fill(data, data + size, T(0));
+}
+
+// How many per-shard params-gradient buffers to use: at most one per
+// thread, no more than the batch has examples, few enough that zeroing and
+// reducing them costs less than the interpolation itself, and within
+// kMaxGradScratchBytes.
+int64_t NumGradShards(int64_t num_threads, int64_t batch, int64_t batch_cost,
+                      int64_t params_size, int64_t element_bytes) {
+  int64_t shards = std::max<int64_t>(1, std::min(num_threads, batch));
+  const int64_t reduce_cost = std::max<int64_t>(1, 2 * params_size);
+  shards = std::min(shards, std::max<int64_t>(1, batch_cost / reduce_cost));
+  const int64_t buffer_bytes = std::max<int64_t>(1, params_size * element_bytes);
+  shards = std::min(shards, 1 + kMaxGradScratchBytes / buffer_bytes);
+  return shards;
+}
+
+template <typename T>
+class LatticeInterpolationCpuOp : public OpKernel {
+ public:
+  explicit LatticeInterpolationCpuOp(OpKernelConstruction* context)
+      : OpKernel(context), attrs_(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& inputs = context->input(0);
+    const Tensor& params = context->input(1);
+    LatticeBatch batch;
+    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
+    Tensor* outputs = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                0, TensorShape({batch.batch, batch.units}), &outputs));
+    if (batch.batch == 0 || batch.units == 0) return;
+    const LatticeShape& shape = attrs_.shape();
+    const T* in = inputs.flat<T>().data();
+    const T* par = params.flat<T>().data();
+    T* out = outputs->flat<T>().data();
+    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+    workers->ParallelFor(batch.batch, batch.units * attrs_.CostPerPoint(),
+                         [&](int64_t begin, int64_t end) {
+                           ForwardRange(shape, batch, in, par, out, begin, end);
+                         });
+  }
+
+ private:
+  LatticeAttrs attrs_;
+};
+
+template <typename T>
+class LatticeInterpolationGradCpuOp : public OpKernel {
+ public:
+  explicit LatticeInterpolationGradCpuOp(OpKernelConstruction* context)
+      : OpKernel(context), attrs_(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& inputs = context->input(0);
+    const Tensor& params = context->input(1);
+    const Tensor& grad_outputs = context->input(2);
+    LatticeBatch batch;
+    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
+    OP_REQUIRES(context,
+                grad_outputs.shape() == TensorShape({batch.batch, batch.units}),
+                absl::InvalidArgumentError(absl::StrCat(
+                    "grad_outputs must have shape [batch, units] = [", batch.batch, ", ",
+                    batch.units, "], got shape ", grad_outputs.shape().DebugString())));
+    Tensor* grad_inputs = nullptr;
+    Tensor* grad_params = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, inputs.shape(), &grad_inputs));
+    OP_REQUIRES_OK(context, context->allocate_output(1, params.shape(), &grad_params));
+    const LatticeShape& shape = attrs_.shape();
+    const int64_t params_size = params.NumElements();
+    T* grad_params_data = grad_params->flat<T>().data();
+    ZeroRange(grad_inputs->flat<T>().data(), inputs.NumElements());
+    ZeroRange(grad_params_data, params_size);
+    if (batch.batch == 0 || batch.units == 0) return;
+
+    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+    const int64_t cost_per_example = batch.units * attrs_.CostPerPoint();
+    const int64_t shards = NumGradShards(
+        workers->NumThreads(), batch.batch,
+        cost_per_example * batch.batch, params_size, sizeof(T));
+    Tensor scratch;
+    T* scratch_data = nullptr;
+    if (shards > 1) {
+      OP_REQUIRES_OK(context,
+                     context->allocate_temp(DataTypeToEnum<T>::value,
+                                            TensorShape({(shards - 1) * params_size}),
+                                            &scratch));
+      scratch_data = scratch.flat<T>().data();
+    }
+    const T* in = inputs.flat<T>().data();
+    const T* par = params.flat<T>().data();
+    const T* grad_out = grad_outputs.flat<T>().data();
+    T* grad_in = grad_inputs->flat<T>().data();
+    const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
+    auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
+      for (int64_t s = first_shard; s < last_shard; ++s) {
+        T* target = s == 0 ? grad_params_data : scratch_data + (s - 1) * params_size;
+        if (s > 0) ZeroRange(target, params_size);
+        const int64_t begin = s * examples_per_shard;
+        const int64_t end = std::min(batch.batch, begin + examples_per_shard);
+        if (begin < end) {
+          GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);
+        }
+      }
+    };
+    // A cost this high makes every shard its own task.
+    workers->ParallelFor(shards, std::numeric_limits<int32_t>::max(), run_shard);
+    if (shards == 1) return;
+    workers->ParallelFor(params_size, 2 * shards, [&](int64_t begin, int64_t end) {
+      for (int64_t s = 1; s < shards; ++s) {
+        const T* source = scratch_data + (s - 1) * params_size;
+        for (int64_t i = begin; i < end; ++i) grad_params_data[i] += source[i];
+      }
+    });
+  }
+
+ private:
+  LatticeAttrs attrs_;
+};
+
+#define TF_LATTICE_REGISTER_CPU(T)                                                    \
+  REGISTER_KERNEL_BUILDER(                                                            \
+      Name("TfLattice>LatticeInterpolation").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+      LatticeInterpolationCpuOp<T>);                                                  \
+  REGISTER_KERNEL_BUILDER(Name("TfLattice>LatticeInterpolationGrad")                   \
+                              .Device(DEVICE_CPU)                                     \
+                              .TypeConstraint<T>("T"),                                \
+                          LatticeInterpolationGradCpuOp<T>);
+TF_LATTICE_REGISTER_CPU(float);
+TF_LATTICE_REGISTER_CPU(double);
+#undef TF_LATTICE_REGISTER_CPU
+
+#if TF_LATTICE_WITH_CUDA
+
+template <typename T>
+class LatticeInterpolationGpuOp : public OpKernel {
+ public:
+  explicit LatticeInterpolationGpuOp(OpKernelConstruction* context)
+      : OpKernel(context), attrs_(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& inputs = context->input(0);
+    const Tensor& params = context->input(1);
+    LatticeBatch batch;
+    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
+    Tensor* outputs = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                0, TensorShape({batch.batch, batch.units}), &outputs));
+    if (batch.batch == 0 || batch.units == 0) return;
+    const std::string error = ::tf_lattice::LaunchLatticeInterpolation<T>(
+        GpuStream(context), attrs_.shape(), batch, inputs.flat<T>().data(),
+        params.flat<T>().data(), outputs->flat<T>().data());
+    OP_REQUIRES(context, error.empty(),
+                absl::InternalError(absl::StrCat("lattice interpolation CUDA kernel: ", error)));
+  }
+
+ private:
+  LatticeAttrs attrs_;
+};
+
+template <typename T>
+class LatticeInterpolationGradGpuOp : public OpKernel {
+ public:
+  explicit LatticeInterpolationGradGpuOp(OpKernelConstruction* context)
+      : OpKernel(context), attrs_(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& inputs = context->input(0);
+    const Tensor& params = context->input(1);
+    const Tensor& grad_outputs = context->input(2);
+    LatticeBatch batch;
+    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
+    OP_REQUIRES(context,
+                grad_outputs.shape() == TensorShape({batch.batch, batch.units}),
+                absl::InvalidArgumentError(absl::StrCat(
+                    "grad_outputs must have shape [batch, units] = [", batch.batch, ", ",
+                    batch.units, "], got shape ", grad_outputs.shape().DebugString())));
+    Tensor* grad_inputs = nullptr;
+    Tensor* grad_params = nullptr;
+    OP_REQUIRES_OK(context, context->allocate_output(0, inputs.shape(), &grad_inputs));
+    OP_REQUIRES_OK(context, context->allocate_output(1, params.shape(), &grad_params));
+    const std::string error = ::tf_lattice::LaunchLatticeInterpolationGrad<T>(
+        GpuStream(context), attrs_.shape(), batch, inputs.flat<T>().data(),
+        params.flat<T>().data(), grad_outputs.flat<T>().data(),
+        grad_inputs->flat<T>().data(), grad_params->flat<T>().data());
+    OP_REQUIRES(context, error.empty(),
+                absl::InternalError(absl::StrCat(
+                    "lattice interpolation gradient CUDA kernel: ", error)));
+  }
+
+ private:
+  LatticeAttrs attrs_;
+};
+
+#define TF_LATTICE_REGISTER_GPU(T)                                                    \
+  REGISTER_KERNEL_BUILDER(                                                            \
+      Name("TfLattice>LatticeInterpolation").Device(DEVICE_GPU).TypeConstraint<T>("T"), \
+      LatticeInterpolationGpuOp<T>);                                                  \
+  REGISTER_KERNEL_BUILDER(Name("TfLattice>LatticeInterpolationGrad")                   \
+                              .Device(DEVICE_GPU)                                     \
+                              .TypeConstraint<T>("T"),                                \
+                          LatticeInterpolationGradGpuOp<T>);
+TF_LATTICE_REGISTER_GPU(float);
+TF_LATTICE_REGISTER_GPU(double);
+#undef TF_LATTICE_REGISTER_GPU
+
+#endif  // TF_LATTICE_WITH_CUDA
+
+}  // namespace
+}  // namespace tf_lattice
+}  // namespace tensorflow

@@ -1,0 +1,224 @@
+// Per-example lattice interpolation math shared by the CPU loops and the CUDA
+// kernels. TF-free: only host_device.h and <cstdint>.
+//
+// A lattice with sizes m_0..m_{d-1} stores its V = prod(m) vertex values in
+// row-major order (last dimension fastest): index(v) = sum_k v_k s_k with
+// s_{d-1} = 1 and s_k = s_{k+1} m_{k+1}. A point x is clipped to
+// [0, m_k - 1]; its cell has lower corner b_k = min(floor(x_k), m_k - 2) and
+// residual r_k = x_k - b_k in [0, 1]. Only the cell's vertices are read.
+//
+// Gradients with respect to x are one-sided: the derivative of the cell the
+// forward pass used, zero where x_k lies outside [0, m_k - 1]. A NaN input
+// gets b_k = 0 and r_k = NaN, so outputs and gradients are NaN.
+#ifndef TF_LATTICE_OPS_CC_LIB_LATTICE_INTERPOLATION_H_
+#define TF_LATTICE_OPS_CC_LIB_LATTICE_INTERPOLATION_H_
+
+#include <math.h>
+#include <cstdint>
+
+#include "tf_lattice/ops/cc/lib/host_device.h"
+
+namespace tf_lattice {
+
+// Each size is at least 2 and V < 2^63, so a lattice has at most 62 dims.
+constexpr int kMaxLatticeDims = 62;
+
+TF_LATTICE_HOST_DEVICE float Floor(float x) { return floorf(x); }
+TF_LATTICE_HOST_DEVICE double Floor(double x) { return floor(x); }
+
+enum class Interpolation { kHypercube = 0, kSimplex = 1 };
+
+// Sizes and row-major strides of a lattice, passed by value to CUDA kernels.
+struct LatticeShape {
+  int dims;
+  int64_t num_vertices;
+  int64_t sizes[kMaxLatticeDims];
+  int64_t strides[kMaxLatticeDims];
+};
+
+// The cell of one point: residuals r_k, the flat index of the lower corner
+// b, and for each dimension whether the clip passes the gradient.
+template <typename T>
+struct LatticeCell {
+  T residual[kMaxLatticeDims];
+  bool passes_gradient[kMaxLatticeDims];
+  int64_t base;
+};
+
+// Fills `cell` for the point x[0..d-1] (sizes m, row-major strides s).
+template <typename T>
+TF_LATTICE_HOST_DEVICE void LocateCell(int d, const T* x, const int64_t* sizes,
+                                       const int64_t* strides, LatticeCell<T>* cell) {
+  int64_t base = 0;
+  for (int k = 0; k < d; ++k) {
+    const T upper = static_cast<T>(sizes[k] - 1);
+    const T value = x[k];
+    const bool below = value < T(0);
+    const bool above = value > upper;
+    const T clipped = below ? T(0) : (above ? upper : value);
+    T lower = Floor(clipped);
+    if (lower > upper - T(1)) lower = upper - T(1);
+    if (!(lower == lower)) lower = T(0);  // NaN input.
+    base += static_cast<int64_t>(lower) * strides[k];
+    cell->residual[k] = clipped - lower;
+    cell->passes_gradient[k] = !below && !above;
+  }
+  cell->base = base;
+}
+
+// Multilinear interpolation over the 2^d corners of `cell` with a product
+// tree walked depth first: corner c has e_k = bit (d-1-k) of c, prefix
+// weights W[k+1] = W[k] * (e_k ? r_k : 1 - r_k) and prefix offsets
+// O[k+1] = O[k] + e_k s_k are rebuilt only below the bit that changed, so
+// the walk costs O(2^d), not O(2^d d).
+//
+// Returns f = sum_c theta[base + O_c] W_c. If `grad_residual` is not null it
+// receives df/dr_k, accumulated by reverse mode through the same tree: the
+// finished subtree below a level-k node of prefix weight W[k] contributes
+// +-W[k] * S (S: its theta-weighted sum) to df/dr_k. `on_corner(offset,
+// weight)` is called once per corner (the params gradient is
+// grad_output * weight at theta[base + offset]).
+template <typename T, typename Theta, typename OnCorner>
+TF_LATTICE_HOST_DEVICE T HypercubeInterpolate(int d, const LatticeCell<T>& cell,
+                                              const int64_t* strides, const Theta& theta,
+                                              OnCorner on_corner, T* grad_residual) {
+  T prefix_weight[kMaxLatticeDims + 1];
+  int64_t prefix_offset[kMaxLatticeDims + 1];
+  T subtree_sum[kMaxLatticeDims + 1];
+  bool step[kMaxLatticeDims];
+  prefix_weight[0] = T(1);
+  prefix_offset[0] = 0;
+  for (int k = 0; k < d; ++k) {
+    step[k] = false;
+    prefix_weight[k + 1] = prefix_weight[k] * (T(1) - cell.residual[k]);
+    prefix_offset[k + 1] = prefix_offset[k];
+    subtree_sum[k] = T(0);
+    if (grad_residual != nullptr) grad_residual[k] = T(0);
+  }
+  while (true) {
+    const int64_t offset = prefix_offset[d];
+    const T leaf_weight = prefix_weight[d];
+    subtree_sum[d] = theta(cell.base + offset);
+    on_corner(offset, leaf_weight);
+    // Close finished subtrees bottom up; stop at the first level whose next
+    // child (e_k = 1) is still to visit.
+    int k = d - 1;
+    while (true) {
+      const T r = cell.residual[k];
+      const T factor = step[k] ? r : T(1) - r;
+      if (grad_residual != nullptr) {
+        const T term = prefix_weight[k] * subtree_sum[k + 1];
+        grad_residual[k] += step[k] ? term : -term;
+      }
+      subtree_sum[k] += factor * subtree_sum[k + 1];
+      subtree_sum[k + 1] = T(0);
+      if (!step[k]) break;
+      if (k == 0) return subtree_sum[0];
+      --k;
+    }
+    step[k] = true;
+    prefix_weight[k + 1] = prefix_weight[k] * cell.residual[k];
+    prefix_offset[k + 1] = prefix_offset[k] + strides[k];
+    for (int j = k + 1; j < d; ++j) {
+      step[j] = false;
+      prefix_weight[j + 1] = prefix_weight[j] * (T(1) - cell.residual[j]);
+      prefix_offset[j + 1] = prefix_offset[j];
+    }
+  }
+}
+
+// True if dimension a precedes b in the simplex order: larger residual
+// first, equal residuals by lower dimension index (a total order).
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool SimplexPrecedes(const T* residual, int a, int b) {
+  return residual[a] > residual[b] || (!(residual[a] < residual[b]) && a < b);
+}
+
+template <typename T>
+TF_LATTICE_HOST_DEVICE void SiftDown(const T* residual, int* order, int root, int end) {
+  // Max-heap on "comes later": the heap top is the last dimension in order.
+  while (2 * root + 1 < end) {
+    int child = 2 * root + 1;
+    if (child + 1 < end && SimplexPrecedes(residual, order[child], order[child + 1])) {
+      ++child;
+    }
+    if (!SimplexPrecedes(residual, order[root], order[child])) return;
+    const int swap = order[root];
+    order[root] = order[child];
+    order[child] = swap;
+    root = child;
+  }
+}
+
+// Sorts the dimensions 0..d-1 into simplex order (heap sort, O(d log d)).
+// NaN residuals make the order arbitrary but the walk stays in the cell.
+template <typename T>
+TF_LATTICE_HOST_DEVICE void SimplexOrder(int d, const T* residual, int* order) {
+  for (int k = 0; k < d; ++k) order[k] = k;
+  for (int root = d / 2 - 1; root >= 0; --root) SiftDown(residual, order, root, d);
+  for (int end = d - 1; end > 0; --end) {
+    const int swap = order[0];
+    order[0] = order[end];
+    order[end] = swap;
+    SiftDown(residual, order, 0, end);
+  }
+}
+
+// Simplex interpolation: with p the simplex order, the walk v_0 = b,
+// v_j = v_{j-1} + e_{p(j-1)} visits d + 1 vertices with weights
+// 1 - r_{p(0)}, r_{p(j-1)} - r_{p(j)}, r_{p(d-1)}. Then
+// df/dr_{p(j)} = theta[v_{j+1}] - theta[v_j]. Same contract as
+// HypercubeInterpolate.
+template <typename T, typename Theta, typename OnCorner>
+TF_LATTICE_HOST_DEVICE T SimplexInterpolate(int d, const LatticeCell<T>& cell,
+                                            const int64_t* strides, const Theta& theta,
+                                            OnCorner on_corner, T* grad_residual) {
+  int order[kMaxLatticeDims];
+  SimplexOrder(d, cell.residual, order);
+  int64_t offset = 0;
+  T previous_residual = T(1);
+  T previous_value = theta(cell.base);
+  T result = T(0);
+  for (int j = 0; j < d; ++j) {
+    const int k = order[j];
+    const T weight = previous_residual - cell.residual[k];
+    on_corner(offset, weight);
+    result += weight * previous_value;
+    offset += strides[k];
+    const T value = theta(cell.base + offset);
+    if (grad_residual != nullptr) grad_residual[k] = value - previous_value;
+    previous_value = value;
+    previous_residual = cell.residual[k];
+  }
+  on_corner(offset, previous_residual);
+  return result + previous_residual * previous_value;
+}
+
+// Interpolates one point with the chosen scheme.
+template <typename T, typename Theta, typename OnCorner>
+TF_LATTICE_HOST_DEVICE T Interpolate(Interpolation interpolation, int d,
+                                     const LatticeCell<T>& cell, const int64_t* strides,
+                                     const Theta& theta, OnCorner on_corner,
+                                     T* grad_residual) {
+  if (interpolation == Interpolation::kSimplex) {
+    return SimplexInterpolate(d, cell, strides, theta, on_corner, grad_residual);
+  }
+  return HypercubeInterpolate(d, cell, strides, theta, on_corner, grad_residual);
+}
+
+// Reads the vertex values of one unit's lattice.
+template <typename T>
+struct ParamsRow {
+  const T* row;
+  TF_LATTICE_HOST_DEVICE T operator()(int64_t index) const { return row[index]; }
+};
+
+// Ignores the corner weights (forward pass).
+struct IgnoreCorners {
+  template <typename T>
+  TF_LATTICE_HOST_DEVICE void operator()(int64_t, T) const {}
+};
+
+}  // namespace tf_lattice
+
+#endif  // TF_LATTICE_OPS_CC_LIB_LATTICE_INTERPOLATION_H_

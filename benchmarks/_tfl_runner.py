@@ -141,7 +141,10 @@ def main():
         except Exception as error:  # noqa: BLE001  (reported, not fatal)
             traceback.print_exc(file=sys.stderr)
             results[case["name"]] = {"error": f"{type(error).__name__}: {error}"}
-        print(f"tfl {case['name']}: {results[case['name']]}", file=sys.stderr, flush=True)
+        result = results[case["name"]]
+        speed = (f"{case['batch'] / result['timing']['median_seconds']:.0f} ex/s"
+                 if "timing" in result else result["error"])
+        print(f"tfl {case['name']:32s} {speed}", file=sys.stderr, flush=True)
     print(json.dumps({"versions": _versions(), "results": results}))
 
 

@@ -214,18 +214,35 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
     raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
 
 
-def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu"):
-    """Runs ``_tfl_runner.py`` in the TFL environment; returns its JSON."""
+def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu", log=print):
+    """Runs ``_tfl_runner.py`` in the TFL environment; returns its JSON.
+
+    The runner's progress lines (stderr lines starting with ``tfl ``) are
+    passed to ``log`` as they come; the rest of its stderr is kept for the
+    error message should it fail.
+    """
     request = {"cases": cases, "seed": seed, "threads": threads, "timing": timing,
                "save_dir": save_dir, "device": device}
-    completed = subprocess.run(
-        [python, TFL_RUNNER], input=json.dumps(request), capture_output=True, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    if completed.returncode != 0:
+    with tempfile.TemporaryFile("w+") as stdout:
+        process = subprocess.Popen(
+            [python, TFL_RUNNER], stdin=subprocess.PIPE, stdout=stdout,
+            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        process.stdin.write(json.dumps(request))
+        process.stdin.close()
+        other_lines = []
+        for line in process.stderr:
+            if line.startswith("tfl "):
+                log(line.rstrip())
+            else:
+                other_lines.append(line)
+        returncode = process.wait()
+        stdout.seek(0)
+        answer = stdout.read()
+    if returncode != 0:
         raise RuntimeError(
-            f"TensorFlow Lattice runner failed ({completed.returncode}):\n"
-            f"{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+            f"TensorFlow Lattice runner failed ({returncode}):\n"
+            f"{''.join(other_lines)[-3000:]}")
+    return json.loads(answer.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------
@@ -512,7 +529,7 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, device="cpu",
             try:
                 python, installed = ensure_tfl_environment(log=log)
                 log("running TensorFlow Lattice")
-                answer = run_tfl(cases, seed, threads, timing, save_dir, python, device)
+                answer = run_tfl(cases, seed, threads, timing, save_dir, python, device, log)
                 report["tfl"] = {"status": "ok", "python": python, "installed_now": installed,
                                  "versions": answer["versions"]}
                 for index, case in enumerate(cases):
@@ -523,9 +540,6 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, device="cpu",
                         with np.load(os.path.join(save_dir, f"{index}.npz")) as saved:
                             tfl_outputs[index] = dict(saved)
                     ours[index][0]["tfl"] = result
-                    log(f"{case['name']:32s} tfl        "
-                        f"{_fmt_speed(result.get('examples_per_second'))} ex/s "
-                        f"{result.get('error', '')}")
             except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
                 report["tfl"] = {"status": "failed", "error": str(error)[-2000:]}
                 log(f"TensorFlow Lattice not measured: {error}")

@@ -15,10 +15,16 @@ _SUBMODULES = (
 
 
 def __getattr__(name):
+    if name == "export":
+        # The function shadows its module (importing a submodule sets the
+        # package attribute to the module).
+        function = importlib.import_module(f"{__name__}.export").export
+        globals()["export"] = function
+        return function
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + ["export"])

@@ -361,6 +361,39 @@ class LatticeProgram:
         return index, coef, offsets, levels
 
 
+def interior_direction(program):
+    """A direction ``q`` (|q| <= 1) with ``a . q >= margin`` for every row ``a``.
+
+    Solves the linear program ``max t s.t. A q >= t, -1 <= q <= 1, t <= 1``.
+
+    Returns:
+      ``(q, margin)``: float64 [V] and the optimal ``t``; ``margin <= 0`` when
+      the constraint cone has an empty interior (then ``q`` is zeros).
+    """
+    cached = getattr(program, "_interior", None)
+    if cached is not None:
+        return cached
+    from scipy import optimize, sparse  # pylint: disable=import-outside-toplevel
+    index, coef, _ = program.all_rows
+    num_vertices = program.constraints.num_vertices
+    result = (np.zeros(num_vertices), 0.0)
+    if index.shape[0]:
+        rows = np.repeat(np.arange(index.shape[0]), 4)
+        matrix = sparse.coo_matrix((coef.reshape(-1), (rows, index.reshape(-1))),
+                                   shape=(index.shape[0], num_vertices)).tocsr()
+        a_ub = sparse.hstack([-matrix, sparse.csr_matrix(np.ones((index.shape[0], 1)))])
+        cost = np.zeros(num_vertices + 1)
+        cost[-1] = -1.0
+        solved = optimize.linprog(cost, A_ub=a_ub, b_ub=np.zeros(index.shape[0]),
+                                  bounds=[(-1, 1)] * num_vertices + [(None, 1)],
+                                  method="highs")
+        if solved.status == 0 and solved.x[-1] > 1e-9:
+            q = solved.x[:-1]
+            result = (q, float(np.min(matrix @ q)))
+    program._interior = result
+    return result
+
+
 def compile_constraints(constraints):
     """Compiles :class:`LatticeConstraints` into a :class:`LatticeProgram`."""
     return _compile_cached(constraints)
@@ -415,7 +448,10 @@ def _compile_cached(cons):
         group = 4 * (i % 2) + 2 * (j % 2)
         first = _make_rows(name, [(c10, 2.0), (c00, -1.0), (c11, -1.0)], c00, group)
         second = _make_rows(name, [(c11, 1.0), (c00, 1.0), (c01, -2.0)], c00, group + 1)
-        rows.append(_concat_rows(name, first, second))
+        # Implied by the two above (their sum / 2); explicit so that the
+        # finalize sweep bounds the later of c10, c01 by the earlier.
+        implied = _make_rows(name, [(c10, 1.0), (c01, -1.0)], c00, np.full_like(group, 8))
+        rows.append(_concat_rows(name, _concat_rows(name, first, second), implied))
     for n, (dom, weak) in enumerate(cons.range_dominances):
         name = f"range_dominances[{n}]=({dom}, {weak})"
         g = np.moveaxis(grid, (dom, weak), (0, 1))

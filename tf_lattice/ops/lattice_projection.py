@@ -31,11 +31,16 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    (see :mod:`tf_lattice.ops._exact_sum`). Each inequality involves only its
    target and smaller vertices, so once its target is visited it is never
    touched again: if every clamp succeeded (``L <= U``) and every nudge
-   converged, every inequality holds. The result is then re-checked exactly;
-   a unit that fails the check (possible only when some ``L > U``) is
-   replaced by the constant lattice ``clip(mean(x), output_min,
-   output_max)``, which satisfies every constraint (all differences are
-   exactly 0). Hence the output is always feasible.
+   converged, every inequality holds. The result is then re-checked exactly.
+   A clamp can fail (``L > U``) when an inequality implied by several others
+   is violated by rounding; the sweep is then retried from
+   ``x + s * (1 + max|x|) / t * q`` for growing ``s`` (1e-12 ... 1e-3), where
+   ``q`` is a fixed strictly feasible direction (``A q >= t > 0``, a linear
+   program solved once per constraint set), which turns tiny violations into
+   slack. The smallest shift whose sweep passes the exact check is kept; a
+   unit for which none passes becomes the constant lattice ``clip(mean(x),
+   output_min, output_max)``, which satisfies every constraint exactly (all
+   differences are 0). Hence the output is always feasible.
 
 With ``exact=True`` the projection is solved by cvxpy (small lattices) and
 then finalized the same way (which moves it by at most the solver tolerance).
@@ -241,8 +246,69 @@ def _portable_projection(params, program, bounds, num_iterations, tolerance):
     return tf.transpose(x)
 
 
+#: Relative sizes of the interior shifts tried when a sweep leaves a conflict.
+_SHIFTS = (0.0, 1e-12, 1e-9, 1e-6, 1e-3)
+
+
 def _finalize_tf(x, x0, program, bounds):
     """Finalize (module docstring) on ``x`` of shape ``[V, units]``."""
+    dtype = x.dtype
+    low = tf.constant(bounds[0], dtype)
+    high = tf.constant(bounds[1], dtype)
+    direction, margin = _lattice_constraints.interior_direction(program)
+    shifts = _SHIFTS if margin > 0 else _SHIFTS[:1]
+    scale = (1 + tf.reduce_max(tf.abs(x), axis=0, keepdims=True)) / max(margin, 1e-300)
+    result = tf.clip_by_value(tf.reduce_mean(x0, axis=0, keepdims=True), low, high)
+    result = tf.broadcast_to(result, tf.shape(x))
+    # Later starts override earlier ones: the least perturbed feasible one wins.
+    starts = [x + tf.constant(direction[:, None] * shift, dtype) * scale
+              for shift in reversed(shifts)]
+    if margin > 0:
+        starts.insert(0, _blend_toward_interior_tf(x, x0, program, bounds, direction))
+    for start in starts:
+        candidate = _sweep_tf(start, program, bounds)
+        feasible = _feasible_tf(candidate, program, bounds)
+        result = tf.where(feasible[None, :], candidate, result)
+    return result
+
+
+def _blend_toward_interior_tf(x, x0, program, bounds, direction):
+    """``x + lam (p - x)`` with the smallest ``lam`` making it feasible.
+
+    ``p = c + s q`` is strictly feasible: every row sums its coefficients to 0,
+    so ``a . p = s a . q > 0``, and ``c``, ``s`` keep ``p`` inside the bounds.
+    Each row ``a`` with ``a . x < 0`` needs ``lam >= -a.x / (a.p - a.x)``; each
+    bound likewise. Rounding left over is repaired by the sweep.
+    """
+    dtype = x.dtype
+    low, high = float(bounds[0]), float(bounds[1])
+    size = 1 + tf.reduce_max(tf.abs(x), axis=0, keepdims=True)  # [1, units]
+    mean = tf.reduce_mean(x0, axis=0, keepdims=True)
+    if np.isfinite(low) and np.isfinite(high):
+        size = tf.minimum(size, (high - low) / 4)
+    center = mean
+    if np.isfinite(low):
+        center = tf.maximum(center, low + size)
+    if np.isfinite(high):
+        center = tf.minimum(center, high - size)
+    interior = center + tf.constant(direction[:, None], dtype) * size
+    index, coef, _ = program.all_rows
+    a_x = tf.reduce_sum(tf.gather(x, index) * tf.constant(coef[..., None], dtype), axis=1)
+    a_p = tf.reduce_sum(tf.gather(interior, index) * tf.constant(coef[..., None], dtype), axis=1)
+    need = tf.where(a_x < 0, -a_x / tf.maximum(a_p - a_x, tf.constant(1e-300, dtype)), 0)
+    lam = tf.reduce_max(need, axis=0, keepdims=True)
+    if np.isfinite(low):
+        lam = tf.maximum(lam, tf.reduce_max(tf.where(
+            x < low, (low - x) / tf.maximum(interior - x, 1e-300), 0), axis=0, keepdims=True))
+    if np.isfinite(high):
+        lam = tf.maximum(lam, tf.reduce_max(tf.where(
+            x > high, (x - high) / tf.maximum(x - interior, 1e-300), 0), axis=0, keepdims=True))
+    lam = tf.minimum(lam, 1)
+    return x + lam * (interior - x)
+
+
+def _sweep_tf(x, program, bounds):
+    """The ordered clamp-and-nudge sweep over the vertices of ``x [V, units]``."""
     dtype = x.dtype
     index, coef, offsets, levels = program.finalize_tables
     low = tf.constant(bounds[0], dtype)
@@ -286,9 +352,7 @@ def _finalize_tf(x, x0, program, bounds):
             value = tf.where(need_down & ~need_up, tf.math.nextafter(value, -up), value)
         value = tf.clip_by_value(value, low, high)
         x = tf.tensor_scatter_nd_update(x, level[:, None], value)
-    feasible = _feasible_tf(x, program, bounds)
-    constant = tf.clip_by_value(tf.reduce_mean(x0, axis=0, keepdims=True), low, high)
-    return tf.where(feasible[None, :], x, constant)
+    return x
 
 
 def _feasible_tf(x, program, bounds):
@@ -311,6 +375,10 @@ def _kernel_projection(params, program, bounds, num_iterations, tolerance):
     dtype = params.dtype
     tables = kernel_tables(program)
     ops = _native.load_ops()
+    if not hasattr(ops, "tf_lattice_lattice_projection"):
+        raise _native.OpsNotBuiltError(
+            "the compiled kernel library has no TfLattice>LatticeProjection op; rebuild "
+            f"with `{_native.REBUILD_COMMAND}` or pass implementation='portable'")
     return ops.tf_lattice_lattice_projection(
         params=params,
         chain_index=tables["chain_index"],

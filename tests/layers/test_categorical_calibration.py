@@ -1,0 +1,57 @@
+"""CategoricalCalibration: lookups, default bucket, partial order, saving."""
+
+import keras
+import numpy as np
+import pytest
+
+from tests.layers import _checks
+from tf_lattice.layers import CategoricalCalibration
+
+
+def test_lookup_and_default_bucket():
+    kernel = np.array([[0.0, 1.0, 2.0, 9.0]])
+    layer = CategoricalCalibration(3, default_input_value=-1,
+                                   kernel_initializer=keras.initializers.Constant(kernel))
+    ids = np.array([[0], [2], [1], [-1], [7], [-4]])
+    y = _checks.assert_eager_matches_function(layer, ids)
+    np.testing.assert_array_equal(y.numpy()[:, 0], [0, 2, 1, 9, 9, 9])
+
+
+@pytest.mark.parametrize("input_width", [1, 2])
+def test_multi_unit_shapes(input_width):
+    layer = CategoricalCalibration(4, units=2)
+    y = layer(np.random.default_rng(0).integers(0, 4, (5, input_width)))
+    assert y.shape == (5, 2)
+
+
+def test_training_keeps_partial_order_and_bounds():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 4, (256, 1))
+    # The data prefers category 3 below category 0; the constraint says 0 <= ... <= 3.
+    y = np.array([2.0, 1.0, 0.5, -1.0])[ids[:, 0]][:, None].astype("float32")
+    layer = CategoricalCalibration(4, monotonicities=[(0, 1), (1, 3), (2, 3)], output_min=-0.5, output_max=1.5)
+    model = _checks.make_model(layer, (1,))
+    _checks.train_lowers_loss(model, ids, y, epochs=5)
+    assert layer.certify().holds, str(layer.certify())
+    kernel = layer.kernel.numpy()[0]
+    assert kernel[0] <= kernel[1] + 1e-6 and kernel[1] <= kernel[3] + 1e-6
+    assert kernel.min() >= -0.5 - 1e-6 and kernel.max() <= 1.5 + 1e-6
+
+
+def test_save_load_and_config_round_trip(tmp_path):
+    ids = np.random.default_rng(0).integers(0, 3, (64, 1))
+    layer = CategoricalCalibration(3, units=2, monotonicities=[(0, 2)])
+    model = _checks.make_model(layer, (1,), head=True)
+    _checks.train_lowers_loss(model, ids, ids.astype("float32"), epochs=2)
+    _checks.assert_save_load_round_trip(model, ids, tmp_path)
+    _checks.assert_config_round_trip(layer)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_buckets=0), "num_buckets"),
+    (dict(num_buckets=3, monotonicities=[(0, 3)]), "outside"),
+    (dict(num_buckets=3, monotonicities=[(0, 1), (1, 2), (2, 0)]), "cycle"),
+])
+def test_bad_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CategoricalCalibration(**kwargs)

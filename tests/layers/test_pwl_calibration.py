@@ -1,0 +1,179 @@
+"""PWLCalibration: shapes, training, constraints, saving, twins."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layers import _checks
+from tf_lattice.layers import PWLCalibration
+
+KEYPOINTS = np.linspace(0.0, 1.0, 6)
+
+
+def _data(n=256, units=1, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-0.1, 1.1, (n, units)).astype("float32")
+    y = (np.sqrt(np.clip(x, 0, 1)).sum(axis=1, keepdims=True) + 0.05 * rng.normal(size=(n, 1))).astype("float32")
+    return x, y
+
+
+@pytest.mark.parametrize("input_width,units", [(1, 1), (1, 3), (3, 3)])
+def test_shapes_and_eager_matches_function(input_width, units):
+    layer = PWLCalibration(KEYPOINTS, units=units)
+    x = np.random.uniform(0, 1, (7, input_width)).astype("float32")
+    y = _checks.assert_eager_matches_function(layer, x)
+    assert y.shape == (7, units)
+    assert layer.compute_output_shape((None, input_width)) == (None, units)
+
+
+def test_interpolates_keypoint_outputs_and_is_flat_outside():
+    layer = PWLCalibration([0.0, 1.0, 3.0], kernel_initializer=keras.initializers.Constant([[0.0, 2.0, 3.0]]))
+    y = layer(np.array([[-1.0], [0.5], [2.0], [3.0], [9.0]], "float32")).numpy()[:, 0]
+    np.testing.assert_allclose(y, [0.0, 1.0, 2.5, 3.0, 3.0], atol=1e-6)
+
+
+def test_initializer_spans_bounds_in_declared_direction():
+    layer = PWLCalibration(KEYPOINTS, units=2, monotonicity="decreasing", output_min=-1, output_max=2)
+    layer.build((None, 1))
+    outputs = layer.keypoints_outputs().numpy()
+    np.testing.assert_allclose(outputs[:, 0], 2.0)
+    np.testing.assert_allclose(outputs[:, -1], -1.0)
+    assert np.all(np.diff(outputs, axis=1) < 0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(monotonicity="increasing", output_min=0.0, output_max=1.0),
+    dict(monotonicity="decreasing", output_min=-1.0, output_max=1.0),
+    dict(monotonicity="increasing", convexity="concave"),
+    dict(monotonicity="increasing", output_min=0.0, output_max=1.0, clamp_min=True, clamp_max=True),
+    dict(is_cyclic=True, output_min=0.0, output_max=2.0),
+    dict(input_keypoints_type="learned_interior", monotonicity="increasing"),
+])
+def test_training_keeps_constraints(kwargs):
+    x, y = _data(units=2)
+    if kwargs.get("monotonicity") == "decreasing":
+        y = -y
+    layer = PWLCalibration(KEYPOINTS, units=2, **kwargs)
+    model = _checks.make_model(layer, (2,), head=True)
+    _checks.train_lowers_loss(model, x, y, epochs=4)
+    certificate = layer.certify()
+    assert certificate.holds, str(certificate)
+    outputs = layer.keypoints_outputs().numpy()
+    steps = np.diff(outputs, axis=1)
+    if kwargs.get("monotonicity") == "increasing":
+        assert np.all(steps >= -1e-6)
+    if kwargs.get("is_cyclic"):
+        np.testing.assert_allclose(outputs[:, 0], outputs[:, -1])
+    if kwargs.get("clamp_min"):
+        np.testing.assert_allclose(outputs[:, 0], kwargs["output_min"], atol=1e-6)
+    if "output_min" in kwargs:
+        assert outputs.min() >= kwargs["output_min"] - 1e-6
+        assert outputs.max() <= kwargs["output_max"] + 1e-6
+
+
+def test_constraint_runs_after_each_optimizer_step():
+    layer = PWLCalibration(KEYPOINTS, monotonicity="increasing", output_min=0.0, output_max=1.0)
+    layer.build((None, 1))
+    optimizer = keras.optimizers.SGD(1.0)
+    # A gradient that pushes the outputs far out of bounds and out of order.
+    gradient = tf.constant([[5.0, -5.0, 5.0, -5.0, 5.0, -5.0]])
+    optimizer.apply([gradient], [layer.kernel])
+    outputs = layer.kernel.numpy()
+    assert outputs.min() >= -1e-6 and outputs.max() <= 1 + 1e-6
+    assert np.all(np.diff(outputs) >= -1e-6)
+
+
+def test_learned_interior_keypoints_move_and_stay_ordered():
+    x, y = _data(units=1)
+    layer = PWLCalibration(KEYPOINTS, input_keypoints_type="learned_interior")
+    model = _checks.make_model(layer, (1,))
+    _checks.train_lowers_loss(model, x, y, epochs=4)
+    keypoints = layer.keypoints_inputs().numpy()
+    assert keypoints.shape == (1, 6)
+    assert np.all(np.diff(keypoints) > 0)
+    np.testing.assert_allclose(keypoints[:, [0, -1]], [[0.0, 1.0]], atol=1e-6)
+    assert not np.allclose(keypoints[0], KEYPOINTS, atol=1e-4)
+
+
+def test_missing_value_sentinel_learns_an_output():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (256, 1)).astype("float32")
+    missing = rng.random((256, 1)) < 0.3
+    y = np.where(missing, 0.8, x).astype("float32")
+    x[missing] = -999.0
+    layer = PWLCalibration(KEYPOINTS, missing_input_value=-999.0, output_min=0.0, output_max=1.0)
+    model = _checks.make_model(layer, (1,))
+    _checks.train_lowers_loss(model, x, y, epochs=20)
+    assert abs(float(layer.missing_output.numpy()[0]) - 0.8) < 0.15
+    assert layer.certify().holds
+
+
+def test_is_missing_input_and_fixed_missing_output():
+    layer = PWLCalibration(KEYPOINTS, impute_missing=True, missing_output_value=7.0)
+    x = np.array([[0.2], [0.4]], "float32")
+    y = layer([x, np.array([[0.0], [1.0]], "float32")]).numpy()
+    assert y[1, 0] == 7.0 and y[0, 0] != 7.0
+
+
+def test_finalize_then_certify():
+    layer = PWLCalibration(KEYPOINTS, units=2, monotonicity="increasing", output_min=0, output_max=1)
+    layer.build((None, 1))
+    layer.kernel.assign(np.random.default_rng(0).normal(size=(2, 6)))
+    assert not layer.certify().holds
+    layer.finalize_constraints()
+    assert layer.certify().holds
+
+
+def test_save_load_and_config_round_trip(tmp_path):
+    x, y = _data(units=2)
+    layer = PWLCalibration(KEYPOINTS, units=2, monotonicity="increasing", output_min=0, output_max=1,
+                           missing_input_value=-1.0, kernel_regularizer=keras.regularizers.L2(1e-3))
+    model = _checks.make_model(layer, (2,), head=True)
+    _checks.train_lowers_loss(model, x, y, epochs=2)
+    _checks.assert_save_load_round_trip(model, x, tmp_path)
+    _checks.assert_config_round_trip(layer)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(input_keypoints=[0.0, 0.0, 1.0]), "strictly increasing"),
+    (dict(input_keypoints=[0.0, 1.0], monotonicity="up"), "monotonicity"),
+    (dict(input_keypoints=[0.0, 1.0], is_cyclic=True, monotonicity="increasing"), "is_cyclic"),
+    (dict(input_keypoints=[0.0, 1.0], clamp_min=True), "clamp_min"),
+    (dict(input_keypoints=[0.0, 1.0], output_min=2.0, output_max=1.0), "output_min"),
+    (dict(input_keypoints=[[0.0, 1.0]], units=2), "one row per unit"),
+])
+def test_bad_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PWLCalibration(**kwargs)
+
+
+def test_wrong_input_width_raises():
+    with pytest.raises(ValueError, match="units=2"):
+        PWLCalibration(KEYPOINTS, units=2)(np.zeros((3, 3), "float32"))
+
+
+@_checks.requires_kernels
+@pytest.mark.parametrize("kwargs", [dict(units=3), dict(units=2, input_keypoints_type="learned_interior"),
+                                    dict(units=2, missing_input_value=-5.0)])
+def test_kernel_and_portable_agree(kwargs):
+    layer = PWLCalibration(KEYPOINTS, kernel_initializer="random_normal", **kwargs)
+    x = np.random.default_rng(0).uniform(-0.2, 1.2, (33, kwargs["units"])).astype("float32")
+    x[0, 0] = -5.0
+    _checks.assert_implementations_agree(PWLCalibration, layer.get_config(), x)
+
+
+@_checks.requires_kernels
+def test_jit_disabled_with_kernels():
+    _checks.assert_jit_disabled_with_kernels(
+        lambda implementation: PWLCalibration(KEYPOINTS, implementation=implementation), (1,))
+
+
+def test_structural_regularizer_tuples_add_losses():
+    layer = PWLCalibration(KEYPOINTS, kernel_initializer="random_normal",
+                           kernel_regularizer=[("laplacian", 0.0, 1.0), ("hessian", 0.1, 0.0)])
+    layer.build((None, 1))
+    assert len(layer.losses) == 1 and float(layer.losses[0]) > 0
+    _checks.assert_config_round_trip(layer)
+    with pytest.raises(ValueError, match="unknown regularizer"):
+        PWLCalibration(KEYPOINTS, kernel_regularizer=("bumpy", 1.0, 0.0)).build((None, 1))

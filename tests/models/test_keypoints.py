@@ -1,0 +1,31 @@
+"""keypoints_from_quantiles."""
+
+import numpy as np
+import pytest
+
+from tf_lattice.models import keypoints_from_quantiles
+
+
+def test_quantiles_are_increasing_values_of_the_data_with_extremes():
+    values = np.random.default_rng(0).exponential(size=1000)
+    keypoints = keypoints_from_quantiles(values, 10)
+    assert len(keypoints) == 10 and np.all(np.diff(keypoints) > 0)
+    assert keypoints[0] == values.min() and keypoints[-1] == values.max()
+    assert np.all(np.isin(keypoints, values))
+    # Quantiles follow the data's density: the median sits near keypoint 4.5.
+    assert keypoints[4] <= np.median(values) <= keypoints[5]
+
+
+def test_few_unique_values_constant_column_and_nan():
+    np.testing.assert_array_equal(keypoints_from_quantiles([3, 1, 3, 2, np.nan], 10), [1, 2, 3])
+    np.testing.assert_array_equal(keypoints_from_quantiles([5.0] * 7, 4), [4.5, 5.5])
+    heavy = np.concatenate([np.zeros(900), np.arange(1, 101)])
+    keypoints = keypoints_from_quantiles(heavy, 5)
+    assert np.all(np.diff(keypoints) > 0) and keypoints[0] == 0 and keypoints[-1] == 100
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="num_keypoints"):
+        keypoints_from_quantiles([1, 2], 1)
+    with pytest.raises(ValueError, match="finite"):
+        keypoints_from_quantiles([np.nan], 3)

@@ -1,0 +1,184 @@
+"""Pieces shared by every tf_lattice layer: argument checks, the projection
+constraint and the base class that wires ``implementation``, XLA and
+certificates together."""
+
+import keras
+import numpy as np
+
+from tf_lattice.constraints import Certificate, ConstraintCheck
+
+IMPLEMENTATIONS = ("kernel", "portable")
+MONOTONICITIES = ("none", "increasing", "decreasing")
+CONVEXITIES = ("none", "convex", "concave")
+UNIMODALITIES = ("none", "valley", "peak")
+INTERPOLATIONS = ("hypercube", "simplex")
+
+
+def check_choice(name, value, allowed):
+    """Returns ``value`` if it is one of ``allowed``, else raises ValueError."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def per_dimension(name, values, size, allowed, default="none"):
+    """Expands a direction argument into a list of ``size`` strings.
+
+    Args:
+      name: the argument's name, for error messages.
+      values: None (every dimension ``default``), one string (every
+        dimension), or a sequence of ``size`` strings.
+      size: the number of dimensions.
+      allowed: the accepted strings.
+      default: the string used when ``values`` is None.
+
+    Returns:
+      A list of ``size`` strings, each in ``allowed``.
+
+    Raises:
+      ValueError: a string outside ``allowed`` or a sequence of another length.
+    """
+    if values is None:
+        values = default
+    if isinstance(values, str):
+        values = [values] * size
+    values = list(values)
+    if len(values) != size:
+        raise ValueError(f"{name} must have one entry per dimension ({size}), got {len(values)}: {values!r}")
+    for index, value in enumerate(values):
+        check_choice(f"{name}[{index}]", value, allowed)
+    return values
+
+
+def check_pairs(name, pairs, size, extra=()):
+    """Validates a list of index pairs (or tuples whose first two entries are
+    indices in ``[0, size)`` and whose further entries are in ``extra``).
+
+    Returns:
+      A list of tuples with int indices.
+
+    Raises:
+      ValueError: an index out of range, a pair of equal indices, or a wrong
+        tuple length.
+    """
+    checked = []
+    for pair in pairs or ():
+        pair = tuple(pair)
+        width = 2 + (1 if extra else 0)
+        if len(pair) != width:
+            raise ValueError(f"every entry of {name} must have {width} elements, got {pair!r}")
+        first, second = int(pair[0]), int(pair[1])
+        for index in (first, second):
+            if not 0 <= index < size:
+                raise ValueError(f"{name} refers to dimension {index}, outside [0, {size}): {pair!r}")
+        if first == second:
+            raise ValueError(f"{name} pairs a dimension with itself: {pair!r}")
+        if extra and pair[2] not in extra:
+            raise ValueError(f"the direction in {name} entry {pair!r} must be one of {extra}")
+        checked.append((first, second) + pair[2:])
+    return checked
+
+
+def check_bounds(output_min, output_max):
+    """Raises ValueError unless ``output_min <= output_max`` (when both are set)."""
+    if output_min is not None and output_max is not None and output_min > output_max:
+        raise ValueError(f"output_min ({output_min}) must not exceed output_max ({output_max})")
+
+
+def to_list(value):
+    """Converts array-likes (NumPy, tuples) to nested lists for configs."""
+    if value is None:
+        return None
+    return np.asarray(value).tolist()
+
+
+class Projection(keras.constraints.Constraint):
+    """A Keras constraint that calls a projection function of the weight.
+
+    Keras 3 optimizers call ``variable.assign(constraint(variable))`` right
+    after every ``apply``, so the projection runs after each training step with
+    no user action. The constraint holds a callable bound to its layer (the
+    projection may read other weights of the layer); it is rebuilt from the
+    layer's config in ``build`` and is not serialized on its own.
+    """
+
+    def __init__(self, project):
+        self.project = project
+
+    def __call__(self, value):
+        return self.project(value)
+
+    def get_config(self):
+        return {}
+
+
+class LatticeLayer(keras.layers.Layer):
+    """Base class: ``implementation`` handling, XLA opt-out and constraint API.
+
+    Subclasses implement ``_project(exact)`` returning a list of ``(variable, value)`` pairs and
+    ``certify()``.
+    """
+
+    #: Whether the layer calls a compiled tf_lattice kernel when
+    #: ``implementation="kernel"``; such a layer cannot run under XLA.
+    uses_kernels = True
+
+    def __init__(self, implementation="kernel", **kwargs):
+        super().__init__(**kwargs)
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        # Custom ops cannot be compiled by XLA: Keras' jit_compile="auto"
+        # checks this flag on every layer and falls back to plain tf.function.
+        self.supports_jit = not (self.uses_kernels and implementation == "kernel")
+
+    def _project(self, exact):
+        raise NotImplementedError
+
+    def apply_constraints(self):
+        """Projects every constrained weight once (what each step does)."""
+        for variable, value in self._project(exact=False):
+            variable.assign(value)
+
+    def finalize_constraints(self):
+        """Applies the strictest projection available (exact where it exists).
+
+        Call after training; the weights then satisfy every declared
+        constraint up to float rounding, which ``certify()`` confirms.
+        """
+        for variable, value in self._project(exact=True):
+            variable.assign(value)
+
+    def certify(self):
+        """Checks every declared constraint exactly on the current weights.
+
+        Returns:
+          A :class:`tf_lattice.constraints.Certificate`.
+        """
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config["implementation"] = self.implementation
+        return config
+
+
+def bounds_check(name, values, output_min, output_max, tolerance=1e-6):
+    """Returns a ConstraintCheck of ``output_min <= values <= output_max``."""
+    values = np.asarray(values, np.float64)
+    worst, location = 0.0, None
+    if values.size:
+        if output_min is not None:
+            below = output_min - values
+            if below.max() > worst:
+                worst, location = float(below.max()), np.unravel_index(below.argmax(), values.shape)
+        if output_max is not None:
+            above = values - output_max
+            if above.max() > worst:
+                worst, location = float(above.max()), np.unravel_index(above.argmax(), values.shape)
+    if location is not None:
+        location = tuple(int(i) for i in location)
+    return ConstraintCheck(name, worst, location, tolerance)
+
+
+def empty_certificate(subject):
+    """A certificate with no declared constraints (it holds)."""
+    return Certificate(subject, ())

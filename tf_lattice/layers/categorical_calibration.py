@@ -1,0 +1,150 @@
+"""Categorical calibration: one learned output per category and unit.
+
+Inputs are integer category ids in ``[0, num_buckets)``; any other id (and
+``default_input_value``) maps to an extra default bucket, so the kernel has
+``num_buckets + 1`` columns per unit. A partial order on categories (pairs
+``(i, j)`` meaning output of ``i`` <= output of ``j``) and output bounds are
+enforced by projection after every optimizer step.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice import constraints as tfl_constraints
+from tf_lattice import ops
+from tf_lattice.layers import _common
+from tf_lattice.layers import _regularizers
+from tf_lattice.layers import pwl_calibration
+
+
+def _has_cycle(pairs, size):
+    """Whether the directed graph of ``pairs`` has a cycle (Kahn's algorithm)."""
+    indegree = [0] * size
+    edges = [[] for _ in range(size)]
+    for first, second in pairs:
+        edges[first].append(second)
+        indegree[second] += 1
+    ready = [node for node in range(size) if indegree[node] == 0]
+    visited = 0
+    while ready:
+        node = ready.pop()
+        visited += 1
+        for other in edges[node]:
+            indegree[other] -= 1
+            if indegree[other] == 0:
+                ready.append(other)
+    return visited < size
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class CategoricalCalibration(_common.LatticeLayer):
+    """Maps category ids to learned outputs.
+
+    Input: ``[batch, 1]`` (shared by every unit) or ``[batch, units]``, integer
+    (or integral float) ids. Output: ``[batch, units]``.
+
+    Args:
+      num_buckets: number of known categories.
+      units: number of calibrators.
+      output_min, output_max: bounds on every output.
+      monotonicities: ``(i, j)`` pairs: output of category ``i`` <= output of
+        category ``j`` (a partial order; cycles are rejected).
+      default_input_value: an id that means "unknown" (goes to the default
+        bucket, as do ids outside ``[0, num_buckets)``).
+      kernel_initializer: ``"uniform"`` (random within the bounds),
+        ``"constant"`` (the middle of the bounds) or a Keras initializer.
+      kernel_regularizer: a Keras regularizer (or list).
+      implementation: ``"kernel"`` or ``"portable"``.
+      **kwargs: Keras layer arguments.
+    """
+
+    uses_kernels = False
+
+    def __init__(self, num_buckets, units=1, output_min=None, output_max=None, monotonicities=None,
+                 default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
+                 implementation="kernel", **kwargs):
+        super().__init__(implementation=implementation, **kwargs)
+        if num_buckets < 1 or units < 1:
+            raise ValueError(f"num_buckets and units must be at least 1, got {num_buckets}, {units}")
+        self.num_buckets = int(num_buckets)
+        self.units = int(units)
+        _common.check_bounds(output_min, output_max)
+        self.output_min = None if output_min is None else float(output_min)
+        self.output_max = None if output_max is None else float(output_max)
+        self.monotonicities = _common.check_pairs("monotonicities", monotonicities, self.num_buckets)
+        if _has_cycle(self.monotonicities, self.num_buckets):
+            raise ValueError(f"monotonicities {self.monotonicities} contain a cycle")
+        self.default_input_value = default_input_value
+        self.kernel_initializer = kernel_initializer
+        self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
+
+    def _initializer(self):
+        low, high = pwl_calibration.initial_output_range(self.output_min, self.output_max)
+        if self.kernel_initializer == "uniform":
+            return keras.initializers.RandomUniform(low, high)
+        if self.kernel_initializer == "constant":
+            return keras.initializers.Constant((low + high) / 2)
+        return keras.initializers.get(self.kernel_initializer)
+
+    def _has_constraints(self):
+        return bool(self.monotonicities) or self.output_min is not None or self.output_max is not None
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] not in (1, self.units):
+            raise ValueError(f"CategoricalCalibration with units={self.units} needs inputs [batch, 1] or "
+                             f"[batch, {self.units}], got {tuple(input_shape)}")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.units, self.num_buckets + 1), initializer=self._initializer(),
+            regularizer=_regularizers.resolve(self.kernel_regularizer, {}),
+            constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
+
+    def bucket_ids(self, inputs):
+        """Maps raw ids to ``[0, num_buckets]`` (the last is the default bucket)."""
+        if inputs.dtype.is_floating:
+            inputs = tf.cast(tf.round(inputs), tf.int64)
+        ids = tf.cast(inputs, tf.int64)
+        unknown = (ids < 0) | (ids >= self.num_buckets)
+        if self.default_input_value is not None:
+            unknown |= tf.equal(ids, int(self.default_input_value))
+        return tf.where(unknown, tf.cast(self.num_buckets, tf.int64), ids)
+
+    def call(self, inputs):
+        ids = self.bucket_ids(tf.convert_to_tensor(inputs))
+        if ids.shape[-1] == 1 and self.units > 1:
+            ids = tf.repeat(ids, self.units, axis=-1)
+        kernel = tf.cast(self.kernel, self.compute_dtype)
+        # Output [batch, units]: unit u reads kernel[u, ids[:, u]].
+        return tf.transpose(tf.gather(kernel, tf.transpose(ids), batch_dims=1))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _project_kernel(self, kernel, exact=False):
+        return ops.partial_order_projection(
+            tf.convert_to_tensor(kernel), self.monotonicities,
+            output_min=self.output_min, output_max=self.output_max)
+
+    def _project(self, exact):
+        if not self._has_constraints():
+            return []
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
+
+    def certify(self):
+        """Checks the partial order and the bounds exactly."""
+        certificate = tfl_constraints.certify_categorical(
+            np.asarray(self.kernel, np.float64), pairs=self.monotonicities,
+            output_min=self.output_min, output_max=self.output_max)
+        return tfl_constraints.Certificate(f"CategoricalCalibration {self.name!r}", tuple(certificate.checks))
+
+    def get_config(self):
+        config = super().get_config()
+        initializer = self.kernel_initializer
+        if not isinstance(initializer, (str, dict)):
+            initializer = keras.saving.serialize_keras_object(initializer)
+        config.update(
+            num_buckets=self.num_buckets, units=self.units, output_min=self.output_min,
+            output_max=self.output_max, monotonicities=[list(p) for p in self.monotonicities],
+            default_input_value=self.default_input_value, kernel_initializer=initializer,
+            kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
+        return config

@@ -1,0 +1,218 @@
+"""Lattice layer: multilinear or simplex interpolation of vertex parameters.
+
+A lattice with sizes ``m = (m_0, ..., m_{d-1})`` holds ``V = prod(m)``
+parameters per unit (the ``kernel``, shape ``[units, V]``, row-major: last
+dimension fastest). Input ``x_k`` is clipped to ``[0, m_k - 1]``; the output is
+the interpolation of the parameters of the cell containing ``x``. Shape
+constraints are linear inequalities on the parameters, enforced by projection
+after every optimizer step, so they hold on the whole input domain.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice import constraints as tfl_constraints
+from tf_lattice import ops
+from tf_lattice.layers import _common
+from tf_lattice.layers import _regularizers
+from tf_lattice.layers import lattice_initializers
+
+KERNEL_INITIALIZERS = ("linear_initializer", "random_monotonic_initializer")
+TRUST_DIRECTIONS = ("increasing", "decreasing")
+EXACT_PROJECTION_MAX_PARAMS = 2048
+
+
+def lattice_regularizer_builders(lattice_sizes):
+    """Names usable in ``("name", l1, l2)`` lattice regularizer tuples."""
+    from tf_lattice import regularizers
+    return {
+        "laplacian": lambda l1=0.0, l2=0.0: regularizers.LatticeLaplacian(lattice_sizes, l1=l1, l2=l2),
+        "torsion": lambda l1=0.0, l2=0.0: regularizers.LatticeTorsion(lattice_sizes, l1=l1, l2=l2),
+    }
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class Lattice(_common.LatticeLayer):
+    """An interpolated lattice (look-up table) with shape constraints.
+
+    Input: ``[batch, d]`` (every unit reads the same point), ``[batch, units,
+    d]``, or a list of ``d`` tensors ``[batch, 1]``. Output: ``[batch, units]``.
+
+    Args:
+      lattice_sizes: ``d`` ints, each at least 2.
+      units: number of lattices evaluated together.
+      interpolation: ``"hypercube"`` (multilinear) or ``"simplex"``.
+      monotonicities: per dimension ``"none"``, ``"increasing"`` or
+        ``"decreasing"`` (or one string for all).
+      unimodalities: per dimension ``"none"``, ``"valley"`` or ``"peak"``.
+      edgeworth_trusts: ``(main_dim, conditional_dim, direction)`` triples:
+        the main dimension's slope grows (``"increasing"``) or shrinks with the
+        conditional dimension, on every cell.
+      trapezoid_trusts: ``(main_dim, conditional_dim, direction)`` triples:
+        the range of the function along the main dimension widens with the
+        conditional dimension.
+      monotonic_dominances: ``(dominant, weak)`` pairs: the slope along the
+        dominant dimension is at least the slope along the weak one.
+      range_dominances: ``(dominant, weak)`` pairs: the range along the
+        dominant dimension is at least the range along the weak one.
+      joint_monotonicities: ``(a, b)`` pairs: increasing along the diagonal
+        ``e_a + e_b``.
+      output_min, output_max: bounds on every vertex (so on every output).
+      num_projection_iterations: Dykstra iterations of the per-step projection.
+      kernel_initializer: ``"linear_initializer"``,
+        ``"random_monotonic_initializer"`` or a Keras initializer.
+      kernel_regularizer: None, a Keras regularizer, ``("laplacian" |
+        "torsion", l1, l2)`` tuples, or a list of these.
+      implementation: ``"kernel"`` or ``"portable"``.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, lattice_sizes, units=1, interpolation="hypercube", monotonicities=None,
+                 unimodalities=None, edgeworth_trusts=None, trapezoid_trusts=None,
+                 monotonic_dominances=None, range_dominances=None, joint_monotonicities=None,
+                 output_min=None, output_max=None, num_projection_iterations=10,
+                 kernel_initializer="linear_initializer", kernel_regularizer=None,
+                 implementation="kernel", **kwargs):
+        super().__init__(implementation=implementation, **kwargs)
+        sizes = [int(s) for s in np.atleast_1d(lattice_sizes)]
+        if not sizes or min(sizes) < 2:
+            raise ValueError(f"lattice_sizes must be a non-empty list of ints >= 2, got {lattice_sizes!r}")
+        if units < 1:
+            raise ValueError(f"units must be at least 1, got {units}")
+        dims = len(sizes)
+        self.lattice_sizes = sizes
+        self.units = int(units)
+        self.interpolation = _common.check_choice("interpolation", interpolation, _common.INTERPOLATIONS)
+        self.monotonicities = _common.per_dimension("monotonicities", monotonicities, dims,
+                                                    _common.MONOTONICITIES)
+        self.unimodalities = _common.per_dimension("unimodalities", unimodalities, dims,
+                                                   _common.UNIMODALITIES)
+        for k, (m, u) in enumerate(zip(self.monotonicities, self.unimodalities)):
+            if m != "none" and u != "none":
+                raise ValueError(f"dimension {k} cannot be both monotonic ({m}) and unimodal ({u})")
+        self.edgeworth_trusts = _common.check_pairs("edgeworth_trusts", edgeworth_trusts, dims,
+                                                    TRUST_DIRECTIONS)
+        self.trapezoid_trusts = _common.check_pairs("trapezoid_trusts", trapezoid_trusts, dims,
+                                                    TRUST_DIRECTIONS)
+        self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
+        self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
+        self.joint_monotonicities = _common.check_pairs("joint_monotonicities", joint_monotonicities, dims)
+        for name, entries in (("edgeworth_trusts", self.edgeworth_trusts),
+                              ("trapezoid_trusts", self.trapezoid_trusts),
+                              ("monotonic_dominances", self.monotonic_dominances),
+                              ("range_dominances", self.range_dominances)):
+            for entry in entries:
+                if self.monotonicities[entry[0]] == "none":
+                    raise ValueError(f"{name} entry {entry!r} needs dimension {entry[0]} to be monotonic")
+        _common.check_bounds(output_min, output_max)
+        self.output_min = None if output_min is None else float(output_min)
+        self.output_max = None if output_max is None else float(output_max)
+        self.num_projection_iterations = int(num_projection_iterations)
+        if isinstance(kernel_initializer, str) and kernel_initializer in KERNEL_INITIALIZERS:
+            self.kernel_initializer = kernel_initializer
+        else:
+            self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
+
+    @property
+    def num_vertices(self):
+        return int(np.prod(self.lattice_sizes))
+
+    def _constraint_kwargs(self):
+        return dict(
+            monotonicities=self.monotonicities, unimodalities=self.unimodalities,
+            edgeworth_trusts=self.edgeworth_trusts, trapezoid_trusts=self.trapezoid_trusts,
+            monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
+            joint_monotonicities=self.joint_monotonicities, output_min=self.output_min,
+            output_max=self.output_max)
+
+    def _has_constraints(self):
+        kwargs = self._constraint_kwargs()
+        return (any(m != "none" for m in self.monotonicities) or
+                any(u != "none" for u in self.unimodalities) or
+                any(kwargs[key] for key in ("edgeworth_trusts", "trapezoid_trusts", "monotonic_dominances",
+                                            "range_dominances", "joint_monotonicities")) or
+                self.output_min is not None or self.output_max is not None)
+
+    def _initializer(self):
+        if not isinstance(self.kernel_initializer, str):
+            return self.kernel_initializer
+        low = 0.0 if self.output_min is None else self.output_min
+        high = low + 1.0 if self.output_max is None else self.output_max
+        if self.output_max is not None and self.output_min is None:
+            low = high - 1.0
+        if self.kernel_initializer == "linear_initializer":
+            return lattice_initializers.LinearInitializer(
+                self.lattice_sizes, self.monotonicities, self.unimodalities, low, high)
+        return lattice_initializers.RandomMonotonicInitializer(
+            self.lattice_sizes, self.monotonicities, low, high)
+
+    def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            dims = len(input_shape)
+        else:
+            dims = input_shape[-1]
+            if len(input_shape) == 3 and input_shape[1] not in (None, self.units):
+                raise ValueError(f"Lattice with units={self.units} got inputs {tuple(input_shape)}: the "
+                                 f"middle dimension must be {self.units}")
+        if dims is not None and dims != len(self.lattice_sizes):
+            raise ValueError(f"Lattice with lattice_sizes {self.lattice_sizes} needs {len(self.lattice_sizes)} "
+                             f"inputs per point, got input shape {input_shape}")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.units, self.num_vertices), initializer=self._initializer(),
+            regularizer=_regularizers.resolve(self.kernel_regularizer, lattice_regularizer_builders(self.lattice_sizes)),
+            constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            inputs = tf.concat([tf.cast(x, self.compute_dtype) for x in inputs], axis=-1)
+        inputs = tf.cast(inputs, self.compute_dtype)
+        return ops.lattice_interpolation(inputs, tf.cast(self.kernel, self.compute_dtype),
+                                         self.lattice_sizes, interpolation=self.interpolation,
+                                         implementation=self.implementation)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            return (input_shape[0][0], self.units)
+        return (input_shape[0], self.units)
+
+    def _project_kernel(self, kernel, exact=False):
+        if not self._has_constraints():
+            return tf.convert_to_tensor(kernel)
+        # The exact (cvxpy) projection is affordable only for small kernels;
+        # larger ones get many more Dykstra cycles instead.
+        finalizing = exact
+        exact = exact and self.units * self.num_vertices <= EXACT_PROJECTION_MAX_PARAMS
+        iterations = self.num_projection_iterations * (10 if finalizing else 1)
+        return ops.lattice_projection(
+            tf.convert_to_tensor(kernel), self.lattice_sizes, num_iterations=iterations, exact=exact,
+            implementation=self.implementation, **self._constraint_kwargs())
+
+    def _project(self, exact):
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
+
+    def certify(self):
+        """Checks every declared constraint exactly on the vertex parameters."""
+        certificate = tfl_constraints.certify_lattice(
+            np.asarray(self.kernel, np.float64), self.lattice_sizes, **self._constraint_kwargs())
+        return tfl_constraints.Certificate(f"Lattice {self.name!r}", tuple(certificate.checks))
+
+    def get_config(self):
+        config = super().get_config()
+        initializer = self.kernel_initializer
+        if not isinstance(initializer, str):
+            initializer = keras.saving.serialize_keras_object(initializer)
+        config.update(
+            lattice_sizes=self.lattice_sizes, units=self.units, interpolation=self.interpolation,
+            monotonicities=self.monotonicities, unimodalities=self.unimodalities,
+            edgeworth_trusts=[list(t) for t in self.edgeworth_trusts],
+            trapezoid_trusts=[list(t) for t in self.trapezoid_trusts],
+            monotonic_dominances=[list(t) for t in self.monotonic_dominances],
+            range_dominances=[list(t) for t in self.range_dominances],
+            joint_monotonicities=[list(t) for t in self.joint_monotonicities],
+            output_min=self.output_min, output_max=self.output_max,
+            num_projection_iterations=self.num_projection_iterations,
+            kernel_initializer=initializer,
+            kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
+        return config

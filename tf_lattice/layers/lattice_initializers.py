@@ -1,0 +1,131 @@
+"""Initializers of lattice parameters ``[units, prod(lattice_sizes)]``.
+
+Vertices are in row-major order (last dimension fastest), as everywhere in
+tf_lattice.
+"""
+
+import keras
+import numpy as np
+
+from tf_lattice.layers import _common
+
+
+def vertex_coordinates(lattice_sizes):
+    """Integer coordinates of every vertex, row-major: array ``[V, d]``."""
+    grids = np.meshgrid(*[np.arange(size) for size in lattice_sizes], indexing="ij")
+    return np.stack([grid.reshape(-1) for grid in grids], axis=-1)
+
+
+def _dimension_profile(size, direction):
+    """Per-dimension shape on ``size`` vertices, scaled to span [0, 1]."""
+    position = np.linspace(0.0, 1.0, size)
+    if direction == "increasing":
+        return position
+    if direction == "decreasing":
+        return 1.0 - position
+    if direction in ("valley", "peak"):
+        center = (size - 1) / 2.0
+        valley = np.abs(np.arange(size) - center) / max(center, 1e-12)
+        return valley if direction == "valley" else 1.0 - valley
+    return np.zeros(size)
+
+
+def linear_lattice_values(lattice_sizes, monotonicities=None, unimodalities=None,
+                          output_min=0.0, output_max=1.0):
+    """Vertex values of ``output_min + sum_k phi_k(v_k)``.
+
+    ``phi_k`` rises linearly over increasing dimensions (falls over decreasing
+    ones, is V- or Λ-shaped over valley/peak ones) by ``Δ = (output_max -
+    output_min) / c`` where ``c`` counts the constrained dimensions (all
+    dimensions when none is constrained; then every dimension rises), so the
+    values span ``[output_min, output_max]``.
+
+    Returns:
+      Array ``[V]``.
+    """
+    dims = len(lattice_sizes)
+    monotonicities = _common.per_dimension("monotonicities", monotonicities, dims, _common.MONOTONICITIES)
+    unimodalities = _common.per_dimension("unimodalities", unimodalities, dims, _common.UNIMODALITIES)
+    directions = [u if u != "none" else m for m, u in zip(monotonicities, unimodalities)]
+    if all(direction == "none" for direction in directions):
+        directions = ["increasing"] * dims
+    constrained = sum(direction != "none" for direction in directions)
+    step = (output_max - output_min) / constrained
+    coordinates = vertex_coordinates(lattice_sizes)
+    values = np.full(coordinates.shape[0], float(output_min))
+    for k, direction in enumerate(directions):
+        values += step * _dimension_profile(lattice_sizes[k], direction)[coordinates[:, k]]
+    return values
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class LinearInitializer(keras.initializers.Initializer):
+    """Every unit starts as the same separable linear (monotone) function.
+
+    See :func:`linear_lattice_values`. The requested shape must be
+    ``[units, prod(lattice_sizes)]``.
+    """
+
+    def __init__(self, lattice_sizes, monotonicities=None, unimodalities=None,
+                 output_min=0.0, output_max=1.0):
+        self.lattice_sizes = [int(s) for s in lattice_sizes]
+        self.monotonicities = monotonicities
+        self.unimodalities = unimodalities
+        self.output_min = float(output_min)
+        self.output_max = float(output_max)
+
+    def __call__(self, shape, dtype=None):
+        values = linear_lattice_values(self.lattice_sizes, self.monotonicities, self.unimodalities,
+                                       self.output_min, self.output_max)
+        if shape[-1] != values.shape[0]:
+            raise ValueError(f"LinearInitializer for lattice_sizes {self.lattice_sizes} needs a last "
+                             f"dimension of {values.shape[0]}, got shape {tuple(shape)}")
+        return keras.ops.convert_to_tensor(np.broadcast_to(values, shape), dtype=dtype)
+
+    def get_config(self):
+        return dict(lattice_sizes=self.lattice_sizes, monotonicities=self.monotonicities,
+                    unimodalities=self.unimodalities, output_min=self.output_min,
+                    output_max=self.output_max)
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class RandomMonotonicInitializer(keras.initializers.Initializer):
+    """Random vertex values, monotone along the declared dimensions.
+
+    Draws ``V`` values uniformly from ``[output_min, output_max]``, sorts them
+    and hands them out by vertex level ``sum_k l_k(v_k)`` (``l_k = v_k`` for
+    increasing and unconstrained dimensions, ``m_k - 1 - v_k`` for decreasing
+    ones; random order within a level). A step along a monotone dimension
+    raises the level, so it never lowers the value.
+    """
+
+    def __init__(self, lattice_sizes, monotonicities=None, output_min=0.0, output_max=1.0, seed=None):
+        self.lattice_sizes = [int(s) for s in lattice_sizes]
+        self.monotonicities = monotonicities
+        self.output_min = float(output_min)
+        self.output_max = float(output_max)
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        dims = len(self.lattice_sizes)
+        monotonicities = _common.per_dimension("monotonicities", self.monotonicities, dims,
+                                               _common.MONOTONICITIES)
+        coordinates = vertex_coordinates(self.lattice_sizes)
+        levels = np.zeros(coordinates.shape[0])
+        for k, direction in enumerate(monotonicities):
+            column = coordinates[:, k]
+            levels += (self.lattice_sizes[k] - 1 - column) if direction == "decreasing" else column
+        rng = np.random.default_rng(self.seed)
+        units = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        rows = []
+        for _ in range(units):
+            samples = np.sort(rng.uniform(self.output_min, self.output_max, coordinates.shape[0]))
+            order = np.lexsort((rng.random(coordinates.shape[0]), levels))
+            row = np.empty(coordinates.shape[0])
+            row[order] = samples
+            rows.append(row)
+        return keras.ops.convert_to_tensor(np.reshape(rows, shape), dtype=dtype)
+
+    def get_config(self):
+        return dict(lattice_sizes=self.lattice_sizes, monotonicities=self.monotonicities,
+                    output_min=self.output_min, output_max=self.output_max, seed=self.seed)

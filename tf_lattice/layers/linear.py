@@ -1,0 +1,152 @@
+"""Linear layer with sign constraints, dominance and normalization.
+
+``y_u = sum_k x_k w_{k,u} + b_u`` with kernel ``w`` of shape ``[d, units]``.
+An increasing input has ``w_k >= 0`` in every unit (decreasing: ``<= 0``);
+monotonic dominance ``(i, j)`` requires ``|w_i| >= |w_j|`` in the monotone
+direction; range dominance scales by the input ranges; ``normalization_order``
+keeps every unit's weight vector at unit norm.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice import constraints as tfl_constraints
+from tf_lattice import ops
+from tf_lattice.layers import _common
+from tf_lattice.layers import _regularizers
+
+NORMALIZATION_ORDERS = (None, 1, 2, "inf")
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class Linear(_common.LatticeLayer):
+    """A linear function of ``[batch, d]`` inputs with shape constraints.
+
+    Args:
+      num_input_dims: ``d`` (checked against the input when building).
+      units: number of outputs.
+      monotonicities: per input ``"none"``, ``"increasing"`` or
+        ``"decreasing"`` (or one string for all).
+      monotonic_dominances: ``(dominant, weak)`` pairs of monotone inputs.
+      range_dominances: ``(dominant, weak)`` pairs of monotone inputs; needs
+        ``input_min`` and ``input_max``.
+      input_min, input_max: per-input bounds (lists of ``d`` floats) used by
+        range dominance.
+      normalization_order: None, 1, 2 or ``"inf"``: each unit's weights are
+        rescaled to unit norm after every step.
+      use_bias: whether to add a trainable bias.
+      kernel_initializer, bias_initializer: Keras initializers; the default
+        kernel is ``1/d`` (an average).
+      kernel_regularizer, bias_regularizer: Keras regularizers.
+      implementation: ``"kernel"`` or ``"portable"`` (the layer itself is a
+        matrix product; the argument is kept for uniformity).
+      **kwargs: Keras layer arguments.
+    """
+
+    uses_kernels = False
+
+    def __init__(self, num_input_dims, units=1, monotonicities=None, monotonic_dominances=None,
+                 range_dominances=None, input_min=None, input_max=None, normalization_order=None,
+                 use_bias=True, kernel_initializer=None, bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, implementation="kernel", **kwargs):
+        super().__init__(implementation=implementation, **kwargs)
+        self.num_input_dims = int(num_input_dims)
+        if self.num_input_dims < 1 or units < 1:
+            raise ValueError(f"num_input_dims and units must be at least 1, got {num_input_dims}, {units}")
+        dims = self.num_input_dims
+        self.units = int(units)
+        self.monotonicities = _common.per_dimension("monotonicities", monotonicities, dims,
+                                                    _common.MONOTONICITIES)
+        self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
+        self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
+        for name, pairs in (("monotonic_dominances", self.monotonic_dominances),
+                            ("range_dominances", self.range_dominances)):
+            for pair in pairs:
+                if "none" in (self.monotonicities[pair[0]], self.monotonicities[pair[1]]):
+                    raise ValueError(f"{name} pair {pair} needs both inputs to be monotonic")
+        self.input_min = None if input_min is None else [float(v) for v in np.broadcast_to(input_min, dims)]
+        self.input_max = None if input_max is None else [float(v) for v in np.broadcast_to(input_max, dims)]
+        if self.range_dominances and (self.input_min is None or self.input_max is None):
+            raise ValueError("range_dominances needs input_min and input_max")
+        if normalization_order not in NORMALIZATION_ORDERS:
+            raise ValueError(f"normalization_order must be one of {NORMALIZATION_ORDERS}, got "
+                             f"{normalization_order!r}")
+        self.normalization_order = normalization_order
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.Constant(1.0 / dims))
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    def _input_ranges(self):
+        if self.input_min is None or self.input_max is None:
+            return None
+        return list(zip(self.input_min, self.input_max))
+
+    def _has_constraints(self):
+        return (any(m != "none" for m in self.monotonicities) or self.monotonic_dominances or
+                self.range_dominances or self.normalization_order is not None)
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.num_input_dims:
+            raise ValueError(f"Linear with num_input_dims={self.num_input_dims} got input shape "
+                             f"{tuple(input_shape)}")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.num_input_dims, self.units), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer)
+
+    def call(self, inputs):
+        outputs = tf.matmul(tf.cast(inputs, self.compute_dtype), tf.cast(self.kernel, self.compute_dtype))
+        if self.use_bias:
+            outputs = outputs + tf.cast(self.bias, self.compute_dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _project_kernel(self, kernel, exact=False):
+        order = self.normalization_order
+        return ops.linear_projection(
+            tf.convert_to_tensor(kernel), monotonicities=self.monotonicities,
+            monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
+            input_ranges=self._input_ranges(), normalization_order=np.inf if order == "inf" else order)
+
+    def _project(self, exact):
+        if not self._has_constraints():
+            return []
+        return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
+
+    def certify(self):
+        """Checks signs and dominances exactly (and the norm, when normalized)."""
+        weights = np.asarray(self.kernel, np.float64)
+        certificate = tfl_constraints.certify_linear(
+            weights, monotonicities=self.monotonicities, monotonic_dominances=self.monotonic_dominances,
+            range_dominances=self.range_dominances, input_ranges=self._input_ranges())
+        checks = tuple(certificate.checks)
+        if self.normalization_order is not None:
+            order = np.inf if self.normalization_order == "inf" else self.normalization_order
+            norms = np.linalg.norm(weights, ord=order, axis=0)
+            checks += (tfl_constraints.ConstraintCheck(
+                f"normalization_order={self.normalization_order}",
+                float(np.max(np.abs(norms - 1.0), initial=0.0)), None, 1e-5),)
+        return tfl_constraints.Certificate(f"Linear {self.name!r}", checks)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_input_dims=self.num_input_dims, units=self.units, monotonicities=self.monotonicities,
+            monotonic_dominances=[list(p) for p in self.monotonic_dominances],
+            range_dominances=[list(p) for p in self.range_dominances],
+            input_min=self.input_min, input_max=self.input_max,
+            normalization_order=self.normalization_order, use_bias=self.use_bias,
+            kernel_initializer=keras.saving.serialize_keras_object(self.kernel_initializer),
+            bias_initializer=keras.saving.serialize_keras_object(self.bias_initializer),
+            kernel_regularizer=keras.saving.serialize_keras_object(self.kernel_regularizer),
+            bias_regularizer=keras.saving.serialize_keras_object(self.bias_regularizer))
+        return config

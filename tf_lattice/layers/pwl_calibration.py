@@ -1,0 +1,354 @@
+"""Piecewise-linear calibration layer.
+
+Each unit ``u`` maps its input through a piecewise-linear function with
+keypoint inputs ``k_0 < ... < k_{K-1}`` and keypoint outputs ``o_0..o_{K-1}``
+(the trainable ``kernel``, shape ``[units, K]``): for ``k_i <= x <= k_{i+1}``,
+``y = o_i + (o_{i+1} - o_i) (x - k_i) / (k_{i+1} - k_i)``, flat outside the
+keypoints. Shape constraints (monotonicity, convexity, bounds) are properties
+of the keypoint outputs and are enforced by projecting them after every
+optimizer step.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice import constraints as tfl_constraints
+from tf_lattice import ops
+from tf_lattice.constraints import ConstraintCheck
+from tf_lattice.layers import _common
+from tf_lattice.layers import _regularizers
+
+KEYPOINT_TYPES = ("fixed", "learned_interior")
+OUTPUT_INITIALIZERS = ("equal_heights", "equal_slopes")
+
+
+def calibrator_regularizer_builders(keypoints):
+    """Names usable in ``("name", l1, l2)`` calibrator regularizer tuples.
+
+    Args:
+      keypoints: the calibrator's keypoint inputs (the Hessian and wrinkle
+        penalties measure slopes, which depend on keypoint spacing).
+    """
+    from tf_lattice import regularizers
+    return {
+        "laplacian": lambda l1=0.0, l2=0.0: regularizers.CalibratorLaplacian(l1=l1, l2=l2),
+        "hessian": lambda l1=0.0, l2=0.0: regularizers.CalibratorHessian(l1=l1, l2=l2, keypoints=keypoints),
+        "wrinkle": lambda l1=0.0, l2=0.0: regularizers.CalibratorWrinkle(l1=l1, l2=l2, keypoints=keypoints),
+    }
+
+
+def initial_output_range(output_min, output_max):
+    """The range the initial outputs span: the bounds, or [0, 1] around them."""
+    if output_min is not None and output_max is not None:
+        return float(output_min), float(output_max)
+    if output_min is not None:
+        return float(output_min), float(output_min) + 1.0
+    if output_max is not None:
+        return float(output_max) - 1.0, float(output_max)
+    return 0.0, 1.0
+
+
+def initial_outputs(keypoints, units, kind, low, high, decreasing):
+    """Keypoint outputs rising linearly from ``low`` to ``high``.
+
+    Args:
+      keypoints: array ``[K]`` or ``[units, K]``.
+      units: number of units.
+      kind: ``"equal_heights"`` (outputs linear in the keypoint index) or
+        ``"equal_slopes"`` (outputs linear in the keypoint input).
+      low, high: the first and last output.
+      decreasing: flip so the outputs fall from ``high`` to ``low``.
+
+    Returns:
+      Array ``[units, K]``.
+    """
+    keypoints = np.broadcast_to(np.asarray(keypoints, np.float64), (units, np.shape(keypoints)[-1]))
+    if kind == "equal_heights":
+        fraction = np.broadcast_to(np.linspace(0.0, 1.0, keypoints.shape[1]), keypoints.shape)
+    else:
+        span = keypoints[:, -1:] - keypoints[:, :1]
+        fraction = (keypoints - keypoints[:, :1]) / span
+    if decreasing:
+        fraction = 1.0 - fraction
+    return low + (high - low) * fraction
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class PWLCalibration(_common.LatticeLayer):
+    """Piecewise-linear calibration of one or more inputs.
+
+    Input: ``[batch, 1]`` (one input shared by every unit) or
+    ``[batch, units]`` (one input per unit); with ``impute_missing=True`` and
+    no ``missing_input_value`` the layer is called on ``[inputs, is_missing]``
+    where ``is_missing`` has the shape of ``inputs`` (nonzero means missing).
+    Output: ``[batch, units]``.
+
+    Args:
+      input_keypoints: keypoint inputs, ``[K]`` (shared) or ``[units, K]``,
+        strictly increasing, ``K >= 2``.
+      units: number of calibrators.
+      input_keypoints_type: ``"fixed"``, or ``"learned_interior"``: the first
+        and last keypoints stay fixed and the interior ones are learned
+        (``k = k_0 + (k_{K-1} - k_0) cumsum(softmax(logits))``, per unit).
+      monotonicity: ``"none"``, ``"increasing"`` or ``"decreasing"``.
+      convexity: ``"none"``, ``"convex"`` or ``"concave"`` (slopes between
+        keypoints non-decreasing / non-increasing); not with learned keypoints.
+      output_min, output_max: bounds on every output (None: unbounded).
+      clamp_min, clamp_max: with a monotonicity, pin the output at the low
+        (high) end of the input range to ``output_min`` (``output_max``).
+      is_cyclic: the output at the last keypoint equals the output at the
+        first (periodic features); not with monotonicity or convexity.
+      missing_input_value: inputs equal to this value are missing.
+      impute_missing: whether missing inputs exist (with a sentinel or an
+        ``is_missing`` input).
+      missing_output_value: output for missing inputs; None learns one per
+        unit (kept within the output bounds).
+      kernel_initializer: ``"equal_heights"``, ``"equal_slopes"`` or a Keras
+        initializer of the ``[units, K]`` outputs.
+      kernel_regularizer: None, a Keras regularizer, a ``("laplacian" |
+        "hessian" | "wrinkle", l1, l2)`` tuple, or a list of these.
+      implementation: ``"kernel"`` or ``"portable"``.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, input_keypoints, units=1, input_keypoints_type="fixed",
+                 monotonicity="none", convexity="none", output_min=None, output_max=None,
+                 clamp_min=False, clamp_max=False, is_cyclic=False, missing_input_value=None,
+                 impute_missing=False, missing_output_value=None,
+                 kernel_initializer="equal_heights", kernel_regularizer=None,
+                 implementation="kernel", **kwargs):
+        super().__init__(implementation=implementation, **kwargs)
+        keypoints = np.asarray(input_keypoints, np.float64)
+        if keypoints.ndim not in (1, 2) or keypoints.shape[-1] < 2:
+            raise ValueError(
+                f"input_keypoints must have shape [K] or [units, K] with K >= 2, got {keypoints.shape}")
+        if keypoints.ndim == 2 and keypoints.shape[0] != units:
+            raise ValueError(
+                f"input_keypoints of shape {keypoints.shape} must have one row per unit ({units})")
+        if not np.all(np.isfinite(keypoints)) or np.any(np.diff(keypoints, axis=-1) <= 0):
+            raise ValueError(f"input_keypoints must be finite and strictly increasing, got {keypoints.tolist()}")
+        if units < 1:
+            raise ValueError(f"units must be at least 1, got {units}")
+        self.input_keypoints = keypoints
+        self.units = int(units)
+        self.input_keypoints_type = _common.check_choice(
+            "input_keypoints_type", input_keypoints_type, KEYPOINT_TYPES)
+        self.monotonicity = _common.check_choice("monotonicity", monotonicity, _common.MONOTONICITIES)
+        self.convexity = _common.check_choice("convexity", convexity, _common.CONVEXITIES)
+        _common.check_bounds(output_min, output_max)
+        self.output_min = None if output_min is None else float(output_min)
+        self.output_max = None if output_max is None else float(output_max)
+        self.clamp_min, self.clamp_max = bool(clamp_min), bool(clamp_max)
+        self.is_cyclic = bool(is_cyclic)
+        self.missing_input_value = missing_input_value
+        self.impute_missing = bool(impute_missing) or missing_input_value is not None
+        self.missing_output_value = missing_output_value
+        self.kernel_initializer = kernel_initializer
+        self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
+        self._check_combinations()
+
+    def _check_combinations(self):
+        if self.is_cyclic and (self.monotonicity != "none" or self.convexity != "none"):
+            raise ValueError("is_cyclic=True cannot be combined with a monotonicity or convexity")
+        if self.convexity != "none" and self.input_keypoints_type != "fixed":
+            raise ValueError("convexity requires input_keypoints_type='fixed'")
+        for flag, bound, name in ((self.clamp_min, self.output_min, "min"),
+                                  (self.clamp_max, self.output_max, "max")):
+            if flag and (bound is None or self.monotonicity == "none"):
+                raise ValueError(f"clamp_{name}=True requires output_{name} and a monotonicity")
+            if flag and self.convexity != "none":
+                raise ValueError(f"clamp_{name}=True cannot be combined with a convexity")
+        if isinstance(self.kernel_initializer, str) and self.kernel_initializer in OUTPUT_INITIALIZERS:
+            return
+        keras.initializers.get(self.kernel_initializer)
+
+    @property
+    def num_keypoints(self):
+        return self.input_keypoints.shape[-1]
+
+    def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            input_shape = input_shape[0]
+        width = input_shape[-1]
+        if width is not None and width not in (1, self.units):
+            raise ValueError(
+                f"PWLCalibration with units={self.units} needs inputs of shape [batch, 1] or "
+                f"[batch, {self.units}], got {tuple(input_shape)}")
+        stored = self.num_keypoints - (1 if self.is_cyclic else 0)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.units, stored), initializer=self._kernel_initializer(),
+            regularizer=_regularizers.resolve(
+                self.kernel_regularizer, calibrator_regularizer_builders(self.input_keypoints.tolist())),
+            constraint=_common.Projection(self._project_kernel))
+        if self.input_keypoints_type == "learned_interior":
+            lengths = np.diff(np.broadcast_to(self.input_keypoints, (self.units, self.num_keypoints)), axis=-1)
+            logits = np.log(lengths / lengths.sum(axis=-1, keepdims=True))
+            self.keypoint_logits = self.add_weight(
+                name="keypoint_logits", shape=logits.shape,
+                initializer=keras.initializers.Constant(logits))
+        if self.impute_missing and self.missing_output_value is None:
+            low, high = initial_output_range(self.output_min, self.output_max)
+            self.missing_output = self.add_weight(
+                name="missing_output", shape=(self.units,),
+                initializer=keras.initializers.Constant((low + high) / 2),
+                constraint=_common.Projection(self._project_missing_output))
+
+    def _kernel_initializer(self):
+        if not (isinstance(self.kernel_initializer, str) and self.kernel_initializer in OUTPUT_INITIALIZERS):
+            return keras.initializers.get(self.kernel_initializer)
+        low, high = initial_output_range(self.output_min, self.output_max)
+        if self.is_cyclic:
+            values = np.full((self.units, self.num_keypoints - 1), (low + high) / 2)
+        else:
+            values = initial_outputs(self.input_keypoints, self.units, self.kernel_initializer,
+                                     low, high, self.monotonicity == "decreasing")
+        return keras.initializers.Constant(values)
+
+    def keypoints_inputs(self):
+        """The keypoint inputs: ``[K]`` when fixed and shared, else ``[units, K]``."""
+        fixed = tf.constant(self.input_keypoints, self.compute_dtype)
+        if self.input_keypoints_type == "fixed":
+            return fixed
+        fixed = tf.broadcast_to(fixed, (self.units, self.num_keypoints))
+        first, last = fixed[:, :1], fixed[:, -1:]
+        fractions = tf.math.cumsum(tf.nn.softmax(tf.cast(self.keypoint_logits, self.compute_dtype)), axis=-1)
+        interior = first + (last - first) * fractions[:, :-1]
+        return tf.concat([first, interior, last], axis=-1)
+
+    def keypoints_outputs(self, kernel=None):
+        """The keypoint outputs ``[units, K]`` (the cyclic kernel repeats its first)."""
+        kernel = self.kernel if kernel is None else kernel
+        kernel = tf.convert_to_tensor(kernel)
+        if self.is_cyclic:
+            kernel = tf.concat([kernel, kernel[:, :1]], axis=-1)
+        return kernel
+
+    def call(self, inputs):
+        is_missing = None
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 2 or not self.impute_missing:
+                raise ValueError(
+                    "PWLCalibration takes a list [inputs, is_missing] only with impute_missing=True")
+            inputs, is_missing = inputs
+        inputs = tf.cast(inputs, self.compute_dtype)
+        if inputs.shape[-1] == 1 and self.units > 1:
+            inputs = tf.repeat(inputs, self.units, axis=-1)
+        outputs = tf.cast(self.keypoints_outputs(), self.compute_dtype)
+        calibrated = ops.pwl_calibration(inputs, self.keypoints_inputs(), outputs,
+                                         implementation=self.implementation)
+        if not self.impute_missing:
+            return calibrated
+        if is_missing is None:
+            if self.missing_input_value is None:
+                raise ValueError("impute_missing=True without missing_input_value needs [inputs, is_missing]")
+            is_missing = tf.equal(inputs, tf.cast(self.missing_input_value, inputs.dtype))
+        else:
+            is_missing = tf.cast(is_missing, tf.bool)
+            if is_missing.shape[-1] == 1 and self.units > 1:
+                is_missing = tf.repeat(is_missing, self.units, axis=-1)
+        if self.missing_output_value is None:
+            missing = tf.cast(self.missing_output, self.compute_dtype)
+        else:
+            missing = tf.constant(self.missing_output_value, self.compute_dtype)
+        return tf.where(is_missing, tf.broadcast_to(missing, tf.shape(calibrated)), calibrated)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            input_shape = input_shape[0]
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    # Constraints -------------------------------------------------------------
+
+    def _project_kernel(self, kernel, exact=False):
+        kernel = tf.convert_to_tensor(kernel)
+        if self.is_cyclic:
+            low = -np.inf if self.output_min is None else self.output_min
+            high = np.inf if self.output_max is None else self.output_max
+            return tf.clip_by_value(kernel, low, high)
+        if self.monotonicity == "none" and self.convexity == "none" and \
+                self.output_min is None and self.output_max is None:
+            return kernel
+        projected = ops.calibrator_projection(
+            kernel, self.keypoints_inputs(), monotonicity=self.monotonicity,
+            convexity=self.convexity, output_min=self.output_min, output_max=self.output_max,
+            exact=exact)
+        return self._clamp(projected)
+
+    def _clamp(self, outputs):
+        increasing = self.monotonicity == "increasing"
+        if self.clamp_min:
+            column = 0 if increasing else -1
+            outputs = _set_column(outputs, column, self.output_min)
+        if self.clamp_max:
+            column = -1 if increasing else 0
+            outputs = _set_column(outputs, column, self.output_max)
+        return outputs
+
+    def _project_missing_output(self, value):
+        low = -np.inf if self.output_min is None else self.output_min
+        high = np.inf if self.output_max is None else self.output_max
+        return tf.clip_by_value(value, low, high)
+
+    def _project(self, exact):
+        updates = [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
+        if self.impute_missing and self.missing_output_value is None:
+            updates.append((self.missing_output, self._project_missing_output(self.missing_output)))
+        return updates
+
+    def certify(self):
+        """Checks monotonicity, convexity, bounds and clamping exactly.
+
+        Returns:
+          A Certificate over every unit's keypoint outputs (and the missing
+          output, when learned).
+        """
+        keypoints = np.asarray(self.keypoints_inputs(), np.float64)
+        outputs = np.asarray(self.keypoints_outputs(), np.float64)
+        certificate = tfl_constraints.certify_calibrator(
+            keypoints, outputs, monotonicity=self.monotonicity, convexity=self.convexity,
+            output_min=self.output_min, output_max=self.output_max)
+        extra = []
+        if self.is_cyclic:
+            extra.append(ConstraintCheck("is_cyclic", float(np.max(np.abs(outputs[:, -1] - outputs[:, 0])))))
+        increasing = self.monotonicity == "increasing"
+        if self.clamp_min:
+            column = outputs[:, 0] if increasing else outputs[:, -1]
+            extra.append(ConstraintCheck("clamp_min", float(np.max(np.abs(column - self.output_min))),
+                                         None, 1e-6))
+        if self.clamp_max:
+            column = outputs[:, -1] if increasing else outputs[:, 0]
+            extra.append(ConstraintCheck("clamp_max", float(np.max(np.abs(column - self.output_max))),
+                                         None, 1e-6))
+        if self.impute_missing and self.missing_output_value is None:
+            extra.append(_common.bounds_check("missing_output bounds", np.asarray(self.missing_output),
+                                              self.output_min, self.output_max))
+        subject = f"PWLCalibration {self.name!r}"
+        return tfl_constraints.Certificate(subject, tuple(certificate.checks) + tuple(extra))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            input_keypoints=self.input_keypoints.tolist(), units=self.units,
+            input_keypoints_type=self.input_keypoints_type, monotonicity=self.monotonicity,
+            convexity=self.convexity, output_min=self.output_min, output_max=self.output_max,
+            clamp_min=self.clamp_min, clamp_max=self.clamp_max, is_cyclic=self.is_cyclic,
+            missing_input_value=self.missing_input_value, impute_missing=self.impute_missing,
+            missing_output_value=self.missing_output_value,
+            kernel_initializer=_serialize_initializer(self.kernel_initializer),
+            kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
+        return config
+
+
+def _set_column(outputs, column, value):
+    """Returns ``outputs`` with one column replaced by a constant."""
+    width = outputs.shape[-1]
+    column = column % width
+    mask = tf.one_hot(column, width, dtype=outputs.dtype)
+    return outputs * (1 - mask) + tf.cast(value, outputs.dtype) * mask
+
+
+def _serialize_initializer(initializer):
+    if isinstance(initializer, (str, dict)) or initializer is None:
+        return initializer
+    return keras.saving.serialize_keras_object(initializer)

@@ -1,0 +1,18 @@
+"""Configurations and builders of calibrated models (linear, lattice,
+lattice ensembles, deep lattice networks)."""
+
+from tf_lattice.models.builders import calibrated_lattice
+from tf_lattice.models.builders import calibrated_lattice_ensemble
+from tf_lattice.models.builders import calibrated_linear
+from tf_lattice.models.builders import ensemble_structure
+from tf_lattice.models.builders import feature_arrays
+from tf_lattice.models.configs import CalibratedLatticeConfig
+from tf_lattice.models.configs import CalibratedLatticeEnsembleConfig
+from tf_lattice.models.configs import CalibratedLinearConfig
+from tf_lattice.models.configs import DeepLatticeLayerConfig
+from tf_lattice.models.configs import DeepLatticeNetworkConfig
+from tf_lattice.models.configs import FeatureConfig
+from tf_lattice.models.crystals import crystals_structure
+from tf_lattice.models.crystals import pairwise_interactions
+from tf_lattice.models.deep_lattice_network import deep_lattice_network
+from tf_lattice.models.keypoints import keypoints_from_quantiles

@@ -1,0 +1,171 @@
+"""Builders of calibrated linear, lattice and lattice-ensemble models.
+
+Every builder returns a ``keras.Model`` taking a dict ``{feature name:
+[batch, 1]}`` and returning ``[batch, units]`` (one score per class for a
+multi-class classifier). Monotone features get monotone calibrators, and
+every later layer is increasing in its monotone inputs, so the model is
+monotone in each such feature in the declared direction.
+"""
+
+import keras
+import numpy as np
+
+from tf_lattice import layers
+from tf_lattice.layers.rtl import random_lattice_structure
+from tf_lattice.models import _calibration
+from tf_lattice.models._select import SelectColumns
+from tf_lattice.models import crystals
+
+
+def _concatenate(tensors):
+    return tensors[0] if len(tensors) == 1 else keras.layers.Concatenate()(tensors)
+
+
+def calibrated_linear(config):
+    """Calibrators, then a linear combination (a weighted average when bounded).
+
+    Args:
+      config: a :class:`CalibratedLinearConfig`.
+
+    Returns:
+      A ``keras.Model``.
+    """
+    bounded = config.output_min is not None and config.output_max is not None
+    inputs = _calibration.feature_inputs(config.features)
+    calibrated = _concatenate([
+        _calibration.calibrator(f, 1, config.output_min, config.output_max, config.implementation)(inputs[f.name])
+        for f in config.features])
+    monotonicities = ["increasing" if bounded or f.is_monotone else "none" for f in config.features]
+    linear = layers.Linear(
+        len(config.features), units=config.units, monotonicities=monotonicities,
+        normalization_order=1 if bounded else None, use_bias=config.use_bias and not bounded,
+        implementation=config.implementation, name="linear")
+    return keras.Model(inputs, linear(calibrated), name="calibrated_linear")
+
+
+def calibrated_lattice(config):
+    """Calibrators to ``[0, lattice_size - 1]``, then one lattice.
+
+    Args:
+      config: a :class:`CalibratedLatticeConfig`.
+
+    Returns:
+      A ``keras.Model``.
+    """
+    inputs = _calibration.feature_inputs(config.features)
+    calibrated = _concatenate([
+        _calibration.calibrator(f, 1, 0.0, f.lattice_size - 1.0, config.implementation)(inputs[f.name])
+        for f in config.features])
+    lattice = layers.Lattice(
+        [f.lattice_size for f in config.features], units=config.units, interpolation=config.interpolation,
+        monotonicities=[_calibration.lattice_monotonicity(f) for f in config.features],
+        output_min=config.output_min, output_max=config.output_max,
+        implementation=config.implementation, name="lattice")
+    return keras.Model(inputs, lattice(calibrated), name="calibrated_lattice")
+
+
+def ensemble_structure(config, x=None, y=None, prefit_epochs=5):
+    """The feature indices of each lattice of an ensemble config.
+
+    Args:
+      config: a :class:`CalibratedLatticeEnsembleConfig`.
+      x, y: training data (dict of feature arrays, targets); needed for
+        ``ensemble="crystals"``.
+      prefit_epochs: epochs of the crystals pre-fit.
+
+    Returns:
+      A list of sorted tuples of feature indices.
+
+    Raises:
+      ValueError: crystals without data.
+    """
+    if config.lattices is not None:
+        index = {f.name: i for i, f in enumerate(config.features)}
+        return [tuple(sorted(index[name] for name in lattice)) for lattice in config.lattices]
+    if config.ensemble == "crystals":
+        if x is None or y is None:
+            raise ValueError('ensemble="crystals" needs training data: pass x and y to the builder')
+        interactions = crystals.pairwise_interactions(
+            config.features, x, y, epochs=prefit_epochs, seed=config.seed,
+            implementation=config.implementation)
+        return crystals.crystals_structure(interactions, config.num_lattices, config.lattice_rank)
+    return random_lattice_structure(len(config.features), config.num_lattices, config.lattice_rank, config.seed)
+
+
+def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5):
+    """Calibrators, then the mean of several small lattices.
+
+    With ``ensemble="random"``/``"crystals"`` (or explicit ``lattices``) each
+    feature gets one calibrator unit per lattice that reads it; with
+    ``ensemble="rtl"`` the calibrated features feed one
+    :class:`tf_lattice.layers.RTL` layer.
+
+    Args:
+      config: a :class:`CalibratedLatticeEnsembleConfig`.
+      x, y: training data for the crystals pre-fit (ignored otherwise).
+      prefit_epochs: epochs of the crystals pre-fit.
+
+    Returns:
+      A ``keras.Model``.
+    """
+    inputs = _calibration.feature_inputs(config.features)
+    if config.ensemble == "rtl" and config.lattices is None:
+        return _rtl_ensemble(config, inputs)
+    structure = ensemble_structure(config, x, y, prefit_epochs)
+    uses = {i: [k for k, lattice in enumerate(structure) if i in lattice] for i in range(len(config.features))}
+    calibrated = {}
+    for i, feature in enumerate(config.features):
+        if not uses[i]:
+            continue
+        output = _calibration.calibrator(
+            feature, len(uses[i]), 0.0, feature.lattice_size - 1.0, config.implementation)(inputs[feature.name])
+        for unit, lattice_index in enumerate(uses[i]):
+            calibrated[(i, lattice_index)] = SelectColumns(
+                [unit], name=f"{feature.name}_for_lattice_{lattice_index}")(output)
+    outputs = []
+    for k, lattice_features in enumerate(structure):
+        features = [config.features[i] for i in lattice_features]
+        lattice = layers.Lattice(
+            [f.lattice_size for f in features], units=config.units, interpolation=config.interpolation,
+            monotonicities=[_calibration.lattice_monotonicity(f) for f in features],
+            output_min=config.output_min, output_max=config.output_max,
+            kernel_initializer="random_monotonic_initializer", implementation=config.implementation,
+            name=f"lattice_{k}")
+        outputs.append(lattice(_concatenate([calibrated[(i, k)] for i in lattice_features])))
+    output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="average")(outputs)
+    return keras.Model(inputs, output, name="calibrated_lattice_ensemble")
+
+
+def _rtl_ensemble(config, inputs):
+    sizes = {f.lattice_size for f in config.features}
+    if len(sizes) != 1:
+        raise ValueError(f'ensemble="rtl" needs one lattice_size for every feature, got {sorted(sizes)}')
+    size = sizes.pop()
+    calibrated = _concatenate([
+        _calibration.calibrator(f, 1, 0.0, size - 1.0, config.implementation)(inputs[f.name])
+        for f in config.features])
+    rtl = layers.RTL(
+        config.num_lattices, config.lattice_rank, lattice_size=size,
+        monotonicities=[_calibration.lattice_monotonicity(f) for f in config.features],
+        output_min=config.output_min, output_max=config.output_max, interpolation=config.interpolation,
+        random_seed=config.seed, average_outputs=config.units == 1, implementation=config.implementation,
+        name="rtl")
+    output = rtl(calibrated)
+    if config.units > 1:
+        # One score per unit: a monotone average-like combination of the lattices.
+        rtl_outputs = [m for m in _rtl_output_monotonicities(rtl, len(config.features), size)]
+        output = layers.Linear(config.num_lattices, units=config.units, monotonicities=rtl_outputs,
+                               implementation=config.implementation, name="combination")(output)
+    return keras.Model(inputs, output, name="calibrated_lattice_ensemble")
+
+
+def _rtl_output_monotonicities(rtl, num_inputs, size):
+    if not rtl.built:
+        rtl.build((None, num_inputs))
+    return rtl.output_monotonicities
+
+
+def feature_arrays(x):
+    """Turns a dict of feature columns into the ``[n, 1]`` float32 arrays the
+    models take."""
+    return {name: np.reshape(np.asarray(value, np.float32), (-1, 1)) for name, value in x.items()}

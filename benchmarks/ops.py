@@ -423,6 +423,20 @@ def _fmt_targets(targets):
     return "; ".join(parts)
 
 
+def worst_relative_difference(cases, key):
+    """Largest ``max |a - b| / max |b|`` over cases and arrays (None if none)."""
+    worst = None
+    for case in cases:
+        agreement = case["agreement"]
+        differences = agreement["max_abs_difference"].get(key)
+        if differences is None:
+            continue
+        for name, difference in differences.items():
+            scale = max(agreement["reference_max_abs"][name], 1e-30)
+            worst = max(worst or 0.0, difference / scale)
+    return worst
+
+
 def markdown_report(report):
     """Renders the short markdown summary of a report."""
     machine = report["machine"]
@@ -458,6 +472,11 @@ def markdown_report(report):
             f"{_fmt_ratio(case['ratios']['kernel_vs_tfl'])} | "
             f"{_fmt_ratio(case['ratios']['kernel_vs_twin_xla'])} | {efficiency} | "
             f"{_fmt_targets(case['targets'])} |")
+    for label, key in (("kernel", "kernel_vs_twin_graph"), ("TFL", "tfl_vs_twin_graph")):
+        worst = worst_relative_difference(report["cases"], key)
+        if worst is not None:
+            lines += ["", f"Largest difference of {label} from the twin (outputs and "
+                          f"gradients, relative to the largest magnitude): {worst:.1e}."]
     statuses = [t["status"] for case in report["cases"] for t in case["targets"]]
     lines += ["", f"Targets: {statuses.count('met')} met, {statuses.count('missed')} missed, "
                   f"{statuses.count('n/a')} not measured."]

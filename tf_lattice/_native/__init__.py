@@ -22,6 +22,7 @@ OP_NAMES = (
     "TfLattice>LatticeInterpolation",
     "TfLattice>LatticeInterpolationGrad",
     "TfLattice>IsotonicProjection",
+    "TfLattice>LatticeProjection",
 )
 
 

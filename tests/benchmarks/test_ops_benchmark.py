@@ -163,3 +163,26 @@ def test_quick_cases_exist_in_full_list():
     names = {case["name"] for case in _cases.all_cases()}
     assert set(_cases.QUICK_CASE_NAMES) <= names
     assert len(names) == 16
+
+
+def test_on_knots_marks_keypoints_and_integer_coordinates():
+    calibration = _cases.calibration_case(2, 3, batch=2)
+    arrays = {"inputs": np.array([[0.5, 0.25], [1.0, 0.7]], np.float32),
+              "keypoints": np.array([0.0, 0.5, 1.0], np.float32)}
+    np.testing.assert_array_equal(ops.on_knots(calibration, arrays),
+                                  [[True, False], [True, False]])
+    lattice = _cases.lattice_case(3, 2, "hypercube", batch=2)
+    arrays = {"inputs": np.array([[1.0, 0.5], [0.25, 2.0]], np.float32)}
+    np.testing.assert_array_equal(ops.on_knots(lattice, arrays),
+                                  [[True, False], [False, True]])
+
+
+def test_max_differences_off_knots_ignores_only_knot_entries():
+    zeros = {name: np.zeros((2, 2)) for name in ("outputs", "grad_inputs", "grad_params")}
+    other = {**zeros, "grad_inputs": np.array([[5.0, 0.0], [0.0, 0.5]])}
+    knots = np.array([[True, False], [False, False]])
+    differences = ops.max_differences(other, zeros, knots)
+    assert differences["grad_inputs"] == 5.0
+    assert differences["grad_inputs_off_knots"] == 0.5
+    assert differences["outputs"] == 0.0
+    assert ops.max_differences(None, zeros) is None

@@ -1,0 +1,53 @@
+"""scikit-learn's estimator checks on every tf_lattice estimator."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tf_lattice import estimators
+
+SMALL = dict(epochs=3, batch_size=64, learning_rate=0.05, random_state=0, verbose=0,
+             implementation="portable")
+# Precision-sensitive checks train on tiny separable data: more steps.
+TRAINED = dict(epochs=20, batch_size=256, learning_rate=0.2, random_state=0, verbose=0)
+
+STOCHASTIC_REASON = (
+    "training is stochastic mini-batch gradient descent, so weighting a row k times is not the "
+    "same model as repeating it k times")
+
+FAST = [estimators.CalibratedLinearRegressor, estimators.CalibratedLatticeClassifier]
+SLOW = [estimators.CalibratedLinearClassifier, estimators.CalibratedLatticeRegressor,
+        estimators.CalibratedLatticeEnsembleRegressor,
+        estimators.CalibratedLatticeEnsembleClassifier,
+        estimators.DeepLatticeNetworkRegressor, estimators.DeepLatticeNetworkClassifier]
+
+
+def _expected_failures(estimator):
+    return {"check_sample_weight_equivalence_on_dense_data": STOCHASTIC_REASON,
+            "check_sample_weight_equivalence_on_sparse_data": STOCHASTIC_REASON}
+
+
+def _instances(classes):
+    return [cls(**SMALL) for cls in classes]
+
+
+def _adapt(estimator, check):
+    """More training for the checks that test accuracy."""
+    name = getattr(check, "func", check).__name__
+    if name in ("check_classifiers_train", "check_regressors_train", "check_classifier_multioutput",
+                "check_classifiers_classes", "check_regressor_data_not_an_array",
+                "check_classifiers_regression_target", "check_decision_proba_consistency"):
+        estimator.set_params(**TRAINED)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(_instances(FAST), expected_failed_checks=_expected_failures)
+def test_sklearn_checks(estimator, check):
+    _adapt(estimator, check)
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(_instances(SLOW), expected_failed_checks=_expected_failures)
+def test_sklearn_checks_slow(estimator, check):
+    _adapt(estimator, check)
+    check(estimator)

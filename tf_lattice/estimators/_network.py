@@ -1,0 +1,255 @@
+"""Keras models of the estimators, assembled from tf_lattice layers.
+
+Every model reads the encoded `(batch, n_features)` matrix (see
+``_columns.encode``) and returns `(batch, units)` scores: one per class for
+multiclass classifiers, one logit for binary classifiers, one standardized
+value for regressors.
+
+How declared shapes reach the output: each feature's calibrator carries the
+feature's own shape (increasing/decreasing, convex/concave, the partial order
+of categories), and every layer after the calibrators is increasing in each
+calibrated value of a shaped feature (lattice dimensions marked
+``"increasing"``, linear weights >= 0). An increasing function of a monotone
+(or unimodal) calibrator keeps that shape, so monotonicity holds on the model
+output and on every class score; convexity holds on the output of calibrated
+linear models and on the calibrators of every model. Unimodality is a lattice
+constraint: the calibrator is increasing and the (single) lattice is
+valley- or peak-shaped along that feature.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from tf_lattice import layers as tfl_layers
+from tf_lattice.estimators._columns import NUMERIC
+from tf_lattice.estimators._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.estimators._inputs import FeatureColumn, GatherFeatures
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSettings:
+    """Sizes and regularization shared by every model kind.
+
+    Attributes:
+      units: outputs of the model.
+      lattice_size: vertices per lattice dimension.
+      interpolation: ``"hypercube"`` or ``"simplex"``.
+      calibration_laplacian, calibration_hessian, calibration_wrinkle: l2
+        amounts of the calibrator regularizers (first, second and third
+        differences of keypoint outputs).
+      lattice_laplacian, lattice_torsion: l2 amounts of the lattice
+        regularizers.
+      l2: l2 amount on linear weights and categorical calibrator outputs.
+      implementation: ``"kernel"`` (compiled ops) or ``"portable"`` (stock
+        TensorFlow ops, e.g. under XLA).
+    """
+
+    units: int = 1
+    lattice_size: int = 2
+    interpolation: str = "hypercube"
+    calibration_laplacian: float = 0.0
+    calibration_hessian: float = 0.0
+    calibration_wrinkle: float = 0.0
+    lattice_laplacian: float = 0.0
+    lattice_torsion: float = 0.0
+    l2: float = 0.0
+    implementation: str = "kernel"
+
+
+def _calibrator_regularizers(settings):
+    terms = [("laplacian", 0.0, settings.calibration_laplacian),
+             ("hessian", 0.0, settings.calibration_hessian),
+             ("wrinkle", 0.0, settings.calibration_wrinkle)]
+    return [term for term in terms if term[2] > 0] or None
+
+
+def _lattice_regularizers(settings):
+    terms = [("laplacian", 0.0, settings.lattice_laplacian),
+             ("torsion", 0.0, settings.lattice_torsion)]
+    return [term for term in terms if term[2] > 0] or None
+
+
+def _l2(settings):
+    return keras.regularizers.L2(settings.l2) if settings.l2 > 0 else None
+
+
+def calibrated_features(inputs, specs, constraints, settings, output_min, output_max):
+    """One calibrator per feature; returns `(batch, d)` calibrated values.
+
+    Numeric features get a PWLCalibration with a learned missing output;
+    categorical ones a CategoricalCalibration whose default bucket holds
+    missing and unseen categories. Unimodal features get an increasing
+    calibrator (the lattice makes the shape).
+    """
+    outputs = []
+    for j, (spec, feature) in enumerate(zip(specs, constraints.features)):
+        if spec.kind == NUMERIC:
+            values, is_missing = FeatureColumn(j, spec.keypoints[0], name=f"input_{j}")(inputs)
+            monotonicity = "increasing" if feature.unimodality != "none" else feature.monotonicity
+            calibrator = tfl_layers.PWLCalibration(
+                implementation=settings.implementation,
+                input_keypoints=list(spec.keypoints), monotonicity=monotonicity,
+                convexity=feature.convexity, output_min=output_min, output_max=output_max,
+                impute_missing=True, kernel_initializer="equal_heights",
+                kernel_regularizer=_calibrator_regularizers(settings), name=f"calibrator_{j}")
+            outputs.append(calibrator([values, is_missing]))
+        else:
+            values, _ = FeatureColumn(j, spec.default_bucket, name=f"input_{j}")(inputs)
+            calibrator = tfl_layers.CategoricalCalibration(
+                implementation=settings.implementation,
+                num_buckets=len(spec.vocabulary), output_min=output_min, output_max=output_max,
+                monotonicities=list(feature.category_order) or None, kernel_initializer="constant",
+                kernel_regularizer=_l2(settings), name=f"calibrator_{j}")
+            outputs.append(calibrator(values))
+    if len(outputs) == 1:
+        return outputs[0]
+    return keras.layers.Concatenate(axis=-1, name="calibrated")(outputs)
+
+
+def lattice_directions(constraints):
+    """Per feature: the lattice monotonicity and unimodality of its dimension."""
+    monotonicities, unimodalities = [], []
+    for feature in constraints.features:
+        unimodalities.append(feature.unimodality)
+        monotonicities.append("increasing" if feature.shaped and feature.unimodality == "none"
+                              else "none")
+    return monotonicities, unimodalities
+
+
+def _trusts(entries, constraints):
+    """Trust triples in calibrated space (a decreasing conditional flips them)."""
+    flipped = {"increasing": "decreasing", "decreasing": "increasing"}
+    return [(main, cond, flipped[d] if constraints.features[cond].monotonicity == "decreasing" else d)
+            for main, cond, d in entries]
+
+
+def _local_constraints(subset, constraints):
+    """Per-lattice constraints for a lattice reading ``subset`` (in order)."""
+    monotonicities, unimodalities = lattice_directions(constraints)
+    position = {feature: k for k, feature in enumerate(subset)}
+
+    def local(entries):
+        return tuple((position[e[0]], position[e[1]]) + tuple(e[2:]) for e in entries
+                     if e[0] in position and e[1] in position)
+
+    return dict(
+        monotonicities=tuple(monotonicities[f] for f in subset),
+        unimodalities=tuple(unimodalities[f] for f in subset),
+        edgeworth_trusts=local(_trusts(constraints.edgeworth_trusts, constraints)),
+        trapezoid_trusts=local(_trusts(constraints.trapezoid_trusts, constraints)),
+        monotonic_dominances=local(constraints.monotonic_dominances))
+
+
+def _dimension_order(subset, constraints):
+    """Shaped dimensions first, so more lattices share one constraint pattern."""
+    monotonicities, unimodalities = lattice_directions(constraints)
+    return sorted(subset, key=lambda f: (monotonicities[f] == "none", unimodalities[f], f))
+
+
+def lattice_ensemble(calibrated, subsets, constraints, settings, name, output_min=None,
+                     output_max=None):
+    """Lattices over feature subsets; returns `(batch, len(subsets))`.
+
+    Lattices with the same constraint pattern are evaluated by one Lattice
+    layer with several units.
+    """
+    groups = {}
+    for subset in subsets:
+        ordered = _dimension_order(subset, constraints)
+        local = _local_constraints(ordered, constraints)
+        key = tuple(sorted((k, repr(v)) for k, v in local.items()))
+        groups.setdefault(key, (local, []))[1].append(ordered)
+    outputs = []
+    for g, (local, members) in enumerate(groups.values()):
+        gathered = GatherFeatures(members, name=f"{name}_inputs_{g}")(calibrated)
+        lattice = tfl_layers.Lattice(
+            implementation=settings.implementation,
+            lattice_sizes=[settings.lattice_size] * len(members[0]), units=len(members),
+            interpolation=settings.interpolation, output_min=output_min, output_max=output_max,
+            kernel_regularizer=_lattice_regularizers(settings), name=f"{name}_{g}",
+            **{k: list(v) for k, v in local.items()})
+        outputs.append(lattice(gathered))
+    if len(outputs) == 1:
+        return outputs[0]
+    return keras.layers.Concatenate(axis=-1, name=f"{name}_outputs")(outputs)
+
+
+def _inputs(specs):
+    return keras.Input(shape=(len(specs),), dtype="float32", name="features")
+
+
+def calibrated_linear(specs, constraints, settings):
+    """Calibrators (unbounded) then a linear layer, weights >= 0 on shaped features."""
+    inputs = _inputs(specs)
+    calibrated = calibrated_features(inputs, specs, constraints, settings, None, None)
+    monotonicities, _ = lattice_directions(constraints)
+    outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
+        num_input_dims=len(specs), units=settings.units, monotonicities=monotonicities,
+        monotonic_dominances=list(constraints.monotonic_dominances) or None,
+        kernel_regularizer=_l2(settings), name="linear")(calibrated)
+    return keras.Model(inputs, outputs, name="calibrated_linear")
+
+
+def calibrated_lattice(specs, constraints, settings):
+    """Calibrators onto `[0, lattice_size - 1]` then one lattice over all features."""
+    inputs = _inputs(specs)
+    top = settings.lattice_size - 1.0
+    calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
+    monotonicities, unimodalities = lattice_directions(constraints)
+    outputs = tfl_layers.Lattice(
+        implementation=settings.implementation,
+        lattice_sizes=[settings.lattice_size] * len(specs), units=settings.units,
+        interpolation=settings.interpolation, monotonicities=monotonicities,
+        unimodalities=unimodalities,
+        edgeworth_trusts=_trusts(constraints.edgeworth_trusts, constraints) or None,
+        trapezoid_trusts=_trusts(constraints.trapezoid_trusts, constraints) or None,
+        monotonic_dominances=list(constraints.monotonic_dominances) or None,
+        kernel_regularizer=_lattice_regularizers(settings), name="lattice")(calibrated)
+    return keras.Model(inputs, outputs, name="calibrated_lattice")
+
+
+def calibrated_lattice_ensemble(specs, constraints, settings, subsets):
+    """Shared calibrators, lattices over ``subsets``, then an increasing linear layer."""
+    inputs = _inputs(specs)
+    top = settings.lattice_size - 1.0
+    calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
+    lattices = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice")
+    outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
+        num_input_dims=len(subsets), units=settings.units, monotonicities="increasing",
+        kernel_regularizer=_l2(settings), name="combine")(lattices)
+    return keras.Model(inputs, outputs, name="calibrated_lattice_ensemble")
+
+
+def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
+    """Two lattice layers with a calibration between them, then a linear layer.
+
+    Calibrators -> lattices over ``subsets`` (outputs in [0, 1]) -> an
+    increasing PWL calibration of each lattice output onto
+    `[0, lattice_size - 1]` -> lattices over ``second_subsets`` of those
+    (increasing in every input) -> increasing linear combination.
+    """
+    inputs = _inputs(specs)
+    top = settings.lattice_size - 1.0
+    calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
+    first = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice_1", 0.0, 1.0)
+    width = len(subsets)
+    recalibrated = tfl_layers.PWLCalibration(
+        implementation=settings.implementation,
+        input_keypoints=np.linspace(0.0, 1.0, 5).tolist(), units=width, monotonicity="increasing",
+        output_min=0.0, output_max=top, name="recalibration")(first)
+    increasing = ModelConstraints(tuple(FeatureConstraints("increasing") for _ in range(width)))
+    second = lattice_ensemble(recalibrated, second_subsets, increasing, settings, "lattice_2")
+    outputs = tfl_layers.Linear(
+        implementation=settings.implementation,
+        num_input_dims=len(second_subsets), units=settings.units, monotonicities="increasing",
+        kernel_regularizer=_l2(settings), name="combine")(second)
+    return keras.Model(inputs, outputs, name="deep_lattice_network")
+
+
+def constrained_layers(model):
+    """The layers of ``model`` that can certify their constraints."""
+    return [layer for layer in model.layers if hasattr(layer, "certify")]

@@ -1,0 +1,152 @@
+"""Regression and classification on top of the shared estimator base."""
+
+import keras
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from tf_lattice.estimators._base import CalibratedEstimatorBase
+from tf_lattice.estimators._serialization import decode_array, encode_array
+from tf_lattice.estimators._training import train_model
+
+
+def _check_target_rows(y, num_rows):
+    if len(y) != num_rows:
+        raise ValueError(f"y has {len(y)} entries but X has {num_rows} rows")
+
+
+class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
+    """Least-squares regression on a standardized target.
+
+    The network predicts ``(y - target_mean_) / target_scale_``; ``predict``
+    undoes the scaling.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fits the model.
+
+        Args:
+          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          y: numeric targets `(n_samples,)`, finite.
+          sample_weight: optional non-negative weights `(n_samples,)`.
+
+        Returns:
+          self.
+
+        Raises:
+          ValueError: on bad parameters, columns, constraints or targets,
+            before any training.
+        """
+        frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
+        y = column_or_1d(np.asarray(y), warn=True)
+        _check_target_rows(y, len(frame))
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("y must hold numbers for a regressor") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has NaN or infinite values; regression targets must be finite")
+        mean = float(np.average(y, weights=weights))
+        scale = float(np.sqrt(np.average((y - mean) ** 2, weights=weights)))
+        self.target_mean_ = mean
+        self.target_scale_ = scale if scale > 0 else 1.0
+        target = ((y - mean) / self.target_scale_).astype(np.float32).reshape(-1, 1)
+        build = self._build_network(self.feature_specs_, self.constraints_, 1, encoded, target, seed)
+        self.model_, self.history_ = train_model(
+            build, encoded, target, weights, keras.losses.MeanSquaredError(),
+            self._training_settings(seed), description=type(self).__name__)
+        return self
+
+    def predict(self, X):
+        """Predictions `(n_samples,)`."""
+        scores = self._raw_scores(X)[:, 0]
+        return scores * self.target_scale_ + self.target_mean_
+
+    def _fitted_payload(self):
+        payload = super()._fitted_payload()
+        payload.update(target_mean_=self.target_mean_, target_scale_=self.target_scale_)
+        return payload
+
+    def _restore_payload(self, payload):
+        super()._restore_payload(payload)
+        self.target_mean_ = payload["target_mean_"]
+        self.target_scale_ = payload["target_scale_"]
+
+
+class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
+    """Binary (one logit) and multiclass (one score per class) classification.
+
+    With more than two classes the network has one output per class (softmax
+    cross-entropy) and every declared constraint holds on every class score:
+    e.g. ``monotonicity={"x": "increasing"}`` makes each class's score
+    non-decreasing in ``x``. (Class probabilities are a softmax of the scores
+    and so are not individually monotone.)
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fits the model.
+
+        Args:
+          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          y: class labels `(n_samples,)` of any type, no missing values.
+          sample_weight: optional non-negative weights `(n_samples,)`.
+
+        Returns:
+          self.
+
+        Raises:
+          ValueError: on bad parameters, columns, constraints or labels,
+            before any training.
+        """
+        frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
+        y = column_or_1d(y, warn=True)
+        _check_target_rows(y, len(frame))
+        if np.any(pd.isna(y)):
+            raise ValueError("y has missing values (NaN/None); every row needs a class label")
+        check_classification_targets(y)
+        self.classes_, indices = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs "
+                             "at least 2 classes")
+        binary = len(self.classes_) == 2
+        units = 1 if binary else len(self.classes_)
+        target = indices.astype(np.float32 if binary else np.int32).reshape(-1, 1)
+        loss = (keras.losses.BinaryCrossentropy(from_logits=True) if binary
+                else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        one_hot = np.eye(len(self.classes_))[indices]
+        build = self._build_network(self.feature_specs_, self.constraints_, units, encoded,
+                                    one_hot, seed)
+        self.model_, self.history_ = train_model(
+            build, encoded, target, weights, loss, self._training_settings(seed),
+            strata=indices, description=type(self).__name__)
+        return self
+
+    def decision_function(self, X):
+        """Scores: `(n_samples,)` logits of ``classes_[1]`` for binary
+        problems, else `(n_samples, n_classes)` per-class scores."""
+        scores = self._raw_scores(X)
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict_proba(self, X):
+        """Class probabilities `(n_samples, n_classes)`."""
+        scores = self._raw_scores(X)
+        if len(self.classes_) == 2:
+            positive = expit(scores[:, 0])
+            return np.stack([1.0 - positive, positive], axis=1)
+        return softmax(scores, axis=1)
+
+    def predict(self, X):
+        """Predicted labels `(n_samples,)` (the most probable class)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fitted_payload(self):
+        payload = super()._fitted_payload()
+        payload["classes_"] = encode_array(self.classes_)
+        return payload
+
+    def _restore_payload(self, payload):
+        super()._restore_payload(payload)
+        self.classes_ = decode_array(payload["classes_"])

@@ -1,0 +1,77 @@
+"""Calibrated linear models: a calibrator per feature, then a weighted sum."""
+
+from tf_lattice.estimators import _network
+from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
+
+
+class _CalibratedLinear:
+    """``f(x) = b + sum_j w_j c_j(x_j)`` with PWL or categorical calibrators
+    ``c_j`` and ``w_j >= 0`` for every shaped feature (so a monotone or
+    convex ``c_j`` makes ``f`` monotone or convex in ``x_j``)."""
+
+    _supports_unimodality = False
+
+    def _build_network(self, specs, constraints, units, encoded, target, seed):
+        settings = self._network_settings(units, len(specs))
+        return lambda: _network.calibrated_linear(specs, constraints, settings)
+
+
+class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
+    """Calibrated linear regression on DataFrames.
+
+    Args (keyword-only, shared by every tf_lattice estimator):
+      monotonicity: dict column -> ``"increasing"`` | ``"decreasing"``.
+      convexity: dict column -> ``"convex"`` | ``"concave"`` (numeric columns).
+      unimodality: dict column -> ``"valley"`` | ``"peak"`` (lattice models).
+      trust: list of ``(main, conditional, direction[, kind])``: the effect of
+        monotone ``main`` grows (``"increasing"``) or shrinks with the
+        calibrated ``conditional``; kind ``"edgeworth"`` or ``"trapezoid"``
+        (lattice models).
+      dominance: list of ``(dominant, weak)`` monotone columns.
+      category_order: dict column -> list of ``(lower, higher)`` categories.
+      num_keypoints: keypoints per numeric calibrator (int or dict per column),
+        placed at quantiles of the training data.
+      lattice_size: vertices per lattice dimension.
+      interpolation: ``"auto"``, ``"hypercube"`` or ``"simplex"``.
+      calibration_laplacian, calibration_hessian, calibration_wrinkle,
+        lattice_laplacian, lattice_torsion, l2: regularization amounts.
+      epochs, batch_size: None picks them from the data size.
+      learning_rate: Adam step size.
+      validation_fraction, early_stopping: hold out rows and stop when their
+        loss stops improving.
+      random_state: seed (int), RandomState or None.
+      verbose: 0 quiet, 1 progress bar on a terminal, 2 always.
+      distribute_strategy: a `tf.distribute.Strategy` to train under.
+      implementation: ``"kernel"`` (tf_lattice's compiled ops) or
+        ``"portable"`` (stock TensorFlow ops only).
+
+    Attributes:
+      model_: the fitted Keras model.
+      feature_specs_: encoding of each column (keypoints, vocabulary).
+      constraints_: the resolved constraints.
+      history_: per-epoch losses.
+      target_mean_, target_scale_: the target standardization.
+      n_features_in_, feature_names_in_: as in scikit-learn.
+
+    Example:
+      >>> import pandas as pd
+      >>> X = pd.DataFrame({"size": [1.0, 2, 3, 4], "kind": ["a", "b", "a", "b"]})
+      >>> reg = CalibratedLinearRegressor(monotonicity={"size": "increasing"},
+      ...                                 epochs=2, verbose=0).fit(X, [1.0, 2, 3, 4])
+      >>> reg.predict(X).shape
+      (4,)
+    """
+
+
+class CalibratedLinearClassifier(_CalibratedLinear, CalibratedClassifierBase):
+    """Calibrated linear classification on DataFrames (binary and multiclass).
+
+    Takes the parameters of :class:`CalibratedLinearRegressor`. With more than
+    two classes each class has its own linear score over shared calibrators and
+    every constraint holds on every class score.
+
+    Attributes:
+      classes_: the class labels.
+      model_, feature_specs_, constraints_, history_, n_features_in_,
+      feature_names_in_: as for the regressor.
+    """

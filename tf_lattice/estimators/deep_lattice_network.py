@@ -1,0 +1,68 @@
+"""Deep lattice networks: two layers of lattice ensembles."""
+
+import math
+
+import numpy as np
+
+from tf_lattice.estimators import _network
+from tf_lattice.estimators._ensembles import rtl_subsets
+from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
+from tf_lattice.estimators.calibrated_lattice_ensemble import _EnsembleParams
+
+
+class _DeepLatticeNetwork(_EnsembleParams):
+    """Calibrators -> lattice ensemble -> increasing calibrators -> a second
+    ensemble of ``ceil(num_lattices / lattice_rank)`` increasing lattices ->
+    increasing linear combination. Every stage after the calibrators is
+    increasing in each shaped feature, so monotonicity reaches the output."""
+
+    _supports_unimodality = False
+
+    def _build_network(self, specs, constraints, units, encoded, target, seed):
+        subsets, rank = self._subsets(len(specs), encoded, target, seed)
+        width = len(subsets)
+        second_rank = min(rank, width)
+        second_count = max(1, math.ceil(width / max(1, second_rank)))
+        rng = np.random.default_rng(seed + 1)
+        second = rtl_subsets(width, second_count, second_rank, rng)
+        self.second_lattices_ = second
+        settings = self._network_settings(units, rank)
+        return lambda: _network.deep_lattice_network(specs, constraints, settings, subsets, second)
+
+    def _fitted_payload(self):
+        payload = super()._fitted_payload()
+        payload["second_lattices_"] = self.second_lattices_
+        return payload
+
+    def _restore_payload(self, payload):
+        super()._restore_payload(payload)
+        self.second_lattices_ = payload["second_lattices_"]
+
+
+class DeepLatticeNetworkRegressor(_DeepLatticeNetwork, CalibratedRegressorBase):
+    """Deep lattice network regression on DataFrames.
+
+    Takes the parameters of
+    :class:`~tf_lattice.estimators.CalibratedLatticeEnsembleRegressor`;
+    ``ensemble`` picks the first layer's subsets (the second layer is
+    balanced).
+
+    Attributes:
+      lattices_: columns of each first-layer lattice.
+      second_lattices_: first-layer lattice indices read by each second-layer
+        lattice.
+      model_, feature_specs_, constraints_, history_, target_mean_,
+      target_scale_, n_features_in_, feature_names_in_.
+    """
+
+
+class DeepLatticeNetworkClassifier(_DeepLatticeNetwork, CalibratedClassifierBase):
+    """Deep lattice network classification (binary and multiclass).
+
+    Takes the parameters of :class:`DeepLatticeNetworkRegressor`; every
+    constraint holds on every class score.
+
+    Attributes:
+      classes_, lattices_, second_lattices_, model_, feature_specs_,
+      constraints_, history_, n_features_in_, feature_names_in_.
+    """

@@ -21,6 +21,7 @@ OP_NAMES = (
     "TfLattice>PwlCalibrationGrad",
     "TfLattice>LatticeInterpolation",
     "TfLattice>LatticeInterpolationGrad",
+    "TfLattice>IsotonicProjection",
 )
 
 

@@ -8,6 +8,10 @@ kernels must not be jit-compiled (Keras layers built on them set
 ``supports_jit = False``).
 """
 
+from tf_lattice.ops.calibrator_projection import calibrator_projection
+from tf_lattice.ops.isotonic_projection import isotonic_projection
 from tf_lattice.ops.lattice_interpolation import lattice_interpolation
 from tf_lattice.ops.lattice_projection import lattice_projection
+from tf_lattice.ops.linear_projection import linear_projection
+from tf_lattice.ops.partial_order_projection import partial_order_projection
 from tf_lattice.ops.pwl_calibration import pwl_calibration

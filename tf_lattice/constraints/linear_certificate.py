@@ -1,0 +1,141 @@
+"""Exact certificate of a monotonic linear layer's weight constraints."""
+
+import math
+
+import numpy as np
+
+from tf_lattice.constraints import _exact
+from tf_lattice.constraints.certificate import Certificate, ConstraintCheck
+from tf_lattice.ops import _directions
+
+
+def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
+                   range_dominances=(), input_ranges=None, normalization_order=None,
+                   tolerance=0.0, subject="linear"):
+    """Checks a linear layer's declared weight constraints exactly.
+
+    For weights ``w`` of shape ``[d, units]`` (input ``i``, unit ``u``):
+
+    * monotonicity: ``w_i >= 0`` ("increasing") or ``w_i <= 0``
+      ("decreasing"), located at ``(i, unit)``;
+    * monotonic dominance ``(i, j)``: ``w_i >= w_j``, at ``(unit, (i, j))``;
+    * range dominance ``(i, j)``: ``w_i r_i >= w_j r_j`` with ``r = max - min``
+      of each input range, decided exactly, at ``(unit, (i, j))``;
+    * normalization (``normalization_order=1``): ``sum_{monotone i} |w_i| = 1``
+      per unit, computed with an exactly rounded sum; an equality holds only
+      to rounding, so this check's tolerance is ``d`` epsilons of the
+      weights' dtype.
+
+    Args:
+      weights: ``[d, units]`` (or ``[d]``, one unit).
+      monotonicities: None or a sequence of ``d`` directions.
+      monotonic_dominances: ``(dominant, weak)`` input pairs.
+      range_dominances: ``(dominant, weak)`` input pairs.
+      input_ranges: ``d`` pairs ``(min, max)``; required with range dominances.
+      normalization_order: None or 1.
+      tolerance: violations up to this size count as holding.
+      subject: the name reported in the certificate.
+
+    Returns:
+      A :class:`Certificate`, one check per declared constraint family.
+
+    Raises:
+      ValueError: bad shapes, directions, pairs or ranges.
+    """
+    weights = np.asarray(weights)
+    epsilon = np.finfo(weights.dtype if weights.dtype == np.float32 else np.float64).eps
+    weights = weights.astype(np.float64)
+    if weights.ndim == 1:
+        weights = weights[:, None]
+    if weights.ndim != 2:
+        raise ValueError(f"weights must have shape [d, units], got shape {weights.shape}")
+    size = weights.shape[0]
+    signs = np.array(parse_monotonicities(monotonicities, size))
+    checks = []
+    if signs.any():
+        violation = -signs[:, None] * weights
+        checks.append(_check("monotonicity", violation, tolerance, lambda index: index))
+    dominances = [tuple(p) for p in monotonic_dominances]
+    if dominances:
+        strong = weights[[i for i, _ in dominances]].T
+        weak = weights[[j for _, j in dominances]].T
+        checks.append(_check("monotonic_dominance", weak - strong, tolerance,
+                             lambda index: (index[1], dominances[index[0]])))
+    ranges = [tuple(p) for p in range_dominances]
+    if ranges:
+        widths = parse_input_ranges(input_ranges, size)
+        checks.append(_check("range_dominance", _range_violation(weights, ranges, widths),
+                             tolerance, lambda index: (index[1], ranges[index[0]])))
+    if normalization_order is not None:
+        checks.append(_normalization_check(weights, signs, normalization_order, epsilon))
+    return Certificate(subject, tuple(checks))
+
+
+def parse_monotonicities(monotonicities, size):
+    """Returns ``size`` ints (1, -1, 0) from None or a sequence of directions."""
+    if monotonicities is None:
+        return (0,) * size
+    if isinstance(monotonicities, str):
+        return (_directions.canonical_monotonicity(monotonicities),) * size
+    parsed = tuple(_directions.canonical_monotonicity(m, f"monotonicities[{i}]")
+                   for i, m in enumerate(monotonicities))
+    if len(parsed) != size:
+        raise ValueError(
+            f"monotonicities must have one direction per input ({size}), got {len(parsed)}")
+    return parsed
+
+
+def parse_input_ranges(input_ranges, size):
+    """Returns the ``size`` range widths ``max - min`` (exact rationals).
+
+    Raises:
+      ValueError: ranges are missing, of the wrong length or not increasing.
+    """
+    if input_ranges is None:
+        raise ValueError("range dominance needs input_ranges: one (min, max) per input")
+    input_ranges = [tuple(r) for r in input_ranges]
+    if len(input_ranges) != size or any(len(r) != 2 for r in input_ranges):
+        raise ValueError(
+            f"input_ranges must hold one (min, max) pair per input ({size}), got "
+            f"{input_ranges!r}")
+    widths = [_exact.rational(high) - _exact.rational(low) for low, high in input_ranges]
+    for i, width in enumerate(widths):
+        if not width > 0:
+            raise ValueError(
+                f"input_ranges[{i}] = {input_ranges[i]!r} must have min < max")
+    return widths
+
+
+def _range_violation(weights, pairs, widths):
+    """``w_j r_j - w_i r_i`` for each pair and unit, ``[pairs, units]``, sign exact."""
+    width = np.array([float(w) for w in widths])
+    strong = np.stack([weights[i] * width[i] for i, _ in pairs])
+    weak = np.stack([weights[j] * width[j] for _, j in pairs])
+
+    def exact(index):
+        p, unit = index
+        i, j = pairs[p]
+        return (_exact.rational(weights[j, unit]) * widths[j]
+                - _exact.rational(weights[i, unit]) * widths[i])
+
+    return _exact.settle(weak - strong, _exact.product_error_bound(strong, weak), exact)
+
+
+def _normalization_check(weights, signs, order, epsilon):
+    if order != 1:
+        raise ValueError(f"normalization_order must be None or 1, got {order!r}")
+    monotone = np.nonzero(signs)[0]
+    if monotone.size == 0:
+        raise ValueError("normalization_order=1 needs at least one monotone input")
+    tolerance = monotone.size * epsilon
+    deviation = np.array([abs(math.fsum(np.abs(weights[monotone, u])) - 1.0)
+                          for u in range(weights.shape[1])])
+    deviation = np.where(np.isnan(deviation), np.inf, deviation)
+    value, location = _exact.worst(deviation, lambda index: (index[0],))
+    return ConstraintCheck("normalization_order=1", value, location, tolerance)
+
+
+def _check(name, violation, tolerance, locate):
+    violation = np.where(np.isnan(violation), np.inf, violation)
+    value, location = _exact.worst(violation, locate)
+    return ConstraintCheck(name, value, location, tolerance)

@@ -1,0 +1,138 @@
+"""A batched interior-point solver for small Euclidean projection problems.
+
+For each row ``u`` of a batch it solves
+
+    minimize_x  1/2 ||x - y_u||^2
+    subject to  G_u x <= h_u      (M inequalities)
+                E_u x  = e_u      (P equalities, optional)
+
+with Mehrotra's predictor-corrector primal-dual method (Nocedal and Wright,
+*Numerical Optimization*, section 16.6). Each iteration solves, for every row
+at once, the reduced Newton system
+
+    [I + G^T diag(z / s) G   E^T] [dx]   [-r_d - G^T (z r_p - r_c) / s]
+    [E                        0 ] [dn] = [-r_e                        ]
+
+with a batched dense solve, so the cost per iteration is
+``O(units (N + P)^3 + units M N^2)``: meant for calibrators, categorical
+calibrators and linear layers (N up to a few hundred), not lattices. Rows
+whose duality measure has fallen below the tolerance stop moving, so extra
+iterations are harmless. The result is feasible only to the solver's
+tolerance; callers follow it with a finalize step that makes it feasible
+exactly. Every operation is a TensorFlow op, so the solver runs in graphs.
+
+Inequalities that do not apply to some row are written as ``0 <= 1`` (a zero
+row of ``G`` with ``h = 1``).
+"""
+
+import tensorflow as tf
+
+STEP_FRACTION = 0.99
+
+
+def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
+                            equality_matrix=None, equality_bound=None,
+                            num_iterations=30, tolerance=1e-12):
+    """Solves the batched projection problem above in float64.
+
+    Args:
+      target: ``[units, N]`` float64, the points ``y`` to project.
+      inequality_matrix: ``[units, M, N]`` float64, ``G``.
+      inequality_bound: ``[units, M]`` float64, ``h``.
+      equality_matrix: ``[units, P, N]`` float64 ``E`` or None.
+      equality_bound: ``[units, P]`` float64 ``e`` or None.
+      num_iterations: interior-point iterations (Python int).
+      tolerance: rows stop once the mean complementarity ``s.z / M`` and the
+        residuals fall below ``tolerance`` times their scale.
+
+    Returns:
+      ``[units, N]`` float64, the approximate projections.
+    """
+    g = inequality_matrix
+    h = inequality_bound
+    num_inequalities = tf.cast(tf.shape(h)[1], tf.float64)
+    has_equalities = equality_matrix is not None
+    if has_equalities:
+        e_matrix, e_bound = equality_matrix, equality_bound
+        num_equalities = e_matrix.shape[1]
+    size = target.shape[1]
+    scale = (1.0 + tf.reduce_max(tf.abs(target), axis=1, keepdims=True)
+             + tf.reduce_max(tf.abs(h), axis=1, keepdims=True))
+
+    def gx(matrix, x):
+        return tf.linalg.matvec(matrix, x)
+
+    def gtx(matrix, v):
+        return tf.linalg.matvec(matrix, v, transpose_a=True)
+
+    x = target
+    s = tf.maximum(h - gx(g, x), 1.0)
+    z = tf.ones_like(s)
+    nu = tf.zeros([tf.shape(target)[0], num_equalities], tf.float64) if has_equalities else None
+    identity = tf.eye(size, dtype=tf.float64)
+
+    def residuals(x, s, z, nu):
+        dual = x - target + gtx(g, z)
+        if has_equalities:
+            dual += gtx(e_matrix, nu)
+        primal = gx(g, x) + s - h
+        equality = gx(e_matrix, x) - e_bound if has_equalities else None
+        return dual, primal, equality
+
+    def newton_step(weights, dual, primal, equality, complementarity, s, z):
+        matrix = identity + tf.matmul(g * weights[:, :, tf.newaxis], g, transpose_a=True)
+        rhs = -dual - gtx(g, (z * primal - complementarity) / s)
+        if has_equalities:
+            top = tf.concat([matrix, e_matrix], axis=1)
+            bottom = tf.concat(
+                [tf.transpose(e_matrix, [0, 2, 1]),
+                 tf.zeros([tf.shape(target)[0], num_equalities, num_equalities], tf.float64)],
+                axis=1)
+            augmented = tf.concat([top, bottom], axis=2)
+            solution = tf.linalg.solve(
+                augmented, tf.concat([rhs, -equality], axis=1)[:, :, tf.newaxis])[:, :, 0]
+            dx, dnu = solution[:, :size], solution[:, size:]
+        else:
+            dx = tf.linalg.cholesky_solve(tf.linalg.cholesky(matrix), rhs[:, :, tf.newaxis])
+            dx, dnu = dx[:, :, 0], None
+        ds = -primal - gx(g, dx)
+        dz = (-complementarity - z * ds) / s
+        return dx, ds, dz, dnu
+
+    def max_step(value, change):
+        ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -1.0), 1.0)
+        return tf.minimum(1.0, tf.reduce_min(ratio, axis=1, keepdims=True))
+
+    for _ in range(num_iterations):
+        dual, primal, equality = residuals(x, s, z, nu)
+        mu = tf.reduce_sum(s * z, axis=1, keepdims=True) / num_inequalities
+        error = tf.maximum(mu, tf.reduce_max(tf.abs(primal), axis=1, keepdims=True))
+        error = tf.maximum(error, tf.reduce_max(tf.abs(dual), axis=1, keepdims=True))
+        if has_equalities:
+            error = tf.maximum(error, tf.reduce_max(tf.abs(equality), axis=1, keepdims=True))
+        moving = error > tolerance * scale
+        weights = tf.minimum(z / s, 1e30)
+        # Predictor (affine scaling) step.
+        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, s * z, s, z)
+        alpha = tf.minimum(max_step(s, ds), max_step(z, dz))
+        mu_affine = tf.reduce_sum((s + alpha * ds) * (z + alpha * dz), axis=1,
+                                  keepdims=True) / num_inequalities
+        centering = (mu_affine / tf.maximum(mu, 1e-300)) ** 3
+        # Corrector step.
+        complementarity = s * z + ds * dz - centering * mu
+        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, complementarity, s, z)
+        alpha = STEP_FRACTION * tf.minimum(max_step(s, ds), max_step(z, dz))
+        new = [x + alpha * dx, s + alpha * ds, z + alpha * dz]
+        if has_equalities:
+            new.append(nu + alpha * dnu)
+        finite = tf.reduce_all(
+            tf.math.is_finite(tf.concat(new, axis=1)), axis=1, keepdims=True)
+        # A row stops once converged, or when the Newton system of a row that
+        # is converged to rounding becomes singular.
+        step = tf.logical_and(moving, finite)
+        x = tf.where(step, new[0], x)
+        s = tf.where(step, new[1], s)
+        z = tf.where(step, new[2], z)
+        if has_equalities:
+            nu = tf.where(step, new[3], nu)
+    return x

@@ -1,0 +1,355 @@
+"""Euclidean projection of piecewise-linear calibrator outputs onto their shape constraints.
+
+A calibrator with keypoints ``k_0 < ... < k_{K-1}`` has outputs ``o`` of
+shape ``[units, K]``. With slopes ``s_i = (o_{i+1} - o_i) / (k_{i+1} - k_i)``
+the constraints are
+
+* monotonicity: ``s_i >= 0`` ("increasing") or ``s_i <= 0`` ("decreasing");
+* convexity: ``s_{i-1} <= s_i`` ("convex") or ``s_{i-1} >= s_i`` ("concave"),
+  convex in ``x`` also when keypoints are unevenly spaced;
+* bounds: ``output_min <= o_i <= output_max``.
+
+The projection minimises ``||o' - o||^2`` over the constrained set, per unit:
+
+* monotonicity and/or bounds: exact and closed form, bounded isotonic
+  regression (:func:`tf_lattice.ops.isotonic_projection`); bounds alone: clip;
+* with convexity: Dykstra's algorithm over the exact projections onto three
+  groups of non-overlapping convexity triples and onto monotonicity plus
+  bounds, then a finalize step that makes the result satisfy every constraint
+  exactly in floating point: slopes made non-decreasing (average of their
+  running maximum and reverse running minimum), clipped to the monotone sign,
+  the curve shifted or affinely squeezed into the bounds, and the slopes given
+  a strictly increasing margin of a few ulps so that rounding cannot break
+  convexity. The convex path computes in float64.
+
+``exact=True`` solves the quadratic program with cvxpy instead (eager only,
+NumPy in and out through TensorFlow tensors; for small models and tests).
+Everything else is TensorFlow graph compatible, so Keras constraints can call
+it inside a compiled train step.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice.ops import _common
+from tf_lattice.ops import _directions
+from tf_lattice.ops import _quadratic_program
+from tf_lattice.ops.isotonic_projection import isotonic_projection
+
+DEFAULT_NUM_ITERATIONS = 30
+
+
+def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity="none",
+                          output_min=None, output_max=None,
+                          num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
+                          implementation="kernel"):
+    """Projects calibrator outputs onto their monotonicity, convexity and bounds.
+
+    Args:
+      outputs: float32 or float64 tensor ``[units, K]``, the keypoint outputs.
+      keypoints: strictly increasing keypoint inputs, ``[K]`` shared by every
+        unit or ``[units, K]``.
+      monotonicity: "increasing", "decreasing" or "none", or one per unit.
+      convexity: "convex", "concave" or "none", or one per unit.
+      output_min: scalar lower bound on every output, or None.
+      output_max: scalar upper bound on every output, or None.
+      num_iterations: Dykstra sweeps when convexity is constrained (ignored
+        otherwise: those projections are exact).
+      exact: solve the exact projection with cvxpy (eager only).
+      implementation: the isotonic projection used ("kernel" or "portable").
+
+    Returns:
+      Projected outputs, the shape and dtype of ``outputs``, satisfying every
+      constraint exactly.
+
+    Raises:
+      ValueError: bad shapes, dtypes or directions, keypoints not strictly
+        increasing, ``output_min > output_max``, NaN bounds.
+    """
+    _common.check_implementation(implementation)
+    with tf.name_scope("calibrator_projection"):
+        outputs = tf.convert_to_tensor(outputs, name="outputs")
+        _common.check_float_dtype("outputs", outputs)
+        if outputs.shape.rank != 2 or outputs.shape[0] is None:
+            raise ValueError(
+                f"outputs must have shape [units, K] with known units, got {outputs.shape}")
+        units, size = outputs.shape
+        keypoints = _check_keypoints(keypoints, outputs)
+        monotonicities = _directions.per_unit(
+            monotonicity, units, _directions.canonical_monotonicity, "monotonicity")
+        convexities = _directions.per_unit(
+            convexity, units, _directions.canonical_convexity, "convexity")
+        lower, upper = check_output_bounds(output_min, output_max)
+        if exact:
+            return tf.constant(
+                exact_calibrator_projection(outputs.numpy(), keypoints.numpy(),
+                                            monotonicities, convexities, lower, upper),
+                outputs.dtype)
+        closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
+        if size < 3 or not any(convexities):
+            return closed_form
+        shaped = _convex_projection(outputs, keypoints, monotonicities, convexities,
+                                    lower, upper, num_iterations)
+        has_convexity = tf.constant([c != 0 for c in convexities])[:, tf.newaxis]
+        return tf.where(has_convexity, shaped, closed_form)
+
+
+def check_output_bounds(output_min, output_max):
+    """Validates optional scalar bounds; returns them as floats or None.
+
+    Raises:
+      ValueError: a bound is NaN or ``output_min > output_max`` (no output
+        can satisfy both).
+    """
+    bounds = []
+    for name, bound in (("output_min", output_min), ("output_max", output_max)):
+        if bound is not None:
+            bound = float(bound)
+            if np.isnan(bound):
+                raise ValueError(f"{name} must be a number or None, got NaN")
+        bounds.append(bound)
+    lower, upper = bounds
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(
+            f"infeasible bounds: output_min={lower} > output_max={upper}, no output "
+            "can satisfy both")
+    return lower, upper
+
+
+def _check_keypoints(keypoints, outputs):
+    """Returns keypoints as a ``[units, K]`` tensor of the outputs' dtype."""
+    keypoints = tf.convert_to_tensor(keypoints, dtype_hint=outputs.dtype, name="keypoints")
+    if keypoints.dtype != outputs.dtype:
+        keypoints = tf.cast(keypoints, outputs.dtype)
+    units, size = outputs.shape
+    if keypoints.shape.rank == 1:
+        keypoints = tf.broadcast_to(keypoints[tf.newaxis], [units, keypoints.shape[0]])
+    if keypoints.shape.rank != 2 or keypoints.shape[1] != size or keypoints.shape[0] != units:
+        raise ValueError(
+            f"keypoints must have shape [K] or [units, K] = [{units}, {size}] to match "
+            f"outputs, got {keypoints.shape}")
+    if tf.executing_eagerly():
+        gaps = np.diff(keypoints.numpy(), axis=1)
+        bad = np.argwhere(~(gaps > 0))
+        if bad.size:
+            unit, index = bad[0]
+            raise ValueError(
+                "keypoints must be strictly increasing; unit "
+                f"{unit} has keypoints[{index}]={keypoints.numpy()[unit, index]} >= "
+                f"keypoints[{index + 1}]={keypoints.numpy()[unit, index + 1]}")
+    else:
+        tf.debugging.assert_positive(
+            keypoints[:, 1:] - keypoints[:, :-1],
+            message="calibrator_projection: keypoints must be strictly increasing")
+    return keypoints
+
+
+def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
+    """Exact projection onto monotonicity and bounds (convexity ignored)."""
+    clipped = _clip(outputs, lower, upper)
+    if not any(monotonicities):
+        return clipped
+    monotone = isotonic_projection(
+        outputs, increasing=[m >= 0 for m in monotonicities], lower=lower, upper=upper,
+        implementation=implementation)
+    has_monotonicity = tf.constant([m != 0 for m in monotonicities])[:, tf.newaxis]
+    return tf.where(has_monotonicity, monotone, clipped)
+
+
+def _clip(values, lower, upper):
+    if lower is not None:
+        values = tf.maximum(values, tf.constant(lower, values.dtype))
+    if upper is not None:
+        values = tf.minimum(values, tf.constant(upper, values.dtype))
+    return values
+
+
+def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper):
+    """The constraints of each unit as ``G o <= h`` (rows scaled to unit norm).
+
+    Rows: ``K-2`` convexity rows ``-c (1/h_{i-1}, -(1/h_{i-1} + 1/h_i), 1/h_i)
+    . (o_{i-1}, o_i, o_{i+1}) <= 0`` with ``h_i = k_{i+1} - k_i``; ``K-1``
+    monotonicity rows ``m (o_i - o_{i+1}) <= 0``; then ``o_i <= upper`` and
+    ``-o_i <= -lower`` when given. Constraints a unit does not have are the
+    inert row ``0 <= 1``.
+
+    Args:
+      keypoints: float64 ``[units, K]``.
+      monotonicities, convexities: per-unit ints.
+      lower, upper: bounds or None.
+
+    Returns:
+      ``(G, h)``: float64 ``[units, M, K]`` and ``[units, M]``.
+    """
+    units, size = keypoints.shape
+    inverse_gap = 1.0 / (keypoints[:, 1:] - keypoints[:, :-1])
+    convexity = tf.constant(convexities, tf.float64)[:, tf.newaxis]
+    left = -convexity * inverse_gap[:, :-1]
+    right = -convexity * inverse_gap[:, 1:]
+    middle = -(left + right)
+    norm = tf.sqrt(left ** 2 + middle ** 2 + right ** 2)
+    norm = tf.where(norm > 0, norm, 1.0)
+    eye = np.eye(size)
+    convex_rows = sum(
+        (coefficient / norm)[:, :, tf.newaxis] * tf.constant(eye[offset:offset + size - 2])
+        for offset, coefficient in enumerate((left, middle, right)))
+    monotonicity = np.array(monotonicities, np.float64)[:, np.newaxis, np.newaxis]
+    monotone_rows = monotonicity * (eye[:-1] - eye[1:]) / np.sqrt(2.0)
+    rows = [convex_rows, tf.constant(np.broadcast_to(monotone_rows, (units, size - 1, size)))]
+    bounds = [tf.constant(np.array([[0.0 if c else 1.0] * (size - 2) for c in convexities])),
+              tf.constant(np.array([[0.0 if m else 1.0] * (size - 1) for m in monotonicities]))]
+    if upper is not None:
+        rows.append(tf.constant(np.broadcast_to(eye, (units, size, size))))
+        bounds.append(tf.fill([units, size], tf.constant(upper, tf.float64)))
+    if lower is not None:
+        rows.append(tf.constant(np.broadcast_to(-eye, (units, size, size))))
+        bounds.append(tf.fill([units, size], tf.constant(-lower, tf.float64)))
+    return tf.concat(rows, axis=1), tf.concat(bounds, axis=1)
+
+
+def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, upper,
+                       num_iterations):
+    """Interior-point projection with convexity, then the finalize step."""
+    values = tf.cast(outputs, tf.float64)
+    keypoints = tf.cast(keypoints, tf.float64)
+    matrix, bound = calibrator_inequalities(
+        keypoints, monotonicities, convexities, lower, upper)
+    approximate = _quadratic_program.project_onto_polyhedron(
+        values, matrix, bound, num_iterations=num_iterations)
+    final = finalize_calibrator(approximate, keypoints, monotonicities, convexities,
+                                lower, upper, np.finfo(outputs.dtype.as_numpy_dtype).eps)
+    return tf.cast(final, outputs.dtype)
+
+
+def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, upper,
+                        output_epsilon):
+    """Makes nearly feasible float64 outputs satisfy every constraint exactly.
+
+    Works in the convex orientation (concave units are negated, which flips
+    their monotonicity and bounds). Slopes ``s`` are made non-decreasing by
+    ``(cummax(s) + reverse_cummin(s)) / 2``, clipped to the monotone sign, the
+    curve is rebuilt with the outputs' mean, then shifted (or affinely squeezed
+    when too tall) into the bounds shrunk by a small margin; finally a ramp of
+    ``delta * i`` is added to the slopes, with ``delta`` a few ulps of the
+    output scale, so that rounding to ``output_epsilon`` precision cannot
+    create a convexity violation.
+
+    Args:
+      outputs: float64 ``[units, K]``.
+      keypoints: float64 ``[units, K]``, strictly increasing.
+      monotonicities: per-unit ints (1, -1, 0).
+      convexities: per-unit ints (1, -1, 0; 0 is treated as convex).
+      lower: lower bound or None.
+      upper: upper bound or None.
+      output_epsilon: machine epsilon of the dtype the result will be cast to.
+
+    Returns:
+      float64 ``[units, K]`` outputs satisfying every constraint.
+    """
+    size = outputs.shape[1]
+    orientation = np.array([1.0 if c >= 0 else -1.0 for c in convexities])
+    sign = tf.constant(orientation, tf.float64)[:, tf.newaxis]
+    direction = tf.constant(
+        orientation * np.array(monotonicities, np.float64), tf.float64)[:, tf.newaxis]
+    infinity = np.inf
+    lo = np.where(orientation > 0, -infinity if lower is None else lower,
+                  -infinity if upper is None else -upper)
+    hi = np.where(orientation > 0, infinity if upper is None else upper,
+                  infinity if lower is None else -lower)
+    lo = tf.constant(lo, tf.float64)[:, tf.newaxis]
+    hi = tf.constant(hi, tf.float64)[:, tf.newaxis]
+
+    oriented = sign * outputs
+    gaps = keypoints[:, 1:] - keypoints[:, :-1]
+    slopes = (oriented[:, 1:] - oriented[:, :-1]) / gaps
+    running_max = tf.transpose(tf.scan(tf.maximum, tf.transpose(slopes)))
+    reverse_min = tf.transpose(tf.scan(tf.minimum, tf.transpose(slopes), reverse=True))
+    slopes = (running_max + reverse_min) / 2
+    slopes = tf.where(direction > 0, tf.nn.relu(slopes),
+                      tf.where(direction < 0, -tf.nn.relu(-slopes), slopes))
+    mean = tf.reduce_mean(oriented, axis=1, keepdims=True)
+
+    first_pass = _fit_into_bounds(slopes, gaps, mean, lo, hi, tf.zeros_like(mean))
+    scale = tf.reduce_max(tf.abs(first_pass), axis=1, keepdims=True)
+    scale = tf.maximum(scale, tf.reduce_max(tf.abs(oriented), axis=1, keepdims=True))
+    for bound in (lo, hi):
+        scale = tf.maximum(scale, tf.where(tf.math.is_finite(bound), tf.abs(bound), 0.0))
+    scale = tf.maximum(scale, np.finfo(np.float64).tiny)
+    float64_epsilon = np.finfo(np.float64).eps
+    delta = ((4 * output_epsilon + 16 * (size + 2) * float64_epsilon) * scale
+             / tf.reduce_min(gaps, axis=1, keepdims=True))
+    ramp = tf.range(size - 1, dtype=tf.float64)[tf.newaxis]
+    ramp = tf.where(direction < 0, ramp - (size - 2), ramp)
+    drift = delta * (size - 2) * tf.reduce_sum(gaps, axis=1, keepdims=True)
+    room = drift + 4 * output_epsilon * scale
+    degenerate = hi - lo <= 2 * room
+
+    shaped = _fit_into_bounds(slopes, gaps, mean, lo, hi, room, delta * ramp)
+    middle = tf.where(tf.math.is_finite(lo) & tf.math.is_finite(hi), (lo + hi) / 2, 0.0)
+    shaped = tf.where(degenerate, middle * tf.ones_like(shaped), shaped)
+    shaped = tf.minimum(tf.maximum(shaped, lo), hi)
+    return sign * shaped
+
+
+def _fit_into_bounds(slopes, gaps, mean, lo, hi, room, margin=None):
+    """Rebuilds a curve from slopes and moves it inside ``[lo + room, hi - room]``.
+
+    The curve ``o_0 + cumsum(slopes * gaps)`` takes the given mean; it is then
+    shifted into the shrunk bounds, or, when taller than them, mapped affinely
+    onto them (a positive affine map keeps monotonicity and convexity). The
+    optional ``margin`` (added to the slopes afterwards) perturbs the values by
+    at most ``room``.
+    """
+    zero = tf.zeros_like(mean)
+    rise = tf.concat([zero, tf.cumsum(slopes * gaps, axis=1)], axis=1)
+    curve = rise - tf.reduce_mean(rise, axis=1, keepdims=True) + mean
+    low, high = lo + room, hi - room
+    bottom = tf.reduce_min(curve, axis=1, keepdims=True)
+    top = tf.reduce_max(curve, axis=1, keepdims=True)
+    width = high - low
+    too_tall = top - bottom > width
+    factor = tf.where(too_tall, width / tf.where(too_tall, top - bottom, 1.0), 1.0)
+    squeezed = low + (rise - tf.reduce_min(rise, axis=1, keepdims=True)) * factor
+    shift = (tf.where(tf.math.is_finite(low), tf.nn.relu(low - bottom), 0.0)
+             - tf.where(tf.math.is_finite(high), tf.nn.relu(top - high), 0.0))
+    shifted = curve + shift
+    anchor = tf.where(too_tall, squeezed, shifted)[:, :1]
+    scaled_slopes = slopes * factor
+    if margin is not None:
+        scaled_slopes = scaled_slopes + margin
+    return anchor + tf.concat([zero, tf.cumsum(scaled_slopes * gaps, axis=1)], axis=1)
+
+
+def exact_calibrator_projection(outputs, keypoints, monotonicities, convexities, lower,
+                                upper):
+    """The exact Euclidean projection, unit by unit, solved with cvxpy (NumPy).
+
+    Args:
+      outputs: ``[units, K]`` array.
+      keypoints: ``[units, K]`` array.
+      monotonicities, convexities: per-unit ints.
+      lower, upper: bounds or None.
+
+    Returns:
+      float64 ``[units, K]`` array.
+    """
+    import cvxpy as cp
+
+    result = np.empty(outputs.shape, np.float64)
+    for unit, (target, knots) in enumerate(zip(outputs.astype(np.float64),
+                                               keypoints.astype(np.float64))):
+        variable = cp.Variable(target.shape[0])
+        slopes = cp.multiply(cp.diff(variable), 1.0 / np.diff(knots))
+        constraints = []
+        if monotonicities[unit] and target.shape[0] > 1:
+            constraints.append(monotonicities[unit] * slopes >= 0)
+        if convexities[unit] and target.shape[0] > 2:
+            constraints.append(convexities[unit] * cp.diff(slopes) >= 0)
+        if lower is not None:
+            constraints.append(variable >= lower)
+        if upper is not None:
+            constraints.append(variable <= upper)
+        problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
+        problem.solve(solver=cp.CLARABEL)
+        result[unit] = variable.value
+    return result

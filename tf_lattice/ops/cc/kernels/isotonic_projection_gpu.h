@@ -1,0 +1,21 @@
+// Launchers of the CUDA isotonic projection kernel (TF-free declarations).
+#ifndef TF_LATTICE_OPS_CC_KERNELS_ISOTONIC_PROJECTION_GPU_H_
+#define TF_LATTICE_OPS_CC_KERNELS_ISOTONIC_PROJECTION_GPU_H_
+
+#include <cstdint>
+#include <string>
+
+namespace tf_lattice {
+
+// Runs pool adjacent violators on each of `units` rows of `size` entries, one
+// CUDA thread per row, on `stream` (a cudaStream_t). Scratch arrays hold
+// units * size entries. Returns an empty string on success, else the CUDA error.
+template <typename T>
+std::string LaunchIsotonicProjection(void* stream, const T* values, const T* weights,
+                                     const bool* increasing, const T* lower, const T* upper,
+                                     int64_t units, int64_t size, T* block_sum,
+                                     T* block_weight, int64_t* block_end, T* output);
+
+}  // namespace tf_lattice
+
+#endif  // TF_LATTICE_OPS_CC_KERNELS_ISOTONIC_PROJECTION_GPU_H_

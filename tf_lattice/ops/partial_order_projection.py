@@ -1,0 +1,144 @@
+"""Euclidean projection of categorical calibrator outputs onto a partial order.
+
+For each unit (row) the projection solves
+
+    minimize_y  ||y - values||^2
+    subject to  y_a <= y_b for every declared pair (a, b)
+                output_min <= y_c <= output_max
+
+(isotonic regression on a directed acyclic graph). It runs a batched
+interior-point solver to high accuracy, then a finalize step that makes every
+pair hold exactly in floating point: the result is clipped to the bounds, then
+two feasible points are formed, one by raising entries in topological order
+(``y_b <- max(y_b, y_a)``) and one by lowering them in reverse order
+(``y_a <- min(y_a, y_b)``), and their average is returned (an average of two
+feasible points is feasible, and float rounding keeps the order). Everything is
+TensorFlow graph compatible except ``exact=True``, which solves the problem
+with cvxpy (eager only).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_lattice.ops import _common
+from tf_lattice.ops import _pairwise
+from tf_lattice.ops import _quadratic_program
+from tf_lattice.ops.calibrator_projection import check_output_bounds
+
+DEFAULT_NUM_ITERATIONS = 30
+
+
+def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
+                             num_iterations=DEFAULT_NUM_ITERATIONS, exact=False):
+    """Projects each row of ``values`` onto a partial order and bounds.
+
+    Args:
+      values: float32 or float64 tensor ``[units, C]``.
+      pairs: ``(a, b)`` index pairs, each meaning ``values[:, a] <= values[:, b]``.
+      output_min: lower bound or None.
+      output_max: upper bound or None.
+      num_iterations: interior-point iterations.
+      exact: solve with cvxpy instead (eager only).
+
+    Returns:
+      A tensor like ``values`` satisfying every pair and bound exactly.
+
+    Raises:
+      ValueError: bad shapes or pairs, a cycle among the pairs (named in the
+        message), NaN bounds or ``output_min > output_max``.
+    """
+    with tf.name_scope("partial_order_projection"):
+        values = tf.convert_to_tensor(values, name="values")
+        _common.check_float_dtype("values", values)
+        if values.shape.rank != 2 or values.shape[1] is None:
+            raise ValueError(
+                f"values must have shape [units, C] with known C, got {values.shape}")
+        size = values.shape[1]
+        pairs = _pairwise.check_pairs(pairs, size)
+        check_acyclic(pairs, size)
+        lower, upper = check_output_bounds(output_min, output_max)
+        if exact:
+            return tf.constant(
+                exact_partial_order_projection(values.numpy(), pairs, lower, upper),
+                values.dtype)
+        if not pairs:
+            return _clip(values, lower, upper)
+        target = tf.cast(values, tf.float64)
+        rows = _pairwise.inequality_rows(pairs, [1.0] * len(pairs), [1.0] * len(pairs), size)
+        bounds = [np.zeros(len(pairs))]
+        if upper is not None:
+            rows = np.concatenate([rows, np.eye(size)])
+            bounds.append(np.full(size, upper))
+        if lower is not None:
+            rows = np.concatenate([rows, -np.eye(size)])
+            bounds.append(np.full(size, -lower))
+        units = tf.shape(target)[0]
+        matrix = tf.tile(tf.constant(rows)[tf.newaxis], [units, 1, 1])
+        bound = tf.tile(tf.constant(np.concatenate(bounds))[tf.newaxis], [units, 1])
+        approximate = _quadratic_program.project_onto_polyhedron(
+            target, matrix, bound, num_iterations=num_iterations)
+        final = finalize_partial_order(approximate, pairs, lower, upper)
+        return tf.cast(final, values.dtype)
+
+
+def check_acyclic(pairs, size, argument="pairs"):
+    """Raises ValueError naming a cycle if the pairs ``a <= b`` contain one."""
+    cycle = _pairwise.find_cycle(size, pairs)
+    if cycle is not None:
+        chain = " <= ".join(str(node) for node in cycle)
+        raise ValueError(
+            f"{argument} contain a cycle ({chain}): the only feasible values would be "
+            "equal along it; drop a pair or merge the entries")
+
+
+def finalize_partial_order(values, pairs, lower, upper):
+    """Makes nearly feasible ``[units, C]`` values satisfy every pair exactly.
+
+    Args:
+      values: ``[units, C]`` tensor.
+      pairs: acyclic ``(a, b)`` pairs meaning ``values[:, a] <= values[:, b]``.
+      lower, upper: bounds or None.
+
+    Returns:
+      The average of the raising and lowering sweeps of the clipped values.
+    """
+    size = values.shape[1]
+    order = _pairwise.topological_order(size, pairs)
+    predecessors = {b: [a for a, bb in pairs if bb == b] for b in range(size)}
+    successors = {a: [b for aa, b in pairs if aa == a] for a in range(size)}
+    columns = tf.unstack(_clip(values, lower, upper), axis=1)
+    raised = list(columns)
+    for node in order:
+        for a in predecessors[node]:
+            raised[node] = tf.maximum(raised[node], raised[a])
+    lowered = list(columns)
+    for node in reversed(order):
+        for b in successors[node]:
+            lowered[node] = tf.minimum(lowered[node], lowered[b])
+    return (tf.stack(raised, axis=1) + tf.stack(lowered, axis=1)) / 2
+
+
+def _clip(values, lower, upper):
+    if lower is not None:
+        values = tf.maximum(values, tf.constant(lower, values.dtype))
+    if upper is not None:
+        values = tf.minimum(values, tf.constant(upper, values.dtype))
+    return values
+
+
+def exact_partial_order_projection(values, pairs, lower, upper):
+    """The exact projection of each row, solved with cvxpy (NumPy, float64)."""
+    import cvxpy as cp
+
+    result = np.empty(values.shape, np.float64)
+    for unit, target in enumerate(values.astype(np.float64)):
+        variable = cp.Variable(target.shape[0])
+        constraints = [variable[a] <= variable[b] for a, b in pairs]
+        if lower is not None:
+            constraints.append(variable >= lower)
+        if upper is not None:
+            constraints.append(variable <= upper)
+        cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
+                   constraints).solve(solver=cp.CLARABEL)
+        result[unit] = variable.value
+    return result

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
+import keras
 import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, settings
@@ -36,6 +36,6 @@ def device(request):
 
 @pytest.fixture(autouse=True)
 def _seed():
-    np.random.seed(0)
-    tf.random.set_seed(0)
+    # Seeds Python, NumPy, TensorFlow and Keras' own initializer seeds.
+    keras.utils.set_random_seed(0)
     yield

@@ -32,7 +32,7 @@ STEP_FRACTION = 0.99
 
 def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
                             equality_matrix=None, equality_bound=None,
-                            num_iterations=30, tolerance=1e-12):
+                            num_iterations=40, tolerance=1e-11):
     """Solves the batched projection problem above in float64.
 
     Args:
@@ -42,8 +42,9 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
       equality_matrix: ``[units, P, N]`` float64 ``E`` or None.
       equality_bound: ``[units, P]`` float64 ``e`` or None.
       num_iterations: interior-point iterations (Python int).
-      tolerance: rows stop once the mean complementarity ``s.z / M`` and the
-        residuals fall below ``tolerance`` times their scale.
+      tolerance: rows stop once the square root of the mean complementarity
+        ``s.z / M`` and the residuals fall below ``tolerance`` times their
+        scale.
 
     Returns:
       ``[units, N]`` float64, the approximate projections.
@@ -100,13 +101,18 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         return dx, ds, dz, dnu
 
     def max_step(value, change):
-        ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -1.0), 1.0)
-        return tf.minimum(1.0, tf.reduce_min(ratio, axis=1, keepdims=True))
+        one = tf.ones_like(value)
+        ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -one), one)
+        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), 1.0)
 
-    for _ in range(num_iterations):
+    def iterate(iteration, unused_running, x, s, z, nu):
         dual, primal, equality = residuals(x, s, z, nu)
         mu = tf.reduce_sum(s * z, axis=1, keepdims=True) / num_inequalities
-        error = tf.maximum(mu, tf.reduce_max(tf.abs(primal), axis=1, keepdims=True))
+        # Where a constraint is active with a zero multiplier (projecting a
+        # point that is already a projection), x converges like sqrt(mu): mu
+        # is driven to the square of the tolerance.
+        error = tf.sqrt(tf.maximum(mu, 0.0))
+        error = tf.maximum(error, tf.reduce_max(tf.abs(primal), axis=1, keepdims=True))
         error = tf.maximum(error, tf.reduce_max(tf.abs(dual), axis=1, keepdims=True))
         if has_equalities:
             error = tf.maximum(error, tf.reduce_max(tf.abs(equality), axis=1, keepdims=True))
@@ -135,4 +141,12 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         z = tf.where(step, new[2], z)
         if has_equalities:
             nu = tf.where(step, new[3], nu)
+        return iteration + 1, tf.reduce_any(step), x, s, z, nu
+
+    if not has_equalities:
+        nu = tf.zeros([tf.shape(target)[0], 0], tf.float64)
+    # Stops early once every row has stopped moving.
+    _, _, x, _, _, _ = tf.while_loop(
+        lambda iteration, running, *_: tf.logical_and(iteration < num_iterations, running),
+        iterate, (tf.constant(0), tf.constant(True), x, s, z, nu))
     return x

@@ -31,12 +31,13 @@ it inside a compiled train step.
 import numpy as np
 import tensorflow as tf
 
+from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
 from tf_lattice.ops import _directions
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
 
-DEFAULT_NUM_ITERATIONS = 30
+DEFAULT_NUM_ITERATIONS = 40
 
 
 def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity="none",
@@ -79,12 +80,13 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
             monotonicity, units, _directions.canonical_monotonicity, "monotonicity")
         convexities = _directions.per_unit(
             convexity, units, _directions.canonical_convexity, "convexity")
-        lower, upper = check_output_bounds(output_min, output_max)
+        lower, upper = _bounds.check_output_bounds(output_min, output_max)
         if exact:
             return tf.constant(
                 exact_calibrator_projection(outputs.numpy(), keypoints.numpy(),
                                             monotonicities, convexities, lower, upper),
                 outputs.dtype)
+        lower, upper = _bounds.inward(lower, upper, outputs.dtype.as_numpy_dtype)
         closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         if size < 3 or not any(convexities):
             return closed_form
@@ -92,28 +94,6 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
                                     lower, upper, num_iterations)
         has_convexity = tf.constant([c != 0 for c in convexities])[:, tf.newaxis]
         return tf.where(has_convexity, shaped, closed_form)
-
-
-def check_output_bounds(output_min, output_max):
-    """Validates optional scalar bounds; returns them as floats or None.
-
-    Raises:
-      ValueError: a bound is NaN or ``output_min > output_max`` (no output
-        can satisfy both).
-    """
-    bounds = []
-    for name, bound in (("output_min", output_min), ("output_max", output_max)):
-        if bound is not None:
-            bound = float(bound)
-            if np.isnan(bound):
-                raise ValueError(f"{name} must be a number or None, got NaN")
-        bounds.append(bound)
-    lower, upper = bounds
-    if lower is not None and upper is not None and lower > upper:
-        raise ValueError(
-            f"infeasible bounds: output_min={lower} > output_max={upper}, no output "
-            "can satisfy both")
-    return lower, upper
 
 
 def _check_keypoints(keypoints, outputs):
@@ -188,7 +168,7 @@ def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper
     right = -convexity * inverse_gap[:, 1:]
     middle = -(left + right)
     norm = tf.sqrt(left ** 2 + middle ** 2 + right ** 2)
-    norm = tf.where(norm > 0, norm, 1.0)
+    norm = tf.where(norm > 0, norm, tf.ones_like(norm))
     eye = np.eye(size)
     convex_rows = sum(
         (coefficient / norm)[:, :, tf.newaxis] * tf.constant(eye[offset:offset + size - 2])
@@ -273,7 +253,8 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     scale = tf.reduce_max(tf.abs(first_pass), axis=1, keepdims=True)
     scale = tf.maximum(scale, tf.reduce_max(tf.abs(oriented), axis=1, keepdims=True))
     for bound in (lo, hi):
-        scale = tf.maximum(scale, tf.where(tf.math.is_finite(bound), tf.abs(bound), 0.0))
+        scale = tf.maximum(scale, tf.where(tf.math.is_finite(bound), tf.abs(bound),
+                                           tf.zeros_like(bound)))
     scale = tf.maximum(scale, np.finfo(np.float64).tiny)
     float64_epsilon = np.finfo(np.float64).eps
     delta = ((4 * output_epsilon + 16 * (size + 2) * float64_epsilon) * scale
@@ -285,7 +266,8 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     degenerate = hi - lo <= 2 * room
 
     shaped = _fit_into_bounds(slopes, gaps, mean, lo, hi, room, delta * ramp)
-    middle = tf.where(tf.math.is_finite(lo) & tf.math.is_finite(hi), (lo + hi) / 2, 0.0)
+    middle = tf.where(tf.math.is_finite(lo) & tf.math.is_finite(hi), (lo + hi) / 2,
+                      tf.zeros_like(lo))
     shaped = tf.where(degenerate, middle * tf.ones_like(shaped), shaped)
     shaped = tf.minimum(tf.maximum(shaped, lo), hi)
     return sign * shaped
@@ -308,10 +290,12 @@ def _fit_into_bounds(slopes, gaps, mean, lo, hi, room, margin=None):
     top = tf.reduce_max(curve, axis=1, keepdims=True)
     width = high - low
     too_tall = top - bottom > width
-    factor = tf.where(too_tall, width / tf.where(too_tall, top - bottom, 1.0), 1.0)
+    one = tf.ones_like(top)
+    factor = tf.where(too_tall, width / tf.where(too_tall, top - bottom, one), one)
     squeezed = low + (rise - tf.reduce_min(rise, axis=1, keepdims=True)) * factor
-    shift = (tf.where(tf.math.is_finite(low), tf.nn.relu(low - bottom), 0.0)
-             - tf.where(tf.math.is_finite(high), tf.nn.relu(top - high), 0.0))
+    zero = tf.zeros_like(top)
+    shift = (tf.where(tf.math.is_finite(low), tf.nn.relu(low - bottom), zero)
+             - tf.where(tf.math.is_finite(high), tf.nn.relu(top - high), zero))
     shifted = curve + shift
     anchor = tf.where(too_tall, squeezed, shifted)[:, :1]
     scaled_slopes = slopes * factor

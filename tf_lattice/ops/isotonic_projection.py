@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice import _native
+from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
 
 tf.no_gradient("TfLattice>IsotonicProjection")
@@ -63,7 +64,8 @@ def isotonic_projection(values, weights=None, increasing=True, lower=None, upper
                     f"weights must have the shape of values {values.shape}, got "
                     f"{weights.shape}")
         increasing = _increasing_per_unit(increasing, values)
-        lower, upper = _check_bounds(lower, upper)
+        lower, upper = _bounds.check_output_bounds(lower, upper, ("lower", "upper"))
+        lower, upper = _bounds.inward(lower, upper, values.dtype.as_numpy_dtype)
         lower_t = tf.constant(-np.inf if lower is None else lower, values.dtype)
         upper_t = tf.constant(np.inf if upper is None else upper, values.dtype)
         if values.shape[1] == 0:
@@ -91,22 +93,6 @@ def _increasing_per_unit(increasing, values):
             f"increasing must have one flag per unit ({static_units}), got "
             f"{flags.shape[0]}")
     return flags
-
-
-def _check_bounds(lower, upper):
-    """Validates the optional scalar bounds; returns them as floats or None."""
-    bounds = []
-    for name, bound in (("lower", lower), ("upper", upper)):
-        if bound is not None:
-            bound = float(bound)
-            if np.isnan(bound):
-                raise ValueError(f"{name} must be a number or None, got NaN")
-        bounds.append(bound)
-    lower, upper = bounds
-    if lower is not None and upper is not None and lower > upper:
-        raise ValueError(
-            f"lower must not exceed upper, got lower={lower} > upper={upper}")
-    return lower, upper
 
 
 def _portable_isotonic_projection(values, weights, increasing, lower, upper):

@@ -32,7 +32,7 @@ from tf_lattice.ops import _directions
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
 
-DEFAULT_NUM_ITERATIONS = 30
+DEFAULT_NUM_ITERATIONS = 40
 
 
 def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),

@@ -20,12 +20,12 @@ with cvxpy (eager only).
 import numpy as np
 import tensorflow as tf
 
+from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
-from tf_lattice.ops.calibrator_projection import check_output_bounds
 
-DEFAULT_NUM_ITERATIONS = 30
+DEFAULT_NUM_ITERATIONS = 40
 
 
 def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
@@ -56,11 +56,12 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
         size = values.shape[1]
         pairs = _pairwise.check_pairs(pairs, size)
         check_acyclic(pairs, size)
-        lower, upper = check_output_bounds(output_min, output_max)
+        lower, upper = _bounds.check_output_bounds(output_min, output_max)
         if exact:
             return tf.constant(
                 exact_partial_order_projection(values.numpy(), pairs, lower, upper),
                 values.dtype)
+        lower, upper = _bounds.inward(lower, upper, values.dtype.as_numpy_dtype)
         if not pairs:
             return _clip(values, lower, upper)
         target = tf.cast(values, tf.float64)

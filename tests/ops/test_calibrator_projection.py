@@ -1,0 +1,124 @@
+"""Tests of tf_lattice.ops.calibrator_projection."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_lattice.constraints import certify_calibrator
+from tf_lattice.ops import calibrator_projection
+
+MONOTONICITIES = ["increasing", "decreasing", "none"]
+CONVEXITIES = ["convex", "concave", "none"]
+
+
+@st.composite
+def problems(draw):
+    units = draw(st.integers(1, 3))
+    size = draw(st.integers(2, 10))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31 - 1)))
+    outputs = rng.normal(size=(units, size)) * draw(st.sampled_from([0.5, 3.0]))
+    keypoints = np.cumsum(rng.uniform(0.1, 2.0, size=size)) - 1.0
+    constraints = dict(
+        monotonicity=[draw(st.sampled_from(MONOTONICITIES)) for _ in range(units)],
+        convexity=[draw(st.sampled_from(CONVEXITIES)) for _ in range(units)],
+        output_min=draw(st.one_of(st.none(), st.floats(-2.0, 0.0))),
+        output_max=draw(st.one_of(st.none(), st.floats(0.0, 2.0))))
+    return outputs, keypoints, constraints
+
+
+def _project(outputs, keypoints, dtype=np.float64, **constraints):
+    return calibrator_projection(outputs.astype(dtype), keypoints.astype(dtype),
+                                 **constraints).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None, max_examples=15)
+@given(problem=problems())
+def test_feasible_exactly_and_close_to_exact_projection(dtype, problem):
+    outputs, keypoints, constraints = problem
+    projected = _project(outputs, keypoints, dtype, **constraints)
+    certificate = certify_calibrator(keypoints.astype(dtype), projected, **constraints)
+    assert certificate.holds, str(certificate)
+    exact = calibrator_projection(outputs, keypoints, exact=True, **constraints).numpy()
+    moved = np.linalg.norm(exact - outputs, axis=1)
+    error = np.linalg.norm(projected - exact, axis=1)
+    slack = 1e-6 if dtype == np.float64 else 1e-4
+    assert (error <= 0.01 * moved + slack * (1 + np.abs(outputs).max())).all()
+
+
+@settings(deadline=None, max_examples=10)
+@given(problem=problems())
+def test_idempotent(problem):
+    outputs, keypoints, constraints = problem
+    once = _project(outputs, keypoints, **constraints)
+    twice = _project(once, keypoints, **constraints)
+    np.testing.assert_allclose(twice, once, atol=1e-7)
+
+
+def test_closed_forms():
+    outputs = np.array([[3.0, 1.0, 2.0, 5.0]])
+    keypoints = np.array([0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(
+        _project(outputs, keypoints, monotonicity="increasing"), [[2.0, 2.0, 2.0, 5.0]])
+    np.testing.assert_allclose(
+        _project(outputs, keypoints, output_min=1.5, output_max=4.0), [[3.0, 1.5, 2.0, 4.0]])
+    np.testing.assert_allclose(
+        _project(outputs, keypoints, monotonicity="decreasing", output_max=2.5),
+        [[2.5, 2.5, 2.5, 2.5]])
+
+
+def test_convex_hand_case_uneven_keypoints():
+    # A peak at the middle knot of (0, 1, 3): the projection onto convex
+    # functions is the line through a weighted fit, computed by hand from the
+    # normal a = (1/1, -(1/1 + 1/2), 1/2): o += max(0, -a.o) / |a|^2 a.
+    outputs = np.array([[0.0, 1.0, 0.0]])
+    keypoints = np.array([0.0, 1.0, 3.0])
+    normal = np.array([1.0, -1.5, 0.5])
+    expected = outputs + (-(normal @ outputs[0])) / (normal @ normal) * normal
+    np.testing.assert_allclose(_project(outputs, keypoints, convexity="convex"), expected,
+                               atol=1e-9)
+    slopes = np.diff(expected[0]) / np.diff(keypoints)
+    np.testing.assert_allclose(slopes[0], slopes[1], atol=1e-12)
+
+
+def test_convex_monotone_bounded_is_feasible_with_many_knots():
+    rng = np.random.default_rng(5)
+    outputs = rng.normal(size=(4, 40)).astype(np.float32)
+    keypoints = np.sort(rng.uniform(-3, 3, size=40)).astype(np.float32)
+    constraints = dict(monotonicity="increasing", convexity="concave",
+                       output_min=-0.3, output_max=0.7)
+    projected = _project(outputs, keypoints, np.float32, **constraints)
+    assert certify_calibrator(keypoints, projected, **constraints).holds
+
+
+def test_graph_mode():
+    outputs = tf.constant(np.random.default_rng(6).normal(size=(2, 6)))
+    keypoints = tf.constant(np.linspace(0.0, 1.0, 6))
+    project = tf.function(lambda o: calibrator_projection(
+        o, keypoints, monotonicity="increasing", convexity="convex", output_max=1.0,
+        implementation="portable"))
+    np.testing.assert_allclose(
+        project(outputs).numpy(),
+        calibrator_projection(outputs, keypoints, monotonicity="increasing",
+                              convexity="convex", output_max=1.0).numpy(), atol=1e-9)
+
+
+def test_errors():
+    outputs = np.zeros((2, 4))
+    keypoints = np.arange(4.0)
+    with pytest.raises(ValueError, match="infeasible bounds"):
+        calibrator_projection(outputs, keypoints, output_min=1.0, output_max=0.0)
+    with pytest.raises(ValueError, match="monotonicity must be one of"):
+        calibrator_projection(outputs, keypoints, monotonicity="up")
+    with pytest.raises(ValueError, match="convexity\\[1\\] must be one of"):
+        calibrator_projection(outputs, keypoints, convexity=["convex", "wavy"])
+    with pytest.raises(ValueError, match="one direction or one per unit"):
+        calibrator_projection(outputs, keypoints, monotonicity=["increasing"] * 3)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        calibrator_projection(outputs, [0.0, 1.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="keypoints must have shape"):
+        calibrator_projection(outputs, np.arange(5.0))
+    with pytest.raises(ValueError, match="output_min must be a number"):
+        calibrator_projection(outputs, keypoints, output_min=np.nan)

@@ -1,0 +1,94 @@
+"""Tests of tf_lattice.ops.linear_projection."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_lattice.constraints import certify_linear
+from tf_lattice.ops import linear_projection
+
+
+@st.composite
+def problems(draw):
+    size = draw(st.integers(2, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31 - 1)))
+    monotonicities = [draw(st.sampled_from(["increasing", "decreasing", "none"]))
+                      for _ in range(size)]
+    increasing = [i for i, m in enumerate(monotonicities) if m == "increasing"]
+    # Dominances point from lower to higher positions of a random order: acyclic.
+    order = {i: r for r, i in enumerate(rng.permutation(increasing))}
+    candidates = [(i, j) for i in increasing for j in increasing if order[i] > order[j]]
+    chosen = rng.permutation(len(candidates))[:draw(st.integers(0, len(candidates)))]
+    half = len(chosen) // 2
+    constraints = dict(
+        monotonicities=monotonicities,
+        monotonic_dominances=[candidates[k] for k in chosen[:half]],
+        range_dominances=[candidates[k] for k in chosen[half:]],
+        input_ranges=[(float(lo), float(lo + w)) for lo, w in
+                      zip(rng.normal(size=size), rng.uniform(0.2, 5.0, size=size))],
+        normalization_order=draw(st.sampled_from([None, 1])) if increasing else None)
+    weights = rng.normal(size=(size, draw(st.integers(1, 3))))
+    return weights, constraints
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None, max_examples=15)
+@given(problem=problems())
+def test_feasible_exactly_and_close_to_exact(dtype, problem):
+    weights, constraints = problem
+    projected = linear_projection(weights.astype(dtype), **constraints).numpy()
+    assert projected.dtype == dtype
+    certificate = certify_linear(projected, **constraints)
+    assert certificate.holds, str(certificate)
+    exact = linear_projection(weights, exact=True, **constraints).numpy()
+    moved = np.linalg.norm(exact - weights, axis=0)
+    slack = 1e-6 if dtype == np.float64 else 1e-5
+    assert (np.linalg.norm(projected - exact, axis=0) <= 0.01 * moved + slack).all()
+    again = linear_projection(projected, **constraints).numpy()
+    np.testing.assert_allclose(again, projected, atol=1e-5)
+
+
+def test_hand_cases():
+    weights = np.array([[-1.0], [2.0], [0.5]])
+    np.testing.assert_allclose(
+        linear_projection(weights, monotonicities=["increasing", "decreasing", "none"]).numpy(),
+        [[0.0], [0.0], [0.5]])
+    # Dominance 0 over 1 with w0 < w1 pools both to their mean.
+    np.testing.assert_allclose(
+        linear_projection([[1.0], [3.0]], monotonicities="increasing",
+                          monotonic_dominances=[(0, 1)]).numpy(), [[2.0], [2.0]], atol=1e-8)
+    # Normalization alone on positive weights: the simplex projection.
+    np.testing.assert_allclose(
+        linear_projection([[0.5], [1.5]], monotonicities="increasing",
+                          normalization_order=1).numpy(), [[0.0], [1.0]], atol=1e-8)
+
+
+def test_graph_mode():
+    project = tf.function(lambda w: linear_projection(
+        w, monotonicities="increasing", monotonic_dominances=[(0, 1)]))
+    np.testing.assert_allclose(project(tf.constant([[1.0], [3.0]])).numpy(), [[2.0], [2.0]],
+                               atol=1e-5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="needs both inputs declared 'increasing'"):
+        linear_projection(np.ones((2, 1)), monotonicities=["increasing", "none"],
+                          monotonic_dominances=[(0, 1)])
+    with pytest.raises(ValueError, match="cycle"):
+        linear_projection(np.ones((2, 1)), monotonicities="increasing",
+                          monotonic_dominances=[(0, 1)], range_dominances=[(1, 0)],
+                          input_ranges=[(0, 1), (0, 1)])
+    with pytest.raises(ValueError, match="need input_ranges"):
+        linear_projection(np.ones((2, 1)), monotonicities="increasing",
+                          range_dominances=[(1, 0)])
+    with pytest.raises(ValueError, match="min < max"):
+        linear_projection(np.ones((2, 1)), monotonicities="increasing",
+                          range_dominances=[(1, 0)], input_ranges=[(0, 1), (2, 2)])
+    with pytest.raises(ValueError, match="normalization_order must be None or 1"):
+        linear_projection(np.ones((2, 1)), monotonicities="increasing", normalization_order=2)
+    with pytest.raises(ValueError, match="at least one monotone input"):
+        linear_projection(np.ones((2, 1)), normalization_order=1)
+    with pytest.raises(ValueError, match="one direction per input"):
+        linear_projection(np.ones((2, 1)), monotonicities=["increasing"])

@@ -1,0 +1,72 @@
+"""Tests of tf_lattice.ops.partial_order_projection."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_lattice.constraints import certify_categorical
+from tf_lattice.ops import partial_order_projection
+
+
+@st.composite
+def problems(draw):
+    size = draw(st.integers(2, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31 - 1)))
+    # Pairs from a random permutation's order are always acyclic.
+    rank = rng.permutation(size)
+    candidates = [(a, b) for a in range(size) for b in range(size) if rank[a] < rank[b]]
+    count = draw(st.integers(0, min(len(candidates), 10)))
+    pairs = [candidates[i] for i in rng.choice(len(candidates), count, replace=False)]
+    values = rng.normal(size=(draw(st.integers(1, 3)), size))
+    bounds = dict(output_min=draw(st.one_of(st.none(), st.floats(-2.0, 0.0))),
+                  output_max=draw(st.one_of(st.none(), st.floats(0.0, 2.0))))
+    return values, pairs, bounds
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None, max_examples=15)
+@given(problem=problems())
+def test_feasible_exactly_and_close_to_exact(dtype, problem):
+    values, pairs, bounds = problem
+    projected = partial_order_projection(values.astype(dtype), pairs, **bounds).numpy()
+    assert projected.dtype == dtype
+    certificate = certify_categorical(projected, pairs=pairs, **bounds)
+    assert certificate.holds, str(certificate)
+    exact = partial_order_projection(values, pairs, exact=True, **bounds).numpy()
+    moved = np.linalg.norm(exact - values, axis=1)
+    slack = 1e-6 if dtype == np.float64 else 1e-5
+    assert (np.linalg.norm(projected - exact, axis=1) <= 0.01 * moved + slack).all()
+    np.testing.assert_allclose(
+        partial_order_projection(projected, pairs, **bounds).numpy(), projected, atol=1e-6)
+
+
+def test_hand_cases():
+    values = np.array([[2.0, 0.0, 5.0]])
+    np.testing.assert_allclose(partial_order_projection(values, [(0, 1)]).numpy(),
+                               [[1.0, 1.0, 5.0]], atol=1e-9)
+    # 0 <= 2 and 1 <= 2 with entry 2 too low: all three pool to the mean.
+    np.testing.assert_allclose(
+        partial_order_projection([[3.0, 3.0, 0.0]], [(0, 2), (1, 2)]).numpy(),
+        [[2.0, 2.0, 2.0]], atol=1e-9)
+    np.testing.assert_allclose(
+        partial_order_projection(values, [], output_min=0.5, output_max=4.0).numpy(),
+        [[2.0, 0.5, 4.0]])
+
+
+def test_graph_mode():
+    project = tf.function(lambda v: partial_order_projection(v, [(0, 1), (1, 2)]))
+    values = tf.constant([[3.0, 2.0, 1.0]])
+    np.testing.assert_allclose(project(values).numpy(), [[2.0, 2.0, 2.0]], atol=1e-5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="cycle \\(0 <= 1 <= 2 <= 0\\)"):
+        partial_order_projection(np.zeros((1, 3)), [(0, 1), (1, 2), (2, 0)])
+    with pytest.raises(ValueError, match="out of range"):
+        partial_order_projection(np.zeros((1, 3)), [(0, 3)])
+    with pytest.raises(ValueError, match="with itself"):
+        partial_order_projection(np.zeros((1, 3)), [(1, 1)])
+    with pytest.raises(ValueError, match="infeasible bounds"):
+        partial_order_projection(np.zeros((1, 3)), [], output_min=1.0, output_max=0.0)

@@ -1,0 +1,49 @@
+"""Validation of scalar output bounds and their rounding to a dtype."""
+
+import numpy as np
+
+
+def check_output_bounds(output_min, output_max, names=("output_min", "output_max")):
+    """Validates optional scalar bounds; returns them as floats or None.
+
+    Raises:
+      ValueError: a bound is NaN or ``output_min > output_max`` (no output
+        can satisfy both).
+    """
+    bounds = []
+    for name, bound in zip(names, (output_min, output_max)):
+        if bound is not None:
+            bound = float(bound)
+            if np.isnan(bound):
+                raise ValueError(f"{name} must be a number or None, got NaN")
+        bounds.append(bound)
+    lower, upper = bounds
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(
+            f"infeasible bounds: {names[0]}={lower} > {names[1]}={upper}, no output "
+            "can satisfy both")
+    return lower, upper
+
+
+def inward(lower, upper, dtype):
+    """Rounds bounds inward to numbers representable in ``dtype``.
+
+    A float32 output clipped to a float64 bound would round to a neighbour
+    that may lie outside it; the nearest representable numbers inside the
+    bounds keep clipped outputs exactly within them.
+    """
+    dtype = np.dtype(dtype)
+    if lower is not None:
+        rounded = dtype.type(lower)
+        if float(rounded) < lower:
+            rounded = np.nextafter(rounded, dtype.type(np.inf))
+        lower = float(rounded)
+    if upper is not None:
+        rounded = dtype.type(upper)
+        if float(rounded) > upper:
+            rounded = np.nextafter(rounded, dtype.type(-np.inf))
+        upper = float(rounded)
+    if lower is not None and upper is not None and lower > upper:
+        # No representable number lies between the bounds: keep the lower one.
+        upper = lower
+    return lower, upper

@@ -162,7 +162,7 @@ SHAPE_CONSTRAINTS = [
     from tf_lattice.datasets import make_restaurant_ctr, restaurant_ctr
     from tf_lattice.estimators import CalibratedLatticeClassifier
 
-    X, y = make_restaurant_ctr(4000, random_state=0)
+    X, y = make_restaurant_ctr(3000, random_state=0)
     rng = np.random.default_rng(0)
     skewed = (X["num_reviews"] < 40) | (rng.random(len(X)) < 0.03)
     X_train, y_train = X[skewed].reset_index(drop=True), y[skewed].reset_index(drop=True)
@@ -182,7 +182,7 @@ SHAPE_CONSTRAINTS = [
     4-star, DD restaurant.
     """),
     code("""
-    TRAINING = dict(lattice_size=3, epochs=15, batch_size=64, random_state=0, verbose=0)
+    TRAINING = dict(lattice_size=3, epochs=12, batch_size=64, random_state=0, verbose=0)
 
     def evaluate(name, model):
         predicted = model.predict_proba(grid)[:, 1]
@@ -390,9 +390,9 @@ KERAS_LAYERS = [
     def as_inputs(frame):
         return [frame[[c]].to_numpy(np.float32) for c in columns]
 
-    def fit(model, epochs=15):
-        model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
-        model.fit(as_inputs(X), y.to_numpy(np.float32), batch_size=64, epochs=epochs, verbose=0)
+    def fit(model, epochs=10):
+        model.compile(optimizer=keras.optimizers.Adam(0.03), loss="mse")
+        model.fit(as_inputs(X), y.to_numpy(np.float32), batch_size=100, epochs=epochs, verbose=0)
         for layer in model.layers:
             if hasattr(layer, "finalize_constraints"):
                 layer.finalize_constraints()
@@ -473,7 +473,7 @@ KERAS_LAYERS = [
     lattice = layers.Lattice([LATTICE_SIZE] * 3, monotonicities=["increasing", "increasing", "none"],
                              name="lattice")(keras.layers.Concatenate()(calibrated + [embedded]))
     mixed = keras.Model(inputs, lattice, name="lattice_with_dense")
-    assert fit(mixed, epochs=20) > 0.7
+    assert fit(mixed, epochs=15) > 0.7
     assert certify(mixed)
     """),
     md("""

@@ -43,7 +43,9 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
       log: called with one line of progress per attempt.
 
     Returns:
-      The path of the environment's Python interpreter.
+      ``(python_path, requirements)``: the environment's interpreter, and the
+      package set installed now (None when an existing environment was
+      reused).
 
     Raises:
       RuntimeError: when no package set of `TFL_REQUIREMENTS` installs and
@@ -51,15 +53,16 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
     """
     python = tfl_python(venv)
     if os.path.exists(python) and tfl_importable(python):
-        return python
+        return python, None
     errors = []
     base_python = getattr(sys, "_base_executable", sys.executable)
     for requirements in TFL_REQUIREMENTS:
         log(f"creating {venv} with {' '.join(requirements)} (takes a few minutes)")
         subprocess.run([base_python, "-m", "venv", "--clear", venv], check=True)
-        install = subprocess.run([python, "-m", "pip", "install", "-q", *requirements],
-                                 capture_output=True, text=True)
+        install = subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             *requirements], capture_output=True, text=True)
         if install.returncode == 0 and tfl_importable(python):
-            return python
+            return python, list(requirements)
         errors.append(f"{requirements}: {install.stderr.strip()[-500:]}")
     raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))

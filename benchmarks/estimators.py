@@ -644,7 +644,7 @@ def main(argv=None):
                                            "monotonicity": MONOTONICITY[dataset]}
         if not args.no_tfl and tfl_jobs:
             try:
-                python = args.tfl_python or ensure_tfl_environment()
+                python = args.tfl_python or ensure_tfl_environment()[0]
                 versions, results = run_tfl(python, [job for *_, job in tfl_jobs], args.threads)
                 report["tfl_status"], report["tfl_versions"] = "ok", versions
                 for dataset, _, split, job in tfl_jobs:

@@ -184,7 +184,7 @@ def main(argv=None):
     tfl_versions, tfl_status = None, "skipped"
     if not args.no_tfl:
         try:
-            python = args.tfl_python or ensure_tfl_environment()
+            python = args.tfl_python or ensure_tfl_environment()[0]
             with tempfile.TemporaryDirectory() as work_dir:
                 tfl_versions, outputs, times = run_tfl(
                     python, all_cases, params, args.threads, args.repeats, work_dir)

@@ -656,7 +656,7 @@ def main(argv=None):
                 print(f"TensorFlow Lattice part failed: {error}", file=sys.stderr, flush=True)
     for dataset, runs in all_runs.items():
         report["datasets"][dataset]["models"] = {
-            name: {"family": family, **summarize(results)}
+            name: {"family": family, **summarize(results), "runs": results}
             for name, (family, results) in runs.items()}
     report["total_seconds"] = time.perf_counter() - start
     report["machine"]["load_average_end"] = os.getloadavg()

@@ -118,7 +118,7 @@ def probe_frame(rows, column, grid):
       DataFrame ``[N * G, F]``; row ``i * G + g`` is ``rows`` row ``i`` with
       ``column = grid[g]`` (the other columns keep their values and dtypes).
     """
-    repeated = rows.loc[rows.index.repeat(len(grid))].reset_index(drop=True)
+    repeated = rows.iloc[np.repeat(np.arange(len(rows)), len(grid))].reset_index(drop=True)
     repeated[column] = np.tile(np.asarray(grid, dtype=np.float64), len(rows))
     return repeated
 

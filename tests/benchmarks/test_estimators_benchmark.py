@@ -29,6 +29,15 @@ def test_probe_frame_sweeps_one_column_and_keeps_the_others():
     assert list(probe["kind"][::3]) == list(rows["kind"])
 
 
+def test_probe_frame_ignores_the_row_index():
+    rows = _rows(3)
+    repeated_index = rows.set_axis([7, 7, 7])
+    grid = np.array([0.0, 1.0])
+    probe = bench.probe_frame(repeated_index, "b", grid)
+    assert len(probe) == 6
+    np.testing.assert_array_equal(probe["a"].to_numpy(), np.repeat(rows["a"].to_numpy(), 2))
+
+
 def test_probe_grid_spans_the_training_range():
     grid = bench.probe_grid(pd.Series([3, 1, np.nan, 7]), size=4)
     np.testing.assert_allclose(grid, [1.0, 3.0, 5.0, 7.0])

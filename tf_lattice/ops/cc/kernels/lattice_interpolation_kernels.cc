@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -184,11 +185,13 @@ void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T*
 
 // Hypercube outputs[b, u] for b in [begin, end): gathers the 2^d corner
 // values (vertex base + corner_offsets[j]) and contracts them.
-template <typename T>
+// kDims > 0 fixes d at compile time (so the level loops unroll), 0 reads it
+// from `shape`.
+template <typename T, int kDims>
 void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
                            const int64_t* corner_offsets, const T* inputs, const T* params,
                            T* outputs, int64_t begin, int64_t end) {
-  const int d = shape.dims;
+  const int d = kDims > 0 ? kDims : shape.dims;
   const int64_t corners = int64_t{1} << d;
   std::vector<T> values(corners);
   T* __restrict__ corner_values = values.data();
@@ -244,12 +247,12 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
 // the level weights of a point (shared by the units when the inputs are)
 // give the params gradient at each corner and, with the gathered corner
 // values, df/dr.
-template <typename T>
+template <typename T, int kDims>
 void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
                         const int64_t* corner_offsets, const T* inputs, const T* params,
                         const T* grad_outputs, T* grad_inputs, T* grad_params,
                         int64_t begin, int64_t end) {
-  const int d = shape.dims;
+  const int d = kDims > 0 ? kDims : shape.dims;
   const int64_t corners = int64_t{1} << d;
   std::vector<T> scratch(3 * corners);
   T* __restrict__ level_weights = scratch.data();
@@ -276,6 +279,21 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
       const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
       AddInputGradient(d, cell, grad_residual, grad_output, grad_inputs + row * d);
     }
+  }
+}
+
+// Calls run(std::integral_constant<int, d>()) for small d, else
+// run(std::integral_constant<int, 0>()).
+template <typename Run>
+void WithStaticDims(int d, Run run) {
+  switch (d) {
+    case 1: return run(std::integral_constant<int, 1>());
+    case 2: return run(std::integral_constant<int, 2>());
+    case 3: return run(std::integral_constant<int, 3>());
+    case 4: return run(std::integral_constant<int, 4>());
+    case 5: return run(std::integral_constant<int, 5>());
+    case 6: return run(std::integral_constant<int, 6>());
+    default: return run(std::integral_constant<int, 0>());
   }
 }
 
@@ -322,8 +340,10 @@ class LatticeInterpolationCpuOp : public OpKernel {
     workers->ParallelFor(batch.batch, batch.units * attrs_.CostPerPoint(),
                          [&](int64_t begin, int64_t end) {
                            if (offsets != nullptr && !IsSimplex(batch)) {
-                             HypercubeForwardRange(shape, batch, offsets, in, par, out,
-                                                   begin, end);
+                             WithStaticDims(shape.dims, [&](auto dims) {
+                               HypercubeForwardRange<T, decltype(dims)::value>(
+                                   shape, batch, offsets, in, par, out, begin, end);
+                             });
                            } else {
                              ForwardRange(shape, batch, in, par, out, begin, end);
                            }
@@ -390,8 +410,10 @@ class LatticeInterpolationGradCpuOp : public OpKernel {
         const int64_t end = std::min(batch.batch, begin + examples_per_shard);
         if (begin >= end) continue;
         if (offsets != nullptr && !IsSimplex(batch)) {
-          HypercubeGradRange(shape, batch, offsets, in, par, grad_out, grad_in, target, begin,
-                             end);
+          WithStaticDims(shape.dims, [&](auto dims) {
+            HypercubeGradRange<T, decltype(dims)::value>(shape, batch, offsets, in, par,
+                                                         grad_out, grad_in, target, begin, end);
+          });
         } else {
           GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);
         }

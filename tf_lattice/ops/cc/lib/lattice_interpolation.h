@@ -228,25 +228,33 @@ TF_LATTICE_HOST_DEVICE void SiftDown(const T* residual, int* order, int root, in
   }
 }
 
-// Orders up to this length are insertion sorted, longer ones heap sorted.
-constexpr int kInsertionSortDims = 16;
+// Orders up to this length are sorted by counting, longer ones heap sorted.
+constexpr int kRankSortDims = 16;
 
-// Sorts the dimensions 0..d-1 into simplex order (insertion sort for short
-// orders, else heap sort, O(d log d)); the order is total, so both agree.
+// Sorts the dimensions 0..d-1 into simplex order (by counting predecessors
+// for short NaN-free orders, else heap sort, O(d log d)); the order is
+// total, so both agree.
 // NaN residuals make the order arbitrary but the walk stays in the cell.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void SimplexOrder(int d, const T* residual, int* order) {
-  if (d <= kInsertionSortDims) {
-    // Insertion sort: fewer comparisons and branches for short orders.
-    for (int k = 0; k < d; ++k) {
-      int j = k;
-      while (j > 0 && SimplexPrecedes(residual, k, order[j - 1])) {
-        order[j] = order[j - 1];
-        --j;
+  if (d <= kRankSortDims) {
+    // Without NaN the order is total: the position of k is the number of
+    // dimensions that precede it (branch-free, d^2 comparisons).
+    bool has_nan = false;
+    for (int k = 0; k < d; ++k) has_nan |= !(residual[k] == residual[k]);
+    if (!has_nan) {
+      for (int k = 0; k < d; ++k) {
+        int rank = 0;
+        const T r = residual[k];
+        for (int j = 0; j < d; ++j) {
+          // SimplexPrecedes(residual, j, k) without branches.
+          rank += static_cast<int>(residual[j] > r) |
+                  (static_cast<int>(!(residual[j] < r)) & static_cast<int>(j < k));
+        }
+        order[rank] = k;
       }
-      order[j] = k;
+      return;
     }
-    return;
   }
   for (int k = 0; k < d; ++k) order[k] = k;
   for (int root = d / 2 - 1; root >= 0; --root) SiftDown(residual, order, root, d);

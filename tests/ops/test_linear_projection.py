@@ -112,3 +112,18 @@ def test_errors():
         linear_projection(np.ones((2, 1)), monotonicities="increasing", normalization_order=2)
     with pytest.raises(ValueError, match="one direction per input"):
         linear_projection(np.ones((2, 1)), monotonicities=["increasing"])
+
+
+def test_interior_point_solver_takes_float32_operands():
+    from tf_lattice.ops import _quadratic_program
+
+    # Project (2, 1) onto x0 <= x1 with x0 + x1 = 1 (the answer is (0.5, 0.5)).
+    target = np.array([[2.0, 1.0]])
+    matrix, bound = np.array([[[1.0, -1.0]]]), np.zeros((1, 1))
+    equality, total = np.ones((1, 1, 2)), np.ones((1, 1))
+    results = [_quadratic_program.project_onto_polyhedron(
+        *[tf.constant(a, dtype) for a in (target, matrix, bound, equality, total)])
+        for dtype in (tf.float32, tf.float64)]
+    for result in results:
+        assert result.dtype == tf.float64
+        np.testing.assert_allclose(result.numpy(), [[0.5, 0.5]], atol=1e-8)

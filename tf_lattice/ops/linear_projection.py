@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
 from tf_lattice.ops import _directions
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
@@ -83,25 +84,30 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
                 orientation = problem.orientation(target)
                 target = orientation * project_onto_simplex(orientation * target)
             return tf.cast(tf.transpose(problem.finalize(target, epsilon)), weights.dtype)
-        units = tf.shape(target)[0]
-        matrix = tf.tile(tf.constant(problem.inequality_rows())[tf.newaxis], [units, 1, 1])
-        if problem.normalization_order:
-            orientation = problem.orientation(target)
-            free = np.nonzero(problem.signs == 0)[0]
-            if free.size:
-                free_rows = (-tf.gather(orientation, free, axis=1)[:, :, tf.newaxis]
-                             * tf.constant(np.eye(problem.size)[free])[tf.newaxis])
-                matrix = tf.concat([matrix, free_rows], axis=1)
-            approximate = _quadratic_program.project_onto_polyhedron(
-                target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
-                orientation[:, tf.newaxis, :], tf.ones([units, 1], tf.float64),
-                num_iterations=num_iterations)
-        else:
-            approximate = _quadratic_program.project_onto_polyhedron(
-                target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
-                num_iterations=num_iterations)
-        return tf.cast(tf.transpose(problem.finalize(approximate, epsilon)), weights.dtype)
+        final = _compiled.call_compiled_in_graphs(
+            lambda target: problem.finalize(
+                _solve(target, problem, num_iterations), epsilon), target)
+        return tf.cast(tf.transpose(final), weights.dtype)
 
+
+def _solve(target, problem, num_iterations):
+    """Interior-point projection of ``[units, d]`` float64 weights (nearly feasible)."""
+    units = tf.shape(target)[0]
+    matrix = tf.tile(tf.constant(problem.inequality_rows())[tf.newaxis], [units, 1, 1])
+    if not problem.normalization_order:
+        return _quadratic_program.project_onto_polyhedron(
+            target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
+            num_iterations=num_iterations)
+    orientation = problem.orientation(target)
+    free = np.nonzero(problem.signs == 0)[0]
+    if free.size:
+        free_rows = (-tf.gather(orientation, free, axis=1)[:, :, tf.newaxis]
+                     * tf.constant(np.eye(problem.size)[free])[tf.newaxis])
+        matrix = tf.concat([matrix, free_rows], axis=1)
+    return _quadratic_program.project_onto_polyhedron(
+        target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
+        orientation[:, tf.newaxis, :], tf.ones([units, 1], tf.float64),
+        num_iterations=num_iterations)
 
 def project_onto_simplex(points):
     """Euclidean projection of each row onto ``{u : u >= 0, sum_i u_i = 1}``.

@@ -28,6 +28,10 @@ def test_shapes_and_values():
     dict(monotonicities=["increasing", "increasing", "none"], range_dominances=[(0, 1)],
          input_min=[0, 0, 0], input_max=[1, 2, 1]),
     dict(monotonicities="increasing", normalization_order=1, use_bias=False),
+    dict(monotonicities=["increasing", "none", "none"], normalization_order=1, use_bias=False),
+    dict(normalization_order=1, use_bias=False),
+    dict(monotonicities=["increasing", "increasing", "none"], monotonic_dominances=[(0, 1)],
+         normalization_order=1, use_bias=False),
 ])
 def test_training_keeps_constraints(kwargs):
     x, y = _data()
@@ -38,7 +42,9 @@ def test_training_keeps_constraints(kwargs):
     certificate = layer.certify()
     assert certificate.holds, str(certificate)
     weights = layer.kernel.numpy()
-    monotonicities = kwargs["monotonicities"]
+    if kwargs.get("normalization_order") == 1:
+        np.testing.assert_allclose(np.abs(weights).sum(axis=0), 1.0, rtol=1e-6)
+    monotonicities = kwargs.get("monotonicities")
     if isinstance(monotonicities, list):
         assert np.all(weights[0] >= 0)
         if monotonicities[1] == "decreasing":
@@ -59,6 +65,7 @@ def test_save_load_and_config_round_trip(tmp_path):
     (dict(num_input_dims=2, monotonic_dominances=[(0, 1)]), "monotonic"),
     (dict(num_input_dims=2, monotonicities="increasing", range_dominances=[(0, 1)]), "input_min"),
     (dict(num_input_dims=2, normalization_order=3), "normalization_order"),
+    (dict(num_input_dims=2, normalization_order=2), "normalization_order"),
 ])
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):

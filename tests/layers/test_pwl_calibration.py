@@ -72,6 +72,21 @@ def test_training_keeps_constraints(kwargs):
         assert outputs.max() <= kwargs["output_max"] + 1e-6
 
 
+@pytest.mark.parametrize("convexity", ["concave", "convex"])
+def test_convexity_trains_in_float32_keras_model(convexity):
+    x, y = _data()
+    y = y if convexity == "concave" else -y
+    layer = PWLCalibration(KEYPOINTS, convexity=convexity, output_min=-2.0, output_max=2.0)
+    model = _checks.make_model(layer, (1,))
+    assert layer.kernel.dtype == "float32"
+    _checks.train_lowers_loss(model, x, y, epochs=4)
+    certificate = layer.certify()
+    assert certificate.holds, str(certificate)
+    slopes = np.diff(layer.keypoints_outputs().numpy(), axis=1) / np.diff(KEYPOINTS)
+    sign = -1.0 if convexity == "concave" else 1.0
+    assert np.all(sign * np.diff(slopes, axis=1) >= -1e-4)
+
+
 def test_constraint_runs_after_each_optimizer_step():
     layer = PWLCalibration(KEYPOINTS, monotonicity="increasing", output_min=0.0, output_max=1.0)
     layer.build((None, 1))

@@ -93,6 +93,28 @@ def test_convex_monotone_bounded_is_feasible_with_many_knots():
     assert certify_calibrator(keypoints, projected, **constraints).holds
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("in_graph", [False, True])
+@pytest.mark.parametrize("convexity", ["convex", "concave"])
+def test_convexity_in_each_dtype_eager_and_in_graphs(dtype, in_graph, convexity):
+    rng = np.random.default_rng(9)
+    outputs = rng.normal(size=(3, 8)).astype(dtype)
+    keypoints = np.cumsum(rng.uniform(0.2, 1.0, size=8)).astype(dtype)
+    constraints = dict(monotonicity=["increasing", "decreasing", "none"], convexity=convexity,
+                       output_min=-1.0, output_max=1.0)
+    project = lambda o: calibrator_projection(o, keypoints, **constraints)
+    if in_graph:
+        project = tf.function(project)
+    projected = project(tf.constant(outputs)).numpy()
+    assert projected.dtype == dtype
+    certificate = certify_calibrator(keypoints, projected, **constraints)
+    assert certificate.holds, str(certificate)
+    exact = calibrator_projection(outputs.astype(np.float64), keypoints.astype(np.float64),
+                                  exact=True, **constraints).numpy()
+    tolerance = 1e-5 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(projected, exact, atol=tolerance)
+
+
 def test_graph_mode():
     outputs = tf.constant(np.random.default_rng(6).normal(size=(2, 6)))
     keypoints = tf.constant(np.linspace(0.0, 1.0, 6))

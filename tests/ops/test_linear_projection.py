@@ -28,7 +28,7 @@ def problems(draw):
         range_dominances=[candidates[k] for k in chosen[half:]],
         input_ranges=[(float(lo), float(lo + w)) for lo, w in
                       zip(rng.normal(size=size), rng.uniform(0.2, 5.0, size=size))],
-        normalization_order=draw(st.sampled_from([None, 1])) if increasing else None)
+        normalization_order=draw(st.sampled_from([None, 1])))
     weights = rng.normal(size=(size, draw(st.integers(1, 3))))
     return weights, constraints
 
@@ -65,6 +65,28 @@ def test_hand_cases():
                           normalization_order=1).numpy(), [[0.0], [1.0]], atol=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalization_without_monotone_inputs_is_the_nearest_point_of_the_l1_sphere(dtype):
+    # Outside the sphere: pull |w| = (0.5, 1.5) onto the simplex, keep signs.
+    np.testing.assert_allclose(
+        linear_projection(np.array([[0.5], [-1.5]], dtype), normalization_order=1).numpy(),
+        [[0.0], [-1.0]], atol=1e-6)
+    # Inside: push |w| = (0.2, 0.1) out by the same amount per weight.
+    np.testing.assert_allclose(
+        linear_projection(np.array([[0.2], [-0.1]], dtype), normalization_order=1).numpy(),
+        [[0.55], [-0.45]], atol=1e-6)
+    # Against a brute-force search over the sphere for a few random points.
+    rng = np.random.default_rng(3)
+    weights = rng.normal(scale=0.6, size=(3, 5))
+    projected = linear_projection(weights.astype(dtype), normalization_order=1).numpy()
+    np.testing.assert_allclose(np.abs(projected).sum(axis=0), 1.0, atol=1e-6)
+    directions = rng.normal(size=(3, 200000))
+    sphere = directions / np.abs(directions).sum(axis=0)
+    for unit in range(weights.shape[1]):
+        nearest = np.linalg.norm(sphere - weights[:, unit:unit + 1], axis=0).min()
+        assert np.linalg.norm(projected[:, unit] - weights[:, unit]) <= nearest + 1e-6
+
+
 def test_graph_mode():
     project = tf.function(lambda w: linear_projection(
         w, monotonicities="increasing", monotonic_dominances=[(0, 1)]))
@@ -88,7 +110,20 @@ def test_errors():
                           range_dominances=[(1, 0)], input_ranges=[(0, 1), (2, 2)])
     with pytest.raises(ValueError, match="normalization_order must be None or 1"):
         linear_projection(np.ones((2, 1)), monotonicities="increasing", normalization_order=2)
-    with pytest.raises(ValueError, match="at least one monotone input"):
-        linear_projection(np.ones((2, 1)), normalization_order=1)
     with pytest.raises(ValueError, match="one direction per input"):
         linear_projection(np.ones((2, 1)), monotonicities=["increasing"])
+
+
+def test_interior_point_solver_takes_float32_operands():
+    from tf_lattice.ops import _quadratic_program
+
+    # Project (2, 1) onto x0 <= x1 with x0 + x1 = 1 (the answer is (0.5, 0.5)).
+    target = np.array([[2.0, 1.0]])
+    matrix, bound = np.array([[[1.0, -1.0]]]), np.zeros((1, 1))
+    equality, total = np.ones((1, 1, 2)), np.ones((1, 1))
+    results = [_quadratic_program.project_onto_polyhedron(
+        *[tf.constant(a, dtype) for a in (target, matrix, bound, equality, total)])
+        for dtype in (tf.float32, tf.float64)]
+    for result in results:
+        assert result.dtype == tf.float64
+        np.testing.assert_allclose(result.numpy(), [[0.5, 0.5]], atol=1e-8)

@@ -21,8 +21,8 @@ def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
     * monotonic dominance ``(i, j)``: ``w_i >= w_j``, at ``(unit, (i, j))``;
     * range dominance ``(i, j)``: ``w_i r_i >= w_j r_j`` with ``r = max - min``
       of each input range, decided exactly, at ``(unit, (i, j))``;
-    * normalization (``normalization_order=1``): ``sum_{monotone i} |w_i| = 1``
-      per unit, computed with an exactly rounded sum; an equality holds only
+    * normalization (``normalization_order=1``): ``sum_i |w_i| = 1`` over
+      every input, per unit, computed with an exactly rounded sum; an equality holds only
       to rounding, so this check's tolerance is ``d`` epsilons of the
       weights' dtype.
 
@@ -67,7 +67,7 @@ def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
         checks.append(_check("range_dominance", _range_violation(weights, ranges, widths),
                              tolerance, lambda index: (index[1], ranges[index[0]])))
     if normalization_order is not None:
-        checks.append(_normalization_check(weights, signs, normalization_order, epsilon))
+        checks.append(_normalization_check(weights, normalization_order, epsilon))
     return Certificate(subject, tuple(checks))
 
 
@@ -121,14 +121,11 @@ def _range_violation(weights, pairs, widths):
     return _exact.settle(weak - strong, _exact.product_error_bound(strong, weak), exact)
 
 
-def _normalization_check(weights, signs, order, epsilon):
+def _normalization_check(weights, order, epsilon):
     if order != 1:
         raise ValueError(f"normalization_order must be None or 1, got {order!r}")
-    monotone = np.nonzero(signs)[0]
-    if monotone.size == 0:
-        raise ValueError("normalization_order=1 needs at least one monotone input")
-    tolerance = monotone.size * epsilon
-    deviation = np.array([abs(math.fsum(np.abs(weights[monotone, u])) - 1.0)
+    tolerance = weights.shape[0] * epsilon
+    deviation = np.array([abs(math.fsum(np.abs(weights[:, u])) - 1.0)
                           for u in range(weights.shape[1])])
     deviation = np.where(np.isnan(deviation), np.inf, deviation)
     value, location = _exact.worst(deviation, lambda index: (index[0],))

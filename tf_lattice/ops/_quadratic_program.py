@@ -47,14 +47,19 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         scale.
 
     Returns:
-      ``[units, N]`` float64, the approximate projections.
+      ``[units, N]`` float64, the approximate projections (float32 operands
+      are cast to float64 first).
     """
-    g = inequality_matrix
-    h = inequality_bound
+    # Every operand in float64, whatever the callers' dtypes: constants below
+    # are typed from these tensors, never inferred from Python numbers.
+    target = tf.cast(target, tf.float64)
+    g = tf.cast(inequality_matrix, tf.float64)
+    h = tf.cast(inequality_bound, tf.float64)
     num_inequalities = tf.cast(tf.shape(h)[1], tf.float64)
     has_equalities = equality_matrix is not None
     if has_equalities:
-        e_matrix, e_bound = equality_matrix, equality_bound
+        e_matrix = tf.cast(equality_matrix, tf.float64)
+        e_bound = tf.cast(equality_bound, tf.float64)
         num_equalities = e_matrix.shape[1]
     size = target.shape[1]
     scale = (1.0 + tf.reduce_max(tf.abs(target), axis=1, keepdims=True)
@@ -67,7 +72,7 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         return tf.linalg.matvec(matrix, v, transpose_a=True)
 
     x = target
-    s = tf.maximum(h - gx(g, x), 1.0)
+    s = tf.maximum(h - gx(g, x), tf.ones_like(h))
     z = tf.ones_like(s)
     nu = tf.zeros([tf.shape(target)[0], num_equalities], tf.float64) if has_equalities else None
     identity = tf.eye(size, dtype=tf.float64)
@@ -103,7 +108,7 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
     def max_step(value, change):
         one = tf.ones_like(value)
         ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -one), one)
-        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), 1.0)
+        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), one[:, :1])
 
     def iterate(iteration, unused_running, x, s, z, nu):
         dual, primal, equality = residuals(x, s, z, nu)

@@ -13,9 +13,8 @@ The projection minimises ``||o' - o||^2`` over the constrained set, per unit:
 
 * monotonicity and/or bounds: exact and closed form, bounded isotonic
   regression (:func:`tf_lattice.ops.isotonic_projection`); bounds alone: clip;
-* with convexity: Dykstra's algorithm over the exact projections onto three
-  groups of non-overlapping convexity triples and onto monotonicity plus
-  bounds, then a finalize step that makes the result satisfy every constraint
+* with convexity: a batched interior-point solve of the quadratic program
+  (XLA-compiled inside graphs), then a finalize step that makes the result satisfy every constraint
   exactly in floating point: slopes made non-decreasing (average of their
   running maximum and reverse running minimum), clipped to the monotone sign,
   the curve shifted or affinely squeezed into the bounds, and the slopes given
@@ -33,6 +32,7 @@ import tensorflow as tf
 
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
 from tf_lattice.ops import _directions
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
@@ -87,11 +87,13 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
                                             monotonicities, convexities, lower, upper),
                 outputs.dtype)
         lower, upper = _bounds.inward(lower, upper, outputs.dtype.as_numpy_dtype)
-        closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         if size < 3 or not any(convexities):
-            return closed_form
+            return _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         shaped = _convex_projection(outputs, keypoints, monotonicities, convexities,
                                     lower, upper, num_iterations)
+        if all(convexities):
+            return shaped
+        closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         has_convexity = tf.constant([c != 0 for c in convexities])[:, tf.newaxis]
         return tf.where(has_convexity, shaped, closed_form)
 
@@ -189,15 +191,19 @@ def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper
 
 def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, upper,
                        num_iterations):
-    """Interior-point projection with convexity, then the finalize step."""
-    values = tf.cast(outputs, tf.float64)
-    keypoints = tf.cast(keypoints, tf.float64)
-    matrix, bound = calibrator_inequalities(
-        keypoints, monotonicities, convexities, lower, upper)
-    approximate = _quadratic_program.project_onto_polyhedron(
-        values, matrix, bound, num_iterations=num_iterations)
-    final = finalize_calibrator(approximate, keypoints, monotonicities, convexities,
-                                lower, upper, np.finfo(outputs.dtype.as_numpy_dtype).eps)
+    """Interior-point projection with convexity, then the finalize step (float64)."""
+    epsilon = np.finfo(outputs.dtype.as_numpy_dtype).eps
+
+    def project(values, knots):
+        matrix, bound = calibrator_inequalities(
+            knots, monotonicities, convexities, lower, upper)
+        approximate = _quadratic_program.project_onto_polyhedron(
+            values, matrix, bound, num_iterations=num_iterations)
+        return finalize_calibrator(approximate, knots, monotonicities, convexities,
+                                   lower, upper, epsilon)
+
+    final = _compiled.call_compiled_in_graphs(
+        project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
     return tf.cast(final, outputs.dtype)
 
 

@@ -6,28 +6,34 @@ For weights ``w`` of shape ``[d, units]`` each unit (column) is projected:
     subject to  v_i >= 0 (increasing input i), v_i <= 0 (decreasing input i)
                 v_i >= v_j              for each monotonic dominance (i, j)
                 v_i r_i >= v_j r_j      for each range dominance (i, j)
-                sum_{monotone i} |v_i| = 1   when normalization_order=1
+                sum_i |v_i| = 1               when normalization_order=1
 
 with ``r_i = max_i - min_i`` the width of input ``i``'s range. Dominance pairs
 must name increasing inputs (a dominance between decreasing inputs is the same
 constraint on the negated inputs: flip them upstream). Only
-``normalization_order=1`` is supported: with every monotone weight's sign fixed,
-``sum |v_i| = 1`` is the affine equality ``sum_i sign_i v_i = 1``, so the set
-stays convex; non-monotone weights are left free.
+``normalization_order=1`` is supported. The unit l1 sphere is not convex, but
+its nearest point keeps the sign of every weight: an unconstrained input
+appears only in the norm, and flipping the sign of its ``v_i`` towards
+``sign(w_i)`` keeps the norm and every other constraint while moving closer.
+So each unconstrained weight gets the orientation ``o_i = sign(w_i)`` (+1 at
+zero), monotone ones ``o_i = sign_i``, and the projection is the convex problem
+with ``o_i v_i >= 0`` and the affine equality ``sum_i o_i v_i = 1``. Without
+dominances this is a simplex projection of ``o * w``, computed in closed form.
 
-The projection runs a batched interior-point solver, then a finalize step that
+Dominances run a batched interior-point solver, then a finalize step that
 makes every constraint hold exactly in the weights' dtype: signs are clipped,
 the dominance graph (edges weak -> dominant) is swept upward in topological
 order and downward in reverse, the two feasible sweeps are averaged and swept
 upward once more with a relative margin of a few ulps on range dominances (so
-that rounding cannot undo them), and monotone weights are divided by their l1
-norm when normalizing. ``exact=True`` solves with cvxpy (eager only).
+that rounding cannot undo them), and the weights are divided by their l1 norm
+when normalizing. ``exact=True`` solves with cvxpy (eager only).
 """
 
 import numpy as np
 import tensorflow as tf
 
 from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
 from tf_lattice.ops import _directions
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
@@ -58,7 +64,7 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
     Raises:
       ValueError: bad shapes or directions, a dominance on an input that is not
         increasing, a cycle among dominances, missing or empty input ranges, an
-        unsupported normalization order or one without monotone inputs.
+        unsupported normalization order.
     """
     with tf.name_scope("linear_projection"):
         weights = tf.convert_to_tensor(weights, name="weights")
@@ -72,24 +78,56 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
             return tf.constant(exact_linear_projection(weights.numpy(), problem),
                                weights.dtype)
         target = tf.transpose(tf.cast(weights, tf.float64))
-        if not problem.needs_solver:
-            final = problem.finalize(target, np.finfo(weights.dtype.as_numpy_dtype).eps)
-            return tf.cast(tf.transpose(final), weights.dtype)
-        units = tf.shape(target)[0]
-        rows = problem.inequality_rows()
-        matrix = tf.tile(tf.constant(rows)[tf.newaxis], [units, 1, 1])
-        bound = tf.zeros([units, rows.shape[0]], tf.float64)
-        if problem.normalization_order:
-            equality = tf.tile(tf.constant(problem.signs[np.newaxis, np.newaxis]),
-                               [units, 1, 1])
-            approximate = _quadratic_program.project_onto_polyhedron(
-                target, matrix, bound, equality, tf.ones([units, 1], tf.float64),
-                num_iterations=num_iterations)
-        else:
-            approximate = _quadratic_program.project_onto_polyhedron(
-                target, matrix, bound, num_iterations=num_iterations)
-        final = problem.finalize(approximate, np.finfo(weights.dtype.as_numpy_dtype).eps)
+        epsilon = np.finfo(weights.dtype.as_numpy_dtype).eps
+        if not problem.edges:
+            if problem.normalization_order:
+                orientation = problem.orientation(target)
+                target = orientation * project_onto_simplex(orientation * target)
+            return tf.cast(tf.transpose(problem.finalize(target, epsilon)), weights.dtype)
+        final = _compiled.call_compiled_in_graphs(
+            lambda target: problem.finalize(
+                _solve(target, problem, num_iterations), epsilon), target)
         return tf.cast(tf.transpose(final), weights.dtype)
+
+
+def _solve(target, problem, num_iterations):
+    """Interior-point projection of ``[units, d]`` float64 weights (nearly feasible)."""
+    units = tf.shape(target)[0]
+    matrix = tf.tile(tf.constant(problem.inequality_rows())[tf.newaxis], [units, 1, 1])
+    if not problem.normalization_order:
+        return _quadratic_program.project_onto_polyhedron(
+            target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
+            num_iterations=num_iterations)
+    orientation = problem.orientation(target)
+    free = np.nonzero(problem.signs == 0)[0]
+    if free.size:
+        free_rows = (-tf.gather(orientation, free, axis=1)[:, :, tf.newaxis]
+                     * tf.constant(np.eye(problem.size)[free])[tf.newaxis])
+        matrix = tf.concat([matrix, free_rows], axis=1)
+    return _quadratic_program.project_onto_polyhedron(
+        target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
+        orientation[:, tf.newaxis, :], tf.ones([units, 1], tf.float64),
+        num_iterations=num_iterations)
+
+def project_onto_simplex(points):
+    """Euclidean projection of each row onto ``{u : u >= 0, sum_i u_i = 1}``.
+
+    With ``u`` sorted descending and ``c_j`` its prefix sums, the projection is
+    ``max(points - t, 0)`` for ``t = (c_r - 1) / r`` at the largest ``r`` with
+    ``u_r > (c_r - 1) / r`` (Held, Wolfe and Crowder, 1974).
+
+    Args:
+      points: float ``[units, d]``.
+
+    Returns:
+      ``[units, d]``, each row on the probability simplex.
+    """
+    ordered = tf.sort(points, axis=1, direction="DESCENDING")
+    thresholds = (tf.cumsum(ordered, axis=1) - 1.0) / tf.cast(
+        tf.range(1, tf.shape(points)[1] + 1), points.dtype)
+    count = tf.reduce_sum(tf.cast(ordered > thresholds, tf.int32), axis=1, keepdims=True)
+    threshold = tf.gather(thresholds, count - 1, axis=1, batch_dims=1)
+    return tf.nn.relu(points - threshold)
 
 
 class LinearConstraints:
@@ -139,14 +177,16 @@ class LinearConstraints:
         if normalization_order not in (None, 1):
             raise ValueError(
                 f"normalization_order must be None or 1, got {normalization_order!r}")
-        if normalization_order and not self.signs.any():
-            raise ValueError("normalization_order=1 needs at least one monotone input")
         self.normalization_order = normalization_order
 
-    @property
-    def needs_solver(self):
-        """False when clipping signs is already the exact projection."""
-        return bool(self.edges or self.normalization_order)
+    def orientation(self, target):
+        """The sign each weight keeps under normalization, float64 ``[units, d]``.
+
+        Monotone inputs keep their declared sign; the others keep the sign of
+        ``target`` (+1 at zero), where the nearest point of the l1 sphere lies.
+        """
+        free = tf.where(target < 0, tf.constant(-1.0, tf.float64), tf.constant(1.0, tf.float64))
+        return tf.where(tf.constant(self.signs != 0), tf.constant(self.signs), free)
 
     def inequality_rows(self):
         """The constraints as rows of ``G v <= 0``, float64 ``[M, d]``."""
@@ -172,15 +212,14 @@ class LinearConstraints:
             lowered = self._lower(columns, margin)
             columns = self._raise([(r + l) / 2 for r, l in zip(raised, lowered)], margin)
         if self.normalization_order:
-            monotone = [i for i in range(self.size) if self.signs[i]]
-            total = tf.add_n([tf.abs(columns[i]) for i in monotone])
-            fallback = self._raise([tf.fill(tf.shape(columns[0]), s) for s in self.signs],
-                                   margin)
+            total = tf.add_n([tf.abs(c) for c in columns])
+            fallback = self._raise(
+                [tf.fill(tf.shape(columns[0]), tf.constant(s if s else 1.0, tf.float64))
+                 for s in self.signs], margin)
             empty = total <= 0
-            columns = [tf.where(empty, f, c) if self.signs[i] else c
-                       for i, (c, f) in enumerate(zip(columns, fallback))]
-            total = tf.add_n([tf.abs(columns[i]) for i in monotone])
-            columns = [c / total if self.signs[i] else c for i, c in enumerate(columns)]
+            columns = [tf.where(empty, f, c) for c, f in zip(columns, fallback)]
+            total = tf.add_n([tf.abs(c) for c in columns])
+            columns = [c / total for c in columns]
         return tf.stack(columns, axis=1)
 
     def _signed(self, column, index):
@@ -246,7 +285,10 @@ def exact_linear_projection(weights, problem):
         variable = cp.Variable(target.shape[0])
         constraints = [rows @ variable <= 0]
         if problem.normalization_order:
-            constraints.append(problem.signs @ variable == 1)
+            orientation = np.where(problem.signs != 0, problem.signs,
+                                   np.where(target < 0, -1.0, 1.0))
+            constraints += [cp.multiply(orientation, variable) >= 0,
+                            orientation @ variable == 1]
         cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
                    constraints).solve(solver=cp.CLARABEL)
         result[:, unit] = variable.value

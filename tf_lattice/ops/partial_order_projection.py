@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
 
@@ -73,12 +74,17 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
         if lower is not None:
             rows = np.concatenate([rows, -np.eye(size)])
             bounds.append(np.full(size, -lower))
-        units = tf.shape(target)[0]
-        matrix = tf.tile(tf.constant(rows)[tf.newaxis], [units, 1, 1])
-        bound = tf.tile(tf.constant(np.concatenate(bounds))[tf.newaxis], [units, 1])
-        approximate = _quadratic_program.project_onto_polyhedron(
-            target, matrix, bound, num_iterations=num_iterations)
-        final = finalize_partial_order(approximate, pairs, lower, upper)
+        bounds = np.concatenate(bounds)
+
+        def project(target):
+            units = tf.shape(target)[0]
+            matrix = tf.tile(tf.constant(rows)[tf.newaxis], [units, 1, 1])
+            bound = tf.tile(tf.constant(bounds)[tf.newaxis], [units, 1])
+            approximate = _quadratic_program.project_onto_polyhedron(
+                target, matrix, bound, num_iterations=num_iterations)
+            return finalize_partial_order(approximate, pairs, lower, upper)
+
+        final = _compiled.call_compiled_in_graphs(project, target)
         return tf.cast(final, values.dtype)
 
 

@@ -47,8 +47,12 @@ test-slow: install
 test-gpu: install
 	$(PY) -m pytest -q -m gpu -p no:xdist
 
+# Benchmarks: TensorFlow Lattice 2.1.1 is installed by the scripts in .venv-tfl.
 bench: install
+	$(PIP) install "lightgbm>=4"
 	$(PY) benchmarks/ops.py
+	$(PY) benchmarks/projections.py
+	$(PY) benchmarks/estimators.py
 
 clean:
 	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info.py $(VENV)/.kernels-stamp

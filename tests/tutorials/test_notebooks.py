@@ -27,14 +27,6 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(TUTORIALS, "*.ipynb")))
 KERNEL_NAME = "tf-lattice-tests"
 #: Seconds one cell may run before the notebook fails.
 CELL_TIMEOUT = 600
-#: Notebooks that take minutes on a small shared CPU (many fits each): run by
-#: `make test-slow`; the others run in the default suite.
-SLOW_NOTEBOOKS = ("02_shape_constraints.ipynb", "03_keras_layers.ipynb", "04_ensembles.ipynb")
-
-
-def _with_marks(path):
-    marks = [pytest.mark.slow] if os.path.basename(path) in SLOW_NOTEBOOKS else []
-    return pytest.param(path, marks=marks, id=os.path.basename(path))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +63,7 @@ def test_notebook_outputs_are_stripped(path):
             assert cell.outputs == [] and cell.execution_count is None, path
 
 
-@pytest.mark.parametrize("path", [_with_marks(p) for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", [pytest.param(p, id=os.path.basename(p)) for p in NOTEBOOKS])
 def test_notebook_runs(path, kernel_dir, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     manager = KernelManager(kernel_name=KERNEL_NAME,

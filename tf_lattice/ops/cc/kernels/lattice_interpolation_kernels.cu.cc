@@ -69,8 +69,9 @@ __global__ void CornerOffsetsKernel(const LatticeShape shape, int64_t* corner_of
   }
 }
 
-// Per-thread corner buffer of `entries` values: a local array when kDims > 0
-// (d fixed at compile time), else the thread's slice of the global scratch.
+// Per-thread corner buffer of kBuffersPerCorner * 2^d values: a local array
+// when kDims > 0 (d fixed at compile time), else the thread's slice of the
+// global scratch.
 template <typename T, int kDims, int kBuffersPerCorner>
 struct CornerBuffer {
   T local[kDims > 0 ? kBuffersPerCorner * (1 << kDims) : 1];
@@ -188,9 +189,9 @@ __global__ void LatticeWalkGradKernel(const LatticeShape shape, const LatticeBat
   }
 }
 
-// Launches kernel<kDims> (kDims = d for d <= kMaxLocalLevelDims, else 0:
-// global scratch) over `threads` threads; the same d-to-kDims mapping as the
-// CPU kernels' static dims.
+// Calls Launch<T, kDims>::Run(args...) with kDims = d for d <=
+// kMaxLocalLevelDims (local buffers), else kDims = 0 (global scratch), the
+// d-to-kDims mapping of the CPU kernels' static dims.
 template <template <typename, int> class Launch, typename T, typename... Args>
 void LaunchLevelByLevel(int d, Args... args) {
   static_assert(kMaxLocalLevelDims == 6, "update the cases below");

@@ -1,5 +1,7 @@
 // CUDA kernel of the isotonic projection: one thread per unit runs the shared
 // pool-adjacent-violators routine of lib/isotonic.h.
+#if TF_LATTICE_WITH_CUDA
+
 #include <cuda_runtime.h>
 
 #include <string>
@@ -53,3 +55,5 @@ template std::string LaunchIsotonicProjection<double>(void*, const double*, cons
                                                       double*, double*, int64_t*, double*);
 
 }  // namespace tf_lattice
+
+#endif  // TF_LATTICE_WITH_CUDA

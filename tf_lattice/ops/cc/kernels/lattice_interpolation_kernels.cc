@@ -448,6 +448,41 @@ TF_LATTICE_REGISTER_CPU(double);
 
 #if TF_LATTICE_WITH_CUDA
 
+using ::tf_lattice::LatticeGpuWorkspace;
+using ::tf_lattice::LatticeInterpolationWorkspace;
+
+// Device buffers of one GPU launch: the corner offset table and the global
+// corner-buffer scratch (each unallocated, with a null pointer, when unused).
+template <typename T>
+class GpuWorkspaceBuffers {
+ public:
+  absl::Status Allocate(OpKernelContext* context, const LatticeGpuWorkspace& workspace) {
+    if (workspace.corner_offsets > 0) {
+      absl::Status status = context->allocate_temp(
+          DT_INT64, TensorShape({workspace.corner_offsets}), &corner_offsets_);
+      if (!status.ok()) return status;
+      corner_offsets_data_ = corner_offsets_.flat<int64_t>().data();
+    }
+    if (workspace.scratch_entries() > 0) {
+      absl::Status status =
+          context->allocate_temp(DataTypeToEnum<T>::value,
+                                 TensorShape({workspace.scratch_entries()}), &scratch_);
+      if (!status.ok()) return status;
+      scratch_data_ = scratch_.flat<T>().data();
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t* corner_offsets() const { return corner_offsets_data_; }
+  T* scratch() const { return scratch_data_; }
+
+ private:
+  Tensor corner_offsets_;
+  Tensor scratch_;
+  int64_t* corner_offsets_data_ = nullptr;
+  T* scratch_data_ = nullptr;
+};
+
 template <typename T>
 class LatticeInterpolationGpuOp : public OpKernel {
  public:
@@ -463,9 +498,14 @@ class LatticeInterpolationGpuOp : public OpKernel {
     OP_REQUIRES_OK(context, context->allocate_output(
                                 0, TensorShape({batch.batch, batch.units}), &outputs));
     if (batch.batch == 0 || batch.units == 0) return;
+    const LatticeGpuWorkspace workspace =
+        LatticeInterpolationWorkspace(attrs_.shape(), batch, /*gradient=*/false, sizeof(T));
+    GpuWorkspaceBuffers<T> buffers;
+    OP_REQUIRES_OK(context, buffers.Allocate(context, workspace));
     const std::string error = ::tf_lattice::LaunchLatticeInterpolation<T>(
-        GpuStream(context), attrs_.shape(), batch, inputs.flat<T>().data(),
-        params.flat<T>().data(), outputs->flat<T>().data());
+        GpuStream(context), attrs_.shape(), batch, workspace, buffers.corner_offsets(),
+        buffers.scratch(), inputs.flat<T>().data(), params.flat<T>().data(),
+        outputs->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("lattice interpolation CUDA kernel: ", error)));
   }
@@ -495,8 +535,13 @@ class LatticeInterpolationGradGpuOp : public OpKernel {
     Tensor* grad_params = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, inputs.shape(), &grad_inputs));
     OP_REQUIRES_OK(context, context->allocate_output(1, params.shape(), &grad_params));
+    const LatticeGpuWorkspace workspace =
+        LatticeInterpolationWorkspace(attrs_.shape(), batch, /*gradient=*/true, sizeof(T));
+    GpuWorkspaceBuffers<T> buffers;
+    OP_REQUIRES_OK(context, buffers.Allocate(context, workspace));
     const std::string error = ::tf_lattice::LaunchLatticeInterpolationGrad<T>(
-        GpuStream(context), attrs_.shape(), batch, inputs.flat<T>().data(),
+        GpuStream(context), attrs_.shape(), batch, workspace, buffers.corner_offsets(),
+        buffers.scratch(), inputs.flat<T>().data(),
         params.flat<T>().data(), grad_outputs.flat<T>().data(),
         grad_inputs->flat<T>().data(), grad_params->flat<T>().data());
     OP_REQUIRES(context, error.empty(),

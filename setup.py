@@ -95,6 +95,8 @@ def compile_cuda_objects(sources, output_dir, include_dirs):
         command = [
             "nvcc", "-x", "cu", "-std=c++17", "-O3", "-c", source, "-o", target,
             "-Xcompiler", "-fPIC", "--expt-relaxed-constexpr", "--threads", "0",
+            # No fused multiply-adds: the GPU then rounds as the CPU loop does.
+            "--fmad=false",
             "-DTF_LATTICE_WITH_CUDA=1", *_nvcc_arch_flags(),
             *[f"-I{d}" for d in include_dirs],
         ]

@@ -69,11 +69,7 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
     """
     _common.check_implementation(implementation)
     with tf.name_scope("calibrator_projection"):
-        outputs = tf.convert_to_tensor(outputs, name="outputs")
-        _common.check_float_dtype("outputs", outputs)
-        if outputs.shape.rank != 2 or outputs.shape[0] is None:
-            raise ValueError(
-                f"outputs must have shape [units, K] with known units, got {outputs.shape}")
+        outputs = _common.float_matrix("outputs", outputs, ("units", "K"), known_axis=0)
         units, size = outputs.shape
         keypoints = _check_keypoints(keypoints, outputs)
         monotonicities = _directions.per_unit(

@@ -49,11 +49,7 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
         message), NaN bounds or ``output_min > output_max``.
     """
     with tf.name_scope("partial_order_projection"):
-        values = tf.convert_to_tensor(values, name="values")
-        _common.check_float_dtype("values", values)
-        if values.shape.rank != 2 or values.shape[1] is None:
-            raise ValueError(
-                f"values must have shape [units, C] with known C, got {values.shape}")
+        values = _common.float_matrix("values", values, ("units", "C"), known_axis=1)
         size = values.shape[1]
         pairs = _pairwise.check_pairs(pairs, size)
         check_acyclic(pairs, size)

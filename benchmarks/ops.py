@@ -36,20 +36,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from benchmarks import _cases  # noqa: E402
+from benchmarks._tfl_environment import ensure_tfl_environment  # noqa: E402
 
 SCHEMA_VERSION = 1
 IMPLEMENTATIONS = ("kernel", "twin_graph", "twin_xla")
 ALL_IMPLEMENTATIONS = IMPLEMENTATIONS + ("tfl",)
-TFL_VENV = os.path.join(REPO_ROOT, ".venv-tfl")
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_runner.py")
 DEFAULT_OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 
-# Package sets tried in order when the TensorFlow Lattice environment is built.
-TFL_REQUIREMENTS = (
-    ("tensorflow==2.21.*", "tf-keras==2.21.*", "tensorflow-lattice==2.1.1"),
-    ("tensorflow==2.17.*", "tf-keras==2.17.*", "tensorflow-lattice==2.1.1"),
-    ("tensorflow==2.16.*", "tf-keras==2.16.*", "tensorflow-lattice==2.1.1"),
-)
 
 # Speed-up targets: (case name or None for every case, baseline, minimum ratio).
 TARGETS = (
@@ -194,48 +188,6 @@ def max_differences(outputs_a, outputs_b, knots=None):
 # ----------------------------------------------------------------------------
 # TensorFlow Lattice side: its own virtual environment and a subprocess.
 # ----------------------------------------------------------------------------
-
-
-def _tfl_python(venv):
-    return os.path.join(venv, "bin", "python")
-
-
-def _tfl_importable(python):
-    probe = subprocess.run(
-        [python, "-c", "import tensorflow_lattice"], capture_output=True, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    return probe.returncode == 0
-
-
-def ensure_tfl_environment(venv=TFL_VENV, log=print):
-    """Returns the Python of a virtual environment with TensorFlow Lattice.
-
-    Creates ``venv`` when it is absent or cannot import
-    ``tensorflow_lattice``, trying each set of ``TFL_REQUIREMENTS`` from PyPI
-    in turn.
-
-    Returns:
-      ``(python_path, requirements)``; ``requirements`` is the package set
-      installed now, or None when an existing environment was reused.
-
-    Raises:
-      RuntimeError: no package set installs and imports.
-    """
-    python = _tfl_python(venv)
-    if os.path.exists(python) and _tfl_importable(python):
-        return python, None
-    errors = []
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    for requirements in TFL_REQUIREMENTS:
-        log(f"creating {venv} with {' '.join(requirements)} (takes a few minutes)")
-        subprocess.run([base_python, "-m", "venv", "--clear", venv], check=True)
-        install = subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             *requirements], capture_output=True, text=True)
-        if install.returncode == 0 and _tfl_importable(python):
-            return python, list(requirements)
-        errors.append(f"{requirements}: {install.stderr.strip()[-500:]}")
-    raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
 
 
 def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu", log=print):

@@ -11,7 +11,8 @@ distance to cvxpy's exact Euclidean projection, ``max_u ||P(x_u) - P*(x_u)|| /
 * ``tfl``: TensorFlow Lattice 2.1.1's ``project_by_dykstra`` (10 cycles, its
   Lattice layer's default) then ``finalize_constraints``, run by
   ``_tfl_projection_runner.py`` in TFL's own virtual environment (``.venv-tfl``,
-  created with the package sets of ``TFL_REQUIREMENTS`` when absent).
+  created with the package sets of ``_tfl_environment.TFL_REQUIREMENTS``
+  when absent).
 
 Targets per case: the kernel takes at most TFL's time and is at least 10x
 closer to the exact projection. Results go to ``benchmarks/results/
@@ -40,15 +41,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-TFL_VENV = os.path.join(REPO_ROOT, ".venv-tfl")
+from benchmarks._tfl_environment import ensure_tfl_environment  # noqa: E402
+
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_projection_runner.py")
 OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
-# Package sets tried in order when the TensorFlow Lattice environment is built.
-TFL_REQUIREMENTS = (
-    ("tensorflow==2.21.*", "tf-keras==2.21.*", "tensorflow-lattice==2.1.1"),
-    ("tensorflow==2.17.*", "tf-keras==2.17.*", "tensorflow-lattice==2.1.1"),
-    ("tensorflow==2.16.*", "tf-keras==2.16.*", "tensorflow-lattice==2.1.1"),
-)
 LATTICES = ((2, 8), (3, 6), (4, 4))
 UNITS = (1, 16)
 TFL_ITERATIONS = 10
@@ -106,30 +102,6 @@ def exact_projection(case, params):
     return lattice_projection(params.astype(np.float64), case["sizes"],
                               monotonicities=["increasing"] * len(case["sizes"]),
                               exact=True).numpy()
-
-
-def _tfl_importable(python):
-    probe = subprocess.run([python, "-c", "import tensorflow_lattice"], capture_output=True,
-                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    return probe.returncode == 0
-
-
-def ensure_tfl_environment(venv=TFL_VENV):
-    """Returns the Python of a virtual environment with TensorFlow Lattice."""
-    python = os.path.join(venv, "bin", "python")
-    if os.path.exists(python) and _tfl_importable(python):
-        return python
-    errors = []
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    for requirements in TFL_REQUIREMENTS:
-        print(f"creating {venv} with {' '.join(requirements)}", flush=True)
-        subprocess.run([base_python, "-m", "venv", "--clear", venv], check=True)
-        install = subprocess.run([python, "-m", "pip", "install", "-q", *requirements],
-                                 capture_output=True, text=True)
-        if install.returncode == 0 and _tfl_importable(python):
-            return python
-        errors.append(f"{requirements}: {install.stderr.strip()[-500:]}")
-    raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
 
 
 def run_tfl(python, all_cases, params, threads, repeats, work_dir):
@@ -213,7 +185,8 @@ def main(argv=None):
     tfl_versions, tfl_status = None, "skipped"
     if not args.no_tfl:
         try:
-            python = args.tfl_python or ensure_tfl_environment()
+            python = args.tfl_python or ensure_tfl_environment(
+                log=lambda line: print(line, flush=True))[0]
             with tempfile.TemporaryDirectory() as work_dir:
                 tfl_versions, outputs, times = run_tfl(
                     python, all_cases, params, args.threads, args.repeats, work_dir)

@@ -55,8 +55,6 @@ def certify_lattice(params, lattice_sizes, *, monotonicities=None, unimodalities
         raise ValueError(
             f"params must have shape [units, {num_vertices}] (prod(lattice_sizes="
             f"{list(constraints.lattice_sizes)})), got shape {np.shape(params)}")
-    if not np.issubdtype(values.dtype, np.floating):
-        values = values.astype(np.float64)
     values = values.astype(np.float64)
     sizes = constraints.lattice_sizes
     program = _lattice_constraints.compile_constraints(constraints)

@@ -21,6 +21,18 @@ def check_choice(name, value, allowed):
     return value
 
 
+def serialize_initializer(initializer):
+    """An initializer as ``get_config`` stores it.
+
+    Names (such as ``"uniform"`` or ``"linear_initializer"``), config dicts and
+    None are kept as they are; Keras initializer objects are serialized with
+    ``keras.saving.serialize_keras_object``.
+    """
+    if initializer is None or isinstance(initializer, (str, dict)):
+        return initializer
+    return keras.saving.serialize_keras_object(initializer)
+
+
 def per_dimension(name, values, size, allowed, default="none"):
     """Expands a direction argument into a list of ``size`` strings.
 

@@ -139,9 +139,7 @@ class CategoricalCalibration(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        initializer = self.kernel_initializer
-        if not isinstance(initializer, (str, dict)):
-            initializer = keras.saving.serialize_keras_object(initializer)
+        initializer = _common.serialize_initializer(self.kernel_initializer)
         config.update(
             num_buckets=self.num_buckets, units=self.units, output_min=self.output_min,
             output_max=self.output_max, monotonicities=[list(p) for p in self.monotonicities],

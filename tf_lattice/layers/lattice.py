@@ -200,9 +200,7 @@ class Lattice(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        initializer = self.kernel_initializer
-        if not isinstance(initializer, str):
-            initializer = keras.saving.serialize_keras_object(initializer)
+        initializer = _common.serialize_initializer(self.kernel_initializer)
         config.update(
             lattice_sizes=self.lattice_sizes, units=self.units, interpolation=self.interpolation,
             monotonicities=self.monotonicities, unimodalities=self.unimodalities,

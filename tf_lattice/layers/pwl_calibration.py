@@ -335,7 +335,7 @@ class PWLCalibration(_common.LatticeLayer):
             clamp_min=self.clamp_min, clamp_max=self.clamp_max, is_cyclic=self.is_cyclic,
             missing_input_value=self.missing_input_value, impute_missing=self.impute_missing,
             missing_output_value=self.missing_output_value,
-            kernel_initializer=_serialize_initializer(self.kernel_initializer),
+            kernel_initializer=_common.serialize_initializer(self.kernel_initializer),
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config
 
@@ -346,9 +346,3 @@ def _set_column(outputs, column, value):
     column = column % width
     mask = tf.one_hot(column, width, dtype=outputs.dtype)
     return outputs * (1 - mask) + tf.cast(value, outputs.dtype) * mask
-
-
-def _serialize_initializer(initializer):
-    if isinstance(initializer, (str, dict)) or initializer is None:
-        return initializer
-    return keras.saving.serialize_keras_object(initializer)

@@ -164,9 +164,7 @@ class RTL(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        initializer = self.kernel_initializer
-        if not isinstance(initializer, (str, dict)):
-            initializer = keras.saving.serialize_keras_object(initializer)
+        initializer = _common.serialize_initializer(self.kernel_initializer)
         config.update(
             num_lattices=self.num_lattices, lattice_rank=self.lattice_rank, lattice_size=self.lattice_size,
             monotonicities=self.monotonicities, output_min=self.output_min, output_max=self.output_max,

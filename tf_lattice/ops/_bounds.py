@@ -1,6 +1,7 @@
-"""Validation of scalar output bounds and their rounding to a dtype."""
+"""Validation of scalar output bounds, their rounding to a dtype, and clipping to them."""
 
 import numpy as np
+import tensorflow as tf
 
 
 def check_output_bounds(output_min, output_max, names=("output_min", "output_max")):
@@ -47,3 +48,21 @@ def inward(lower, upper, dtype):
         # No representable number lies between the bounds: keep the lower one.
         upper = lower
     return lower, upper
+
+
+def clip(values, lower, upper):
+    """``min(max(values, lower), upper)``, skipping a bound that is None.
+
+    Args:
+      values: float tensor of any shape.
+      lower: None or a scalar lower bound.
+      upper: None or a scalar upper bound.
+
+    Returns:
+      A tensor like ``values``.
+    """
+    if lower is not None:
+        values = tf.maximum(values, tf.constant(lower, values.dtype))
+    if upper is not None:
+        values = tf.minimum(values, tf.constant(upper, values.dtype))
+    return values

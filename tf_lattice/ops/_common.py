@@ -28,3 +28,28 @@ def check_same_dtype(**tensors):
     if len(set(dtypes.values())) > 1:
         described = ", ".join(f"{n}: {d.name}" for n, d in dtypes.items())
         raise ValueError(f"dtypes must match ({described})")
+
+
+def float_matrix(name, value, axis_names, known_axis):
+    """Converts ``value`` to a float32/float64 tensor of rank 2.
+
+    Args:
+      name: argument name, used as the tensor name and in error messages.
+      value: tensor-like.
+      axis_names: the two axes' names for the message, e.g. ``("units", "K")``.
+      known_axis: 0 or 1, the axis whose size must be known statically.
+
+    Returns:
+      The converted tensor.
+
+    Raises:
+      ValueError: if the dtype is not float32/float64, the rank is not 2, or
+        the size of ``known_axis`` is unknown.
+    """
+    tensor = tf.convert_to_tensor(value, name=name)
+    check_float_dtype(name, tensor)
+    if tensor.shape.rank != 2 or tensor.shape[known_axis] is None:
+        raise ValueError(
+            f"{name} must have shape [{axis_names[0]}, {axis_names[1]}] with known "
+            f"{axis_names[known_axis]}, got {tensor.shape}")
+    return tensor

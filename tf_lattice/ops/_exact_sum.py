@@ -13,11 +13,36 @@ import numpy as np
 import tensorflow as tf
 
 
-def _two_sum_np(a, b):
+def _two_sum(a, b):
+    """Knuth's TwoSum: ``(s, e)`` with ``s = fl(a + b)`` and ``s + e = a + b`` exactly.
+
+    Uses only ``+`` and ``-``, so it works on NumPy arrays and TF tensors alike.
+    """
     s = a + b
     bv = s - a
     av = s - bv
     return s, (a - av) + (b - bv)
+
+
+def _expansion(terms):
+    """Grow-Expansion of the last axis of ``terms`` (NumPy array or TF tensor).
+
+    Args:
+      terms: float64 ``[..., n]`` with a static ``n >= 1``.
+
+    Returns:
+      List of ``n`` components ``[...]``, non-overlapping and increasing in
+      magnitude, whose exact sum is the exact sum of ``terms`` over the last axis.
+    """
+    expansion = [terms[..., 0]]
+    for t in range(1, terms.shape[-1]):
+        q = terms[..., t]
+        grown = []
+        for e in expansion:
+            q, h = _two_sum(q, e)
+            grown.append(h)
+        expansion = grown + [q]
+    return expansion
 
 
 def exact_sum_np(terms):
@@ -31,14 +56,7 @@ def exact_sum_np(terms):
       ``[...]`` the sum of the expansion components (accurate to an ulp).
     """
     terms = np.asarray(terms, np.float64)
-    expansion = [terms[..., 0]]
-    for t in range(1, terms.shape[-1]):
-        q = terms[..., t]
-        grown = []
-        for e in expansion:
-            q, h = _two_sum_np(q, e)
-            grown.append(h)
-        expansion = grown + [q]
+    expansion = _expansion(terms)
     sign = np.zeros(terms.shape[:-1], np.int8)
     for e in expansion:  # the last nonzero component decides
         sign = np.where(e != 0, np.sign(e).astype(np.int8), sign)
@@ -48,28 +66,13 @@ def exact_sum_np(terms):
     return sign, value
 
 
-def _two_sum_tf(a, b):
-    s = a + b
-    bv = s - a
-    av = s - bv
-    return s, (a - av) + (b - bv)
-
-
 def exact_sign_tf(terms):
     """Exact sign of ``sum(terms, axis=-1)`` for a float64 tensor ``[..., n]``.
 
     Returns:
       float64 tensor ``[...]`` in ``{-1, 0, 1}``.
     """
-    n = terms.shape[-1]
-    expansion = [terms[..., 0]]
-    for t in range(1, n):
-        q = terms[..., t]
-        grown = []
-        for e in expansion:
-            q, h = _two_sum_tf(q, e)
-            grown.append(h)
-        expansion = grown + [q]
+    expansion = _expansion(terms)
     sign = tf.zeros_like(expansion[0])
     for e in expansion:
         sign = tf.where(tf.not_equal(e, 0), tf.sign(e), sign)

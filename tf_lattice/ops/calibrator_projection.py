@@ -69,11 +69,7 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
     """
     _common.check_implementation(implementation)
     with tf.name_scope("calibrator_projection"):
-        outputs = tf.convert_to_tensor(outputs, name="outputs")
-        _common.check_float_dtype("outputs", outputs)
-        if outputs.shape.rank != 2 or outputs.shape[0] is None:
-            raise ValueError(
-                f"outputs must have shape [units, K] with known units, got {outputs.shape}")
+        outputs = _common.float_matrix("outputs", outputs, ("units", "K"), known_axis=0)
         units, size = outputs.shape
         keypoints = _check_keypoints(keypoints, outputs)
         monotonicities = _directions.per_unit(
@@ -128,7 +124,7 @@ def _check_keypoints(keypoints, outputs):
 
 def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
     """Exact projection onto monotonicity and bounds (convexity ignored)."""
-    clipped = _clip(outputs, lower, upper)
+    clipped = _bounds.clip(outputs, lower, upper)
     if not any(monotonicities):
         return clipped
     monotone = isotonic_projection(
@@ -136,14 +132,6 @@ def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
         implementation=implementation)
     has_monotonicity = tf.constant([m != 0 for m in monotonicities])[:, tf.newaxis]
     return tf.where(has_monotonicity, monotone, clipped)
-
-
-def _clip(values, lower, upper):
-    if lower is not None:
-        values = tf.maximum(values, tf.constant(lower, values.dtype))
-    if upper is not None:
-        values = tf.minimum(values, tf.constant(upper, values.dtype))
-    return values
 
 
 def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper):

@@ -67,11 +67,7 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
         unsupported normalization order.
     """
     with tf.name_scope("linear_projection"):
-        weights = tf.convert_to_tensor(weights, name="weights")
-        _common.check_float_dtype("weights", weights)
-        if weights.shape.rank != 2 or weights.shape[0] is None:
-            raise ValueError(
-                f"weights must have shape [d, units] with known d, got {weights.shape}")
+        weights = _common.float_matrix("weights", weights, ("d", "units"), known_axis=0)
         problem = LinearConstraints(weights.shape[0], monotonicities, monotonic_dominances,
                                     range_dominances, input_ranges, normalization_order)
         if exact:

@@ -49,11 +49,7 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
         message), NaN bounds or ``output_min > output_max``.
     """
     with tf.name_scope("partial_order_projection"):
-        values = tf.convert_to_tensor(values, name="values")
-        _common.check_float_dtype("values", values)
-        if values.shape.rank != 2 or values.shape[1] is None:
-            raise ValueError(
-                f"values must have shape [units, C] with known C, got {values.shape}")
+        values = _common.float_matrix("values", values, ("units", "C"), known_axis=1)
         size = values.shape[1]
         pairs = _pairwise.check_pairs(pairs, size)
         check_acyclic(pairs, size)
@@ -64,7 +60,7 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
                 values.dtype)
         lower, upper = _bounds.inward(lower, upper, values.dtype.as_numpy_dtype)
         if not pairs:
-            return _clip(values, lower, upper)
+            return _bounds.clip(values, lower, upper)
         target = tf.cast(values, tf.float64)
         rows = _pairwise.inequality_rows(pairs, [1.0] * len(pairs), [1.0] * len(pairs), size)
         bounds = [np.zeros(len(pairs))]
@@ -113,7 +109,7 @@ def finalize_partial_order(values, pairs, lower, upper):
     order = _pairwise.topological_order(size, pairs)
     predecessors = {b: [a for a, bb in pairs if bb == b] for b in range(size)}
     successors = {a: [b for aa, b in pairs if aa == a] for a in range(size)}
-    columns = tf.unstack(_clip(values, lower, upper), axis=1)
+    columns = tf.unstack(_bounds.clip(values, lower, upper), axis=1)
     raised = list(columns)
     for node in order:
         for a in predecessors[node]:
@@ -123,14 +119,6 @@ def finalize_partial_order(values, pairs, lower, upper):
         for b in successors[node]:
             lowered[node] = tf.minimum(lowered[node], lowered[b])
     return (tf.stack(raised, axis=1) + tf.stack(lowered, axis=1)) / 2
-
-
-def _clip(values, lower, upper):
-    if lower is not None:
-        values = tf.maximum(values, tf.constant(lower, values.dtype))
-    if upper is not None:
-        values = tf.minimum(values, tf.constant(upper, values.dtype))
-    return values
 
 
 def exact_partial_order_projection(values, pairs, lower, upper):

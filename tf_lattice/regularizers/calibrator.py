@@ -26,21 +26,23 @@ import tensorflow as tf
 
 from tf_lattice.regularizers.amounts import check_amount
 from tf_lattice.regularizers.norms import l1_l2_penalty
+from tf_lattice.regularizers.tensors import check_float_rank_1_or_2
 
 
 def _check_outputs(outputs):
-    outputs = tf.convert_to_tensor(outputs)
-    if not outputs.dtype.is_floating:
-        raise ValueError(f"outputs must be a float tensor, got {outputs.dtype.name}")
-    if outputs.shape.rank is not None and outputs.shape.rank not in (1, 2):
-        raise ValueError(
-            f"outputs must have shape [units, K] or [K], got {outputs.shape}")
-    return outputs
+    return check_float_rank_1_or_2("outputs", outputs, "[units, K] or [K]")
+
+
+def _differences(values, times):
+    """Applies ``times`` forward differences along the last axis (``[..., n - times]``)."""
+    for _ in range(times):
+        values = values[..., 1:] - values[..., :-1]
+    return values
 
 
 def _slopes(outputs, keypoints):
     """Segment slopes ``[..., K-1]``; unit spacing when ``keypoints`` is None."""
-    output_steps = outputs[..., 1:] - outputs[..., :-1]
+    output_steps = _differences(outputs, 1)
     if keypoints is None:
         return output_steps
     keypoints = tf.cast(
@@ -58,8 +60,7 @@ def _slopes(outputs, keypoints):
     if known is not None and np.any(np.diff(known, axis=-1) <= 0):
         raise ValueError(
             f"keypoints must be strictly increasing along the last axis, got {known!r}")
-    keypoint_steps = keypoints[..., 1:] - keypoints[..., :-1]
-    return output_steps / keypoint_steps
+    return output_steps / _differences(keypoints, 1)
 
 
 def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
@@ -81,7 +82,7 @@ def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
     outputs = _check_outputs(outputs)
-    return l1_l2_penalty(outputs[..., 1:] - outputs[..., :-1], l1, l2)
+    return l1_l2_penalty(_differences(outputs, 1), l1, l2)
 
 
 def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):
@@ -108,8 +109,7 @@ def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
     outputs = _check_outputs(outputs)
-    slopes = _slopes(outputs, keypoints)
-    return l1_l2_penalty(slopes[..., 1:] - slopes[..., :-1], l1, l2)
+    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), 1), l1, l2)
 
 
 def calibrator_wrinkle(outputs, keypoints=None, *, l1=0.0, l2=0.0):
@@ -136,6 +136,4 @@ def calibrator_wrinkle(outputs, keypoints=None, *, l1=0.0, l2=0.0):
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
     outputs = _check_outputs(outputs)
-    slopes = _slopes(outputs, keypoints)
-    slope_changes = slopes[..., 1:] - slopes[..., :-1]
-    return l1_l2_penalty(slope_changes[..., 1:] - slope_changes[..., :-1], l1, l2)
+    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), 2), l1, l2)

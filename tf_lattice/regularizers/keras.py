@@ -123,8 +123,35 @@ class CalibratorWrinkle(_SlopeRegularizer):
             _units_first(x, self.units_last), self.keypoints, l1=self.l1, l2=self.l2)
 
 
+class _LatticeRegularizer(keras.regularizers.Regularizer):
+    """Shared constructor, call and config of the lattice regularizers.
+
+    Subclasses set ``_PENALTY`` (the function of :mod:`lattice` applied to
+    ``[units, V]`` weights), ``_ITEMS`` (what one amount of a sequence
+    belongs to, for error messages) and ``_item_count(num_dims)`` (how many
+    amounts a sequence must have).
+    """
+
+    def __init__(self, lattice_sizes, l1=0.0, l2=0.0, units_last=False):
+        self.lattice_sizes = list(check_lattice_sizes(lattice_sizes))
+        count = self._item_count(len(self.lattice_sizes))
+        per_item_amounts("l1", l1, count, self._ITEMS)
+        per_item_amounts("l2", l2, count, self._ITEMS)
+        self.l1 = _amount_config(l1)
+        self.l2 = _amount_config(l2)
+        self.units_last = bool(units_last)
+
+    def __call__(self, x):
+        return type(self)._PENALTY(
+            _units_first(x, self.units_last), self.lattice_sizes, l1=self.l1, l2=self.l2)
+
+    def get_config(self):
+        return {"lattice_sizes": self.lattice_sizes, "l1": self.l1, "l2": self.l2,
+                "units_last": self.units_last}
+
+
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class LatticeLaplacian(keras.regularizers.Regularizer):
+class LatticeLaplacian(_LatticeRegularizer):
     """Keras regularizer for `lattice_laplacian` (edge differences per dimension).
 
     Args:
@@ -134,26 +161,16 @@ class LatticeLaplacian(keras.regularizers.Regularizer):
       units_last: True if the weight is stored as ``[V, units]``.
     """
 
-    def __init__(self, lattice_sizes, l1=0.0, l2=0.0, units_last=False):
-        self.lattice_sizes = list(check_lattice_sizes(lattice_sizes))
-        count = len(self.lattice_sizes)
-        per_item_amounts("l1", l1, count, "lattice dimensions")
-        per_item_amounts("l2", l2, count, "lattice dimensions")
-        self.l1 = _amount_config(l1)
-        self.l2 = _amount_config(l2)
-        self.units_last = bool(units_last)
+    _PENALTY = lattice_laplacian
+    _ITEMS = "lattice dimensions"
 
-    def __call__(self, x):
-        return lattice_laplacian(
-            _units_first(x, self.units_last), self.lattice_sizes, l1=self.l1, l2=self.l2)
-
-    def get_config(self):
-        return {"lattice_sizes": self.lattice_sizes, "l1": self.l1, "l2": self.l2,
-                "units_last": self.units_last}
+    @staticmethod
+    def _item_count(num_dims):
+        return num_dims
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class LatticeTorsion(keras.regularizers.Regularizer):
+class LatticeTorsion(_LatticeRegularizer):
     """Keras regularizer for `lattice_torsion` (twist of 2x2 faces per pair).
 
     Args:
@@ -164,22 +181,12 @@ class LatticeTorsion(keras.regularizers.Regularizer):
       units_last: True if the weight is stored as ``[V, units]``.
     """
 
-    def __init__(self, lattice_sizes, l1=0.0, l2=0.0, units_last=False):
-        self.lattice_sizes = list(check_lattice_sizes(lattice_sizes))
-        count = len(dimension_pairs(len(self.lattice_sizes)))
-        per_item_amounts("l1", l1, count, "pairs of lattice dimensions")
-        per_item_amounts("l2", l2, count, "pairs of lattice dimensions")
-        self.l1 = _amount_config(l1)
-        self.l2 = _amount_config(l2)
-        self.units_last = bool(units_last)
+    _PENALTY = lattice_torsion
+    _ITEMS = "pairs of lattice dimensions"
 
-    def __call__(self, x):
-        return lattice_torsion(
-            _units_first(x, self.units_last), self.lattice_sizes, l1=self.l1, l2=self.l2)
-
-    def get_config(self):
-        return {"lattice_sizes": self.lattice_sizes, "l1": self.l1, "l2": self.l2,
-                "units_last": self.units_last}
+    @staticmethod
+    def _item_count(num_dims):
+        return len(dimension_pairs(num_dims))
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")

@@ -28,23 +28,19 @@ import tensorflow as tf
 from tf_lattice.regularizers.amounts import (
     check_lattice_sizes, dimension_pairs, per_item_amounts)
 from tf_lattice.regularizers.norms import l1_l2_penalty
+from tf_lattice.regularizers.tensors import check_float_rank_1_or_2
 
 
 def _as_grid(params, lattice_sizes):
     """Reshapes ``[units, V]`` or ``[V]`` parameters to ``[units, m_0..m_{d-1}]``."""
-    params = tf.convert_to_tensor(params)
-    if not params.dtype.is_floating:
-        raise ValueError(f"params must be a float tensor, got {params.dtype.name}")
+    params = check_float_rank_1_or_2("params", params, "[units, V] or [V]")
     num_vertices = math.prod(lattice_sizes)
-    if params.shape.rank is not None:
-        if params.shape.rank not in (1, 2):
-            raise ValueError(
-                f"params must have shape [units, V] or [V], got {params.shape}")
-        if params.shape[-1] is not None and params.shape[-1] != num_vertices:
-            raise ValueError(
-                f"params must have V = prod(lattice_sizes) = {num_vertices} entries "
-                f"on its last axis for lattice_sizes={list(lattice_sizes)}, "
-                f"got shape {params.shape}")
+    if (params.shape.rank is not None and params.shape[-1] is not None
+            and params.shape[-1] != num_vertices):
+        raise ValueError(
+            f"params must have V = prod(lattice_sizes) = {num_vertices} entries "
+            f"on its last axis for lattice_sizes={list(lattice_sizes)}, "
+            f"got shape {params.shape}")
     return tf.reshape(params, [-1, *lattice_sizes])
 
 

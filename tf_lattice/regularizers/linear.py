@@ -1,9 +1,8 @@
 """Regularizers for the weights of a linear layer."""
 
-import tensorflow as tf
-
 from tf_lattice.regularizers.amounts import check_amount
 from tf_lattice.regularizers.norms import l1_l2_penalty
+from tf_lattice.regularizers.tensors import check_float_rank_1_or_2
 
 
 def linear_laplacian(weights, *, l1=0.0, l2=0.0):
@@ -27,11 +26,6 @@ def linear_laplacian(weights, *, l1=0.0, l2=0.0):
     """
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
-    weights = tf.convert_to_tensor(weights)
-    if not weights.dtype.is_floating:
-        raise ValueError(f"weights must be a float tensor, got {weights.dtype.name}")
-    if weights.shape.rank is not None and weights.shape.rank not in (1, 2):
-        raise ValueError(
-            f"weights must have shape [num_inputs, units] or [num_inputs], "
-            f"got {weights.shape}")
+    weights = check_float_rank_1_or_2(
+        "weights", weights, "[num_inputs, units] or [num_inputs]")
     return l1_l2_penalty(weights[1:] - weights[:-1], l1, l2)

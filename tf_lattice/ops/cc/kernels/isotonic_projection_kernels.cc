@@ -20,27 +20,30 @@ namespace tf_lattice {
 namespace {
 
 // Checks ranks and shapes shared by the CPU and GPU kernels.
-void CheckShapes(OpKernelContext* context) {
+absl::Status CheckShapes(OpKernelContext* context) {
   const Tensor& values = context->input(0);
   const Tensor& weights = context->input(1);
   const Tensor& increasing = context->input(2);
-  OP_REQUIRES(context, values.dims() == 2,
-              absl::InvalidArgumentError(absl::StrCat(
-                  "values must have shape [units, K], got ", values.shape().DebugString())));
-  OP_REQUIRES(context, weights.shape() == values.shape(),
-              absl::InvalidArgumentError(absl::StrCat(
-                  "weights must have the shape of values ", values.shape().DebugString(),
-                  ", got ", weights.shape().DebugString())));
-  OP_REQUIRES(context,
-              increasing.dims() == 1 && increasing.dim_size(0) == values.dim_size(0),
-              absl::InvalidArgumentError(absl::StrCat(
-                  "increasing must have shape [units] = [", values.dim_size(0), "], got ",
-                  increasing.shape().DebugString())));
-  OP_REQUIRES(context,
-              context->input(3).dims() == 0 && context->input(4).dims() == 0,
-              absl::InvalidArgumentError(absl::StrCat(
-                  "lower and upper must be scalars, got ", context->input(3).shape().DebugString(),
-                  " and ", context->input(4).shape().DebugString())));
+  if (values.dims() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "values must have shape [units, K], got ", values.shape().DebugString()));
+  }
+  if (weights.shape() != values.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weights must have the shape of values ", values.shape().DebugString(),
+        ", got ", weights.shape().DebugString()));
+  }
+  if (!(increasing.dims() == 1 && increasing.dim_size(0) == values.dim_size(0))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "increasing must have shape [units] = [", values.dim_size(0), "], got ",
+        increasing.shape().DebugString()));
+  }
+  if (!(context->input(3).dims() == 0 && context->input(4).dims() == 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lower and upper must be scalars, got ", context->input(3).shape().DebugString(),
+        " and ", context->input(4).shape().DebugString()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -51,8 +54,7 @@ class IsotonicProjectionCpuOp : public OpKernel {
   explicit IsotonicProjectionCpuOp(OpKernelConstruction* context) : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    CheckShapes(context);
-    if (!context->status().ok()) return;
+    OP_REQUIRES_OK(context, CheckShapes(context));
     const Tensor& values_tensor = context->input(0);
     const int64_t units = values_tensor.dim_size(0);
     const int64_t size = values_tensor.dim_size(1);
@@ -97,13 +99,16 @@ class IsotonicProjectionCpuOp : public OpKernel {
   }
 };
 
-#define REGISTER_CPU(T)                                                              \
-  REGISTER_KERNEL_BUILDER(                                                           \
-      Name("TfLattice>IsotonicProjection").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
-      IsotonicProjectionCpuOp<T>);
-REGISTER_CPU(float);
-REGISTER_CPU(double);
-#undef REGISTER_CPU
+// Registers `KERNEL<float>` and `KERNEL<double>` on `DEVICE`.
+#define TF_LATTICE_REGISTER_ISOTONIC(DEVICE, KERNEL)                                  \
+  REGISTER_KERNEL_BUILDER(                                                            \
+      Name("TfLattice>IsotonicProjection").Device(DEVICE).TypeConstraint<float>("T"),  \
+      KERNEL<float>);                                                                 \
+  REGISTER_KERNEL_BUILDER(                                                            \
+      Name("TfLattice>IsotonicProjection").Device(DEVICE).TypeConstraint<double>("T"), \
+      KERNEL<double>)
+
+TF_LATTICE_REGISTER_ISOTONIC(DEVICE_CPU, IsotonicProjectionCpuOp);
 
 #if TF_LATTICE_WITH_CUDA
 // The GPU kernel checks shapes; the value and weight checks (NaN, positivity)
@@ -114,8 +119,7 @@ class IsotonicProjectionGpuOp : public OpKernel {
   explicit IsotonicProjectionGpuOp(OpKernelConstruction* context) : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    CheckShapes(context);
-    if (!context->status().ok()) return;
+    OP_REQUIRES_OK(context, CheckShapes(context));
     const Tensor& values = context->input(0);
     const int64_t units = values.dim_size(0);
     const int64_t size = values.dim_size(1);
@@ -139,14 +143,10 @@ class IsotonicProjectionGpuOp : public OpKernel {
   }
 };
 
-#define REGISTER_GPU(T)                                                              \
-  REGISTER_KERNEL_BUILDER(                                                           \
-      Name("TfLattice>IsotonicProjection").Device(DEVICE_GPU).TypeConstraint<T>("T"), \
-      IsotonicProjectionGpuOp<T>);
-REGISTER_GPU(float);
-REGISTER_GPU(double);
-#undef REGISTER_GPU
+TF_LATTICE_REGISTER_ISOTONIC(DEVICE_GPU, IsotonicProjectionGpuOp);
 #endif  // TF_LATTICE_WITH_CUDA
+
+#undef TF_LATTICE_REGISTER_ISOTONIC
 
 }  // namespace tf_lattice
 }  // namespace tensorflow

@@ -4,9 +4,11 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string>
 
 #include "tf_lattice/ops/cc/kernels/isotonic_projection_gpu.h"
+#include "tf_lattice/ops/cc/lib/cuda_launch.h"
 #include "tf_lattice/ops/cc/lib/isotonic.h"
 
 namespace tf_lattice {
@@ -36,13 +38,12 @@ std::string LaunchIsotonicProjection(void* stream, const T* values, const T* wei
                                      T* block_weight, int64_t* block_end, T* output) {
   if (units == 0 || size == 0) return "";
   constexpr int kThreads = 128;
-  const int64_t wanted = (units + kThreads - 1) / kThreads;
-  const int blocks = static_cast<int>(wanted < 65535 ? wanted : 65535);
-  IsotonicProjectionKernel<T><<<blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+  constexpr int64_t kMaxBlocks = 65535;
+  IsotonicProjectionKernel<T><<<GridBlocks(units, kThreads, kMaxBlocks), kThreads, 0,
+                                static_cast<cudaStream_t>(stream)>>>(
       values, weights, increasing, lower, upper, units, size, block_sum, block_weight,
       block_end, output);
-  const cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? std::string() : std::string(cudaGetErrorString(error));
+  return LastCudaError();
 }
 
 template std::string LaunchIsotonicProjection<float>(void*, const float*, const float*,

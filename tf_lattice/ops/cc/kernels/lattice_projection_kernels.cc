@@ -48,7 +48,7 @@ absl::Status ShapeError(const char* name, const std::string& expected, const Ten
                                                  tensor.shape().DebugString()));
 }
 
-// Checks every input's shape and the scalar inputs' values (host memory).
+// Checks every input's shape.
 absl::Status CheckShapes(OpKernelContext* context) {
   const Tensor& params = context->input(kParams);
   if (params.dims() != 2 || params.dim_size(1) < 1) {
@@ -104,6 +104,14 @@ absl::Status CheckScalars(const Tensor& margin, const Tensor& bounds) {
         absl::StrCat("bounds must satisfy output_min <= output_max, got [", low, ", ", high, "]"));
   }
   return absl::OkStatus();
+}
+
+// Checks every input's shape, then the scalar inputs' values (host memory):
+// what both the CPU and the GPU kernel require before they project.
+template <typename T>
+absl::Status CheckShapesAndScalars(OpKernelContext* context) {
+  TF_RETURN_IF_ERROR(CheckShapes(context));
+  return CheckScalars<T>(context->input(kInteriorMargin), context->input(kBounds));
 }
 
 // Checks the tables' contents (host memory): every index is a vertex, every
@@ -256,9 +264,7 @@ class LatticeProjectionCpuOp : public OpKernel {
       : OpKernel(context), attrs_(context) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapes(context));
-    OP_REQUIRES_OK(context, CheckScalars<T>(context->input(kInteriorMargin),
-                                            context->input(kBounds)));
+    OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
     const Tensor& params = context->input(kParams);
     const int64_t units = params.dim_size(0);
     const int64_t v = params.dim_size(1);
@@ -318,9 +324,7 @@ class LatticeProjectionGpuOp : public OpKernel {
       : OpKernel(context), attrs_(context) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapes(context));
-    OP_REQUIRES_OK(context, CheckScalars<T>(context->input(kInteriorMargin),
-                                            context->input(kBounds)));
+    OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
     const Tensor& params = context->input(kParams);
     const int64_t units = params.dim_size(0);
     Tensor* projected = nullptr;

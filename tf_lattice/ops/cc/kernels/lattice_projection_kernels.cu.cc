@@ -5,11 +5,11 @@
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "tf_lattice/ops/cc/kernels/lattice_projection_gpu.h"
+#include "tf_lattice/ops/cc/lib/cuda_launch.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
 
 namespace tf_lattice {
@@ -17,11 +17,6 @@ namespace {
 
 constexpr int kThreadsPerBlock = 64;
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;
-
-int NumBlocks(int64_t work) {
-  return static_cast<int>(
-      std::min<int64_t>(kMaxBlocks, (work + kThreadsPerBlock - 1) / kThreadsPerBlock));
-}
 
 template <typename T>
 __global__ void LatticeProjectionKernel(const ProjectionProgram<T> program, int64_t units,
@@ -34,21 +29,16 @@ __global__ void LatticeProjectionKernel(const ProjectionProgram<T> program, int6
   }
 }
 
-std::string LastError() {
-  const cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? std::string() : std::string(cudaGetErrorString(error));
-}
-
 }  // namespace
 
 template <typename T>
 std::string LaunchLatticeProjection(void* stream, const ProjectionProgram<T>& program,
                                     int64_t units, const T* params, T* projected, T* scratch) {
   if (units == 0) return std::string();
-  LatticeProjectionKernel<T>
-      <<<NumBlocks(units), kThreadsPerBlock, 0, static_cast<cudaStream_t>(stream)>>>(
-          program, units, params, projected, scratch);
-  return LastError();
+  LatticeProjectionKernel<T><<<GridBlocks(units, kThreadsPerBlock, kMaxBlocks),
+                               kThreadsPerBlock, 0, static_cast<cudaStream_t>(stream)>>>(
+      program, units, params, projected, scratch);
+  return LastCudaError();
 }
 
 template std::string LaunchLatticeProjection<float>(void*, const ProjectionProgram<float>&,

@@ -77,6 +77,49 @@ absl::Status ValidateShapes(const Tensor& inputs, const Tensor& keypoints,
   return absl::OkStatus();
 }
 
+// The validated inputs of TfLattice>PwlCalibration (grad == nullptr) or of
+// TfLattice>PwlCalibrationGrad.
+struct CalibrationInputs {
+  const Tensor* inputs = nullptr;
+  const Tensor* keypoints = nullptr;
+  const Tensor* outputs = nullptr;
+  const Tensor* grad = nullptr;
+  CalibrationShape shape;
+  // Whether one keypoint row [K] serves all units.
+  bool shared = false;
+};
+
+// Reads inputs 0-2 (and input 3, `grad`, when `with_grad`) of `context` and
+// checks their shapes with ValidateShapes.
+absl::Status ReadCalibrationInputs(OpKernelContext* context, bool with_grad,
+                                   CalibrationInputs* in) {
+  in->inputs = &context->input(0);
+  in->keypoints = &context->input(1);
+  in->outputs = &context->input(2);
+  in->grad = with_grad ? &context->input(3) : nullptr;
+  in->shared = in->keypoints->dims() == 1;
+  return ValidateShapes(*in->inputs, *in->keypoints, *in->outputs, in->grad,
+                        &in->shape);
+}
+
+// The outputs of TfLattice>PwlCalibrationGrad: gradients with respect to
+// inputs, keypoints and outputs, each shaped like the tensor it belongs to.
+struct CalibrationGradients {
+  Tensor* inputs = nullptr;
+  Tensor* keypoints = nullptr;
+  Tensor* outputs = nullptr;
+};
+
+absl::Status AllocateCalibrationGradients(OpKernelContext* context,
+                                          const CalibrationInputs& in,
+                                          CalibrationGradients* grads) {
+  TF_RETURN_IF_ERROR(
+      context->allocate_output(0, in.inputs->shape(), &grads->inputs));
+  TF_RETURN_IF_ERROR(
+      context->allocate_output(1, in.keypoints->shape(), &grads->keypoints));
+  return context->allocate_output(2, in.outputs->shape(), &grads->outputs);
+}
+
 // The error for the keypoint at flat position `flat` (row * K + index), whose
 // value is `value` and whose predecessor is `previous` (unused at index 0).
 template <typename T>
@@ -139,13 +182,13 @@ class PwlCalibrationCpuOp : public OpKernel {
       : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& keypoints = context->input(1);
-    const Tensor& outputs = context->input(2);
-    CalibrationShape shape;
-    OP_REQUIRES_OK(context,
-                   ValidateShapes(inputs, keypoints, outputs, nullptr, &shape));
-    const bool shared = keypoints.dims() == 1;
+    CalibrationInputs in;
+    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, false, &in));
+    const Tensor& inputs = *in.inputs;
+    const Tensor& keypoints = *in.keypoints;
+    const Tensor& outputs = *in.outputs;
+    const CalibrationShape& shape = in.shape;
+    const bool shared = in.shared;
     std::vector<T> inverse_steps;
     OP_REQUIRES_OK(context,
                    AnalyzeKeypointsOnCpu(keypoints.flat<T>().data(), shape,
@@ -183,27 +226,20 @@ class PwlCalibrationGradCpuOp : public OpKernel {
       : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& keypoints = context->input(1);
-    const Tensor& outputs = context->input(2);
-    const Tensor& grad = context->input(3);
-    CalibrationShape shape;
-    OP_REQUIRES_OK(context,
-                   ValidateShapes(inputs, keypoints, outputs, &grad, &shape));
-    const bool shared = keypoints.dims() == 1;
+    CalibrationInputs in;
+    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, true, &in));
+    const Tensor& inputs = *in.inputs;
+    const Tensor& keypoints = *in.keypoints;
+    const Tensor& outputs = *in.outputs;
+    const Tensor& grad = *in.grad;
+    const CalibrationShape& shape = in.shape;
+    const bool shared = in.shared;
     std::vector<T> inverse_steps;
     OP_REQUIRES_OK(context,
                    AnalyzeKeypointsOnCpu(keypoints.flat<T>().data(), shape,
                                          shared, &inverse_steps));
-    Tensor* grad_inputs = nullptr;
-    Tensor* grad_keypoints = nullptr;
-    Tensor* grad_outputs = nullptr;
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(0, inputs.shape(), &grad_inputs));
-    OP_REQUIRES_OK(context, context->allocate_output(1, keypoints.shape(),
-                                                     &grad_keypoints));
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(2, outputs.shape(), &grad_outputs));
+    CalibrationGradients grads;
+    OP_REQUIRES_OK(context, AllocateCalibrationGradients(context, in, &grads));
 
     const int64_t units = shape.units;
     const int64_t k = shape.num_keypoints;
@@ -236,7 +272,7 @@ class PwlCalibrationGradCpuOp : public OpKernel {
     const T* g = grad.flat<T>().data();
     const T* keypoint_data = keypoints.flat<T>().data();
     const T* output_data = outputs.flat<T>().data();
-    T* dx = grad_inputs->flat<T>().data();
+    T* dx = grads.inputs->flat<T>().data();
     auto accumulate_shards = [&](int64_t first_shard, int64_t end_shard) {
       for (int64_t s = first_shard; s < end_shard; ++s) {
         T* d_keypoints = buffer_data + s * shard_size;
@@ -265,8 +301,8 @@ class PwlCalibrationGradCpuOp : public OpKernel {
                                     accumulate_shards);
     }
 
-    T* d_keypoints = grad_keypoints->flat<T>().data();
-    T* d_outputs = grad_outputs->flat<T>().data();
+    T* d_keypoints = grads.keypoints->flat<T>().data();
+    T* d_outputs = grads.outputs->flat<T>().data();
     for (int64_t j = 0; j < shard_size; ++j) {
       T total = T(0);
       for (int64_t s = 0; s < num_shards; ++s) total += buffer_data[s * shard_size + j];
@@ -331,21 +367,18 @@ class PwlCalibrationGpuOp : public OpKernel {
       : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& keypoints = context->input(1);
-    const Tensor& outputs = context->input(2);
-    CalibrationShape shape;
-    OP_REQUIRES_OK(context,
-                   ValidateShapes(inputs, keypoints, outputs, nullptr, &shape));
+    CalibrationInputs in;
+    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, false, &in));
     Tensor inverse_steps;
-    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, keypoints, shape,
-                                                     &inverse_steps));
+    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, *in.keypoints,
+                                                     in.shape, &inverse_steps));
     Tensor* calibrated = nullptr;
     OP_REQUIRES_OK(context,
-                   context->allocate_output(0, inputs.shape(), &calibrated));
+                   context->allocate_output(0, in.inputs->shape(), &calibrated));
     const std::string error = ::tf_lattice::pwl_calibration::LaunchCalibrate<T>(
-        GpuStream(context), inputs.flat<T>().data(), keypoints.flat<T>().data(),
-        outputs.flat<T>().data(), inverse_steps.flat<T>().data(), shape,
+        GpuStream(context), in.inputs->flat<T>().data(),
+        in.keypoints->flat<T>().data(), in.outputs->flat<T>().data(),
+        inverse_steps.flat<T>().data(), in.shape,
         calibrated->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("CUDA error: ", error)));
@@ -359,32 +392,20 @@ class PwlCalibrationGradGpuOp : public OpKernel {
       : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& keypoints = context->input(1);
-    const Tensor& outputs = context->input(2);
-    const Tensor& grad = context->input(3);
-    CalibrationShape shape;
-    OP_REQUIRES_OK(context,
-                   ValidateShapes(inputs, keypoints, outputs, &grad, &shape));
+    CalibrationInputs in;
+    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, true, &in));
     Tensor inverse_steps;
-    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, keypoints, shape,
-                                                     &inverse_steps));
-    Tensor* grad_inputs = nullptr;
-    Tensor* grad_keypoints = nullptr;
-    Tensor* grad_outputs = nullptr;
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(0, inputs.shape(), &grad_inputs));
-    OP_REQUIRES_OK(context, context->allocate_output(1, keypoints.shape(),
-                                                     &grad_keypoints));
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(2, outputs.shape(), &grad_outputs));
+    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, *in.keypoints,
+                                                     in.shape, &inverse_steps));
+    CalibrationGradients grads;
+    OP_REQUIRES_OK(context, AllocateCalibrationGradients(context, in, &grads));
     const std::string error =
         ::tf_lattice::pwl_calibration::LaunchCalibrateGradient<T>(
-            GpuStream(context), inputs.flat<T>().data(),
-            keypoints.flat<T>().data(), outputs.flat<T>().data(),
-            inverse_steps.flat<T>().data(), grad.flat<T>().data(), shape,
-            grad_inputs->flat<T>().data(), grad_keypoints->flat<T>().data(),
-            grad_outputs->flat<T>().data());
+            GpuStream(context), in.inputs->flat<T>().data(),
+            in.keypoints->flat<T>().data(), in.outputs->flat<T>().data(),
+            inverse_steps.flat<T>().data(), in.grad->flat<T>().data(),
+            in.shape, grads.inputs->flat<T>().data(),
+            grads.keypoints->flat<T>().data(), grads.outputs->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("CUDA error: ", error)));
   }

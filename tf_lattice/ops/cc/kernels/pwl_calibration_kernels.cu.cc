@@ -5,9 +5,11 @@
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
+#include <cstdint>
+#include <string>
 
 #include "tf_lattice/ops/cc/kernels/pwl_calibration_gpu.h"
+#include "tf_lattice/ops/cc/lib/cuda_launch.h"
 #include "tf_lattice/ops/cc/lib/pwl_calibration.h"
 
 namespace tf_lattice {
@@ -18,13 +20,21 @@ constexpr int kThreadsPerBlock = 256;
 constexpr int64_t kMaxBlocks = 4096;
 
 int BlockCount(int64_t work) {
-  const int64_t blocks = (work + kThreadsPerBlock - 1) / kThreadsPerBlock;
-  return static_cast<int>(std::max<int64_t>(1, std::min(blocks, kMaxBlocks)));
+  return GridBlocks(work, kThreadsPerBlock, kMaxBlocks);
 }
 
-std::string LastError() {
-  const cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? std::string() : std::string(cudaGetErrorString(error));
+// Calls `fn(e, unit, row)` for every element e = b * units + unit of the
+// [batch, units] inputs this thread covers (grid-stride); `row` is the
+// keypoint row of `unit` (0 when the keypoints are shared).
+template <typename Fn>
+__device__ void ForEachElement(const CalibrationShape& shape, Fn fn) {
+  const int64_t size = shape.batch * shape.units;
+  const bool shared = shape.keypoint_rows == 1;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < size;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t unit = e % shape.units;
+    fn(e, unit, shared ? int64_t{0} : unit);
+  }
 }
 
 template <typename T>
@@ -48,15 +58,10 @@ __global__ void CalibrateKernel(const T* inputs, const T* keypoints,
                                 const T* outputs, const T* inverse_steps,
                                 CalibrationShape shape, T* calibrated) {
   const int64_t k = shape.num_keypoints;
-  const int64_t size = shape.batch * shape.units;
-  const bool shared = shape.keypoint_rows == 1;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < size;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t unit = e % shape.units;
-    const int64_t row = shared ? 0 : unit;
+  ForEachElement(shape, [&](int64_t e, int64_t unit, int64_t row) {
     calibrated[e] = Calibrate(keypoints + row * k, outputs + unit * k, k,
                               inputs[e], inverse_steps[row]);
-  }
+  });
 }
 
 template <typename T>
@@ -66,12 +71,7 @@ __global__ void CalibrateGradientKernel(const T* inputs, const T* keypoints,
                                         T* grad_inputs, T* grad_keypoints,
                                         T* grad_outputs) {
   const int64_t k = shape.num_keypoints;
-  const int64_t size = shape.batch * shape.units;
-  const bool shared = shape.keypoint_rows == 1;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < size;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t unit = e % shape.units;
-    const int64_t row = shared ? 0 : unit;
+  ForEachElement(shape, [&](int64_t e, int64_t unit, int64_t row) {
     const ElementGradient<T> g =
         CalibrateGradient(keypoints + row * k, outputs + unit * k, k, inputs[e],
                           inverse_steps[row], grad[e]);
@@ -82,7 +82,7 @@ __global__ void CalibrateGradientKernel(const T* inputs, const T* keypoints,
     T* row_keypoints = grad_keypoints + row * k + g.segment;
     atomicAdd(row_keypoints, g.keypoint_low);
     atomicAdd(row_keypoints + 1, g.keypoint_high);
-  }
+  });
 }
 
 }  // namespace
@@ -101,7 +101,7 @@ std::string LaunchAnalyzeKeypoints(void* stream, const T* keypoints,
   cudaMemcpyAsync(&found, scratch, sizeof(found), cudaMemcpyDeviceToHost,
                   cuda_stream);
   cudaStreamSynchronize(cuda_stream);
-  std::string error = LastError();
+  std::string error = LastCudaError();
   if (!error.empty()) return error;
   *first_invalid = found == ~0ULL ? -1 : static_cast<int64_t>(found);
   if (*first_invalid >= 0) {
@@ -113,7 +113,7 @@ std::string LaunchAnalyzeKeypoints(void* stream, const T* keypoints,
     cudaMemcpy(&invalid_values[1], keypoints + flat, sizeof(T),
                cudaMemcpyDeviceToHost);
   }
-  return LastError();
+  return LastCudaError();
 }
 
 template <typename T>
@@ -125,7 +125,7 @@ std::string LaunchCalibrate(void* stream, const T* inputs, const T* keypoints,
   CalibrateKernel<T><<<BlockCount(size), kThreadsPerBlock, 0,
                        static_cast<cudaStream_t>(stream)>>>(
       inputs, keypoints, outputs, inverse_steps, shape, calibrated);
-  return LastError();
+  return LastCudaError();
 }
 
 template <typename T>
@@ -146,7 +146,7 @@ std::string LaunchCalibrateGradient(void* stream, const T* inputs,
         inputs, keypoints, outputs, inverse_steps, grad, shape, grad_inputs,
         grad_keypoints, grad_outputs);
   }
-  return LastError();
+  return LastCudaError();
 }
 
 #define TF_LATTICE_INSTANTIATE(T)                                              \

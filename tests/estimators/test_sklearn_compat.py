@@ -5,8 +5,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tf_lattice import estimators
 
-SMALL = dict(epochs=3, batch_size=64, learning_rate=0.05, random_state=0, verbose=0,
-             implementation="portable")
+# One or two optimizer steps per fit, run eagerly (no train-step tracing).
+SMALL = dict(epochs=2, batch_size=256, learning_rate=0.05, num_keypoints=5, random_state=0,
+             verbose=0)
 # Precision-sensitive checks train on tiny separable data: more steps.
 TRAINED = dict(epochs=20, batch_size=256, learning_rate=0.2, random_state=0, verbose=0)
 

@@ -135,7 +135,8 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss,
                       jit_compile=False, run_eagerly=eager)
     batches = shuffled_batches(x, y, sample_weight, batch_size, settings.seed)
-    history = model.fit(batches, epochs=epochs, verbose=0, validation_data=validation_data,
+    history = model.fit(batches, epochs=epochs, shuffle=False, verbose=0,
+                        validation_data=validation_data,
                         callbacks=callbacks)
     with scope():
         for layer in model.layers:

@@ -1,4 +1,9 @@
-"""scikit-learn's estimator checks on every tf_lattice estimator."""
+"""scikit-learn's estimator checks on every tf_lattice estimator.
+
+The default run checks one regressor and one classifier of different model
+families with every check; the other six estimators share all their code
+paths but the network builder, and run the complete checks under ``-m slow``.
+"""
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -40,7 +45,6 @@ def _adapt(estimator, check):
         estimator.set_params(**TRAINED)
 
 
-@pytest.mark.slow
 @parametrize_with_checks(_instances(FAST), expected_failed_checks=_expected_failures)
 def test_sklearn_checks(estimator, check):
     _adapt(estimator, check)

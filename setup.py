@@ -94,7 +94,7 @@ def compile_cuda_objects(sources, output_dir, include_dirs):
         target = os.path.join(output_dir, os.path.basename(source) + ".o")
         command = [
             "nvcc", "-x", "cu", "-std=c++17", "-O3", "-c", source, "-o", target,
-            "-Xcompiler", "-fPIC", "--expt-relaxed-constexpr",
+            "-Xcompiler", "-fPIC", "--expt-relaxed-constexpr", "--threads", "0",
             "-DTF_LATTICE_WITH_CUDA=1", *_nvcc_arch_flags(),
             *[f"-I{d}" for d in include_dirs],
         ]

@@ -55,12 +55,14 @@ from tf_lattice.ops import _lattice_constraints
 
 #: Default Dykstra cycles; cycles stop early once converged.
 DEFAULT_NUM_ITERATIONS = 300
-#: Default early-stopping tolerance relative to ``1 + max |x|``. A cycle that
-#: moves no value by more than 1e-6 leaves the result within 0.1% of the
-#: distance to the exact projection on every tested constraint set (the
-#: declared target is 1%); tighter tolerances pay many cycles for digits that
-#: the finalize step and a training step do not use.
-DEFAULT_TOLERANCE = {tf.float32: 1e-6, tf.float64: 1e-6}
+#: Default early-stopping tolerance relative to ``1 + max |x|``. Dykstra
+#: converges linearly and its per-cycle change shrinks with the distance to
+#: the exact projection: on standard-normal all-monotone lattices (2^8, 3^6,
+#: 4^4) a stop at 2e-5 leaves every unit within about 0.2% of the distance to
+#: the exact projection (1e-6: 0.02%, 1e-4: 0.5%), ten times closer than 10
+#: plain cycles; the declared target is 1%. Tighter tolerances pay many
+#: cycles for digits that a training step does not use.
+DEFAULT_TOLERANCE = {tf.float32: 2e-5, tf.float64: 2e-5}
 _MAX_NUDGES = 4
 
 tf.no_gradient("TfLattice>LatticeProjection")
@@ -96,7 +98,7 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
       output_max: None or upper bound on every vertex value.
       num_iterations: maximum number of Dykstra cycles (int >= 0).
       tolerance: early-stopping tolerance relative to ``1 + max |params[u]|``
-        (None: 1e-6, see ``DEFAULT_TOLERANCE``).
+        (None: 2e-5, see ``DEFAULT_TOLERANCE``).
       exact: solve the projection with cvxpy instead (small lattices; eager).
       implementation: "kernel" (the fused C++/CUDA op) or "portable" (stock TF).
       name: optional name scope.

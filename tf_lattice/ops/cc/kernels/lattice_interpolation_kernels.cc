@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,6 +23,9 @@ namespace tensorflow {
 namespace tf_lattice {
 namespace {
 
+using ::tf_lattice::HypercubeContract;
+using ::tf_lattice::HypercubeContractWithGradient;
+using ::tf_lattice::HypercubeLevelWeights;
 using ::tf_lattice::IgnoreCorners;
 using ::tf_lattice::Interpolate;
 using ::tf_lattice::Interpolation;
@@ -74,6 +78,17 @@ class LatticeAttrs {
                     "'")));
     interpolation_ =
         interpolation == "simplex" ? Interpolation::kSimplex : Interpolation::kHypercube;
+    if (interpolation_ == Interpolation::kHypercube &&
+        shape_.dims <= ::tf_lattice::kMaxLevelDims) {
+      corner_offsets_.resize(size_t{1} << shape_.dims);
+      ::tf_lattice::HypercubeCornerOffsets(shape_.dims, shape_.strides, corner_offsets_.data());
+    }
+  }
+
+  // Vertex offsets of the 2^d cell corners from the lower corner when the
+  // hypercube is interpolated level by level, else null.
+  const int64_t* corner_offsets() const {
+    return corner_offsets_.empty() ? nullptr : corner_offsets_.data();
   }
 
   const LatticeShape& shape() const { return shape_; }
@@ -135,7 +150,12 @@ class LatticeAttrs {
 
   LatticeShape shape_;
   Interpolation interpolation_ = Interpolation::kHypercube;
+  std::vector<int64_t> corner_offsets_;
 };
+
+bool IsSimplex(const LatticeBatch& batch) {
+  return batch.interpolation == Interpolation::kSimplex;
+}
 
 
 // Locates the cell of example b for unit u (inputs of one unit or shared).
@@ -146,7 +166,8 @@ void LocatePoint(const LatticeShape& shape, const LatticeBatch& batch, const T* 
   LocateCell(shape.dims, inputs + row * shape.dims, shape.sizes, shape.strides, cell);
 }
 
-// outputs[b, u] for b in [begin, end).
+// outputs[b, u] for b in [begin, end), corner walk of lib/ (simplex, or
+// hypercubes too large for the level-by-level buffers).
 template <typename T>
 void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
                   const T* params, T* outputs, int64_t begin, int64_t end) {
@@ -159,6 +180,39 @@ void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T*
                                                  shape.strides, theta, IgnoreCorners(),
                                                  static_cast<T*>(nullptr));
     }
+  }
+}
+
+// Hypercube outputs[b, u] for b in [begin, end): gathers the 2^d corner
+// values (vertex base + corner_offsets[j]) and contracts them.
+// kDims > 0 fixes d at compile time (so the level loops unroll), 0 reads it
+// from `shape`.
+template <typename T, int kDims>
+void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
+                           const int64_t* corner_offsets, const T* inputs, const T* params,
+                           T* outputs, int64_t begin, int64_t end) {
+  const int d = kDims > 0 ? kDims : shape.dims;
+  const int64_t corners = int64_t{1} << d;
+  std::vector<T> values(corners);
+  T* __restrict__ corner_values = values.data();
+  LatticeCell<T> cell;
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      if (u == 0 || batch.per_unit_inputs) LocatePoint(shape, batch, inputs, b, u, &cell);
+      const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
+      for (int64_t j = 0; j < corners; ++j) corner_values[j] = theta[corner_offsets[j]];
+      outputs[b * batch.units + u] = HypercubeContract(d, cell.residual, corner_values);
+    }
+  }
+}
+
+// Adds grad_output * df/dr_k into the grad_inputs row where the clip passes
+// the gradient.
+template <typename T>
+void AddInputGradient(int d, const LatticeCell<T>& cell, const T* grad_residual,
+                      T grad_output, T* grad_row) {
+  for (int k = 0; k < d; ++k) {
+    if (cell.passes_gradient[k]) grad_row[k] += grad_output * grad_residual[k];
   }
 }
 
@@ -184,11 +238,62 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
       Interpolate(batch.interpolation, d, cell, shape.strides, theta, on_corner,
                   grad_residual);
       const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-      T* grad_row = grad_inputs + row * d;
-      for (int k = 0; k < d; ++k) {
-        if (cell.passes_gradient[k]) grad_row[k] += grad_output * grad_residual[k];
-      }
+      AddInputGradient(d, cell, grad_residual, grad_output, grad_inputs + row * d);
     }
+  }
+}
+
+// Hypercube gradients for b in [begin, end), same contract as GradRange:
+// the level weights of a point (shared by the units when the inputs are)
+// give the params gradient at each corner and, with the gathered corner
+// values, df/dr.
+template <typename T, int kDims>
+void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
+                        const int64_t* corner_offsets, const T* inputs, const T* params,
+                        const T* grad_outputs, T* grad_inputs, T* grad_params,
+                        int64_t begin, int64_t end) {
+  const int d = kDims > 0 ? kDims : shape.dims;
+  const int64_t corners = int64_t{1} << d;
+  std::vector<T> scratch(3 * corners);
+  T* __restrict__ level_weights = scratch.data();
+  const T* __restrict__ corner_weights = level_weights + corners;
+  T* __restrict__ corner_values = level_weights + 2 * corners;
+  LatticeCell<T> cell;
+  T grad_residual[kMaxLatticeDims];
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      if (u == 0 || batch.per_unit_inputs) {
+        LocatePoint(shape, batch, inputs, b, u, &cell);
+        HypercubeLevelWeights(d, cell.residual, level_weights);
+      }
+      const T grad_output = grad_outputs[b * batch.units + u];
+      const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
+      T* __restrict__ grad_theta = grad_params + u * shape.num_vertices + cell.base;
+      for (int64_t j = 0; j < corners; ++j) {
+        const int64_t offset = corner_offsets[j];
+        corner_values[j] = theta[offset];
+        grad_theta[offset] += grad_output * corner_weights[j];
+      }
+      HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
+                                    grad_residual);
+      const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
+      AddInputGradient(d, cell, grad_residual, grad_output, grad_inputs + row * d);
+    }
+  }
+}
+
+// Calls run(std::integral_constant<int, d>()) for small d, else
+// run(std::integral_constant<int, 0>()).
+template <typename Run>
+void WithStaticDims(int d, Run run) {
+  switch (d) {
+    case 1: return run(std::integral_constant<int, 1>());
+    case 2: return run(std::integral_constant<int, 2>());
+    case 3: return run(std::integral_constant<int, 3>());
+    case 4: return run(std::integral_constant<int, 4>());
+    case 5: return run(std::integral_constant<int, 5>());
+    case 6: return run(std::integral_constant<int, 6>());
+    default: return run(std::integral_constant<int, 0>());
   }
 }
 
@@ -231,9 +336,17 @@ class LatticeInterpolationCpuOp : public OpKernel {
     const T* par = params.flat<T>().data();
     T* out = outputs->flat<T>().data();
     auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+    const int64_t* offsets = attrs_.corner_offsets();
     workers->ParallelFor(batch.batch, batch.units * attrs_.CostPerPoint(),
                          [&](int64_t begin, int64_t end) {
-                           ForwardRange(shape, batch, in, par, out, begin, end);
+                           if (offsets != nullptr && !IsSimplex(batch)) {
+                             WithStaticDims(shape.dims, [&](auto dims) {
+                               HypercubeForwardRange<T, decltype(dims)::value>(
+                                   shape, batch, offsets, in, par, out, begin, end);
+                             });
+                           } else {
+                             ForwardRange(shape, batch, in, par, out, begin, end);
+                           }
                          });
   }
 
@@ -288,13 +401,20 @@ class LatticeInterpolationGradCpuOp : public OpKernel {
     const T* grad_out = grad_outputs.flat<T>().data();
     T* grad_in = grad_inputs->flat<T>().data();
     const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
+    const int64_t* offsets = attrs_.corner_offsets();
     auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
       for (int64_t s = first_shard; s < last_shard; ++s) {
         T* target = s == 0 ? grad_params_data : scratch_data + (s - 1) * params_size;
         if (s > 0) ZeroRange(target, params_size);
         const int64_t begin = s * examples_per_shard;
         const int64_t end = std::min(batch.batch, begin + examples_per_shard);
-        if (begin < end) {
+        if (begin >= end) continue;
+        if (offsets != nullptr && !IsSimplex(batch)) {
+          WithStaticDims(shape.dims, [&](auto dims) {
+            HypercubeGradRange<T, decltype(dims)::value>(shape, batch, offsets, in, par,
+                                                         grad_out, grad_in, target, begin, end);
+          });
+        } else {
           GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);
         }
       }

@@ -273,15 +273,26 @@ class LatticeProjectionCpuOp : public OpKernel {
     const int64_t scratch_size = ScratchPerUnit(program);
     // Each unit: a few passes over every projection's vertices per cycle.
     const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(program.num_iterations, 100));
-    const int64_t cost = std::min<int64_t>(
-        std::numeric_limits<int32_t>::max(), 20 * cycles * (NumProjections(program) + 2) * v);
-    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
-    workers->ParallelFor(units, cost, [&](int64_t begin, int64_t end) {
+    const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
+    const auto project_range = [&](int64_t begin, int64_t end) {
       std::vector<T> scratch(scratch_size);
       for (int64_t u = begin; u < end; ++u) {
         ProjectUnit(program, in + u * v, out + u * v, scratch.data());
       }
-    });
+    };
+    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+    const int64_t num_threads = std::max(1, workers->NumThreads());
+    // Units are independent and equally expensive: one contiguous block per
+    // thread (small batches inline), so that no thread waits on tiny shards.
+    constexpr int64_t kMinCostPerBlock = 100000;
+    const int64_t blocks =
+        std::max<int64_t>(1, std::min<int64_t>(num_threads, units * cost / kMinCostPerBlock));
+    if (blocks == 1) {
+      project_range(0, units);
+      return;
+    }
+    const int64_t block_size = (units + blocks - 1) / blocks;
+    workers->TransformRangeConcurrently(block_size, units, project_range);
   }
 
  private:

@@ -215,8 +215,11 @@ class PwlCalibrationGradCpuOp : public OpKernel {
     // keypoint and output gradients; the buffers are summed once at the end.
     auto* workers = context->device()->tensorflow_cpu_worker_threads();
     const int64_t cost_per_row = units * (CostPerElement(k) + 10);
+    // A shard pays about two operations per buffer entry (zeroing and the
+    // final sum) and tens per element, so it needs at least shard_size / 8
+    // elements to be worth its buffer.
     const int64_t min_rows_per_shard =
-        std::max<int64_t>(1, (shard_size * 4) / std::max<int64_t>(units, 1));
+        std::max<int64_t>(1, shard_size / (8 * std::max<int64_t>(units, 1)));
     int64_t num_shards = std::min<int64_t>(
         std::max(1, workers->num_threads),
         std::max<int64_t>(1, shape.batch / min_rows_per_shard));

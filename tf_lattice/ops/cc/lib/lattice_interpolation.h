@@ -127,6 +127,84 @@ TF_LATTICE_HOST_DEVICE T HypercubeInterpolate(int d, const LatticeCell<T>& cell,
   }
 }
 
+// Level-by-level hypercube interpolation (used by the CPU kernels for
+// lattices of at most kMaxLevelDims dimensions; its buffers hold 2^d values).
+// Corner j of a cell has e_k = bit k of j, so its vertex is
+// base + offsets[j] with offsets[j] = sum_k e_k s_k (one table per lattice).
+constexpr int kMaxLevelDims = 20;
+
+// offsets[j] = sum_k bit_k(j) * s_k for j < 2^d.
+TF_LATTICE_HOST_DEVICE void HypercubeCornerOffsets(int d, const int64_t* strides,
+                                                          int64_t* offsets) {
+  offsets[0] = 0;
+  for (int k = 0; k < d; ++k) {
+    const int64_t half = int64_t{1} << k;
+    const int64_t stride = strides[k];
+    for (int64_t j = 0; j < half; ++j) offsets[j + half] = offsets[j] + stride;
+  }
+}
+
+// Partial corner weights of every level: level k (dims 0..k-1 resolved)
+// occupies weights[2^k, 2^(k+1)) with entry j = prod_{i<k} (e_i ? r_i : 1 - r_i).
+// Level d (weights + 2^d) holds the 2^d corner weights. weights has 2^(d+1)
+// entries.
+template <typename T>
+TF_LATTICE_HOST_DEVICE void HypercubeLevelWeights(int d, const T* residual, T* weights) {
+  weights[1] = T(1);
+  for (int k = 0; k < d; ++k) {
+    const int64_t half = int64_t{1} << k;
+    const T* __restrict__ level = weights + half;
+    T* __restrict__ next = weights + 2 * half;
+    const T r = residual[k];
+    const T one_minus_r = T(1) - r;
+    for (int64_t j = 0; j < half; ++j) {
+      next[j] = level[j] * one_minus_r;
+      next[j + half] = level[j] * r;
+    }
+  }
+}
+
+// Contracts the 2^d corner values (values[j] = theta at corner j) one
+// dimension at a time, last dimension first: v[j] += r_k (v[j + 2^k] - v[j])
+// for j < 2^k. Returns the interpolated value; `values` is overwritten.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T HypercubeContract(int d, const T* residual, T* values) {
+  for (int k = d - 1; k >= 0; --k) {
+    const int64_t half = int64_t{1} << k;
+    const T r = residual[k];
+    T* __restrict__ low = values;
+    const T* __restrict__ high = values + half;
+    for (int64_t j = 0; j < half; ++j) low[j] += r * (high[j] - low[j]);
+  }
+  return values[0];
+}
+
+// HypercubeContract that also returns df/dr_k in grad_residual[k]. The
+// contraction of dimension k is v'[j] = v[j] + r_k D[j], D[j] = v[j + 2^k] -
+// v[j]; the adjoint of v'[j] is the level-k partial weight W_k[j] (the
+// dimensions contracted after k are 0..k-1), so df/dr_k = sum_j W_k[j] D[j].
+// level_weights is the output of HypercubeLevelWeights.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T HypercubeContractWithGradient(int d, const T* residual,
+                                                       const T* level_weights, T* values,
+                                                       T* grad_residual) {
+  for (int k = d - 1; k >= 0; --k) {
+    const int64_t half = int64_t{1} << k;
+    const T r = residual[k];
+    T* __restrict__ low = values;
+    const T* __restrict__ high = values + half;
+    const T* __restrict__ weight = level_weights + half;
+    T sum = T(0);
+    for (int64_t j = 0; j < half; ++j) {
+      const T difference = high[j] - low[j];
+      sum += weight[j] * difference;
+      low[j] += r * difference;
+    }
+    grad_residual[k] = sum;
+  }
+  return values[0];
+}
+
 // True if dimension a precedes b in the simplex order: larger residual
 // first, equal residuals by lower dimension index (a total order).
 template <typename T>
@@ -150,10 +228,34 @@ TF_LATTICE_HOST_DEVICE void SiftDown(const T* residual, int* order, int root, in
   }
 }
 
-// Sorts the dimensions 0..d-1 into simplex order (heap sort, O(d log d)).
+// Orders up to this length are sorted by counting, longer ones heap sorted.
+constexpr int kRankSortDims = 16;
+
+// Sorts the dimensions 0..d-1 into simplex order (by counting predecessors
+// for short NaN-free orders, else heap sort, O(d log d)); the order is
+// total, so both agree.
 // NaN residuals make the order arbitrary but the walk stays in the cell.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void SimplexOrder(int d, const T* residual, int* order) {
+  if (d <= kRankSortDims) {
+    // Without NaN the order is total: the position of k is the number of
+    // dimensions that precede it (branch-free, d^2 comparisons).
+    bool has_nan = false;
+    for (int k = 0; k < d; ++k) has_nan |= !(residual[k] == residual[k]);
+    if (!has_nan) {
+      for (int k = 0; k < d; ++k) {
+        int rank = 0;
+        const T r = residual[k];
+        for (int j = 0; j < d; ++j) {
+          // SimplexPrecedes(residual, j, k) without branches.
+          rank += static_cast<int>(residual[j] > r) |
+                  (static_cast<int>(!(residual[j] < r)) & static_cast<int>(j < k));
+        }
+        order[rank] = k;
+      }
+      return;
+    }
+  }
   for (int k = 0; k < d; ++k) order[k] = k;
   for (int root = d / 2 - 1; root >= 0; --root) SiftDown(residual, order, root, d);
   for (int end = d - 1; end > 0; --end) {

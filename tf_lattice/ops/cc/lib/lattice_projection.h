@@ -104,11 +104,12 @@ TF_LATTICE_HOST_DEVICE int64_t NumProjections(const ProjectionProgram<T>& progra
          (HasBounds(program) ? 1 : 0);
 }
 
-// Scratch values one unit needs: y, cycle start, Dykstra result, two PAV
-// stacks of V, and one increment per projection.
+// Scratch values one unit needs: a chain's values, its Dykstra input, the
+// cycle start, the Dykstra result, two PAV stacks of V, and one increment per
+// projection.
 template <typename T>
 TF_LATTICE_HOST_DEVICE int64_t ScratchPerUnit(const ProjectionProgram<T>& program) {
-  return (NumProjections(program) + 5) * program.num_vertices;
+  return (NumProjections(program) + 6) * program.num_vertices;
 }
 
 // Sign (-1, 0, 1) of the exact sum of up to kRowTerms double terms.
@@ -148,18 +149,19 @@ TF_LATTICE_HOST_DEVICE int RowSign(const ProjectionProgram<T>& program, const T*
   return ExactSign(terms, kRowTerms);
 }
 
-// Projects the values x[chain[0..length)] onto non-decreasing sequences
-// (pool adjacent violators); sums and counts hold at least length values.
+// Projects the contiguous values y[0..length) onto non-decreasing sequences
+// in place (pool adjacent violators); sums and counts hold at least length
+// values. Block means are compared without division (counts are positive).
 template <typename T>
-TF_LATTICE_HOST_DEVICE void PoolAdjacentViolators(T* x, const int64_t* chain, int64_t length,
-                                                  T* sums, T* counts) {
+TF_LATTICE_HOST_DEVICE void PoolAdjacentViolatorsContiguous(T* y, int64_t length, T* sums,
+                                                            T* counts) {
   int64_t blocks = 0;
   for (int64_t i = 0; i < length; ++i) {
-    sums[blocks] = x[chain[i]];
+    sums[blocks] = y[i];
     counts[blocks] = T(1);
     ++blocks;
     while (blocks > 1 &&
-           sums[blocks - 2] / counts[blocks - 2] > sums[blocks - 1] / counts[blocks - 1]) {
+           sums[blocks - 2] * counts[blocks - 1] > sums[blocks - 1] * counts[blocks - 2]) {
       sums[blocks - 2] += sums[blocks - 1];
       counts[blocks - 2] += counts[blocks - 1];
       --blocks;
@@ -168,20 +170,30 @@ TF_LATTICE_HOST_DEVICE void PoolAdjacentViolators(T* x, const int64_t* chain, in
   int64_t i = 0;
   for (int64_t b = 0; b < blocks; ++b) {
     const T mean = sums[b] / counts[b];
-    for (int64_t n = static_cast<int64_t>(counts[b]); n > 0; --n) x[chain[i++]] = mean;
+    for (int64_t n = static_cast<int64_t>(counts[b]); n > 0; --n) y[i++] = mean;
   }
+}
+
+// Projects the values x[chain[0..length)] onto non-decreasing sequences;
+// buffer, sums and counts hold at least length values.
+template <typename T>
+TF_LATTICE_HOST_DEVICE void PoolAdjacentViolators(T* x, const int64_t* chain, int64_t length,
+                                                  T* buffer, T* sums, T* counts) {
+  for (int64_t i = 0; i < length; ++i) buffer[i] = x[chain[i]];
+  PoolAdjacentViolatorsContiguous(buffer, length, sums, counts);
+  for (int64_t i = 0; i < length; ++i) x[chain[i]] = buffer[i];
 }
 
 // Projection p of the program applied in place to y [V].
 template <typename T>
 TF_LATTICE_HOST_DEVICE void ApplyProjection(const ProjectionProgram<T>& program, int64_t p, T* y,
-                                            T* sums, T* counts) {
+                                            T* buffer, T* sums, T* counts) {
   if (p < program.num_chain_families) {
     const int64_t* family = program.chain_families + 3 * p;
     const int64_t length = family[2];
     const int64_t* chains = program.chain_index + family[0];
     for (int64_t c = 0; c < family[1]; ++c) {
-      PoolAdjacentViolators(y, chains + c * length, length, sums, counts);
+      PoolAdjacentViolators(y, chains + c * length, length, buffer, sums, counts);
     }
     return;
   }
@@ -249,6 +261,7 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
         need_up = need_up || target_coef > T(0);
         need_down = need_down || target_coef < T(0);
       }
+      if (need_up == need_down) break;  // every row holds, or no single direction helps
       if (need_up && !need_down) value = NextAfter(value, inf);
       if (need_down && !need_up) value = NextAfter(value, -inf);
     }
@@ -356,19 +369,41 @@ TF_LATTICE_HOST_DEVICE void Finalize(const ProjectionProgram<T>& program, const 
 // 0), so only the projection's support is visited.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void DykstraStep(const ProjectionProgram<T>& program, int64_t p, T* x,
-                                        T* inc, T* y, T* sums, T* counts) {
+                                        T* inc, T* y, T* input, T* sums, T* counts) {
   if (p < program.num_chain_families) {
     const int64_t* family = program.chain_families + 3 * p;
     const int64_t length = family[2];
+    const int64_t* chains = program.chain_index + family[0];
+    if (length == 2) {
+      // Closed form of a two-vertex chain: pool the pair when it decreases.
+      for (int64_t c = 0; c < family[1]; ++c) {
+        const int64_t a = chains[2 * c];
+        const int64_t b = chains[2 * c + 1];
+        const T ya = x[a] + inc[a];
+        const T yb = x[b] + inc[b];
+        const T mean = (ya + yb) / T(2);
+        const bool pool = ya > yb;
+        x[a] = pool ? mean : ya;
+        x[b] = pool ? mean : yb;
+        inc[a] = ya - x[a];
+        inc[b] = yb - x[b];
+      }
+      return;
+    }
     for (int64_t c = 0; c < family[1]; ++c) {
-      const int64_t* chain = program.chain_index + family[0] + c * length;
+      const int64_t* chain = chains + c * length;
+      // y[0..length) holds the chain's Dykstra input, then its projection.
       for (int64_t i = 0; i < length; ++i) {
         const int64_t v = chain[i];
-        y[v] = x[v] + inc[v];
-        x[v] = y[v];
+        y[i] = x[v] + inc[v];
+        input[i] = y[i];
       }
-      PoolAdjacentViolators(x, chain, length, sums, counts);
-      for (int64_t i = 0; i < length; ++i) inc[chain[i]] = y[chain[i]] - x[chain[i]];
+      PoolAdjacentViolatorsContiguous(y, length, sums, counts);
+      for (int64_t i = 0; i < length; ++i) {
+        const int64_t v = chain[i];
+        x[v] = y[i];
+        inc[v] = input[i] - y[i];
+      }
     }
     return;
   }
@@ -411,20 +446,21 @@ TF_LATTICE_HOST_DEVICE void ProjectUnit(const ProjectionProgram<T>& program, con
   T* y = scratch;
   T* start = y + n;
   T* saved = start + n;
-  T* sums = saved + n;
+  T* buffer = saved + n;
+  T* sums = buffer + n;
   T* counts = sums + n;
   T* increments = counts + n;
   for (int64_t v = 0; v < n; ++v) out[v] = x0[v];
   const int64_t num_projections = NumProjections(program);
   if (num_projections == 1) {
-    ApplyProjection(program, 0, out, sums, counts);
+    ApplyProjection(program, 0, out, buffer, sums, counts);
   } else if (num_projections > 1 && program.num_iterations > 0) {
     for (int64_t i = 0; i < num_projections * n; ++i) increments[i] = T(0);
     const T threshold = program.tolerance * (T(1) + MaxAbs(x0, n));
     for (int64_t cycle = 0; cycle < program.num_iterations; ++cycle) {
       for (int64_t v = 0; v < n; ++v) start[v] = out[v];
       for (int64_t p = 0; p < num_projections; ++p) {
-        DykstraStep(program, p, out, increments + p * n, y, sums, counts);
+        DykstraStep(program, p, out, increments + p * n, y, buffer, sums, counts);
       }
       T change = T(0);
       for (int64_t v = 0; v < n; ++v) change = Max(change, Abs(out[v] - start[v]));

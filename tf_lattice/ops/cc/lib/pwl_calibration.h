@@ -48,6 +48,20 @@ TF_LATTICE_HOST_DEVICE T EvenSpacingInverseStep(const T* keypoints,
   return T(1) / step;
 }
 
+// The number of the n >= 1 increasing values that are <= x (0 for NaN x),
+// by a branch-free binary search: every value before `first` is <= x and the
+// count exceeds (first - values) by at most n.
+template <typename T>
+TF_LATTICE_HOST_DEVICE int64_t CountKeypointsAtOrBelow(const T* values, int64_t n, T x) {
+  const T* first = values;
+  while (n > 1) {
+    const int64_t half = n / 2;
+    first = first[half] <= x ? first + half : first;
+    n -= half;
+  }
+  return (first - values) + (first[0] <= x ? 1 : 0);
+}
+
 // The segment 0..K-2 whose left keypoint is the last one <= x (clipped to the
 // valid range; NaN x gives 0). O(1) when inverse_step > 0 (evenly spaced
 // keypoints, the guess is then corrected against the keypoints themselves so
@@ -66,18 +80,7 @@ TF_LATTICE_HOST_DEVICE int64_t FindSegment(const T* keypoints,
     while (guess < last && x >= keypoints[guess + 1]) ++guess;
     return guess;
   }
-  // Invariant: keypoints[low] <= x < keypoints[high + 1].
-  int64_t low = 1;
-  int64_t high = last - 1;
-  while (low < high) {
-    const int64_t middle = low + (high - low + 1) / 2;
-    if (keypoints[middle] <= x) {
-      low = middle;
-    } else {
-      high = middle - 1;
-    }
-  }
-  return low;
+  return CountKeypointsAtOrBelow(keypoints + 1, last, x);
 }
 
 // y for one element.

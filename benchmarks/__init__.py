@@ -1,0 +1,1 @@
+"""Benchmarks of tf_lattice (run as scripts; see README.md)."""

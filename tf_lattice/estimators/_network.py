@@ -224,8 +224,6 @@ def calibrated_lattice(specs, constraints, settings):
     monotonicities, unimodalities = lattice_directions(constraints)
     sizes = [settings.lattice_size] * len(specs)
     outputs = tfl_layers.Lattice(
-        kernel_initializer=settings.centred_lattice_initializer(
-            sizes, monotonicities, unimodalities, float(np.mean(settings.initial_output))),
         implementation=settings.implementation,
         lattice_sizes=sizes, units=settings.units,
         interpolation=settings.interpolation, monotonicities=monotonicities,

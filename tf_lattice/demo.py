@@ -4,7 +4,8 @@ Run ``python -m tf_lattice.demo``. Fits
 
 - a :class:`~tf_lattice.estimators.CalibratedLatticeEnsembleClassifier` on
   the UCI Adult official train/test split (income > 50K), increasing in
-  ``education_num``, ``capital_gain`` and ``hours_per_week``;
+  ``education_num``, ``capital_gain`` and ``hours_per_week`` and with a
+  concave calibrator of ``age`` (the effect of age levels off);
 - a :class:`~tf_lattice.estimators.CalibratedLatticeClassifier` on UCI Heart
   (a stratified 70/30 split), increasing in ``ca``, ``oldpeak``, ``age``,
   ``trestbps``, ``chol`` and decreasing in ``thalach``;
@@ -39,6 +40,7 @@ from tf_lattice.estimators import (  # noqa: E402
 
 ADULT_MONOTONICITY = {"education_num": "increasing", "capital_gain": "increasing",
                       "hours_per_week": "increasing"}
+ADULT_CONVEXITY = {"age": "concave"}
 HEART_MONOTONICITY = {"ca": "increasing", "thalach": "decreasing", "oldpeak": "increasing",
                       "age": "increasing", "trestbps": "increasing", "chol": "increasing"}
 
@@ -92,7 +94,8 @@ def run_case(title, lattice_name, lattice_model, monotonicity, splits, output, s
     print(f"\n  certificate: {'every declared constraint holds' if certificate.holds else 'VIOLATED'} "
           f"({len(certificate.checks)} checks)")
     for check in certificate.checks:
-        if check.name.startswith("calibrator") and "monoton" in check.name or not check.holds:
+        shape = "monoton" in check.name or "conv" in check.name or "concav" in check.name
+        if check.name.startswith("calibrator") and shape or not check.holds:
             print(f"    {check.name}: worst violation {check.worst_violation:.2e}")
     lattice_model.save(os.path.join(output, f"{stem}.keras"))
     lattice_model.plot_calibrators().savefig(os.path.join(output, f"{stem}_calibrators.png"), dpi=90)
@@ -110,7 +113,7 @@ def main(argv=None):
     X_train, y_train = datasets.load_adult("train")
     X_test, y_test = datasets.load_adult("test")
     adult = CalibratedLatticeEnsembleClassifier(
-        monotonicity=ADULT_MONOTONICITY, random_state=0,
+        monotonicity=ADULT_MONOTONICITY, convexity=ADULT_CONVEXITY, random_state=0,
         verbose=args.verbose, implementation=args.implementation)
     run_case("UCI Adult, official split (32,561 train / 16,281 test rows)",
              "CalibratedLatticeEnsembleClassifier", adult, ADULT_MONOTONICITY,

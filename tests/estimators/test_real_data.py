@@ -21,7 +21,6 @@ def _heart_auc(X, y, train, test, seed):
     return roc_auc_score(y.iloc[test], model.predict_proba(X.iloc[test])[:, 1])
 
 
-@pytest.mark.slow
 def test_heart_auc_with_default_settings_over_repeated_splits():
     X, y = datasets.load_heart()
     splits = RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=0).split(X, y)

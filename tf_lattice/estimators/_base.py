@@ -51,8 +51,8 @@ class CalibratedEstimatorBase(BaseEstimator):
     """Parameters, validation, encoding, training, certificates and saving.
 
     Subclasses set ``_supports_unimodality`` and implement
-    ``_build_network(specs, constraints, settings, encoded, target)``
-    returning a zero-argument function that builds the Keras model.
+    ``_build_network(specs, constraints, units, encoded, target, seed,
+    initial_output)`` returning a zero-argument function that builds the Keras model.
     """
 
     _supports_unimodality = False
@@ -157,13 +157,14 @@ class CalibratedEstimatorBase(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------
 
-    def _network_settings(self, units, num_lattice_dims):
+    def _network_settings(self, units, num_lattice_dims, initial_output):
         interpolation = self.interpolation
         if interpolation == "auto":
             interpolation = "hypercube" if num_lattice_dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
         return NetworkSettings(
             units=units, lattice_size=int(self.lattice_size), interpolation=interpolation,
             implementation=self.implementation,
+            initial_output=tuple(float(v) for v in initial_output),
             **{name: float(getattr(self, name)) for name in _REGULARIZATION_PARAMS})
 
     def _training_settings(self, seed):

@@ -4,17 +4,22 @@ Each lattice of an ensemble reads ``lattice_rank`` of the ``d`` calibrated
 features. The three strategies choose which:
 
 - ``"random"``: each lattice draws ``rank`` distinct features uniformly.
-- ``"rtl"`` (random tiny lattices): features are dealt from shuffled copies
-  of ``0..d-1`` so every feature appears ``num_lattices * rank / d`` times
-  (within one) and no lattice repeats a feature.
-- ``"crystals"``: features that interact are put together. The interaction
-  of features ``i, j`` is the reduction in squared error of a 2-D table of
-  binned target means over the additive fit of its two 1-D margins; lattices
-  are grown greedily from the strongest remaining pair by the feature with
-  the largest summed interaction with the lattice so far.
+- ``"rtl"`` (random tiny lattices): each lattice takes the least used
+  features so far, ties broken at random (the structure of
+  :class:`tf_lattice.layers.RTL`, :func:`random_lattice_structure`), so
+  every feature appears ``num_lattices * rank / d`` times (within one).
+- ``"crystals"``: features that interact are put together, grouped by
+  :func:`tf_lattice.models.crystals.crystals_structure`. The interaction of
+  features ``i, j`` is measured here without a pre-fit (which would cost a
+  second Keras training per estimator fit): it is the squared error that the
+  additive fit of two 1-D tables of binned target means leaves and the joint
+  2-D table explains.
 """
 
 import numpy as np
+
+from tf_lattice.layers.rtl import random_lattice_structure
+from tf_lattice.models.crystals import crystals_structure
 
 ENSEMBLES = ("random", "crystals", "rtl")
 
@@ -26,22 +31,10 @@ def random_subsets(num_features, num_lattices, rank, rng):
 
 
 def rtl_subsets(num_features, num_lattices, rank, rng):
-    """Balanced subsets: each feature used as evenly as possible."""
-    pool = []
-    subsets = []
-    for _ in range(num_lattices):
-        subset = []
-        while len(subset) < rank:
-            if not pool:
-                pool = rng.permutation(num_features).tolist()
-            candidate = next((f for f in pool if f not in subset), None)
-            if candidate is None:
-                pool = rng.permutation(num_features).tolist()
-                continue
-            pool.remove(candidate)
-            subset.append(candidate)
-        subsets.append(sorted(subset))
-    return subsets
+    """Balanced subsets: each lattice takes the least used features so far
+    (ties broken at random), as the RTL layer draws its structure."""
+    seed = int(rng.integers(0, 2**31 - 1))
+    return [list(subset) for subset in random_lattice_structure(num_features, num_lattices, rank, seed)]
 
 
 def _bin(column, bins):
@@ -86,26 +79,6 @@ def interaction_strengths(encoded, target, bins=4):
     return strengths
 
 
-def crystals_subsets(num_features, num_lattices, rank, rng, strengths):
-    """Lattices of strongly interacting features (see the module docstring)."""
-    usage = np.zeros(num_features)
-    subsets = []
-    pairs = sorted(((strengths[i, j], i, j) for i in range(num_features)
-                    for j in range(i + 1, num_features)), reverse=True)
-    for _ in range(num_lattices):
-        # Prefer seeds of rarely used features so every feature gets a lattice.
-        seed = max(pairs, key=lambda p: (-(usage[p[1]] + usage[p[2]]), p[0]))
-        subset = [seed[1], seed[2]]
-        while len(subset) < rank:
-            scores = [(strengths[f, subset].sum() / (1.0 + usage[f]), -f)
-                      for f in range(num_features) if f not in subset]
-            subset.append(-max(scores)[1])
-        for f in subset:
-            usage[f] += 1
-        subsets.append(sorted(subset))
-    return subsets
-
-
 def choose_subsets(kind, num_features, num_lattices, rank, rng, encoded=None, target=None):
     """Feature subsets of an ensemble.
 
@@ -125,5 +98,5 @@ def choose_subsets(kind, num_features, num_lattices, rank, rng, encoded=None, ta
         return random_subsets(num_features, num_lattices, rank, rng)
     if kind == "rtl":
         return rtl_subsets(num_features, num_lattices, rank, rng)
-    return crystals_subsets(num_features, num_lattices, rank, rng,
-                            interaction_strengths(encoded, target))
+    strengths = interaction_strengths(encoded, target)
+    return [list(subset) for subset in crystals_structure(strengths, num_lattices, rank)]

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from tf_lattice import layers as tfl_layers
+from tf_lattice.layers import lattice_initializers
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.estimators._constraints import FeatureConstraints, ModelConstraints
 from tf_lattice.estimators._inputs import FeatureColumn, GatherFeatures
@@ -44,6 +45,9 @@ class NetworkSettings:
       l2: l2 amount on linear weights and categorical calibrator outputs.
       implementation: ``"kernel"`` (compiled ops) or ``"portable"`` (stock
         TensorFlow ops, e.g. under XLA).
+      initial_output: the model's initial scores, one per unit (or one for
+        all): the best constant fit (class log-odds, standardized mean 0), so
+        training starts from the prior instead of spending steps on the bias.
     """
 
     units: int = 1
@@ -56,6 +60,17 @@ class NetworkSettings:
     lattice_torsion: float = 0.0
     l2: float = 0.0
     implementation: str = "kernel"
+    initial_output: tuple = (0.0,)
+
+    def initial_bias(self):
+        """The initial output as a `(units,)` bias initializer."""
+        values = np.broadcast_to(np.asarray(self.initial_output, np.float64), (self.units,))
+        return keras.initializers.Constant([float(v) for v in values])
+
+    def centred_lattice_initializer(self, lattice_sizes, monotonicities, unimodalities, center):
+        """A linear lattice initializer spanning ``[center - 1/2, center + 1/2]``."""
+        return lattice_initializers.LinearInitializer(
+            lattice_sizes, list(monotonicities), list(unimodalities), center - 0.5, center + 0.5)
 
 
 def _calibrator_regularizers(settings):
@@ -164,7 +179,14 @@ def lattice_ensemble(calibrated, subsets, constraints, settings, name, output_mi
     outputs = []
     for g, (local, members) in enumerate(groups.values()):
         gathered = GatherFeatures(members, name=f"{name}_inputs_{g}")(calibrated)
+        sizes = [settings.lattice_size] * len(members[0])
+        if output_min is None and output_max is None:
+            initializer = settings.centred_lattice_initializer(
+                sizes, local["monotonicities"], local["unimodalities"], 0.0)
+        else:
+            initializer = "linear_initializer"
         lattice = tfl_layers.Lattice(
+            kernel_initializer=initializer,
             implementation=settings.implementation,
             lattice_sizes=[settings.lattice_size] * len(members[0]), units=len(members),
             interpolation=settings.interpolation, output_min=output_min, output_max=output_max,
@@ -189,6 +211,7 @@ def calibrated_linear(specs, constraints, settings):
         implementation=settings.implementation,
         num_input_dims=len(specs), units=settings.units, monotonicities=monotonicities,
         monotonic_dominances=list(constraints.monotonic_dominances) or None,
+        bias_initializer=settings.initial_bias(),
         kernel_regularizer=_l2(settings), name="linear")(calibrated)
     return keras.Model(inputs, outputs, name="calibrated_linear")
 
@@ -199,9 +222,10 @@ def calibrated_lattice(specs, constraints, settings):
     top = settings.lattice_size - 1.0
     calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
     monotonicities, unimodalities = lattice_directions(constraints)
+    sizes = [settings.lattice_size] * len(specs)
     outputs = tfl_layers.Lattice(
         implementation=settings.implementation,
-        lattice_sizes=[settings.lattice_size] * len(specs), units=settings.units,
+        lattice_sizes=sizes, units=settings.units,
         interpolation=settings.interpolation, monotonicities=monotonicities,
         unimodalities=unimodalities,
         edgeworth_trusts=_trusts(constraints.edgeworth_trusts, constraints) or None,
@@ -220,6 +244,7 @@ def calibrated_lattice_ensemble(specs, constraints, settings, subsets):
     outputs = tfl_layers.Linear(
         implementation=settings.implementation,
         num_input_dims=len(subsets), units=settings.units, monotonicities="increasing",
+        bias_initializer=settings.initial_bias(),
         kernel_regularizer=_l2(settings), name="combine")(lattices)
     return keras.Model(inputs, outputs, name="calibrated_lattice_ensemble")
 
@@ -246,6 +271,7 @@ def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
     outputs = tfl_layers.Linear(
         implementation=settings.implementation,
         num_input_dims=len(second_subsets), units=settings.units, monotonicities="increasing",
+        bias_initializer=settings.initial_bias(),
         kernel_regularizer=_l2(settings), name="combine")(second)
     return keras.Model(inputs, outputs, name="deep_lattice_network")
 

@@ -18,6 +18,28 @@ def _check_target_rows(y, num_rows):
         raise ValueError(f"y has {len(y)} entries but X has {num_rows} rows")
 
 
+def prior_scores(one_hot, sample_weight):
+    """The constant scores that fit the (weighted) class frequencies.
+
+    With class frequencies ``p_k`` (each clipped to ``[1e-3, 1 - 1e-3]``):
+    binary problems get the log-odds ``log(p_1 / p_0)`` of ``classes_[1]``,
+    multiclass ones the centred log-frequencies ``log p_k - mean_j log p_j``.
+    A model whose scores start there starts at the best constant prediction.
+
+    Args:
+      one_hot: `(n, k)` class indicators.
+      sample_weight: `(n,)` non-negative weights.
+
+    Returns:
+      tuple of 1 (binary) or ``k`` floats.
+    """
+    frequencies = np.average(one_hot, axis=0, weights=sample_weight)
+    logs = np.log(np.clip(frequencies, 1e-3, 1.0 - 1e-3))
+    if len(frequencies) == 2:
+        return (float(logs[1] - logs[0]),)
+    return tuple(float(v) for v in logs - logs.mean())
+
+
 class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
     """Least-squares regression on a standardized target.
 
@@ -54,7 +76,8 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
         self.target_mean_ = mean
         self.target_scale_ = scale if scale > 0 else 1.0
         target = ((y - mean) / self.target_scale_).astype(np.float32).reshape(-1, 1)
-        build = self._build_network(self.feature_specs_, self.constraints_, 1, encoded, target, seed)
+        build = self._build_network(self.feature_specs_, self.constraints_, 1, encoded, target, seed,
+                                    initial_output=(0.0,))
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, keras.losses.MeanSquaredError(),
             self._training_settings(seed), description=type(self).__name__)
@@ -118,7 +141,7 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
                 else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         one_hot = np.eye(len(self.classes_))[indices]
         build = self._build_network(self.feature_specs_, self.constraints_, units, encoded,
-                                    one_hot, seed)
+                                    one_hot, seed, initial_output=prior_scores(one_hot, weights))
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, loss, self._training_settings(seed),
             strata=indices, description=type(self).__name__)
@@ -140,7 +163,8 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
 
     def predict(self, X):
         """Predicted labels `(n_samples,)` (the most probable class)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def _fitted_payload(self):
         payload = super()._fitted_payload()

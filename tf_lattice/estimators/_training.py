@@ -6,12 +6,13 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 
 #: Fits of at most this many optimizer steps run eagerly: tracing the train
 #: step costs more than running a handful of steps op by op.
-EAGER_MAX_STEPS = 64
+EAGER_MAX_STEPS = 12
 #: Rows per chunk when predicting.
 PREDICT_CHUNK = 8192
 
@@ -78,6 +79,18 @@ def validation_split(num_rows, fraction, rng, strata=None):
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
 
 
+def shuffled_batches(x, y, sample_weight, batch_size, seed):
+    """A `tf.data.Dataset` of ``(x, y, sample_weight)`` batches of one size.
+
+    Rows are reshuffled every epoch and the last partial batch is dropped (a
+    different row each epoch), so the train step is traced for one batch
+    shape only.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y, sample_weight))
+    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
 def train_model(build, x, y, sample_weight, loss, settings, strata=None, description="fit"):
     """Builds a Keras model and fits it.
 
@@ -114,14 +127,16 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     def scope():
         return settings.strategy.scope() if settings.strategy is not None else contextlib.nullcontext()
 
-    steps = epochs * math.ceil(len(x) / batch_size)
+    batch_size = min(batch_size, len(x))
+    steps = epochs * (len(x) // batch_size)
     eager = settings.strategy is None and steps <= EAGER_MAX_STEPS
     with scope():
         model = build()
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss,
                       jit_compile=False, run_eagerly=eager)
-    history = model.fit(x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
-                        shuffle=True, verbose=0, validation_data=validation_data,
+    batches = shuffled_batches(x, y, sample_weight, batch_size, settings.seed)
+    history = model.fit(batches, epochs=epochs, shuffle=False, verbose=0,
+                        validation_data=validation_data,
                         callbacks=callbacks)
     with scope():
         for layer in model.layers:

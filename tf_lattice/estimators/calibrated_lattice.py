@@ -12,8 +12,9 @@ class _CalibratedLattice:
 
     _supports_unimodality = True
 
-    def _build_network(self, specs, constraints, units, encoded, target, seed):
-        settings = self._network_settings(units, len(specs))
+    def _build_network(self, specs, constraints, units, encoded, target, seed,
+                       initial_output):
+        settings = self._network_settings(units, len(specs), initial_output)
         return lambda: _network.calibrated_lattice(specs, constraints, settings)
 
 

@@ -71,9 +71,10 @@ class _CalibratedLatticeEnsemble(_EnsembleParams):
 
     _supports_unimodality = False
 
-    def _build_network(self, specs, constraints, units, encoded, target, seed):
+    def _build_network(self, specs, constraints, units, encoded, target, seed,
+                       initial_output):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)
-        settings = self._network_settings(units, rank)
+        settings = self._network_settings(units, rank, initial_output)
         return lambda: _network.calibrated_lattice_ensemble(specs, constraints, settings, subsets)
 
 

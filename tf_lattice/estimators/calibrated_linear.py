@@ -11,8 +11,9 @@ class _CalibratedLinear:
 
     _supports_unimodality = False
 
-    def _build_network(self, specs, constraints, units, encoded, target, seed):
-        settings = self._network_settings(units, len(specs))
+    def _build_network(self, specs, constraints, units, encoded, target, seed,
+                       initial_output):
+        settings = self._network_settings(units, len(specs), initial_output)
         return lambda: _network.calibrated_linear(specs, constraints, settings)
 
 

@@ -18,7 +18,8 @@ class _DeepLatticeNetwork(_EnsembleParams):
 
     _supports_unimodality = False
 
-    def _build_network(self, specs, constraints, units, encoded, target, seed):
+    def _build_network(self, specs, constraints, units, encoded, target, seed,
+                       initial_output):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)
         width = len(subsets)
         second_rank = min(rank, width)
@@ -26,7 +27,7 @@ class _DeepLatticeNetwork(_EnsembleParams):
         rng = np.random.default_rng(seed + 1)
         second = rtl_subsets(width, second_count, second_rank, rng)
         self.second_lattices_ = second
-        settings = self._network_settings(units, rank)
+        settings = self._network_settings(units, rank, initial_output)
         return lambda: _network.deep_lattice_network(specs, constraints, settings, subsets, second)
 
     def _fitted_payload(self):

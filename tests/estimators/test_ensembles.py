@@ -49,10 +49,6 @@ def test_crystals_put_interacting_features_in_one_lattice():
     assert all(len(set(subset)) == 2 for subset in subsets)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "tf_lattice.models.crystals.crystals_structure counts a pair's used features with "
-    "`(uses[a] > 0) + (uses[b] > 0)`, which NumPy evaluates as a logical or, so a pair "
-    "of two used features ties with a pair of one"))
 def test_crystals_use_every_feature_when_the_slots_allow():
     x, y = _interacting()
     subsets = choose_subsets("crystals", 5, 3, 2, np.random.default_rng(0), x, y)

@@ -104,3 +104,15 @@ def test_bad_arguments_raise():
         lattice_laplacian(params, [2, 4], l2=1.0)
     with pytest.raises(ValueError, match="l1"):
         l1_l2(params, l1=-1.0)
+
+
+def test_many_dimensions_match_direct_differences():
+    # Thirteen dimensions: more than the eight that strided slices support.
+    sizes = [2] * 12 + [3]
+    params = np.random.default_rng(5).normal(size=(2, int(np.prod(sizes))))
+    grid = params.reshape(2, *sizes)
+    laplacian = sum(np.sum(np.diff(grid, axis=k + 1) ** 2) for k in range(len(sizes)))
+    torsion = sum(np.sum(np.diff(np.diff(grid, axis=j + 1), axis=k + 1) ** 2)
+                  for j, k in dimension_pairs(len(sizes)))
+    np.testing.assert_allclose(lattice_laplacian(params, sizes, l2=1.0).numpy(), laplacian, rtol=1e-12)
+    np.testing.assert_allclose(lattice_torsion(params, sizes, l2=1.0).numpy(), torsion, rtol=1e-12)

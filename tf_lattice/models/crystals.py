@@ -84,7 +84,7 @@ def crystals_structure(interactions, num_lattices, lattice_rank):
             lattice = [int(np.argmin(uses))]
         else:
             # Strongest pair not yet together, preferring unused features.
-            first = min(order, key=lambda p: (together[p] > 0, (uses[p[0]] > 0) + (uses[p[1]] > 0),
+            first = min(order, key=lambda p: (together[p] > 0, int(uses[p[0]] > 0) + int(uses[p[1]] > 0),
                                               -interactions[p]))
             lattice = list(first)
         while len(lattice) < lattice_rank:

@@ -45,9 +45,17 @@ def _as_grid(params, lattice_sizes):
 
 
 def _step(grid, axis):
-    """``theta_{v+e_axis} - theta_v`` for the lattice dimension ``axis``."""
-    leading = (slice(None),) * (axis + 1)
-    return grid[leading + (slice(1, None),)] - grid[leading + (slice(None, -1),)]
+    """``theta_{v+e_axis} - theta_v`` for the lattice dimension ``axis``.
+
+    ``grid`` is ``[units, m_0, ..., m_{d-1}]`` with known sizes; it is folded to
+    ``[units, prod(m_<axis), m_axis, prod(m_>axis)]`` first, so any number of
+    dimensions works (strided slices of rank above 8 are not supported).
+    """
+    sizes = grid.shape[1:].as_list()
+    before, size, after = math.prod(sizes[:axis]), sizes[axis], math.prod(sizes[axis + 1:])
+    folded = tf.reshape(grid, [-1, before, size, after])
+    difference = folded[:, :, 1:, :] - folded[:, :, :-1, :]
+    return tf.reshape(difference, [-1, *sizes[:axis], size - 1, *sizes[axis + 1:]])
 
 
 def lattice_laplacian(params, lattice_sizes, *, l1=0.0, l2=0.0):

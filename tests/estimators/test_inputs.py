@@ -99,3 +99,12 @@ def test_predict_time_frame_must_have_the_training_columns():
         model.predict(frame.rename(columns={"x": "x_renamed"}))
     with pytest.raises(ValueError, match="same order"):
         model.predict(frame[list(reversed(frame.columns))])
+
+
+def test_a_lattice_over_too_many_features_is_refused_before_training():
+    X = np.random.default_rng(0).uniform(size=(20, 30))
+    y = np.arange(20) % 2
+    model = CalibratedLatticeClassifier(**FAST)
+    with pytest.raises(ValueError, match=r"30 features .* 1,073,741,824 vertices .*Ensemble"):
+        model.fit(X, y)
+    assert not hasattr(model, "model_")

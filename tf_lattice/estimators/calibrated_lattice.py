@@ -4,6 +4,22 @@ from tf_lattice.estimators import _network
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 
 
+#: The most vertices the one lattice may have (per output): beyond this, the
+#: parameters alone take hundreds of megabytes and an ensemble is the model to use.
+MAX_LATTICE_VERTICES = 2 ** 22
+
+
+def check_lattice_vertices(lattice_size, num_features):
+    """Raises ValueError when one lattice over every feature would be too large."""
+    vertices = lattice_size ** num_features
+    if vertices > MAX_LATTICE_VERTICES:
+        raise ValueError(
+            f"a calibrated lattice over all {num_features} features has lattice_size ** "
+            f"{num_features} = {vertices:,} vertices per output, more than the "
+            f"{MAX_LATTICE_VERTICES:,} allowed; use a CalibratedLatticeEnsemble estimator "
+            "(lattices over small feature subsets), fewer features or a smaller lattice_size")
+
+
 class _CalibratedLattice:
     """``f(x) = L(c_1(x_1), ..., c_d(x_d))`` with calibrators onto
     `[0, lattice_size - 1]` and one lattice over every feature (simplex
@@ -14,6 +30,7 @@ class _CalibratedLattice:
 
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
+        check_lattice_vertices(self.lattice_size, len(specs))
         settings = self._network_settings(units, len(specs), initial_output)
         return lambda: _network.calibrated_lattice(specs, constraints, settings)
 

@@ -377,11 +377,20 @@ bool PrepareInterpolationGrad(OpKernelContext* context, const LatticeAttrs& attr
                                                      &tensors->grad_params));
 }
 
-template <typename T>
-class LatticeInterpolationCpuOp : public OpKernel {
+// Base of the lattice interpolation kernels: reads and checks the attrs once.
+class LatticeOpKernel : public OpKernel {
  public:
-  explicit LatticeInterpolationCpuOp(OpKernelConstruction* context)
+  explicit LatticeOpKernel(OpKernelConstruction* context)
       : OpKernel(context), attrs_(context) {}
+
+ protected:
+  const LatticeAttrs attrs_;
+};
+
+template <typename T>
+class LatticeInterpolationCpuOp : public LatticeOpKernel {
+ public:
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
     InterpolationTensors tensors;
@@ -406,16 +415,12 @@ class LatticeInterpolationCpuOp : public OpKernel {
                            }
                          });
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 template <typename T>
-class LatticeInterpolationGradCpuOp : public OpKernel {
+class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGradCpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
     InterpolationTensors tensors;
@@ -475,9 +480,6 @@ class LatticeInterpolationGradCpuOp : public OpKernel {
       }
     });
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 #define TF_LATTICE_REGISTER_CPU(T)                                                    \
@@ -538,10 +540,9 @@ class GpuWorkspaceBuffers {
 };
 
 template <typename T>
-class LatticeInterpolationGpuOp : public OpKernel {
+class LatticeInterpolationGpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
     InterpolationTensors tensors;
@@ -559,16 +560,12 @@ class LatticeInterpolationGpuOp : public OpKernel {
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("lattice interpolation CUDA kernel: ", error)));
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 template <typename T>
-class LatticeInterpolationGradGpuOp : public OpKernel {
+class LatticeInterpolationGradGpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGradGpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
     InterpolationTensors tensors;
@@ -587,9 +584,6 @@ class LatticeInterpolationGradGpuOp : public OpKernel {
                 absl::InternalError(absl::StrCat(
                     "lattice interpolation gradient CUDA kernel: ", error)));
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 #define TF_LATTICE_REGISTER_GPU(T)                                                    \

@@ -63,6 +63,20 @@ def _slopes(outputs, keypoints):
     return output_steps / _differences(keypoints, 1)
 
 
+def _slope_change_penalty(outputs, keypoints, times, *, l1, l2):
+    """``l1 * sum |d| + l2 * sum d^2`` of the ``times``-th slope differences ``d``.
+
+    ``outputs``, ``keypoints``, ``l1`` and ``l2`` are as in `calibrator_hessian`;
+    the slopes ``[..., K-1]`` come from `_slopes`, ``d`` is ``[..., K-1-times]``.
+    Returns a scalar tensor of the dtype of ``outputs``; raises ValueError on a
+    negative amount or a bad shape.
+    """
+    l1 = check_amount("l1", l1)
+    l2 = check_amount("l2", l2)
+    outputs = _check_outputs(outputs)
+    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), times), l1, l2)
+
+
 def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
     """Laplacian (flatness) penalty of calibrator outputs.
 
@@ -106,10 +120,7 @@ def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):
     Raises:
       ValueError: if an amount is negative, or a shape is bad.
     """
-    l1 = check_amount("l1", l1)
-    l2 = check_amount("l2", l2)
-    outputs = _check_outputs(outputs)
-    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), 1), l1, l2)
+    return _slope_change_penalty(outputs, keypoints, 1, l1=l1, l2=l2)
 
 
 def calibrator_wrinkle(outputs, keypoints=None, *, l1=0.0, l2=0.0):
@@ -133,7 +144,4 @@ def calibrator_wrinkle(outputs, keypoints=None, *, l1=0.0, l2=0.0):
     Raises:
       ValueError: if an amount is negative, or a shape is bad.
     """
-    l1 = check_amount("l1", l1)
-    l2 = check_amount("l2", l2)
-    outputs = _check_outputs(outputs)
-    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), 2), l1, l2)
+    return _slope_change_penalty(outputs, keypoints, 2, l1=l1, l2=l2)

@@ -316,25 +316,91 @@ int64_t NumGradShards(int64_t num_threads, int64_t batch, int64_t batch_cost,
   return shards;
 }
 
-template <typename T>
-class LatticeInterpolationCpuOp : public OpKernel {
+// The validated tensors of one TfLattice>LatticeInterpolation call
+// (outputs set) or TfLattice>LatticeInterpolationGrad call (grad_outputs,
+// grad_inputs and grad_params set).
+struct InterpolationTensors {
+  const Tensor* inputs = nullptr;
+  const Tensor* params = nullptr;
+  const Tensor* grad_outputs = nullptr;
+  Tensor* outputs = nullptr;
+  Tensor* grad_inputs = nullptr;
+  Tensor* grad_params = nullptr;
+  LatticeBatch batch;
+};
+
+// Reads inputs (0) and params (1) of `context` and checks them against
+// `attrs`. Returns false, with the error set on `context`, when invalid.
+bool ReadInterpolationInputs(OpKernelContext* context, const LatticeAttrs& attrs,
+                             InterpolationTensors* tensors) {
+  tensors->inputs = &context->input(0);
+  tensors->params = &context->input(1);
+  return attrs.ValidateInputs(context, *tensors->inputs, *tensors->params, &tensors->batch);
+}
+
+// Sets `status` on `context` unless it is OK; returns whether it was.
+bool RequireOk(OpKernelContext* context, const absl::Status& status) {
+  if (!status.ok()) context->CtxFailure(status);
+  return status.ok();
+}
+
+// Reads and checks the inputs of TfLattice>LatticeInterpolation and
+// allocates outputs [batch, units]. Returns false, with the error set on
+// `context`, on failure.
+bool PrepareInterpolation(OpKernelContext* context, const LatticeAttrs& attrs,
+                          InterpolationTensors* tensors) {
+  if (!ReadInterpolationInputs(context, attrs, tensors)) return false;
+  const LatticeBatch& batch = tensors->batch;
+  return RequireOk(context, context->allocate_output(
+                                0, TensorShape({batch.batch, batch.units}), &tensors->outputs));
+}
+
+// Reads and checks the inputs of TfLattice>LatticeInterpolationGrad
+// (grad_outputs, input 2, must be [batch, units]) and allocates grad_inputs
+// and grad_params shaped like inputs and params. Returns false, with the
+// error set on `context`, on failure.
+bool PrepareInterpolationGrad(OpKernelContext* context, const LatticeAttrs& attrs,
+                              InterpolationTensors* tensors) {
+  if (!ReadInterpolationInputs(context, attrs, tensors)) return false;
+  const Tensor& grad_outputs = context->input(2);
+  tensors->grad_outputs = &grad_outputs;
+  const LatticeBatch& batch = tensors->batch;
+  if (grad_outputs.shape() != TensorShape({batch.batch, batch.units})) {
+    context->CtxFailure(absl::InvalidArgumentError(absl::StrCat(
+        "grad_outputs must have shape [batch, units] = [", batch.batch, ", ", batch.units,
+        "], got shape ", grad_outputs.shape().DebugString())));
+    return false;
+  }
+  return RequireOk(context, context->allocate_output(0, tensors->inputs->shape(),
+                                                     &tensors->grad_inputs)) &&
+         RequireOk(context, context->allocate_output(1, tensors->params->shape(),
+                                                     &tensors->grad_params));
+}
+
+// Base of the lattice interpolation kernels: reads and checks the attrs once.
+class LatticeOpKernel : public OpKernel {
  public:
-  explicit LatticeInterpolationCpuOp(OpKernelConstruction* context)
+  explicit LatticeOpKernel(OpKernelConstruction* context)
       : OpKernel(context), attrs_(context) {}
 
+ protected:
+  const LatticeAttrs attrs_;
+};
+
+template <typename T>
+class LatticeInterpolationCpuOp : public LatticeOpKernel {
+ public:
+  using LatticeOpKernel::LatticeOpKernel;
+
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& params = context->input(1);
-    LatticeBatch batch;
-    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
-    Tensor* outputs = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(
-                                0, TensorShape({batch.batch, batch.units}), &outputs));
+    InterpolationTensors tensors;
+    if (!PrepareInterpolation(context, attrs_, &tensors)) return;
+    const LatticeBatch& batch = tensors.batch;
     if (batch.batch == 0 || batch.units == 0) return;
     const LatticeShape& shape = attrs_.shape();
-    const T* in = inputs.flat<T>().data();
-    const T* par = params.flat<T>().data();
-    T* out = outputs->flat<T>().data();
+    const T* in = tensors.inputs->flat<T>().data();
+    const T* par = tensors.params->flat<T>().data();
+    T* out = tensors.outputs->flat<T>().data();
     auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
     const int64_t* offsets = attrs_.corner_offsets();
     workers->ParallelFor(batch.batch, batch.units * attrs_.CostPerPoint(),
@@ -349,36 +415,21 @@ class LatticeInterpolationCpuOp : public OpKernel {
                            }
                          });
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 template <typename T>
-class LatticeInterpolationGradCpuOp : public OpKernel {
+class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGradCpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& params = context->input(1);
-    const Tensor& grad_outputs = context->input(2);
-    LatticeBatch batch;
-    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
-    OP_REQUIRES(context,
-                grad_outputs.shape() == TensorShape({batch.batch, batch.units}),
-                absl::InvalidArgumentError(absl::StrCat(
-                    "grad_outputs must have shape [batch, units] = [", batch.batch, ", ",
-                    batch.units, "], got shape ", grad_outputs.shape().DebugString())));
-    Tensor* grad_inputs = nullptr;
-    Tensor* grad_params = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(0, inputs.shape(), &grad_inputs));
-    OP_REQUIRES_OK(context, context->allocate_output(1, params.shape(), &grad_params));
+    InterpolationTensors tensors;
+    if (!PrepareInterpolationGrad(context, attrs_, &tensors)) return;
+    const LatticeBatch& batch = tensors.batch;
     const LatticeShape& shape = attrs_.shape();
-    const int64_t params_size = params.NumElements();
-    T* grad_params_data = grad_params->flat<T>().data();
-    ZeroRange(grad_inputs->flat<T>().data(), inputs.NumElements());
+    const int64_t params_size = tensors.params->NumElements();
+    T* grad_params_data = tensors.grad_params->flat<T>().data();
+    ZeroRange(tensors.grad_inputs->flat<T>().data(), tensors.inputs->NumElements());
     ZeroRange(grad_params_data, params_size);
     if (batch.batch == 0 || batch.units == 0) return;
 
@@ -396,10 +447,10 @@ class LatticeInterpolationGradCpuOp : public OpKernel {
                                             &scratch));
       scratch_data = scratch.flat<T>().data();
     }
-    const T* in = inputs.flat<T>().data();
-    const T* par = params.flat<T>().data();
-    const T* grad_out = grad_outputs.flat<T>().data();
-    T* grad_in = grad_inputs->flat<T>().data();
+    const T* in = tensors.inputs->flat<T>().data();
+    const T* par = tensors.params->flat<T>().data();
+    const T* grad_out = tensors.grad_outputs->flat<T>().data();
+    T* grad_in = tensors.grad_inputs->flat<T>().data();
     const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
     const int64_t* offsets = attrs_.corner_offsets();
     auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
@@ -429,9 +480,6 @@ class LatticeInterpolationGradCpuOp : public OpKernel {
       }
     });
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 #define TF_LATTICE_REGISTER_CPU(T)                                                    \
@@ -451,12 +499,18 @@ TF_LATTICE_REGISTER_CPU(double);
 using ::tf_lattice::LatticeGpuWorkspace;
 using ::tf_lattice::LatticeInterpolationWorkspace;
 
-// Device buffers of one GPU launch: the corner offset table and the global
-// corner-buffer scratch (each unallocated, with a null pointer, when unused).
+// Workspace and device buffers of one GPU launch: the corner offset table
+// and the global corner-buffer scratch (each unallocated, with a null
+// pointer, when unused).
 template <typename T>
 class GpuWorkspaceBuffers {
  public:
-  absl::Status Allocate(OpKernelContext* context, const LatticeGpuWorkspace& workspace) {
+  // Plans the workspace of the forward (or, with `gradient`, the gradient)
+  // launch and allocates its buffers.
+  absl::Status Allocate(OpKernelContext* context, const LatticeShape& shape,
+                        const LatticeBatch& batch, bool gradient) {
+    workspace_ = LatticeInterpolationWorkspace(shape, batch, gradient, sizeof(T));
+    const LatticeGpuWorkspace& workspace = workspace_;
     if (workspace.corner_offsets > 0) {
       absl::Status status = context->allocate_temp(
           DT_INT64, TensorShape({workspace.corner_offsets}), &corner_offsets_);
@@ -473,10 +527,12 @@ class GpuWorkspaceBuffers {
     return absl::OkStatus();
   }
 
+  const LatticeGpuWorkspace& workspace() const { return workspace_; }
   int64_t* corner_offsets() const { return corner_offsets_data_; }
   T* scratch() const { return scratch_data_; }
 
  private:
+  LatticeGpuWorkspace workspace_{};
   Tensor corner_offsets_;
   Tensor scratch_;
   int64_t* corner_offsets_data_ = nullptr;
@@ -484,73 +540,50 @@ class GpuWorkspaceBuffers {
 };
 
 template <typename T>
-class LatticeInterpolationGpuOp : public OpKernel {
+class LatticeInterpolationGpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& params = context->input(1);
-    LatticeBatch batch;
-    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
-    Tensor* outputs = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(
-                                0, TensorShape({batch.batch, batch.units}), &outputs));
+    InterpolationTensors tensors;
+    if (!PrepareInterpolation(context, attrs_, &tensors)) return;
+    const LatticeBatch& batch = tensors.batch;
     if (batch.batch == 0 || batch.units == 0) return;
-    const LatticeGpuWorkspace workspace =
-        LatticeInterpolationWorkspace(attrs_.shape(), batch, /*gradient=*/false, sizeof(T));
     GpuWorkspaceBuffers<T> buffers;
-    OP_REQUIRES_OK(context, buffers.Allocate(context, workspace));
+    OP_REQUIRES_OK(context,
+                   buffers.Allocate(context, attrs_.shape(), batch, /*gradient=*/false));
     const std::string error = ::tf_lattice::LaunchLatticeInterpolation<T>(
-        GpuStream(context), attrs_.shape(), batch, workspace, buffers.corner_offsets(),
-        buffers.scratch(), inputs.flat<T>().data(), params.flat<T>().data(),
-        outputs->flat<T>().data());
+        GpuStream(context), attrs_.shape(), batch, buffers.workspace(),
+        buffers.corner_offsets(),
+        buffers.scratch(), tensors.inputs->flat<T>().data(),
+        tensors.params->flat<T>().data(), tensors.outputs->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("lattice interpolation CUDA kernel: ", error)));
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 template <typename T>
-class LatticeInterpolationGradGpuOp : public OpKernel {
+class LatticeInterpolationGradGpuOp : public LatticeOpKernel {
  public:
-  explicit LatticeInterpolationGradGpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+  using LatticeOpKernel::LatticeOpKernel;
 
   void Compute(OpKernelContext* context) override {
-    const Tensor& inputs = context->input(0);
-    const Tensor& params = context->input(1);
-    const Tensor& grad_outputs = context->input(2);
-    LatticeBatch batch;
-    if (!attrs_.ValidateInputs(context, inputs, params, &batch)) return;
-    OP_REQUIRES(context,
-                grad_outputs.shape() == TensorShape({batch.batch, batch.units}),
-                absl::InvalidArgumentError(absl::StrCat(
-                    "grad_outputs must have shape [batch, units] = [", batch.batch, ", ",
-                    batch.units, "], got shape ", grad_outputs.shape().DebugString())));
-    Tensor* grad_inputs = nullptr;
-    Tensor* grad_params = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(0, inputs.shape(), &grad_inputs));
-    OP_REQUIRES_OK(context, context->allocate_output(1, params.shape(), &grad_params));
-    const LatticeGpuWorkspace workspace =
-        LatticeInterpolationWorkspace(attrs_.shape(), batch, /*gradient=*/true, sizeof(T));
+    InterpolationTensors tensors;
+    if (!PrepareInterpolationGrad(context, attrs_, &tensors)) return;
+    const LatticeBatch& batch = tensors.batch;
     GpuWorkspaceBuffers<T> buffers;
-    OP_REQUIRES_OK(context, buffers.Allocate(context, workspace));
+    OP_REQUIRES_OK(context,
+                   buffers.Allocate(context, attrs_.shape(), batch, /*gradient=*/true));
     const std::string error = ::tf_lattice::LaunchLatticeInterpolationGrad<T>(
-        GpuStream(context), attrs_.shape(), batch, workspace, buffers.corner_offsets(),
-        buffers.scratch(), inputs.flat<T>().data(),
-        params.flat<T>().data(), grad_outputs.flat<T>().data(),
-        grad_inputs->flat<T>().data(), grad_params->flat<T>().data());
+        GpuStream(context), attrs_.shape(), batch, buffers.workspace(),
+        buffers.corner_offsets(),
+        buffers.scratch(), tensors.inputs->flat<T>().data(),
+        tensors.params->flat<T>().data(), tensors.grad_outputs->flat<T>().data(),
+        tensors.grad_inputs->flat<T>().data(), tensors.grad_params->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat(
                     "lattice interpolation gradient CUDA kernel: ", error)));
   }
-
- private:
-  LatticeAttrs attrs_;
 };
 
 #define TF_LATTICE_REGISTER_GPU(T)                                                    \

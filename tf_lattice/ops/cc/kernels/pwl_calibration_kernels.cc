@@ -167,6 +167,17 @@ absl::Status AnalyzeKeypointsOnCpu(const T* keypoints,
   return absl::OkStatus();
 }
 
+// Reads and checks the inputs with ReadCalibrationInputs, then validates the
+// keypoints and fills their per-row inverse steps on the CPU.
+template <typename T>
+absl::Status ReadCalibrationInputsOnCpu(OpKernelContext* context, bool with_grad,
+                                        CalibrationInputs* in,
+                                        std::vector<T>* inverse_steps) {
+  TF_RETURN_IF_ERROR(ReadCalibrationInputs(context, with_grad, in));
+  return AnalyzeKeypointsOnCpu(in->keypoints->flat<T>().data(), in->shape,
+                               in->shared, inverse_steps);
+}
+
 // Rough cycles per element: a binary search of log2(K) steps plus the
 // interpolation.
 int64_t CostPerElement(int64_t num_keypoints) {
@@ -183,24 +194,19 @@ class PwlCalibrationCpuOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     CalibrationInputs in;
-    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, false, &in));
-    const Tensor& inputs = *in.inputs;
-    const Tensor& keypoints = *in.keypoints;
-    const Tensor& outputs = *in.outputs;
+    std::vector<T> inverse_steps;
+    OP_REQUIRES_OK(context, ReadCalibrationInputsOnCpu<T>(context, false, &in,
+                                                          &inverse_steps));
     const CalibrationShape& shape = in.shape;
     const bool shared = in.shared;
-    std::vector<T> inverse_steps;
-    OP_REQUIRES_OK(context,
-                   AnalyzeKeypointsOnCpu(keypoints.flat<T>().data(), shape,
-                                         shared, &inverse_steps));
     Tensor* calibrated = nullptr;
     OP_REQUIRES_OK(context,
-                   context->allocate_output(0, inputs.shape(), &calibrated));
-    if (inputs.NumElements() == 0) return;
+                   context->allocate_output(0, in.inputs->shape(), &calibrated));
+    if (in.inputs->NumElements() == 0) return;
 
-    const T* x = inputs.flat<T>().data();
-    const T* keypoint_data = keypoints.flat<T>().data();
-    const T* output_data = outputs.flat<T>().data();
+    const T* x = in.inputs->flat<T>().data();
+    const T* keypoint_data = in.keypoints->flat<T>().data();
+    const T* output_data = in.outputs->flat<T>().data();
     T* y = calibrated->flat<T>().data();
     const int64_t units = shape.units;
     const int64_t k = shape.num_keypoints;
@@ -227,17 +233,11 @@ class PwlCalibrationGradCpuOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     CalibrationInputs in;
-    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, true, &in));
-    const Tensor& inputs = *in.inputs;
-    const Tensor& keypoints = *in.keypoints;
-    const Tensor& outputs = *in.outputs;
-    const Tensor& grad = *in.grad;
+    std::vector<T> inverse_steps;
+    OP_REQUIRES_OK(context, ReadCalibrationInputsOnCpu<T>(context, true, &in,
+                                                          &inverse_steps));
     const CalibrationShape& shape = in.shape;
     const bool shared = in.shared;
-    std::vector<T> inverse_steps;
-    OP_REQUIRES_OK(context,
-                   AnalyzeKeypointsOnCpu(keypoints.flat<T>().data(), shape,
-                                         shared, &inverse_steps));
     CalibrationGradients grads;
     OP_REQUIRES_OK(context, AllocateCalibrationGradients(context, in, &grads));
 
@@ -268,10 +268,10 @@ class PwlCalibrationGradCpuOp : public OpKernel {
     T* buffer_data = buffers.flat<T>().data();
     std::fill(buffer_data, buffer_data + num_shards * shard_size, T(0));
 
-    const T* x = inputs.flat<T>().data();
-    const T* g = grad.flat<T>().data();
-    const T* keypoint_data = keypoints.flat<T>().data();
-    const T* output_data = outputs.flat<T>().data();
+    const T* x = in.inputs->flat<T>().data();
+    const T* g = in.grad->flat<T>().data();
+    const T* keypoint_data = in.keypoints->flat<T>().data();
+    const T* output_data = in.outputs->flat<T>().data();
     T* dx = grads.inputs->flat<T>().data();
     auto accumulate_shards = [&](int64_t first_shard, int64_t end_shard) {
       for (int64_t s = first_shard; s < end_shard; ++s) {
@@ -360,6 +360,17 @@ absl::Status AnalyzeKeypointsOnGpu(OpKernelContext* context,
   return absl::OkStatus();
 }
 
+// Reads and checks the inputs with ReadCalibrationInputs, then validates the
+// keypoints and fills their per-row inverse steps on the device.
+template <typename T>
+absl::Status ReadCalibrationInputsOnGpu(OpKernelContext* context, bool with_grad,
+                                        CalibrationInputs* in,
+                                        Tensor* inverse_steps) {
+  TF_RETURN_IF_ERROR(ReadCalibrationInputs(context, with_grad, in));
+  return AnalyzeKeypointsOnGpu<T>(context, *in->keypoints, in->shape,
+                                  inverse_steps);
+}
+
 template <typename T>
 class PwlCalibrationGpuOp : public OpKernel {
  public:
@@ -368,10 +379,9 @@ class PwlCalibrationGpuOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     CalibrationInputs in;
-    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, false, &in));
     Tensor inverse_steps;
-    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, *in.keypoints,
-                                                     in.shape, &inverse_steps));
+    OP_REQUIRES_OK(context, ReadCalibrationInputsOnGpu<T>(context, false, &in,
+                                                          &inverse_steps));
     Tensor* calibrated = nullptr;
     OP_REQUIRES_OK(context,
                    context->allocate_output(0, in.inputs->shape(), &calibrated));
@@ -393,10 +403,9 @@ class PwlCalibrationGradGpuOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     CalibrationInputs in;
-    OP_REQUIRES_OK(context, ReadCalibrationInputs(context, true, &in));
     Tensor inverse_steps;
-    OP_REQUIRES_OK(context, AnalyzeKeypointsOnGpu<T>(context, *in.keypoints,
-                                                     in.shape, &inverse_steps));
+    OP_REQUIRES_OK(context, ReadCalibrationInputsOnGpu<T>(context, true, &in,
+                                                          &inverse_steps));
     CalibrationGradients grads;
     OP_REQUIRES_OK(context, AllocateCalibrationGradients(context, in, &grads));
     const std::string error =

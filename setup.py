@@ -8,6 +8,7 @@ linked in when nvcc is found and TensorFlow is a CUDA build; the environment
 variable ``TF_LATTICE_CUDA=1`` forces them on and ``TF_LATTICE_CUDA=0`` off.
 """
 
+import ast
 import glob
 import os
 import shutil
@@ -106,6 +107,18 @@ def compile_cuda_objects(sources, output_dir, include_dirs):
     return objects
 
 
+def _recorded_build():
+    """``(tensorflow_version, cuda_enabled)`` of the last in-place build, if any."""
+    try:
+        with open(BUILD_INFO_PATH, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    values = dict(line.split(" = ", 1) for line in lines if " = " in line)
+    return (ast.literal_eval(values.get("TENSORFLOW_VERSION", "None")),
+            ast.literal_eval(values.get("CUDA_ENABLED", "None")))
+
+
 class BuildTensorFlowKernels(build_ext):
     """build_ext that takes its flags from the installed TensorFlow."""
 
@@ -129,6 +142,10 @@ class BuildTensorFlowKernels(build_ext):
                     "-l:libcudart_static.a", "-ldl", "-lrt", "-lpthread",
                 ]
         self.parallel = self.parallel or os.cpu_count()
+        # Objects compiled with CUDA on differ from those with it off (and the
+        # TensorFlow headers differ per version): a change of either rebuilds all.
+        if _recorded_build() != (tf.__version__, cuda):
+            self.force = True
         self._write_build_info(tf.__version__, cuda)
         super().build_extensions()
 

@@ -16,6 +16,8 @@ SMALL = dict(epochs=2, batch_size=256, learning_rate=0.05, num_keypoints=5, rand
 # Precision-sensitive checks train on tiny separable data: more steps (traced: each
 # traced fit keeps its graph in memory, see the report on the slow suite).
 TRAINED = dict(epochs=20, batch_size=256, learning_rate=0.2, random_state=0, verbose=0)
+# Deep lattice networks stack several constrained layers: a smaller step, more epochs.
+TRAINED_DEEP = dict(TRAINED, epochs=60, learning_rate=0.05)
 
 STOCHASTIC_REASON = (
     "training is stochastic mini-batch gradient descent, so weighting a row k times is not the "
@@ -52,7 +54,9 @@ def _adapt(estimator, check):
     if name in ("check_classifiers_train", "check_regressors_train", "check_classifier_multioutput",
                 "check_classifiers_classes", "check_regressor_data_not_an_array",
                 "check_classifiers_regression_target", "check_decision_proba_consistency"):
-        estimator.set_params(**TRAINED)
+        deep = isinstance(estimator, (estimators.DeepLatticeNetworkRegressor,
+                                      estimators.DeepLatticeNetworkClassifier))
+        estimator.set_params(**(TRAINED_DEEP if deep else TRAINED))
 
 
 @parametrize_with_checks(_instances(FAST), expected_failed_checks=_expected_failures)

@@ -235,17 +235,22 @@ def calibrated_lattice(specs, constraints, settings):
     return keras.Model(inputs, outputs, name="calibrated_lattice")
 
 
+def _combine(lattice_outputs, num_lattices, settings):
+    """The increasing linear layer that sums an ensemble's lattices into the scores."""
+    return tfl_layers.Linear(
+        implementation=settings.implementation,
+        num_input_dims=num_lattices, units=settings.units, monotonicities="increasing",
+        bias_initializer=settings.initial_bias(),
+        kernel_regularizer=_l2(settings), name="combine")(lattice_outputs)
+
+
 def calibrated_lattice_ensemble(specs, constraints, settings, subsets):
     """Shared calibrators, lattices over ``subsets``, then an increasing linear layer."""
     inputs = _inputs(specs)
     top = settings.lattice_size - 1.0
     calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
     lattices = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice")
-    outputs = tfl_layers.Linear(
-        implementation=settings.implementation,
-        num_input_dims=len(subsets), units=settings.units, monotonicities="increasing",
-        bias_initializer=settings.initial_bias(),
-        kernel_regularizer=_l2(settings), name="combine")(lattices)
+    outputs = _combine(lattices, len(subsets), settings)
     return keras.Model(inputs, outputs, name="calibrated_lattice_ensemble")
 
 
@@ -268,11 +273,7 @@ def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
         output_min=0.0, output_max=top, name="recalibration")(first)
     increasing = ModelConstraints(tuple(FeatureConstraints("increasing") for _ in range(width)))
     second = lattice_ensemble(recalibrated, second_subsets, increasing, settings, "lattice_2")
-    outputs = tfl_layers.Linear(
-        implementation=settings.implementation,
-        num_input_dims=len(second_subsets), units=settings.units, monotonicities="increasing",
-        bias_initializer=settings.initial_bias(),
-        kernel_regularizer=_l2(settings), name="combine")(second)
+    outputs = _combine(second, len(second_subsets), settings)
     return keras.Model(inputs, outputs, name="deep_lattice_network")
 
 

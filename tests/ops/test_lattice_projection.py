@@ -36,6 +36,10 @@ CASES = {
     "combined_uni_3x3x2": ([3, 3, 2], dict(
         unimodalities=["valley", NONE, NONE], monotonicities=[NONE, INC, INC],
         joint_monotonicities=[(1, 2)], edgeworth_trusts=[(1, 2, INC)], output_min=-0.5)),
+    # Chains of lengths 5 to 10 (the kernel's closed forms and its pooling).
+    "mono_5x7x2": ([5, 7, 2], dict(monotonicities=[INC, DEC, INC])),
+    "mono_10x3_bounds": ([10, 3], dict(monotonicities=[INC, INC], output_max=0.5)),
+    "unimodal_9x2": ([9, 2], dict(unimodalities=["peak", NONE], monotonicities=[NONE, INC])),
 }
 
 
@@ -180,6 +184,21 @@ def test_kernel_matches_twin(case, dtype, device):
             # accurate one.
             continue
         np.testing.assert_allclose(kernel[unit], twin[unit], atol=atol)
+
+
+@needs_kernel
+@pytest.mark.parametrize("case", ["mono_2^6", "mono_5x7x2", "combined_3x3x2"])
+def test_kernel_unit_result_does_not_depend_on_its_batch(case):
+    # Units of a batch run their cycles together; units far from feasible
+    # (scaled) converge later than the others, and each must still get
+    # exactly the result it gets alone.
+    sizes, kw = CASES[case]
+    x = _params(sizes, units=21, seed=5, dtype=np.float32)
+    x[::3] *= 50.0
+    together = lattice_projection(x, sizes, implementation="kernel", **kw).numpy()
+    for unit in range(x.shape[0]):
+        alone = lattice_projection(x[unit:unit + 1], sizes, implementation="kernel", **kw)
+        np.testing.assert_array_equal(together[unit], alone.numpy()[0])
 
 
 @needs_kernel

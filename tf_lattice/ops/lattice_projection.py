@@ -9,9 +9,10 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
 
 1. Constraint families, each with an exact projection:
    * a monotone dimension splits into independent 1-D chains along it; each
-     chain is projected exactly by isotonic regression (pool adjacent
-     violators in the kernel, the equivalent max-min formula
-     ``x_i = max_{j<=i} min_{k>=i} mean(x_j..x_k)`` in the twin); a unimodal
+     chain is projected exactly by isotonic regression (the max-min formula
+     ``x_i = max_{j<=i} min_{k>=i} mean(x_j..x_k)`` in the twin and, for
+     chains of up to 8 vertices, in the CPU kernel; pool adjacent violators
+     for longer chains and on the GPU); a unimodal
      dimension gives two such families (the chains below and above the
      center), a trapezoid trust one family (the two end faces along the
      conditional dimension);
@@ -22,6 +23,10 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
 2. Dykstra's algorithm cycles through the families for ``num_iterations``
    cycles (stopping early once a cycle moves no value by more than
    ``tolerance * (1 + max |x|)``); it converges to the exact projection.
+   The CPU kernel runs the cycles of up to 16 units at once, vertex-major,
+   so that each family step is a loop over contiguous values (many chains
+   and units) that the compiler vectorizes; each unit still stops at its own
+   converged cycle, so its result does not depend on the other units.
 3. Finalize makes every constraint hold exactly. Every inequality has a
    *target*, its largest vertex index; visiting vertices in increasing index
    order, each vertex is clamped into ``[L, U]``, the largest lower and

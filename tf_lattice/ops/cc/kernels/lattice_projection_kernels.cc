@@ -1,6 +1,7 @@
 // CPU (and, with CUDA, GPU) kernels of TfLattice>LatticeProjection. The
 // per-unit algorithm lives in lib/lattice_projection.h, shared with the CUDA
-// kernel.
+// kernel; on the CPU the Dykstra cycles of a batch of units run together
+// (lib/lattice_dykstra_lanes.h) before each unit's finalize.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "tensorflow/core/platform/threadpool.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_projection_gpu.h"
+#include "tf_lattice/ops/cc/lib/lattice_dykstra_lanes.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
 
 namespace tensorflow {
@@ -23,7 +25,11 @@ namespace tf_lattice {
 namespace {
 
 using ::tf_lattice::kRowTerms;
+using ::tf_lattice::LanePlan;
+using ::tf_lattice::LaneScratchSize;
+using ::tf_lattice::MakeLanePlan;
 using ::tf_lattice::NumProjections;
+using ::tf_lattice::ProjectLanes;
 using ::tf_lattice::ProjectionProgram;
 using ::tf_lattice::ProjectUnit;
 using ::tf_lattice::ScratchPerUnit;
@@ -257,6 +263,16 @@ class ProjectionAttrs {
   float tolerance_ = 0;
 };
 
+// Units whose Dykstra cycles run together (vectorized across them): up to
+// kMaxLanes, fewer when their scratch would pass kMaxLaneScratchBytes.
+template <typename T>
+int64_t LanesPerBatch(const LanePlan<T>& plan, int64_t num_vertices) {
+  constexpr int64_t kMaxLanes = 16;
+  constexpr int64_t kMaxLaneScratchBytes = int64_t{64} << 20;
+  const int64_t bytes_per_lane = LaneScratchSize(plan, num_vertices, 1) * sizeof(T);
+  return std::max<int64_t>(1, std::min(kMaxLanes, kMaxLaneScratchBytes / bytes_per_lane));
+}
+
 template <typename T>
 class LatticeProjectionCpuOp : public OpKernel {
  public:
@@ -276,14 +292,27 @@ class LatticeProjectionCpuOp : public OpKernel {
         MakeProgram<T>(context, attrs_.num_iterations(), attrs_.tolerance());
     const T* in = params.flat<T>().data();
     T* out = projected->flat<T>().data();
-    const int64_t scratch_size = ScratchPerUnit(program);
+    const bool runs_dykstra = NumProjections(program) > 1 && program.num_iterations > 0;
+    const LanePlan<T> plan = MakeLanePlan(program);
+    const int64_t lanes_per_batch = LanesPerBatch(plan, v);
     // Each unit: a few passes over every projection's vertices per cycle.
     const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(program.num_iterations, 100));
     const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
     const auto project_range = [&](int64_t begin, int64_t end) {
-      std::vector<T> scratch(scratch_size);
-      for (int64_t u = begin; u < end; ++u) {
-        ProjectUnit(program, in + u * v, out + u * v, scratch.data());
+      if (!runs_dykstra) {
+        std::vector<T> scratch(ScratchPerUnit(program));
+        for (int64_t u = begin; u < end; ++u) {
+          ProjectUnit(program, in + u * v, out + u * v, scratch.data());
+        }
+        return;
+      }
+      const int64_t lanes = std::min(lanes_per_batch, end - begin);
+      std::vector<T> scratch(LaneScratchSize(plan, v, lanes));
+      std::vector<T> saved(v);
+      for (int64_t first = begin; first < end; first += lanes) {
+        const int64_t batch = std::min(lanes, end - first);
+        ProjectLanes(program, plan, batch, in + first * v, out + first * v, scratch.data(),
+                     saved.data());
       }
     };
     auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;

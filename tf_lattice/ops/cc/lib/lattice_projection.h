@@ -23,8 +23,13 @@
 //   (q a strictly feasible direction), then from the blend of x toward a
 //   strictly feasible point, and finally return the constant clip(mean(x0)).
 //
-// Exact signs of rows use a floating-point expansion (Knuth's TwoSum): the
-// products c_t x[i_t] with c_t in {+-1, +-2} are exact in double.
+// Exact signs of rows: the products c_t x[i_t] with c_t in {+-1, +-2} are
+// exact in double; their rounded sum decides when it clears its error bound,
+// and a floating-point expansion (Knuth's TwoSum) otherwise.
+//
+// On the CPU the Dykstra cycles run for several units at once with
+// lib/lattice_dykstra_lanes.h (same projections, vectorized across chains and
+// units); the finalize below runs per unit on both devices.
 #ifndef TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_H_
 #define TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_H_
 
@@ -112,8 +117,21 @@ TF_LATTICE_HOST_DEVICE int64_t ScratchPerUnit(const ProjectionProgram<T>& progra
   return (NumProjections(program) + 6) * program.num_vertices;
 }
 
-// Sign (-1, 0, 1) of the exact sum of up to kRowTerms double terms.
+// Sign (-1, 0, 1) of the exact sum of up to kRowTerms double terms. The
+// rounded sum decides when it is farther from zero than its error bound,
+// (n - 1) u sum |t| with u = 2^-53 (taken 8x larger, which also covers the
+// rounding of sum |t|); otherwise an expansion of the sum is built exactly
+// (Knuth's TwoSum) and its sign read off.
 TF_LATTICE_HOST_DEVICE int ExactSign(const double* terms, int n) {
+  double sum = 0.0;
+  double magnitude = 0.0;
+  for (int t = 0; t < n; ++t) {
+    sum += terms[t];
+    magnitude += fabs(terms[t]);
+  }
+  const double bound = 8.0 * n * 1.1102230246251565e-16 * magnitude;
+  if (sum > bound) return 1;
+  if (sum < -bound) return -1;
   double expansion[kRowTerms];
   int size = 0;
   for (int t = 0; t < n; ++t) {
@@ -147,6 +165,25 @@ TF_LATTICE_HOST_DEVICE int RowSign(const ProjectionProgram<T>& program, const T*
     terms[t] = c == T(0) ? 0.0 : static_cast<double>(c) * static_cast<double>(i == target ? value : x[i]);
   }
   return ExactSign(terms, kRowTerms);
+}
+
+// Whether row r holds exactly on x: an order row (terms x[a] - x[b]) by
+// comparison, any other by the exact sign of its sum.
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool RowHolds(const ProjectionProgram<T>& program, const T* x, int64_t r) {
+  const int64_t* index = program.row_index + r * kRowTerms;
+  const T* coef = program.row_coef + r * kRowTerms;
+  int64_t plus = -1;
+  int64_t minus = -1;
+  int num_terms = 0;
+  for (int t = 0; t < kRowTerms; ++t) {
+    if (coef[t] == T(0)) continue;
+    ++num_terms;
+    if (coef[t] == T(1)) plus = index[t];
+    if (coef[t] == T(-1)) minus = index[t];
+  }
+  if (num_terms == 2 && plus >= 0 && minus >= 0) return x[plus] >= x[minus];
+  return RowSign(program, x, r, int64_t{-1}, T(0)) >= 0;
 }
 
 // Projects the contiguous values y[0..length) onto non-decreasing sequences
@@ -230,9 +267,14 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
     }
     T lower = program.low;
     T upper = program.high;
+    // Whether every row is x[target] - x[i] >= 0 or x[i] - x[target] >= 0:
+    // then its bound is x[i] itself and the clamp below satisfies it exactly.
+    bool order_rows_only = true;
     for (int64_t r = first; r < last; ++r) {
       T target_coef = T(0);
       T others = T(0);
+      T other_coef = T(0);
+      int num_others = 0;
       for (int t = 0; t < kRowTerms; ++t) {
         const int64_t i = program.row_index[r * kRowTerms + t];
         const T c = program.row_coef[r * kRowTerms + t];
@@ -241,13 +283,17 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
           target_coef += c;
         } else {
           others += c * x[i];
+          other_coef = c;
+          ++num_others;
         }
       }
+      order_rows_only = order_rows_only && num_others == 1 && target_coef == -other_coef &&
+                        Abs(target_coef) == T(1);
       if (target_coef > T(0)) lower = Max(lower, -others / target_coef);
       if (target_coef < T(0)) upper = Min(upper, -others / target_coef);
     }
     value = lower <= upper ? Min(Max(value, lower), upper) : lower;
-    for (int nudge = 0; nudge < kMaxNudges; ++nudge) {
+    for (int nudge = 0; nudge < kMaxNudges && !(order_rows_only && lower <= upper); ++nudge) {
       bool need_up = false;
       bool need_down = false;
       for (int64_t r = first; r < last; ++r) {
@@ -277,7 +323,7 @@ TF_LATTICE_HOST_DEVICE bool ExactlyFeasible(const ProjectionProgram<T>& program,
   }
   const int64_t num_rows = program.row_offsets[program.num_vertices];
   for (int64_t r = 0; r < num_rows; ++r) {
-    if (RowSign(program, x, r, int64_t{-1}, T(0)) < 0) return false;
+    if (!RowHolds(program, x, r)) return false;
   }
   return true;
 }

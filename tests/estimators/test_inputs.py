@@ -19,6 +19,25 @@ def test_quantile_keypoints_are_strictly_increasing_and_span_the_data():
     np.testing.assert_array_equal(quantile_keypoints([4.0, 4.0], 5), [4, 5])
 
 
+def test_quantile_keypoints_spread_over_the_rows_off_a_point_mass():
+    rng = np.random.default_rng(1)
+    # 90% zeros: plain quantiles would give only [0, max].
+    values = np.r_[np.zeros(900), rng.uniform(1000.0, 5000.0, size=100)]
+    keypoints = quantile_keypoints(values, 10)
+    assert len(keypoints) == 10 and np.all(np.diff(keypoints) > 0)
+    assert keypoints[0] == 0.0 and keypoints[-1] == values.max()
+    # The nine non-zero keypoints split the non-zero rows into even shares.
+    nonzero = np.sort(values[values > 0])
+    shares = np.diff(np.searchsorted(nonzero, keypoints[1:], side="right"))
+    assert shares.max() - shares.min() <= 3, shares
+    # Two point masses and a sparse rest: every keypoint is still distinct and
+    # the count stops at the number of distinct values available.
+    masses = np.r_[np.full(500, 40.0), np.full(300, 50.0), np.arange(12.0)]
+    keypoints = quantile_keypoints(masses, 8)
+    assert len(keypoints) == 8 and {40.0, 50.0} <= set(keypoints.tolist())
+    assert np.all(np.diff(keypoints) > 0)
+
+
 def test_encoding_maps_missing_and_unseen_categories_to_the_default_bucket():
     frame, _ = mixed_frame()
     specs = {s.name: s for s in fit_feature_specs(frame, 5)}

@@ -3,13 +3,49 @@
 import numpy as np
 
 
+def _refill_point_masses(values, keypoints, num_keypoints):
+    """Spends the keypoints that ties merged on the rows between point masses.
+
+    A value held by many rows (``capital_gain == 0`` on 90% of the rows) makes
+    several quantiles equal, and removing the duplicates leaves few keypoints
+    for the other rows. This repeatedly drops the rows equal to a keypoint and
+    adds the ``m`` interior quantiles ``j / (m + 1)`` (``j = 1..m``) of the
+    rows left, where ``m`` is the number of keypoints still missing, until
+    there are ``num_keypoints`` or nothing new can be added.
+
+    Args:
+      values: float64 array `(n,)` of finite values.
+      keypoints: strictly increasing float64 array, the plain quantiles.
+      num_keypoints: the target count.
+
+    Returns:
+      strictly increasing float64 array of at most ``num_keypoints`` values,
+      containing ``keypoints``.
+    """
+    while keypoints.size < num_keypoints:
+        rest = values[~np.isin(values, keypoints)]
+        if rest.size == 0:
+            break
+        missing = num_keypoints - keypoints.size
+        interior = np.quantile(rest, np.linspace(0.0, 1.0, missing + 2)[1:-1], method="linear")
+        extra = np.setdiff1d(interior, keypoints)
+        if extra.size == 0:
+            break
+        keypoints = np.union1d(keypoints, extra)
+    return keypoints
+
+
 def quantile_keypoints(values, num_keypoints):
-    r"""Strictly increasing keypoints at evenly spaced quantiles of ``values``.
+    r"""Strictly increasing keypoints at quantiles of ``values``.
 
     With ``n`` distinct finite values and ``K = num_keypoints``:
-    if ``n <= K`` the keypoints are the distinct values themselves, otherwise
+    if ``n <= K`` the keypoints are the distinct values themselves. Otherwise
     they are the ``q_i = i / (K - 1)`` quantiles (``i = 0..K-1``) with
-    duplicates removed, so the first is the minimum and the last the maximum.
+    duplicates removed, so the first is the minimum and the last the maximum;
+    when point masses (values shared by many rows) merged quantiles, the
+    lost keypoints go to quantiles of the rows off those masses (see
+    `_refill_point_masses`), so a column that is mostly zero still gets
+    ``K`` keypoints spread over its non-zero values.
     A column with a single value ``v`` (or none) gets ``[v, v + 1]`` (``[0, 1]``)
     so every calibrator has at least one segment.
 
@@ -26,6 +62,7 @@ def quantile_keypoints(values, num_keypoints):
     """
     if int(num_keypoints) < 2:
         raise ValueError(f"num_keypoints must be at least 2, got {num_keypoints!r}")
+    num_keypoints = int(num_keypoints)
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     distinct = np.unique(values)
@@ -35,8 +72,5 @@ def quantile_keypoints(values, num_keypoints):
         return np.array([distinct[0], distinct[0] + 1.0])
     if distinct.size <= num_keypoints:
         return distinct
-    quantiles = np.quantile(values, np.linspace(0.0, 1.0, int(num_keypoints)), method="linear")
-    keypoints = np.unique(quantiles)
-    if keypoints.size < 2:
-        return np.array([distinct[0], distinct[-1]])
-    return keypoints
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, num_keypoints), method="linear")
+    return _refill_point_masses(values, np.unique(quantiles), num_keypoints)

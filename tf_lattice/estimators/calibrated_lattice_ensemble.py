@@ -25,7 +25,7 @@ class _EnsembleParams(CalibratedEstimatorBase):
 
     def __init__(self, *, num_lattices=None, lattice_rank=3, ensemble="rtl", monotonicity=None,
                  convexity=None, unimodality=None, trust=None, dominance=None,
-                 category_order=None, num_keypoints=10, lattice_size=2, interpolation="auto",
+                 category_order=None, num_keypoints=None, lattice_size=2, interpolation="auto",
                  calibration_laplacian=0.0, calibration_hessian=1e-4, calibration_wrinkle=0.0,
                  lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0, epochs=None, batch_size=None,
                  learning_rate=0.01, validation_fraction=0.1, early_stopping=False,

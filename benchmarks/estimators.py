@@ -340,6 +340,14 @@ def tfl_models(num_features):
     return models
 
 
+def resolved_num_keypoints(num_keypoints, num_rows):
+    """The keypoint count our estimator used: its parameter, or the automatic
+    count for ``num_rows`` rows when the parameter is None."""
+    from tf_lattice.estimators._keypoints import default_num_keypoints
+
+    return int(num_keypoints) if num_keypoints is not None else default_num_keypoints(num_rows)
+
+
 def tfl_job(name, dataset, split, ensemble, work_dir):
     """Writes one split's data for the TFL runner; returns its job."""
     features = tfl_features(split["X_train"], split["monotonicity"])
@@ -354,7 +362,9 @@ def tfl_job(name, dataset, split, ensemble, work_dir):
     data_path = os.path.join(save_dir, "data.npz")
     np.savez(data_path, **arrays)
     params = ensemble.get_params()
-    settings = {"num_keypoints": params["num_keypoints"], "lattice_size": params["lattice_size"],
+    settings = {"num_keypoints": resolved_num_keypoints(params["num_keypoints"],
+                                                         len(split["X_train"])),
+                "lattice_size": params["lattice_size"],
                 "num_lattices": len(ensemble.lattices_),
                 "lattice_rank": len(ensemble.lattices_[0]),
                 "learning_rate": params["learning_rate"], "seed": SEED,

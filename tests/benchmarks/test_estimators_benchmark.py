@@ -134,3 +134,14 @@ def test_targets_report_misses():
     report = _report(ours_auc=0.89, tfl_auc=0.90, boosting_auc=0.892, ensemble_seconds=75.0,
                      ours_violations=3)
     assert [t["status"] for t in report["targets"]] == ["missed", "met", "missed", "missed"]
+
+
+def test_tfl_gets_the_keypoint_count_our_estimator_used():
+    from tf_lattice.estimators import CalibratedLatticeEnsembleClassifier
+    from tf_lattice.estimators._columns import fit_feature_specs
+
+    assert bench.resolved_num_keypoints(7, 10**6) == 7
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=5000)})
+    default = CalibratedLatticeEnsembleClassifier().get_params()["num_keypoints"]
+    used = len(fit_feature_specs(frame, default)[0].keypoints)
+    assert bench.resolved_num_keypoints(default, len(frame)) == used

@@ -58,7 +58,7 @@ class CalibratedEstimatorBase(BaseEstimator):
     _supports_unimodality = False
 
     def __init__(self, *, monotonicity=None, convexity=None, unimodality=None, trust=None,
-                 dominance=None, category_order=None, num_keypoints=10, lattice_size=2,
+                 dominance=None, category_order=None, num_keypoints=None, lattice_size=2,
                  interpolation="auto", calibration_laplacian=0.0, calibration_hessian=1e-4,
                  calibration_wrinkle=0.0, lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0,
                  epochs=None, batch_size=None, learning_rate=0.01, validation_fraction=0.1,
@@ -107,7 +107,7 @@ class CalibratedEstimatorBase(BaseEstimator):
             for column, count in self.num_keypoints.items():
                 _check_number(f"num_keypoints[{column!r}]", count, 2, integer=True)
         else:
-            _check_number("num_keypoints", self.num_keypoints, 2, integer=True)
+            _check_number("num_keypoints", self.num_keypoints, 2, integer=True, allow_none=True)
         _check_number("lattice_size", self.lattice_size, 2, integer=True)
         if self.implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {self.implementation!r}")

@@ -149,8 +149,10 @@ def fit_feature_specs(frame, num_keypoints):
 
     Args:
       frame: the training DataFrame.
-      num_keypoints: int, or dict column -> int, the keypoints of numeric
-        calibrators (placed at quantiles of the column).
+      num_keypoints: int, None, or dict column -> int: the keypoints of
+        numeric calibrators (placed at quantiles of the column); None, and
+        columns a dict omits, get ``default_num_keypoints`` of the column's
+        number of non-missing values.
 
     Returns:
       list of FeatureSpec in column order.
@@ -160,7 +162,7 @@ def fit_feature_specs(frame, num_keypoints):
         series = frame[name]
         has_missing = bool(series.isna().any())
         if column_kind(series) == NUMERIC:
-            count = num_keypoints.get(name, 10) if isinstance(num_keypoints, dict) else num_keypoints
+            count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
             keypoints = quantile_keypoints(numeric_values(series), count)
             specs.append(FeatureSpec(name, NUMERIC, tuple(float(k) for k in keypoints),
                                      has_missing=has_missing))

@@ -47,6 +47,15 @@
 #define TF_LATTICE_UNROLL
 #endif
 
+// With GCC on x86-64 Linux the hot loops also get an AVX2 clone, chosen when
+// the library loads on a CPU that has AVX2 (the same IEEE operations on
+// wider vectors, so results do not depend on the CPU; no FMA contraction).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TF_LATTICE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TF_LATTICE_VECTOR_CLONES
+#endif
+
 namespace tf_lattice {
 
 // Longest chain projected by the max-min formula (its cost grows as
@@ -224,7 +233,7 @@ struct Blocks {
 // s_j(i) = min_{k >= i} mean(y_j..y_k), each s_j a suffix minimum. The loop
 // over w vectorizes once the loops over the chain (fixed M) are unrolled.
 template <typename T, int M>
-void IsotonicBlocks(const Blocks<T>& blocks) {
+TF_LATTICE_VECTOR_CLONES void IsotonicBlocks(const Blocks<T>& blocks) {
   for (int64_t r = 0; r < blocks.repeats; ++r) {
     T* x[M];
     T* inc[M];
@@ -266,7 +275,7 @@ void IsotonicBlocks(const Blocks<T>& blocks) {
 
 // The two-vertex case: the pair is pooled when it decreases.
 template <typename T>
-void IsotonicPairs(const Blocks<T>& blocks) {
+TF_LATTICE_VECTOR_CLONES void IsotonicPairs(const Blocks<T>& blocks) {
   for (int64_t r = 0; r < blocks.repeats; ++r) {
     T* x0 = blocks.x[0] + r * blocks.stride;
     T* x1 = blocks.x[1] + r * blocks.stride;

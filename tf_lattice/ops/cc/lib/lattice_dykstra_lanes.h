@@ -153,29 +153,14 @@ void AddOrderRows(const ProjectionProgram<T>& program, LanePlan<T>* plan) {
   plan->order_offsets.assign(1, 0);
   for (int64_t target = 0; target < n; ++target) {
     for (int64_t r = program.row_offsets[target]; r < program.row_offsets[target + 1]; ++r) {
-      int64_t other = -1;
-      T target_coef = T(0);
-      T other_coef = T(0);
-      int num_terms = 0;
-      for (int t = 0; t < kRowTerms; ++t) {
-        const T c = program.row_coef[r * kRowTerms + t];
-        if (c == T(0)) continue;
-        ++num_terms;
-        const int64_t i = program.row_index[r * kRowTerms + t];
-        if (i == target) {
-          target_coef = c;
-        } else {
-          other = i;
-          other_coef = c;
-        }
-      }
-      if (num_terms != 2 || other < 0 || Abs(target_coef) != T(1) ||
-          other_coef != -target_coef) {
+      int64_t upper = 0;
+      int64_t lower = 0;
+      if (!IsOrderRow(program, r, &upper, &lower)) {
         plan->order_rows_only = false;
         return;
       }
-      plan->order_other.push_back(other);
-      plan->order_target_is_upper.push_back(target_coef > T(0));
+      plan->order_other.push_back(upper == target ? lower : upper);
+      plan->order_target_is_upper.push_back(upper == target);
     }
     plan->order_offsets.push_back(static_cast<int64_t>(plan->order_other.size()));
   }

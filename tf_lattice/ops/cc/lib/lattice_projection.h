@@ -129,7 +129,8 @@ TF_LATTICE_HOST_DEVICE int ExactSign(const double* terms, int n) {
     sum += terms[t];
     magnitude += fabs(terms[t]);
   }
-  const double bound = 8.0 * n * 1.1102230246251565e-16 * magnitude;
+  constexpr double kUnitRoundoff = 1.1102230246251565e-16;  // 2^-53
+  const double bound = 8.0 * n * kUnitRoundoff * magnitude;
   if (sum > bound) return 1;
   if (sum < -bound) return -1;
   double expansion[kRowTerms];
@@ -167,10 +168,11 @@ TF_LATTICE_HOST_DEVICE int RowSign(const ProjectionProgram<T>& program, const T*
   return ExactSign(terms, kRowTerms);
 }
 
-// Whether row r holds exactly on x: an order row (terms x[a] - x[b]) by
-// comparison, any other by the exact sign of its sum.
+// Whether row r is an order row x[upper] - x[lower] >= 0 (two terms on two
+// vertices, coefficients +1 and -1); if so, sets *upper and *lower.
 template <typename T>
-TF_LATTICE_HOST_DEVICE bool RowHolds(const ProjectionProgram<T>& program, const T* x, int64_t r) {
+TF_LATTICE_HOST_DEVICE bool IsOrderRow(const ProjectionProgram<T>& program, int64_t r,
+                                       int64_t* upper, int64_t* lower) {
   const int64_t* index = program.row_index + r * kRowTerms;
   const T* coef = program.row_coef + r * kRowTerms;
   int64_t plus = -1;
@@ -182,7 +184,19 @@ TF_LATTICE_HOST_DEVICE bool RowHolds(const ProjectionProgram<T>& program, const 
     if (coef[t] == T(1)) plus = index[t];
     if (coef[t] == T(-1)) minus = index[t];
   }
-  if (num_terms == 2 && plus >= 0 && minus >= 0) return x[plus] >= x[minus];
+  if (num_terms != 2 || plus < 0 || minus < 0 || plus == minus) return false;
+  *upper = plus;
+  *lower = minus;
+  return true;
+}
+
+// Whether row r holds exactly on x: an order row by comparison, any other by
+// the exact sign of its sum.
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool RowHolds(const ProjectionProgram<T>& program, const T* x, int64_t r) {
+  int64_t upper = 0;
+  int64_t lower = 0;
+  if (IsOrderRow(program, r, &upper, &lower)) return x[upper] >= x[lower];
   return RowSign(program, x, r, int64_t{-1}, T(0)) >= 0;
 }
 
@@ -267,14 +281,12 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
     }
     T lower = program.low;
     T upper = program.high;
-    // Whether every row is x[target] - x[i] >= 0 or x[i] - x[target] >= 0:
-    // then its bound is x[i] itself and the clamp below satisfies it exactly.
+    // Whether every row is an order row: its bound is then the other vertex's
+    // value itself and the clamp below satisfies it exactly.
     bool order_rows_only = true;
     for (int64_t r = first; r < last; ++r) {
       T target_coef = T(0);
       T others = T(0);
-      T other_coef = T(0);
-      int num_others = 0;
       for (int t = 0; t < kRowTerms; ++t) {
         const int64_t i = program.row_index[r * kRowTerms + t];
         const T c = program.row_coef[r * kRowTerms + t];
@@ -283,12 +295,11 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
           target_coef += c;
         } else {
           others += c * x[i];
-          other_coef = c;
-          ++num_others;
         }
       }
-      order_rows_only = order_rows_only && num_others == 1 && target_coef == -other_coef &&
-                        Abs(target_coef) == T(1);
+      int64_t upper_vertex = 0;
+      int64_t lower_vertex = 0;
+      order_rows_only = order_rows_only && IsOrderRow(program, r, &upper_vertex, &lower_vertex);
       if (target_coef > T(0)) lower = Max(lower, -others / target_coef);
       if (target_coef < T(0)) upper = Min(upper, -others / target_coef);
     }

@@ -306,14 +306,15 @@ def _blend_toward_interior_tf(x, x0, program, bounds, direction):
     index, coef, _ = program.all_rows
     a_x = tf.reduce_sum(tf.gather(x, index) * tf.constant(coef[..., None], dtype), axis=1)
     a_p = tf.reduce_sum(tf.gather(interior, index) * tf.constant(coef[..., None], dtype), axis=1)
-    need = tf.where(a_x < 0, -a_x / tf.maximum(a_p - a_x, tf.constant(1e-300, dtype)), 0)
+    tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).tiny, dtype)  # smallest positive normal
+    need = tf.where(a_x < 0, -a_x / tf.maximum(a_p - a_x, tiny), 0)
     lam = tf.reduce_max(need, axis=0, keepdims=True)
     if np.isfinite(low):
         lam = tf.maximum(lam, tf.reduce_max(tf.where(
-            x < low, (low - x) / tf.maximum(interior - x, 1e-300), 0), axis=0, keepdims=True))
+            x < low, (low - x) / tf.maximum(interior - x, tiny), 0), axis=0, keepdims=True))
     if np.isfinite(high):
         lam = tf.maximum(lam, tf.reduce_max(tf.where(
-            x > high, (x - high) / tf.maximum(x - interior, 1e-300), 0), axis=0, keepdims=True))
+            x > high, (x - high) / tf.maximum(x - interior, tiny), 0), axis=0, keepdims=True))
     lam = tf.minimum(lam, 1)
     return x + lam * (interior - x)
 

@@ -371,7 +371,7 @@ TF_LATTICE_HOST_DEVICE void BlendTowardInterior(const ProjectionProgram<T>& prog
   const double* q = program.interior_direction;
   // out holds the interior point p while lam is found.
   for (int64_t v = 0; v < n; ++v) out[v] = center + static_cast<T>(q[v]) * size;
-  const T tiny = static_cast<T>(1e-300);
+  const T tiny = std::numeric_limits<T>::min();  // smallest positive normal
   T lam = T(0);
   const int64_t num_rows = program.row_offsets[n];
   for (int64_t r = 0; r < num_rows; ++r) {

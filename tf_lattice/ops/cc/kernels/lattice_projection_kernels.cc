@@ -293,8 +293,9 @@ class LatticeProjectionCpuOp : public OpKernel {
     const T* in = params.flat<T>().data();
     T* out = projected->flat<T>().data();
     const bool runs_dykstra = NumProjections(program) > 1 && program.num_iterations > 0;
-    const LanePlan<T> plan = MakeLanePlan(program);
-    const int64_t lanes_per_batch = LanesPerBatch(plan, v);
+    // The lane plan serves the Dykstra cycles only.
+    const LanePlan<T> plan = runs_dykstra ? MakeLanePlan(program) : LanePlan<T>();
+    const int64_t lanes_per_batch = runs_dykstra ? LanesPerBatch(plan, v) : 1;
     // Each unit: a few passes over every projection's vertices per cycle.
     const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(program.num_iterations, 100));
     const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;

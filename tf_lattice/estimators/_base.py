@@ -21,7 +21,7 @@ from tf_lattice.estimators import _serialization
 from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
-from tf_lattice.estimators._network import NetworkSettings
+from tf_lattice.estimators._network import NetworkSettings, calibrator_layout
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
@@ -223,17 +223,12 @@ class CalibratedEstimatorBase(BaseEstimator):
 
     # -- inspection ---------------------------------------------------------------
 
-    def _column_of_layer(self, layer_name):
-        if layer_name.startswith("calibrator_"):
-            return self.feature_specs_[int(layer_name.split("_")[1])].name
-        return None
-
     def certify(self):
         """Checks every declared constraint exactly on the fitted model.
 
-        Merges the certificates of every constrained layer (calibrators,
-        lattices, linear layers); check names say which layer (and for
-        calibrators which column) they concern.
+        Merges the certificates of every column's calibrator and of every
+        later constrained layer (lattices, linear layers); check names say
+        which column or layer they concern.
 
         Returns:
           A :class:`tf_lattice.constraints.Certificate` that holds only if every
@@ -241,42 +236,57 @@ class CalibratedEstimatorBase(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         checks = []
+        calibrators = self._column_calibrators()
+        for spec, (layer, unit) in zip(self.feature_specs_, calibrators):
+            for check in layer.certify(units=[unit]).checks:
+                checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
+                                              check.worst_violation, check.location,
+                                              check.tolerance))
+        calibration_layers = {id(layer) for layer, _ in calibrators}
         for layer in self.model_.layers:
-            if not hasattr(layer, "certify"):
+            if not hasattr(layer, "certify") or id(layer) in calibration_layers:
                 continue
-            certificate = layer.certify()
-            column = self._column_of_layer(layer.name)
-            prefix = f"calibrator {column!r}" if column is not None else layer.name
-            for check in certificate.checks:
-                checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
+            for check in layer.certify().checks:
+                checks.append(ConstraintCheck(f"{layer.name}: {check.name}", check.worst_violation,
                                               check.location, check.tolerance))
         return Certificate(type(self).__name__, tuple(checks))
+
+    def _column_calibrators(self):
+        """The ``(layer, unit)`` calibrating each column of the fitted model."""
+        layout = calibrator_layout(self.feature_specs_, self.constraints_)
+        names = {layer.name for layer in self.model_.layers}
+        missing = sorted({name for name, _ in layout} - names)
+        if missing:
+            raise ValueError(
+                f"the model has no layer {missing[0]!r}: it was saved by an earlier version of "
+                "tf_lattice, whose models calibrate each column in a layer of its own; fit the "
+                "estimator again and save it to use it with this version")
+        return [(self.model_.get_layer(name), unit) for name, unit in layout]
 
     def calibrator_curves(self):
         """The learned calibrators, one dict per column.
 
         Returns:
           list of dicts with ``name``, ``kind`` and, for numeric columns,
-          ``keypoints`` `(K,)`, ``outputs`` `(K,)` and ``missing_output``; for
+          ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
+          between keypoints and flat beyond them) and ``missing_output``; for
           categorical columns ``categories`` (the vocabulary then
           ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`.
         """
         check_is_fitted(self, "model_")
         curves = []
-        for j, spec in enumerate(self.feature_specs_):
-            layer = self.model_.get_layer(f"calibrator_{j}")
+        for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
+                                               self._column_calibrators()):
             if spec.kind == NUMERIC:
-                keypoints = np.asarray(spec.keypoints, np.float32).reshape(-1, 1)
-                present = np.zeros_like(keypoints)
-                outputs = np.asarray(layer([keypoints, present]))[:, 0]
-                missing = float(np.asarray(layer([keypoints[:1], np.ones_like(keypoints[:1])]))[0, 0])
+                keypoints = np.broadcast_to(layer.input_keypoints,
+                                            (layer.units, layer.num_keypoints))[unit]
+                outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
                 curves.append({"name": spec.name, "kind": spec.kind,
-                               "keypoints": np.asarray(spec.keypoints), "outputs": outputs,
-                               "missing_output": missing, "monotonicity":
-                               self.constraints_.features[j].monotonicity})
+                               "keypoints": np.array(keypoints), "outputs": outputs,
+                               "missing_output": float(np.asarray(layer.missing_output)[unit]),
+                               "monotonicity": feature.monotonicity})
             else:
-                buckets = np.arange(spec.num_buckets, dtype=np.float32).reshape(-1, 1)
-                outputs = np.asarray(layer(buckets))[:, 0]
+                outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
                 curves.append({"name": spec.name, "kind": spec.kind,
                                "categories": [str(c) for c in spec.vocabulary] + ["<other>"],
                                "outputs": outputs})

@@ -43,6 +43,49 @@ class FeatureColumn(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
+class FeatureColumns(keras.layers.Layer):
+    """Reads several columns of the encoded `(batch, n_features)` matrix.
+
+    Missing entries are NaN in the encoded matrix. The layer returns the
+    columns with each NaN replaced by its column's ``fill_values`` entry (so
+    no NaN reaches a kernel or a gradient) and a float mask that is 1 where
+    the value was missing.
+
+    Args:
+      indices: the ``m`` columns to read, in order.
+      fill_values: ``m`` values that replace NaN (any value inside each
+        calibrator's keypoints).
+      **kwargs: Keras layer arguments.
+
+    Returns (from ``call``):
+      ``[values, is_missing]``, each float of shape `(batch, m)`.
+    """
+
+    def __init__(self, indices, fill_values, **kwargs):
+        super().__init__(**kwargs)
+        self.indices = [int(i) for i in indices]
+        self.fill_values = [float(v) for v in fill_values]
+        if len(self.fill_values) != len(self.indices):
+            raise ValueError(f"fill_values has {len(self.fill_values)} entries for "
+                             f"{len(self.indices)} indices")
+
+    def call(self, inputs):
+        columns = tf.cast(tf.gather(inputs, self.indices, axis=1), self.compute_dtype)
+        is_missing = tf.math.is_nan(columns)
+        fill = tf.broadcast_to(tf.constant(self.fill_values, columns.dtype), tf.shape(columns))
+        return [tf.where(is_missing, fill, columns), tf.cast(is_missing, columns.dtype)]
+
+    def compute_output_shape(self, input_shape):
+        shape = (input_shape[0], len(self.indices))
+        return [shape, shape]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(indices=self.indices, fill_values=self.fill_values)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
 class GatherFeatures(keras.layers.Layer):
     """Gathers feature subsets: `(batch, d)` -> `(batch, units, rank)`.
 

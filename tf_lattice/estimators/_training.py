@@ -1,4 +1,15 @@
-"""The training loop shared by every estimator."""
+"""The training loop shared by every estimator.
+
+One epoch is one call of a traced function that runs every optimizer step of
+the epoch in a graph loop: the batches are slices of a per-epoch permutation
+of rows held on the device, so no Python code runs between steps. Each
+optimizer step applies the variables' projections (Keras runs a variable's
+``constraint`` right after its update), so the constrained weights are
+feasible after every step. Under a `tf.distribute` strategy each replica
+computes the gradient of its share of the batch; the optimizer sums them
+across replicas before the update and the projection, so every replica keeps
+the same weights.
+"""
 
 import contextlib
 import dataclasses
@@ -79,16 +90,93 @@ def validation_split(num_rows, fraction, rng, strata=None):
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
 
 
-def shuffled_batches(x, y, sample_weight, batch_size, seed):
-    """A `tf.data.Dataset` of ``(x, y, sample_weight)`` batches of one size.
+def epoch_order(num_rows, batch_size, rng):
+    """Row indices of one epoch, `(steps * batch_size,)` int32.
 
-    Rows are reshuffled every epoch and the last partial batch is dropped (a
-    different row each epoch), so the train step is traced for one batch
-    shape only.
+    A fresh permutation of the rows cut to whole batches: the rows left over
+    differ from epoch to epoch, and every batch has one shape, so the train
+    step is traced once.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y, sample_weight))
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(2)
+    steps = num_rows // batch_size
+    return rng.permutation(num_rows)[:steps * batch_size].astype(np.int32)
+
+
+class _Loop:
+    """A model, its optimizer and loss, and the traced epoch and loss functions.
+
+    Args:
+      model: a built Keras model.
+      loss: a Keras loss; its unreduced ``call`` gives per-example losses.
+      learning_rate: Adam step size.
+      batch_size: global rows per optimizer step.
+      strategy: a `tf.distribute.Strategy` or None.
+      eager: run steps op by op instead of tracing.
+    """
+
+    def __init__(self, model, loss, learning_rate, batch_size, strategy, eager):
+        self.model = model
+        self.loss = loss
+        self.batch_size = int(batch_size)
+        self.strategy = strategy
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(model.trainable_variables)
+        run = (lambda f: f) if eager else (lambda f: tf.function(f, autograph=False))
+        self.run_epoch = run(self._epoch)
+        self.evaluate = run(self._mean_loss)
+
+    def _replicas(self):
+        return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
+
+    def _objective(self, x, y, weight, training):
+        """Weighted loss sum over the rows divided by the global batch, plus
+        this replica's share of the regularization."""
+        scores = self.model(x, training=training)
+        per_example = tf.reshape(self.loss.call(y, scores), [-1])
+        data = tf.reduce_sum(per_example * weight) / self.batch_size
+        penalty = tf.add_n(self.model.losses) if self.model.losses else 0.0
+        return data + penalty / self._replicas()
+
+    def _step(self, x, y, weight, rows):
+        """One optimizer step on this replica's share of ``rows``."""
+        share = self.batch_size // self._replicas()
+        if self.strategy is not None:
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            rows = rows[replica * share:(replica + 1) * share]
+        with tf.GradientTape() as tape:
+            objective = self._objective(tf.gather(x, rows), tf.gather(y, rows),
+                                        tf.gather(weight, rows), training=True)
+        variables = self.model.trainable_variables
+        self.optimizer.apply(tape.gradient(objective, variables), variables)
+        return objective
+
+    def _distributed_step(self, x, y, weight, rows):
+        if self.strategy is None:
+            return self._step(x, y, weight, rows)
+        values = self.strategy.run(self._step, args=(x, y, weight, rows))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    def _epoch(self, x, y, weight, order):
+        """Every step of one epoch; returns the mean objective of its steps."""
+        batches = tf.reshape(order, [-1, self.batch_size])
+        if tf.executing_eagerly():
+            total = sum(self._distributed_step(x, y, weight, rows) for rows in batches)
+            return total / int(batches.shape[0])
+
+        def body(i, total):
+            return i + 1, total + self._distributed_step(x, y, weight, batches[i])
+
+        steps = tf.shape(batches)[0]
+        _, total = tf.while_loop(lambda i, _: i < steps, body,
+                                 (tf.constant(0), tf.constant(0.0)))
+        return total / tf.cast(steps, tf.float32)
+
+    def _mean_loss(self, x, y, weight):
+        """The weighted mean loss on ``(x, y, weight)`` plus the regularization."""
+        scores = self.model(x, training=False)
+        per_example = tf.reshape(self.loss.call(y, scores), [-1])
+        data = tf.reduce_sum(per_example * weight) / tf.cast(tf.shape(per_example)[0], tf.float32)
+        penalty = tf.add_n(self.model.losses) if self.model.losses else 0.0
+        return data + penalty
 
 
 def train_model(build, x, y, sample_weight, loss, settings, strata=None, description="fit"):
@@ -106,44 +194,72 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
       description: label of the progress bar.
 
     Returns:
-      ``(model, history)``: the trained model with every layer's constraints
-      finalized, and the per-epoch losses.
+      ``(model, history)``: the trained model and the per-epoch losses
+      (``"loss"``, and ``"val_loss"`` with early stopping). The weights
+      satisfy every constraint: each step ends with the projections, whose
+      results are exactly feasible, so no separate finalize pass is needed.
     """
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     epochs, batch_size = resolve_schedule(len(x), settings.epochs, settings.batch_size)
-    validation_data = None
-    callbacks = []
+    validation = None
     if settings.early_stopping:
         train_rows, held_rows = validation_split(len(x), settings.validation_fraction, rng, strata)
         if len(held_rows):
-            validation_data = (x[held_rows], y[held_rows], sample_weight[held_rows])
+            validation = (x[held_rows], y[held_rows], sample_weight[held_rows])
             x, y, sample_weight = x[train_rows], y[train_rows], sample_weight[train_rows]
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True))
-    if progress_enabled(settings.verbose):
-        callbacks.append(EpochProgress(epochs, description))
+    strategy = settings.strategy
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+    batch_size = min(batch_size, len(x))
+    batch_size = max(replicas, batch_size - batch_size % replicas)
+    eager = strategy is None and epochs * (len(x) // batch_size) <= EAGER_MAX_STEPS
 
     def scope():
-        return settings.strategy.scope() if settings.strategy is not None else contextlib.nullcontext()
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
-    batch_size = min(batch_size, len(x))
-    steps = epochs * (len(x) // batch_size)
-    eager = settings.strategy is None and steps <= EAGER_MAX_STEPS
     with scope():
         model = build()
-        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss,
-                      jit_compile=False, run_eagerly=eager)
-    batches = shuffled_batches(x, y, sample_weight, batch_size, settings.seed)
-    history = model.fit(batches, epochs=epochs, shuffle=False, verbose=0,
-                        validation_data=validation_data,
-                        callbacks=callbacks)
-    with scope():
-        for layer in model.layers:
-            if hasattr(layer, "finalize_constraints"):
-                layer.finalize_constraints()
-    losses = {key: [float(v) for v in values] for key, values in history.history.items()}
-    return model, losses
+        loop = _Loop(model, loss, settings.learning_rate, batch_size, strategy, eager)
+    data = _tensors(x, y, sample_weight)
+    held = _tensors(*validation) if validation is not None else None
+    progress = EpochProgress(epochs, description) if progress_enabled(settings.verbose) else None
+    history = {"loss": []}
+    if held is not None:
+        history["val_loss"] = []
+    best, best_weights, stale = np.inf, None, 0
+    if progress is not None:
+        progress.on_train_begin()
+    for _ in range(epochs):
+        order = tf.constant(epoch_order(len(x), batch_size, rng))
+        with scope():
+            history["loss"].append(float(loop.run_epoch(*data, order)))
+        logs = {"loss": history["loss"][-1]}
+        if held is not None:
+            value = float(loop.evaluate(*held))
+            history["val_loss"].append(value)
+            logs["val_loss"] = value
+        if progress is not None:
+            progress.on_epoch_end(len(history["loss"]) - 1, logs)
+        if held is not None:
+            if value < best:
+                best, best_weights, stale = value, model.get_weights(), 0
+            else:
+                stale += 1
+                if stale >= EARLY_STOPPING_PATIENCE:
+                    break
+    if progress is not None:
+        progress.on_train_end()
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    return model, history
+
+
+def _tensors(x, y, sample_weight):
+    """The training arrays as tensors, placed once: `(n, d)`, `(n, 1)`, `(n,)`."""
+    y = np.asarray(y)
+    return (tf.constant(x, tf.float32),
+            tf.constant(y.reshape(len(y), -1), tf.float32 if y.dtype.kind == "f" else tf.int32),
+            tf.constant(np.asarray(sample_weight).reshape(-1), tf.float32))
 
 
 def predict_scores(model, x):

@@ -130,10 +130,16 @@ class CategoricalCalibration(_common.LatticeLayer):
             return []
         return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
-    def certify(self):
-        """Checks the partial order and the bounds exactly."""
+    def certify(self, units=None):
+        """Checks the partial order and the bounds exactly.
+
+        Args:
+          units: the units to check (default: all); locations then count
+            within this selection.
+        """
+        units = list(range(self.units)) if units is None else [int(u) for u in units]
         certificate = tfl_constraints.certify_categorical(
-            np.asarray(self.kernel, np.float64), pairs=self.monotonicities,
+            np.asarray(self.kernel, np.float64)[units], pairs=self.monotonicities,
             output_min=self.output_min, output_max=self.output_max)
         return tfl_constraints.Certificate(f"CategoricalCalibration {self.name!r}", tuple(certificate.checks))
 

@@ -26,7 +26,7 @@ from tf_lattice import layers as tfl_layers
 from tf_lattice.layers import lattice_initializers
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.estimators._constraints import FeatureConstraints, ModelConstraints
-from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures
+from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
 from tf_lattice.models._select import SelectColumns
 from tf_lattice.models.keypoints import refine_keypoints
 
@@ -181,7 +181,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
     if columns == list(range(len(specs))):
         return calibrated
     position = {column: k for k, column in enumerate(columns)}
-    return SelectColumns([position[j] for j in range(len(specs))], name="calibrated")(calibrated)
+    return ReorderFeatures([position[j] for j in range(len(specs))], name="calibrated")(calibrated)
 
 
 def lattice_directions(constraints):

@@ -114,8 +114,10 @@ class CategoricalCalibration(_common.LatticeLayer):
         if ids.shape[-1] == 1 and self.units > 1:
             ids = tf.repeat(ids, self.units, axis=-1)
         kernel = tf.cast(self.kernel, self.compute_dtype)
-        # Output [batch, units]: unit u reads kernel[u, ids[:, u]].
-        return tf.transpose(tf.gather(kernel, tf.transpose(ids), batch_dims=1))
+        # Output [batch, units]: unit u reads kernel[u, ids[:, u]], as a sum
+        # over one-hot buckets (whose gradient is cheaper than a gather's).
+        buckets = tf.one_hot(ids, self.num_buckets + 1, dtype=kernel.dtype)
+        return tf.reduce_sum(buckets * kernel, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

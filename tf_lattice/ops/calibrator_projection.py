@@ -106,15 +106,17 @@ def _check_keypoints(keypoints, outputs):
         raise ValueError(
             f"keypoints must have shape [K] or [units, K] = [{units}, {size}] to match "
             f"outputs, got {keypoints.shape}")
-    if tf.executing_eagerly():
-        gaps = np.diff(keypoints.numpy(), axis=1)
+    # Known values (eager, or constants in a graph) are checked once, here.
+    values = tf.get_static_value(keypoints)
+    if values is not None:
+        gaps = np.diff(values, axis=1)
         bad = np.argwhere(~(gaps > 0))
         if bad.size:
             unit, index = bad[0]
             raise ValueError(
                 "keypoints must be strictly increasing; unit "
-                f"{unit} has keypoints[{index}]={keypoints.numpy()[unit, index]} >= "
-                f"keypoints[{index + 1}]={keypoints.numpy()[unit, index + 1]}")
+                f"{unit} has keypoints[{index}]={values[unit, index]} >= "
+                f"keypoints[{index + 1}]={values[unit, index + 1]}")
     else:
         tf.debugging.assert_positive(
             keypoints[:, 1:] - keypoints[:, :-1],

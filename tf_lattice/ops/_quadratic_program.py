@@ -22,7 +22,7 @@ tolerance; callers follow it with a finalize step that makes it feasible
 exactly. Every operation is a TensorFlow op, so the solver runs in graphs.
 
 Inequalities that do not apply to some row are written as ``0 <= 1`` (a zero
-row of ``G`` with ``h = 1``).
+row of ``G`` with ``h = 1``). ``M = 0`` and ``P = 0`` are allowed.
 """
 
 import tensorflow as tf
@@ -55,15 +55,17 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
     target = tf.cast(target, tf.float64)
     g = tf.cast(inequality_matrix, tf.float64)
     h = tf.cast(inequality_bound, tf.float64)
-    num_inequalities = tf.cast(tf.shape(h)[1], tf.float64)
+    # With no inequalities (M = 0) mu is 0.
+    num_inequalities = tf.maximum(tf.cast(tf.shape(h)[1], tf.float64), 1.0)
     has_equalities = equality_matrix is not None
     if has_equalities:
         e_matrix = tf.cast(equality_matrix, tf.float64)
         e_bound = tf.cast(equality_bound, tf.float64)
         num_equalities = e_matrix.shape[1]
     size = target.shape[1]
-    scale = (1.0 + tf.reduce_max(tf.abs(target), axis=1, keepdims=True)
-             + tf.reduce_max(tf.abs(h), axis=1, keepdims=True))
+    # (The maxima of empty rows are -inf: clipped to 0.)
+    scale = (1.0 + tf.maximum(tf.reduce_max(tf.abs(target), axis=1, keepdims=True), 0.0)
+             + tf.maximum(tf.reduce_max(tf.abs(h), axis=1, keepdims=True), 0.0))
 
     def gx(matrix, x):
         return tf.linalg.matvec(matrix, x)
@@ -85,8 +87,11 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         equality = gx(e_matrix, x) - e_bound if has_equalities else None
         return dual, primal, equality
 
-    def newton_step(weights, dual, primal, equality, complementarity, s, z):
+    def newton_step(moving, weights, dual, primal, equality, complementarity, s, z):
         matrix = identity + tf.matmul(g * weights[:, :, tf.newaxis], g, transpose_a=True)
+        # Rows that have stopped solve the identity instead: their own system
+        # can be singular to rounding, which eager solves report as an error.
+        still = moving[:, :, tf.newaxis]
         rhs = -dual - gtx(g, (z * primal - complementarity) / s)
         if has_equalities:
             top = tf.concat([matrix, e_matrix], axis=1)
@@ -95,10 +100,12 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
                  tf.zeros([tf.shape(target)[0], num_equalities, num_equalities], tf.float64)],
                 axis=1)
             augmented = tf.concat([top, bottom], axis=2)
+            augmented = tf.where(still, augmented, tf.eye(size + num_equalities, dtype=tf.float64))
             solution = tf.linalg.solve(
                 augmented, tf.concat([rhs, -equality], axis=1)[:, :, tf.newaxis])[:, :, 0]
             dx, dnu = solution[:, :size], solution[:, size:]
         else:
+            matrix = tf.where(still, matrix, identity)
             dx = tf.linalg.cholesky_solve(tf.linalg.cholesky(matrix), rhs[:, :, tf.newaxis])
             dx, dnu = dx[:, :, 0], None
         ds = -primal - gx(g, dx)
@@ -108,7 +115,9 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
     def max_step(value, change):
         one = tf.ones_like(value)
         ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -one), one)
-        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), one[:, :1])
+        # The minimum over no inequalities is +inf: the step is 1.
+        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True),
+                          tf.constant(1.0, tf.float64))
 
     def iterate(iteration, unused_running, x, s, z, nu):
         dual, primal, equality = residuals(x, s, z, nu)
@@ -124,14 +133,15 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         moving = error > tolerance * scale
         weights = tf.minimum(z / s, 1e30)
         # Predictor (affine scaling) step.
-        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, s * z, s, z)
+        dx, ds, dz, dnu = newton_step(moving, weights, dual, primal, equality, s * z, s, z)
         alpha = tf.minimum(max_step(s, ds), max_step(z, dz))
         mu_affine = tf.reduce_sum((s + alpha * ds) * (z + alpha * dz), axis=1,
                                   keepdims=True) / num_inequalities
         centering = (mu_affine / tf.maximum(mu, 1e-300)) ** 3
         # Corrector step.
         complementarity = s * z + ds * dz - centering * mu
-        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, complementarity, s, z)
+        dx, ds, dz, dnu = newton_step(moving, weights, dual, primal, equality,
+                                       complementarity, s, z)
         alpha = STEP_FRACTION * tf.minimum(max_step(s, ds), max_step(z, dz))
         new = [x + alpha * dx, s + alpha * ds, z + alpha * dz]
         if has_equalities:

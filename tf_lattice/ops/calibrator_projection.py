@@ -190,8 +190,10 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
         return finalize_calibrator(approximate, knots, monotonicities, convexities,
                                    lower, upper, epsilon)
 
+    key = ("calibrator_projection", tuple(monotonicities), tuple(convexities), lower, upper,
+           num_iterations, float(epsilon))
     final = _compiled.call_compiled_in_graphs(
-        project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
+        key, project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
     return tf.cast(final, outputs.dtype)
 
 

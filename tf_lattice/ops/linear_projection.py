@@ -80,8 +80,9 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
                 orientation = problem.orientation(target)
                 target = orientation * project_onto_simplex(orientation * target)
             return tf.cast(tf.transpose(problem.finalize(target, epsilon)), weights.dtype)
+        key = ("linear_projection", problem.key(), num_iterations, float(epsilon))
         final = _compiled.call_compiled_in_graphs(
-            lambda target: problem.finalize(
+            key, lambda target: problem.finalize(
                 _solve(target, problem, num_iterations), epsilon), target)
         return tf.cast(tf.transpose(final), weights.dtype)
 
@@ -174,6 +175,12 @@ class LinearConstraints:
             raise ValueError(
                 f"normalization_order must be None or 1, got {normalization_order!r}")
         self.normalization_order = normalization_order
+
+    def key(self):
+        """A hashable value that determines every constraint (for caches)."""
+        return (self.size, tuple(self.signs.tolist()), tuple(self.dominances),
+                tuple(self.range_pairs), tuple(self.widths.tolist()),
+                self.normalization_order)
 
     def orientation(self, target):
         """The sign each weight keeps under normalization, float64 ``[units, d]``.

@@ -80,7 +80,8 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
                 target, matrix, bound, num_iterations=num_iterations)
             return finalize_partial_order(approximate, pairs, lower, upper)
 
-        final = _compiled.call_compiled_in_graphs(project, target)
+        key = ("partial_order_projection", size, tuple(pairs), lower, upper, num_iterations)
+        final = _compiled.call_compiled_in_graphs(key, project, target)
         return tf.cast(final, values.dtype)
 
 

@@ -1,6 +1,6 @@
-"""Runs a projection's iterative solver as one XLA cluster inside graphs.
+"""Runs a projection's portable solver as one XLA cluster inside graphs.
 
-The interior-point solver and the finalize steps are hundreds of tiny
+The portable interior-point solver and the finalize steps are hundreds of tiny
 TensorFlow ops per iteration. Inside a traced train step (where Keras applies
 weight constraints after every optimizer step) launching them one by one costs
 far more than the arithmetic, so there they are compiled together with XLA.
@@ -23,6 +23,8 @@ import collections
 import threading
 
 import tensorflow as tf
+from tensorflow.python.framework import ops as _ops
+from tensorflow.python.ops import control_flow_util as _control_flow_util
 
 #: Compiled functions kept; beyond this the least recently used is dropped.
 MAX_CACHED_FUNCTIONS = 256
@@ -90,3 +92,12 @@ def clear_cache():
     with _lock:
         _functions.clear()
 
+
+def in_xla_context():
+    """Whether the caller is being traced inside an XLA-compiled function.
+
+    Custom ops cannot run there; callers then use their portable ops.
+    """
+    if tf.executing_eagerly():
+        return False
+    return _control_flow_util.GraphOrParentsInXlaContext(_ops.get_default_graph())

@@ -13,13 +13,24 @@ at once, the reduced Newton system
     [I + G^T diag(z / s) G   E^T] [dx]   [-r_d - G^T (z r_p - r_c) / s]
     [E                        0 ] [dn] = [-r_e                        ]
 
-with a batched dense solve, so the cost per iteration is
-``O(units (N + P)^3 + units M N^2)``: meant for calibrators, categorical
-calibrators and linear layers (N up to a few hundred), not lattices. Rows
-whose duality measure has fallen below the tolerance stop moving, so extra
-iterations are harmless. The result is feasible only to the solver's
-tolerance; callers follow it with a finalize step that makes it feasible
-exactly. Every operation is a TensorFlow op, so the solver runs in graphs.
+so the cost per iteration is ``O(units (N + P)^3 + units M N^2)``: meant for
+calibrators, categorical calibrators and linear layers (N up to a few
+hundred), not lattices. Rows whose duality measure has fallen below the
+tolerance stop moving, so extra iterations are harmless. The result is
+feasible only to the solver's tolerance; callers follow it with a finalize
+step that makes it feasible exactly.
+
+Two implementations compute the same iterates (up to rounding):
+
+* ``"kernel"``: the compiled op ``TfLattice>PolyhedronProjection`` (CPU; the
+  math is in ``ops/cc/lib/polyhedron_projection.h``), in eager mode and in
+  graphs, without XLA. It factors the Newton matrix once per iteration within
+  the bandwidth of ``G`` and stops each row on its own.
+* ``"portable"``: stock TensorFlow ops with a batched dense solve; every
+  operation is XLA compatible, so callers compile it inside graphs (see
+  :mod:`tf_lattice.ops._compiled`). Custom ops cannot run inside an
+  XLA-compiled function, so ``"kernel"`` called while one is being traced
+  computes with the portable ops, which XLA then compiles.
 
 Inequalities that do not apply to some row are written as ``0 <= 1`` (a zero
 row of ``G`` with ``h = 1``). ``M = 0`` and ``P = 0`` are allowed.
@@ -27,35 +38,80 @@ row of ``G`` with ``h = 1``). ``M = 0`` and ``P = 0`` are allowed.
 
 import tensorflow as tf
 
+from tf_lattice import _native
+from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
+
 STEP_FRACTION = 0.99
+
+tf.no_gradient("TfLattice>PolyhedronProjection")
 
 
 def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
                             equality_matrix=None, equality_bound=None,
-                            num_iterations=40, tolerance=1e-11):
+                            num_iterations=40, tolerance=1e-11, implementation="kernel"):
     """Solves the batched projection problem above in float64.
 
+    The result has no gradient (projections are not differentiated).
+
     Args:
-      target: ``[units, N]`` float64, the points ``y`` to project.
-      inequality_matrix: ``[units, M, N]`` float64, ``G``.
-      inequality_bound: ``[units, M]`` float64, ``h``.
-      equality_matrix: ``[units, P, N]`` float64 ``E`` or None.
-      equality_bound: ``[units, P]`` float64 ``e`` or None.
-      num_iterations: interior-point iterations (Python int).
+      target: ``[units, N]`` float32 or float64, the points ``y`` to project.
+      inequality_matrix: ``[units, M, N]``, ``G``.
+      inequality_bound: ``[units, M]``, ``h``.
+      equality_matrix: ``[units, P, N]`` ``E`` or None.
+      equality_bound: ``[units, P]`` ``e`` or None.
+      num_iterations: interior-point iterations (Python int >= 0).
       tolerance: rows stop once the square root of the mean complementarity
         ``s.z / M`` and the residuals fall below ``tolerance`` times their
-        scale.
+        scale ``1 + max |y_u| + max |h_u|``. The kernel reads it as float32.
+      implementation: "kernel" (the compiled op) or "portable" (stock TF ops).
 
     Returns:
       ``[units, N]`` float64, the approximate projections (float32 operands
-      are cast to float64 first).
+      are read as float64).
+
+    Raises:
+      ValueError: a bad ``implementation``, or equalities given by halves.
+      tf.errors.InvalidArgumentError: (kernel) mismatched shapes or a
+        non-finite operand; the message names the argument, unit and index.
     """
+    _common.check_implementation(implementation)
+    if (equality_matrix is None) != (equality_bound is None):
+        raise ValueError("equality_matrix and equality_bound must be given together")
+    if implementation == "kernel" and not _compiled.in_xla_context():
+        return _kernel_projection(target, inequality_matrix, inequality_bound,
+                                  equality_matrix, equality_bound, num_iterations, tolerance)
+    return _portable_projection(target, inequality_matrix, inequality_bound,
+                                equality_matrix, equality_bound, num_iterations, tolerance)
+
+
+def _kernel_projection(target, inequality_matrix, inequality_bound, equality_matrix,
+                       equality_bound, num_iterations, tolerance):
+    """Runs ``TfLattice>PolyhedronProjection`` on the CPU (it has no GPU kernel)."""
+    operands = [tf.convert_to_tensor(t) for t in (target, inequality_matrix, inequality_bound)]
+    if equality_matrix is None:
+        units, size = tf.shape(operands[0])[0], tf.shape(operands[0])[1]
+        operands += [tf.zeros([units, 0, size], operands[0].dtype),
+                     tf.zeros([units, 0], operands[0].dtype)]
+    else:
+        operands += [tf.convert_to_tensor(t) for t in (equality_matrix, equality_bound)]
+    # One dtype for all: float32 only when every operand is float32.
+    dtype = tf.float32 if all(t.dtype == tf.float32 for t in operands) else tf.float64
+    operands = [tf.cast(t, dtype) if t.dtype != dtype else t for t in operands]
+    with tf.device("/CPU:0"):
+        return _native.load_ops().tf_lattice_polyhedron_projection(
+            *operands, num_iterations=num_iterations, tolerance=tolerance)
+
+
+def _portable_projection(target, inequality_matrix, inequality_bound, equality_matrix,
+                         equality_bound, num_iterations, tolerance):
+    """The twin: the same iteration in stock TensorFlow ops, all rows at once."""
     # Every operand in float64, whatever the callers' dtypes: constants below
     # are typed from these tensors, never inferred from Python numbers.
     target = tf.cast(target, tf.float64)
     g = tf.cast(inequality_matrix, tf.float64)
     h = tf.cast(inequality_bound, tf.float64)
-    # With no inequalities (M = 0) mu is 0.
+    # With no inequalities (M = 0) mu is 0, as in the kernel.
     num_inequalities = tf.maximum(tf.cast(tf.shape(h)[1], tf.float64), 1.0)
     has_equalities = equality_matrix is not None
     if has_equalities:

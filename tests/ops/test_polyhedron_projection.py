@@ -282,16 +282,44 @@ def test_portable_solver_compiles_once_across_traces():
     assert _compiled.cache_info().traces - after.traces == 1
 
 
-def test_kernel_projection_in_graphs_compiles_nothing():
+def _op_types(concrete_function):
+    """Op types in a concrete function's graph and in every function it calls."""
+    graph_def = concrete_function.graph.as_graph_def()
+    types = {node.op for node in graph_def.node}
+    for function in graph_def.library.function:
+        types |= {node.op for node in function.node_def}
+    return types
+
+
+def test_kernel_projection_traces_once_across_traces_and_compiles_nothing():
     outputs = tf.constant(np.random.default_rng(8).normal(size=(3, 7)))
     keypoints = np.linspace(0.0, 1.0, 7)
+    constraints = dict(convexity="convex", output_min=-0.375)
     before = _compiled.cache_info()
-    project = tf.function(lambda o: calibrator_projection(o, keypoints, convexity="convex"))
-    concrete = project.get_concrete_function(outputs)
-    assert _compiled.cache_info() == before
-    assert not _xla_calls(concrete)
-    assert OP_NAME in {op.type for op in concrete.graph.get_operations()}
+    results = []
+    for _ in range(2):
+        project = tf.function(lambda o: calibrator_projection(o, keypoints, **constraints))
+        concrete = project.get_concrete_function(outputs)
+        assert not _xla_calls(concrete)
+        assert OP_NAME in _op_types(concrete)
+        results.append(project(outputs).numpy())
+    after = _compiled.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert after.traces - before.traces == 1
+    np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(
-        project(outputs).numpy(),
-        calibrator_projection(outputs, keypoints, convexity="convex",
-                              implementation="portable").numpy(), atol=1e-9)
+        results[0], calibrator_projection(outputs, keypoints, implementation="portable",
+                                          **constraints).numpy(), atol=1e-9)
+
+
+def test_kernel_projection_traced_apart_inside_xla():
+    # The same configuration first in a plain graph (the op), then inside an
+    # XLA-compiled function, where the cached graph function with the op must
+    # not be reused.
+    outputs = tf.constant(np.random.default_rng(9).normal(size=(2, 6)))
+    keypoints = np.linspace(0.0, 1.0, 6)
+    constraints = dict(monotonicity="increasing", convexity="concave", output_max=0.625)
+    plain = tf.function(lambda o: calibrator_projection(o, keypoints, **constraints))(outputs)
+    compiled = tf.function(lambda o: calibrator_projection(o, keypoints, **constraints),
+                           jit_compile=True)(outputs)
+    np.testing.assert_allclose(compiled.numpy(), plain.numpy(), atol=1e-9)

@@ -184,8 +184,8 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
                        num_iterations, implementation):
     """Interior-point projection with convexity, then the finalize step (float64).
 
-    The portable solver runs XLA-compiled inside graphs, one compiled function
-    per configuration (see :mod:`tf_lattice.ops._compiled`).
+    Inside graphs it is one graph function per configuration, XLA-compiled
+    for the portable solver (see :mod:`tf_lattice.ops._compiled`).
     """
     epsilon = np.finfo(outputs.dtype.as_numpy_dtype).eps
 
@@ -198,13 +198,12 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
         return finalize_calibrator(approximate, knots, monotonicities, convexities,
                                    lower, upper, epsilon)
 
-    arguments = (tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
-    if implementation == "kernel":
-        final = project(*arguments)
-    else:
-        key = ("calibrator_projection", tuple(monotonicities), tuple(convexities), lower,
-               upper, num_iterations, float(epsilon))
-        final = _compiled.call_compiled_in_graphs(key, project, *arguments)
+    key = ("calibrator_projection", implementation, tuple(monotonicities),
+           tuple(convexities), lower, upper, num_iterations, float(epsilon))
+    call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+            else _compiled.call_compiled_in_graphs)
+    final = call(
+        key, project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
     return tf.cast(final, outputs.dtype)
 
 

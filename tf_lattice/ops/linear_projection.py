@@ -91,11 +91,13 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
             return problem.finalize(_solve(target, problem, num_iterations, implementation),
                                     epsilon)
 
-        if implementation == "kernel":
-            final = project(target)
-        else:
-            key = ("linear_projection", problem.key(), num_iterations, float(epsilon))
-            final = _compiled.call_compiled_in_graphs(key, project, target)
+        # Inside graphs: one graph function per configuration, XLA-compiled
+        # for the portable solver.
+        key = ("linear_projection", implementation, problem.key(), num_iterations,
+               float(epsilon))
+        call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+                else _compiled.call_compiled_in_graphs)
+        final = call(key, project, target)
         return tf.cast(tf.transpose(final), weights.dtype)
 
 

@@ -86,12 +86,13 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
                 implementation=implementation)
             return finalize_partial_order(approximate, pairs, lower, upper)
 
-        if implementation == "kernel":
-            final = project(target)
-        else:
-            key = ("partial_order_projection", size, tuple(pairs), lower, upper,
-                   num_iterations)
-            final = _compiled.call_compiled_in_graphs(key, project, target)
+        # Inside graphs: one graph function per configuration, XLA-compiled
+        # for the portable solver.
+        key = ("partial_order_projection", implementation, size, tuple(pairs), lower, upper,
+               num_iterations)
+        call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+                else _compiled.call_compiled_in_graphs)
+        final = call(key, project, target)
         return tf.cast(final, values.dtype)
 
 

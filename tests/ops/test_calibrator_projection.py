@@ -139,6 +139,19 @@ def test_graph_mode():
                               convexity="convex", output_max=1.0).numpy(), atol=1e-9)
 
 
+@pytest.mark.parametrize("size", [1, 2, 5, 8, 13])
+def test_running_extremes_match_a_sequential_scan(size):
+    from tf_lattice.ops.calibrator_projection import _running_extreme
+
+    values = np.random.default_rng(size).normal(size=(3, size))
+    np.testing.assert_array_equal(
+        _running_extreme(tf.maximum, tf.constant(values), -np.inf).numpy(),
+        np.maximum.accumulate(values, axis=1))
+    np.testing.assert_array_equal(
+        _running_extreme(tf.minimum, tf.constant(values), np.inf, reverse=True).numpy(),
+        np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1])
+
+
 def test_errors():
     outputs = np.zeros((2, 4))
     keypoints = np.arange(4.0)

@@ -248,8 +248,8 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     oriented = sign * outputs
     gaps = keypoints[:, 1:] - keypoints[:, :-1]
     slopes = (oriented[:, 1:] - oriented[:, :-1]) / gaps
-    running_max = tf.transpose(tf.scan(tf.maximum, tf.transpose(slopes)))
-    reverse_min = tf.transpose(tf.scan(tf.minimum, tf.transpose(slopes), reverse=True))
+    running_max = _running_extreme(tf.maximum, slopes, -np.inf)
+    reverse_min = _running_extreme(tf.minimum, slopes, np.inf, reverse=True)
     slopes = (running_max + reverse_min) / 2
     slopes = tf.where(direction > 0, tf.nn.relu(slopes),
                       tf.where(direction < 0, -tf.nn.relu(-slopes), slopes))
@@ -277,6 +277,25 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     shaped = tf.where(degenerate, middle * tf.ones_like(shaped), shaped)
     shaped = tf.minimum(tf.maximum(shaped, lo), hi)
     return sign * shaped
+
+
+def _running_extreme(extreme, values, identity, reverse=False):
+    """Running maximum or minimum along axis 1 of a ``[units, n]`` tensor, n static.
+
+    Doubling steps, ``x_i <- extreme(x_i, x_{i - 2^j})`` (``x_{i + 2^j}`` when
+    reversed): ``ceil(log2 n)`` elementwise ops and no loop in the graph; the
+    values are those of a sequential scan (the extremes are exact).
+    """
+    size = values.shape[1]
+    shift = 1
+    while shift < size:
+        if reverse:
+            shifted = tf.pad(values[:, shift:], [[0, 0], [0, shift]], constant_values=identity)
+        else:
+            shifted = tf.pad(values[:, :-shift], [[0, 0], [shift, 0]], constant_values=identity)
+        values = extreme(values, shifted)
+        shift *= 2
+    return values
 
 
 def _fit_into_bounds(slopes, gaps, mean, lo, hi, room, margin=None):

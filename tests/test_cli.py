@@ -104,10 +104,11 @@ def test_certify_passes_then_fails_after_tampering(regression_model, tmp_path, c
 
     estimator = CalibratedLinearRegressor.load(out)
     column = list(estimator.feature_names_in_).index("a")
-    layer = estimator.model_.get_layer(f"calibrator_{column}")
+    layer, unit = estimator._column_calibrators()[column]
     weights = layer.get_weights()
     kernel = next(i for i, w in enumerate(weights) if w.ndim == 2 and w.shape[-1] > 2)
-    weights[kernel] = weights[kernel][..., ::-1] - np.linspace(0, 1, weights[kernel].shape[-1])
+    row = weights[kernel][unit]
+    weights[kernel][unit] = row[::-1] - np.linspace(0, 1, row.shape[-1])
     layer.set_weights(weights)
     tampered = tmp_path / "tampered.keras"
     estimator.save(tampered)

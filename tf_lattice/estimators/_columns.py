@@ -122,8 +122,12 @@ def numeric_values(series):
       ValueError: on infinite values or values that are not numbers.
     """
     try:
-        values = pd.to_numeric(series.astype("object").where(series.notna(), np.nan),
-                               errors="raise").astype(np.float64).to_numpy()
+        if pd.api.types.is_numeric_dtype(series.dtype):
+            # Numbers, booleans and nullable dtypes convert without a Python loop.
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = pd.to_numeric(series.astype("object").where(series.notna(), np.nan),
+                                   errors="raise").astype(np.float64).to_numpy()
     except (TypeError, ValueError) as error:
         raise ValueError(f"column {series.name!r} must hold numbers: {error}") from None
     if np.isinf(values).any():
@@ -211,14 +215,18 @@ def encode(frame, specs):
 
 
 def _bucket_indices(series, spec):
-    lookup = {value: i for i, value in enumerate(spec.vocabulary)}
-    keyed = {_lookup_key(value): i for value, i in lookup.items()}
-    indices = np.full(len(series), spec.default_bucket, dtype=np.float32)
-    for row, value in enumerate(series.astype("object").to_numpy()):
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            continue
-        indices[row] = keyed.get(_lookup_key(value), spec.default_bucket)
-    return indices
+    """Each row's bucket: its category's index in the vocabulary, else the
+    default bucket (missing values and unseen categories).
+
+    Rows are matched through the column's distinct values (``pd.factorize``),
+    so only those pass through Python.
+    """
+    keyed = {_lookup_key(value): i for i, value in enumerate(spec.vocabulary)}
+    codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    buckets = np.array([keyed.get(_lookup_key(value), spec.default_bucket)
+                        for value in np.asarray(distinct, dtype=object)] + [spec.default_bucket],
+                       dtype=np.float32)
+    return buckets[codes]  # code -1 (missing) reads the appended default bucket
 
 
 def _lookup_key(value):

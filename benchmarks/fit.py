@@ -837,12 +837,20 @@ def run_benchmark(sections=SECTIONS, *, quick=False, tfl=True, rows=None, thread
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
-    configure_threads(threads)
+    import tensorflow as tf
+
+    try:
+        configure_threads(threads)
+    except RuntimeError as error:  # TensorFlow already ran in this process (e.g. under pytest)
+        log(f"WARNING: TensorFlow's thread pools are already set up, kept as they are: {error}")
     import tf_lattice.estimators  # noqa: F401 - imports before any timing
 
     size = "quick" if quick else "full"
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
               "machine": machine_info(threads), "threads": threads, "quick": quick,
+              "tensorflow_threads": {
+                  "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                  "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
               "versions": _versions(), "sections": {}}
     start = time.perf_counter()
     readme = None

@@ -11,9 +11,12 @@ across replicas before the update and the projection, so every replica keeps
 the same weights.
 """
 
+import collections
 import contextlib
 import dataclasses
+import json
 import math
+import threading
 import weakref
 
 import keras
@@ -127,6 +130,12 @@ class FusedAdam:
                        for v in self.variables]
         self.steps = tf.Variable(0.0, trainable=False)
 
+    def reset(self):
+        """Forgets the moments and the step count (a fresh start)."""
+        for moment in self.first + self.second:
+            moment.assign(tf.zeros_like(moment))
+        self.steps.assign(0.0)
+
     def apply(self, gradients):
         """One update of every variable, then its projection."""
         steps = self.steps.assign_add(1.0)
@@ -169,6 +178,10 @@ class _Loop:
         run = (lambda f: f) if eager else (lambda f: tf.function(f, autograph=False))
         self.run_epoch = run(self._epoch)
         self.evaluate = run(self._mean_loss)
+
+    def scope(self):
+        """The strategy's scope, or a null context."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     def _replicas(self):
         return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
@@ -229,6 +242,58 @@ class _Loop:
         return data + penalty
 
 
+class _TraceCache:
+    """Traced training loops kept across fits, keyed by the model's config.
+
+    Two fits that build models with the same config (the same estimator
+    settings on data with the same encoding, as in repeated or warm fits)
+    run the same graph. The first fit's model and traced loop are kept as a
+    template: a later fit copies its freshly initialized weights into the
+    template, trains the template with the traced loop (its optimizer state
+    reset) and copies the trained weights back, so nothing is traced again
+    and the result is the same as a fit with a fresh trace. A template in use
+    by another thread is not shared; that fit traces its own loop.
+    """
+
+    def __init__(self, capacity=8):
+        self.capacity = int(capacity)
+        self.entries = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(model, loss, learning_rate, batch_size):
+        config = json.dumps(model.get_config(), sort_keys=True, default=repr)
+        return (config, json.dumps(keras.losses.serialize(loss), sort_keys=True, default=repr),
+                float(learning_rate), int(batch_size))
+
+    @contextlib.contextmanager
+    def checkout(self, key, create):
+        """Yields the ``_Loop`` stored under ``key``, made by ``create()`` if
+        there is none; no other thread gets it meanwhile (one that finds it
+        in use makes a loop of its own, which is not stored)."""
+        with self.lock:
+            entry = self.entries.get(key)
+            found = entry is not None and entry[1].acquire(blocking=False)
+            if found:
+                self.entries.move_to_end(key)
+        if not found:
+            loop, in_use = create(), threading.Lock()
+            in_use.acquire()
+            with self.lock:
+                if key not in self.entries:
+                    self.entries[key] = (loop, in_use)
+                    while len(self.entries) > self.capacity:
+                        self.entries.popitem(last=False)
+            entry = (loop, in_use)
+        try:
+            yield entry[0]
+        finally:
+            entry[1].release()
+
+
+_TRACES = _TraceCache()
+
+
 def train_model(build, x, y, sample_weight, loss, settings, strata=None, description="fit"):
     """Builds a Keras model and fits it.
 
@@ -269,9 +334,31 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
 
     with scope():
         model = build()
-        loop = _Loop(model, loss, settings.learning_rate, batch_size, strategy, eager)
     data = _tensors(x, y, sample_weight)
     held = _tensors(*validation) if validation is not None else None
+    if strategy is not None or eager:
+        with scope():
+            loop = _Loop(model, loss, settings.learning_rate, batch_size, strategy, eager)
+        history = _train_epochs(loop, data, held, epochs, rng, settings, description)
+        return model, history
+    key = _TraceCache.key(model, loss, settings.learning_rate, batch_size)
+    # The template is a model of its own: the one returned stays the caller's.
+    template = lambda: _Loop(build(), loss, settings.learning_rate, batch_size, None, False)
+    with _TRACES.checkout(key, template) as loop:
+        loop.model.set_weights(model.get_weights())
+        loop.optimizer.reset()
+        history = _train_epochs(loop, data, held, epochs, rng, settings, description)
+        model.set_weights(loop.model.get_weights())
+        return model, history
+
+
+def _train_epochs(loop, data, held, epochs, rng, settings, description):
+    """Runs the epochs (with early stopping when ``held`` is given); returns the history.
+
+    With early stopping the model ends with the weights of its best epoch.
+    """
+    model = loop.model
+    num_rows = int(data[0].shape[0])
     progress = EpochProgress(epochs, description) if progress_enabled(settings.verbose) else None
     history = {"loss": []}
     if held is not None:
@@ -280,8 +367,8 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     if progress is not None:
         progress.on_train_begin()
     for _ in range(epochs):
-        order = tf.constant(epoch_order(len(x), batch_size, rng))
-        with scope():
+        order = tf.constant(epoch_order(num_rows, loop.batch_size, rng))
+        with loop.scope():
             history["loss"].append(float(loop.run_epoch(*data, order)))
         logs = {"loss": history["loss"][-1]}
         if held is not None:
@@ -301,7 +388,7 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
         progress.on_train_end()
     if best_weights is not None:
         model.set_weights(best_weights)
-    return model, history
+    return history
 
 
 def _tensors(x, y, sample_weight):

@@ -101,7 +101,8 @@ def _report():
                    "b": {"fits": _fits(2.0), **throughput}}}
     run = {"rows": 10_000, "epochs": 5, "fit_wall_seconds": 0.05, "fit_cpu_seconds": 0.1,
            "rows_per_second": 200_000.0, "peak_bytes": 2_000_000, "raw_bytes": 1_280_000,
-           "generate_seconds": 0.1}
+           "generate_seconds": 0.1, "rss_bytes_before_fit": 1_500_000,
+           "fit_peak_bytes": 1_756_000}
     base = dict(run, rows=1000, rows_per_second=50_000.0, peak_bytes=1_000_000, raw_bytes=128_000)
     scale = {"features": 16, "num_lattices": 32, "baseline": base, "run": run,
              "constant_bytes": 1_000_000, "memory_limit_bytes": 1.5 * 1_280_000 + 1_000_000}
@@ -146,6 +147,7 @@ def test_markdown_has_a_table_per_section_and_the_targets():
     assert f"| {bench.README_MODEL} | 1.50 (1.50) | 1.00 (1.00) | HGB 2.5x | 0.9000 |" in text
     assert "| broken | failed: E: x |" in text
     assert "| a | 6.0k | 6.0k | 6.0x | 1.00 s | 3.00 s | 3.0x |" in text
+    assert "| 10,000 | 5 | 0.05 (0.10) | 200,000 | 2 MiB | 1 MiB | 1 MiB | 0.20 |" in text
     assert text.count("| missed |") == 4
 
 

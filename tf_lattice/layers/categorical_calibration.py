@@ -59,8 +59,6 @@ class CategoricalCalibration(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
-    uses_kernels = False
-
     def __init__(self, num_buckets, units=1, output_min=None, output_max=None, monotonicities=None,
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
@@ -125,7 +123,8 @@ class CategoricalCalibration(_common.LatticeLayer):
     def _project_kernel(self, kernel, exact=False):
         return ops.partial_order_projection(
             tf.convert_to_tensor(kernel), self.monotonicities,
-            output_min=self.output_min, output_max=self.output_max)
+            output_min=self.output_min, output_max=self.output_max, exact=exact,
+            implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():

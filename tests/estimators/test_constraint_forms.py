@@ -76,3 +76,20 @@ def test_integer_position_that_is_also_another_columns_name_is_ambiguous():
     assert resolve_constraints(specs, monotonicity={"0": 1}).features[1].monotonicity == "increasing"
     plain = [FeatureSpec(name, NUMERIC, (0.0, 1.0)) for name in ("0", "1")]
     assert resolve_constraints(plain, monotonicity={1: -1}).features[1].monotonicity == "decreasing"
+
+
+def test_polars_frames_keep_their_column_names():
+    pl = pytest.importorskip("polars")
+    from tf_lattice.estimators import CalibratedLinearRegressor
+
+    rng = np.random.default_rng(1)
+    data = {"size": rng.uniform(size=50), "noise": rng.uniform(size=50),
+            "kind": rng.choice(["x", "y"], 50).tolist()}
+    y = 2 * data["size"]
+    model = CalibratedLinearRegressor(monotonicity={"size": 1}, epochs=1, verbose=0,
+                                      random_state=0).fit(pl.DataFrame(data), y)
+    assert list(model.feature_names_in_) == ["size", "noise", "kind"]
+    assert model.feature_specs_[2].kind == "categorical"
+    expected = model.predict(pd.DataFrame(data))
+    reordered = pl.DataFrame(data).select(["kind", "noise", "size"])
+    np.testing.assert_allclose(model.predict(reordered), expected, rtol=1e-6)

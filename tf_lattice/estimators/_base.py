@@ -17,9 +17,10 @@ from sklearn.utils.validation import (
     check_array, check_is_fitted, check_random_state, validate_data)
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators import _serialization
+from tf_lattice.estimators import _limits, _serialization
 from tf_lattice.estimators._columns import (
-    NUMERIC, FeatureSpec, encode, fit_feature_specs, to_frame)
+    NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
+    duplicate_columns, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
@@ -45,6 +46,30 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
         bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     return value
+
+
+def _normalized_weights(sample_weight, num_rows):
+    """Sample weights scaled to mean 1, in float32.
+
+    The scaling runs in float64 and first divides by the largest weight, so
+    weights up to the float64 maximum (1e300) neither overflow nor lose their
+    ratios; weights below float32 resolution relative to the largest become 0.
+    """
+    if sample_weight is None:
+        return np.ones(num_rows, dtype=np.float32)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must hold numbers") from None
+    if weights.shape[0] != num_rows:
+        raise ValueError(f"sample_weight has {weights.shape[0]} entries but X has {num_rows} rows")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    largest = weights.max()
+    if largest <= 0:
+        raise ValueError("sample_weight has only zero weights; at least one must be positive")
+    weights = weights / largest
+    return (weights * (num_rows / weights.sum())).astype(np.float32)
 
 
 class CalibratedEstimatorBase(BaseEstimator):
@@ -129,11 +154,26 @@ class CalibratedEstimatorBase(BaseEstimator):
                              f"got {self.distribute_strategy!r}")
 
     def _validate_features(self, X, reset):
-        """Checks ``X`` and returns it as a DataFrame with the fitted names."""
+        """Checks ``X`` and returns it as a DataFrame with the fitted names.
+
+        Data frames other than pandas (polars, ...) are converted first, with
+        their column names. At predict time a DataFrame's columns are matched
+        by name: any order is accepted, missing and unexpected columns are
+        refused naming them. Data given without names where fit had names (or
+        the reverse) is matched by position, with scikit-learn's warning.
+        """
+        X = as_dataframe(X)
+        if isinstance(X, pd.DataFrame):
+            duplicates = duplicate_columns(X)
+            if duplicates:
+                raise ValueError(f"X has duplicate column names {duplicates}; every column needs "
+                                 "its own name")
         if reset:
             for name in ("n_features_in_", "feature_names_in_"):
                 if hasattr(self, name):
                     delattr(self, name)
+        elif isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            X = self._match_columns_by_name(X)
         if not isinstance(X, pd.DataFrame):
             # Arrays get scikit-learn's checks: 2-D, dense, real, non-empty, no inf.
             X = check_array(X, dtype=None, accept_sparse=False, ensure_all_finite="allow-nan",
@@ -152,8 +192,35 @@ class CalibratedEstimatorBase(BaseEstimator):
             return frame
         names = [spec.name for spec in self.feature_specs_]
         if isinstance(X, pd.DataFrame):
-            return to_frame(X)
-        return to_frame(X, feature_names=names)
+            frame = to_frame(X)
+            if not hasattr(self, "feature_names_in_"):
+                # Fitted without names: columns count by position, as in scikit-learn.
+                frame.columns = names
+        else:
+            frame = to_frame(X, feature_names=names)
+        check_predict_columns(frame, self.feature_specs_)
+        return frame
+
+    def _match_columns_by_name(self, X):
+        """``X``'s training columns in training order; refuses missing and extra ones."""
+        fitted = [str(name) for name in self.feature_names_in_]
+        given = [str(name) for name in X.columns]
+        missing = [name for name in fitted if name not in given]
+        unexpected = [name for name in given if name not in fitted]
+        if missing or unexpected:
+            problems = []
+            if missing:
+                problems.append(f"missing the columns {missing} seen in fit")
+            if unexpected:
+                problems.append(f"has columns {unexpected} not seen in fit")
+            raise ValueError(f"X's feature names do not match those passed to fit: X is "
+                             + " and ".join(problems)
+                             + (f"; select the training columns with X[{fitted!r}]"
+                                if unexpected and not missing else ""))
+        if given == fitted:
+            return X
+        positions = [given.index(name) for name in fitted]
+        return X.iloc[:, positions]
 
     # -- fitting ---------------------------------------------------------------
 
@@ -191,23 +258,30 @@ class CalibratedEstimatorBase(BaseEstimator):
             specs, monotonicity=self.monotonicity, convexity=self.convexity,
             unimodality=self.unimodality, category_order=self.category_order, trust=self.trust,
             dominance=self.dominance, allow_unimodality=self._supports_unimodality)
+        for spec, feature in zip(specs, constraints.features):
+            if spec.kind == NUMERIC and feature.shaped:
+                check_exact_in_model_dtype(frame[spec.name])
         encoded = encode(frame, specs)
-        if sample_weight is None:
-            weights = np.ones(len(frame), dtype=np.float32)
-        else:
-            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if weights.shape[0] != len(frame):
-                raise ValueError(f"sample_weight has {weights.shape[0]} entries but X has "
-                                 f"{len(frame)} rows")
-            if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-                raise ValueError("sample_weight must be finite and non-negative")
-            if weights.sum() <= 0:
-                raise ValueError("sample_weight has only zero weights; at least one must be positive")
-            weights = (weights * (len(weights) / weights.sum())).astype(np.float32)
+        weights = _normalized_weights(sample_weight, len(frame))
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.feature_specs_ = specs
         self.constraints_ = constraints
         return frame, encoded, weights, seed
+
+    def _check_model_size(self, units):
+        """Refuses, before allocation, lattices too large to train (see `_limits`).
+
+        Reads the structure ``_build_network`` chose: ``lattices_`` and
+        ``second_lattices_`` of ensembles and deep lattice networks, or one
+        lattice over every column.
+        """
+        size = int(self.lattice_size)
+        lattices = [([size] * len(subset), 1) for subset in getattr(self, "lattices_", None) or ()]
+        lattices += [([size] * len(subset), 1)
+                     for subset in getattr(self, "second_lattices_", None) or ()]
+        if not lattices and self._supports_unimodality:  # one lattice over every column
+            lattices = [([size] * len(self.feature_specs_), units)]
+        _limits.check_lattices(lattices, f"this {type(self).__name__}")
 
     def _encode_for_predict(self, X):
         check_is_fitted(self, "model_")

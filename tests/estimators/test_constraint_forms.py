@@ -78,6 +78,24 @@ def test_integer_position_that_is_also_another_columns_name_is_ambiguous():
     assert resolve_constraints(plain, monotonicity={1: -1}).features[1].monotonicity == "decreasing"
 
 
+def test_monotonic_cst_fit_certify_and_save_round_trip(tmp_path):
+    from tf_lattice.estimators import CalibratedLinearRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(60, 3))
+    y = X[:, 0] - X[:, 2]
+    model = CalibratedLinearRegressor(monotonicity=[1, 0, -1], convexity={1: -1}, epochs=1,
+                                      verbose=0, random_state=0).fit(X, y)
+    assert _directions(model.constraints_, "monotonicity") == ["increasing", "none", "decreasing"]
+    assert model.certify().holds
+    model.save(tmp_path / "m.keras")
+    loaded = CalibratedLinearRegressor.load(tmp_path / "m.keras")
+    # Integer keys stay positions after the JSON round trip.
+    assert loaded.get_params()["convexity"] == {1: -1}
+    assert loaded.get_params()["monotonicity"] == [1, 0, -1]
+    assert loaded.constraints_ == model.constraints_
+
+
 def test_polars_frames_keep_their_column_names():
     pl = pytest.importorskip("polars")
     from tf_lattice.estimators import CalibratedLinearRegressor

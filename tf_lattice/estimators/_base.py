@@ -9,6 +9,7 @@ or classification).
 
 import copy
 import numbers
+import os
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from sklearn.utils.validation import (
     check_array, check_is_fitted, check_random_state, validate_data)
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators import _limits, _serialization
+from tf_lattice.estimators import _limits, _serialization, _structure
 from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
     duplicate_columns, encode, fit_feature_specs, to_frame)
@@ -45,6 +46,28 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
     if too_low or (high is not None and value > high) or not np.isfinite(value):
         bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return value
+
+
+_RESAVE = ("re-save it: load it with the tf_lattice version that wrote it and call save(), or "
+           "fit the estimator again and save it")
+
+
+def _missing_field(path, field):
+    return ValueError(f"{path!r} lacks the field {field!r} in its "
+                      f"{_serialization.ESTIMATOR_MEMBER} (written by another version of "
+                      f"tf_lattice, or edited); {_RESAVE}")
+
+
+def _stored_field(container, field, path, kind=None, prefix=""):
+    """``container[field]``, or ValueError naming the missing (or malformed) field."""
+    if not isinstance(container, dict) or field not in container:
+        raise _missing_field(path, prefix + field)
+    value = container[field]
+    if kind is not None and not isinstance(value, kind):
+        raise ValueError(f"{path!r}: the field {prefix + field!r} of its "
+                         f"{_serialization.ESTIMATOR_MEMBER} is a {type(value).__name__}, "
+                         f"expected a {kind.__name__}; {_RESAVE}")
     return value
 
 
@@ -297,33 +320,42 @@ class CalibratedEstimatorBase(BaseEstimator):
 
     # -- inspection ---------------------------------------------------------------
 
-    def _column_of_layer(self, layer_name):
-        if layer_name.startswith("calibrator_"):
-            return self.feature_specs_[int(layer_name.split("_")[1])].name
-        return None
-
     def certify(self):
         """Checks every declared constraint exactly on the fitted model.
 
-        Merges the certificates of every constrained layer (calibrators,
-        lattices, linear layers); check names say which layer (and for
-        calibrators which column) they concern.
+        Two kinds of checks:
+
+        - every constrained layer's certificate: its weights satisfy its own
+          settings (calibrators, lattices, linear layers; check names say
+          which layer, and for calibrators which column);
+        - per constraint the user declared (``monotonicity``, ``convexity``,
+          ``unimodality``, ``category_order``, ``trust``, ``dominance``), a
+          structural check that the model carries it: the layers reading the
+          column have the declared shape (direction included) and every later
+          layer keeps it (see :mod:`tf_lattice.estimators._structure`). A model
+          whose layers do not carry a declared constraint fails here even when
+          each layer meets its own settings.
 
         Returns:
           A :class:`tf_lattice.constraints.Certificate` that holds only if every
           check holds.
         """
         check_is_fitted(self, "model_")
+        column_of_layer = {}
+        for j, spec in enumerate(self.feature_specs_):
+            for layer in _structure.layers_reading_column(self.model_, j):
+                column_of_layer[layer.name] = spec.name
         checks = []
         for layer in self.model_.layers:
             if not hasattr(layer, "certify"):
                 continue
             certificate = layer.certify()
-            column = self._column_of_layer(layer.name)
+            column = column_of_layer.get(layer.name)
             prefix = f"calibrator {column!r}" if column is not None else layer.name
             for check in certificate.checks:
                 checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
                                               check.location, check.tolerance))
+        checks += _structure.declared_checks(self.model_, self.feature_specs_, self.constraints_)
         return Certificate(type(self).__name__, tuple(checks))
 
     def calibrator_curves(self):
@@ -407,19 +439,7 @@ class CalibratedEstimatorBase(BaseEstimator):
     def _json_params(self):
         params = self.get_params(deep=False)
         params["distribute_strategy"] = None
-
-        def plain(value):
-            if isinstance(value, dict):
-                return {str(k): plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            if isinstance(value, np.generic):
-                return value.item()
-            if isinstance(value, np.random.RandomState):
-                return None
-            return value
-
-        return {name: plain(value) for name, value in params.items()}
+        return {name: _serialization.encode_param(value) for name, value in params.items()}
 
     def save(self, path):
         """Saves the fitted estimator to one ``.keras`` file.
@@ -429,6 +449,9 @@ class CalibratedEstimatorBase(BaseEstimator):
 
         Args:
           path: destination ending in ``.keras``.
+
+        Prefer this to pickling for exchanging models: :meth:`load` checks
+        the file before reading it, while unpickling runs arbitrary code.
         """
         check_is_fitted(self, "model_")
         payload = {"class": type(self).__name__, "params": self._json_params(),
@@ -439,26 +462,58 @@ class CalibratedEstimatorBase(BaseEstimator):
     def load(cls, path):
         """Loads an estimator written by :meth:`save`.
 
+        The estimator description is checked before the model is read: its
+        class, its fields, its parameters; the model archive is checked for
+        code and oversized lattices (see
+        :mod:`tf_lattice.estimators._serialization`); then the stored encoding
+        (keypoints, vocabularies) must match the model's calibrators.
+
         Raises:
-          ValueError: if the file holds another estimator class.
+          ValueError: naming the file and the problem: another estimator
+            class, a missing field (with how to re-save), an unsafe archive,
+            an encoding that does not match the model.
         """
-        model, payload = _serialization.read(path)
-        if payload["class"] != cls.__name__:
-            raise ValueError(f"{path!r} holds a {payload['class']}, not a {cls.__name__}")
-        params = payload["params"]
+        path = os.fspath(path)
+        payload = _serialization.read_payload(path)
+        name = _stored_field(payload, "class", path)
+        if name != cls.__name__:
+            raise ValueError(f"{path!r} holds a {name}, not a {cls.__name__}")
+        params = _serialization.decode_param(_stored_field(payload, "params", path, dict))
+        fitted = _stored_field(payload, "fitted", path, dict)
         for name in ("trust", "dominance"):
             if params.get(name) is not None:
                 params[name] = [tuple(entry) for entry in params[name]]
-        if params.get("category_order") is not None:
+        if isinstance(params.get("category_order"), dict):
             params["category_order"] = {k: [tuple(p) for p in v]
                                         for k, v in params["category_order"].items()}
-        estimator = cls(**params)
-        estimator._restore_payload(payload["fitted"])
-        estimator.constraints_ = resolve_constraints(
-            estimator.feature_specs_, monotonicity=params.get("monotonicity"),
-            convexity=params.get("convexity"), unimodality=params.get("unimodality"),
-            category_order=params.get("category_order"), trust=params.get("trust"),
-            dominance=params.get("dominance"), allow_unimodality=cls._supports_unimodality)
+        try:
+            estimator = cls(**params)
+        except TypeError as error:
+            raise ValueError(f"{path!r}: the stored parameters do not fit {cls.__name__} "
+                             f"({error}); {_RESAVE}") from None
+        specs = _stored_field(fitted, "feature_specs_", path, list, "fitted.")
+        for j, spec in enumerate(specs):
+            for field in ("name", "kind", "keypoints", "vocabulary", "has_missing"):
+                _stored_field(spec, field, path, None, f"fitted.feature_specs_[{j}].")
+        try:
+            estimator._restore_payload(fitted)
+        except KeyError as error:
+            raise _missing_field(path, f"fitted.{error.args[0]}") from None
+        try:
+            estimator.constraints_ = resolve_constraints(
+                estimator.feature_specs_, monotonicity=params.get("monotonicity"),
+                convexity=params.get("convexity"), unimodality=params.get("unimodality"),
+                category_order=params.get("category_order"), trust=params.get("trust"),
+                dominance=params.get("dominance"), allow_unimodality=cls._supports_unimodality)
+        except ValueError as error:
+            raise ValueError(f"{path!r}: the stored constraints do not fit the stored columns "
+                             f"({error})") from None
+        model = _serialization.read_model(path)
+        problem = _structure.check_encoding(model, estimator.feature_specs_)
+        if problem:
+            raise ValueError(f"{path!r}: {problem}: the stored encoding does not match the model "
+                             "(the file was edited or assembled from two models); fit and save "
+                             "the estimator again")
         estimator.model_ = model
         return estimator
 
@@ -481,6 +536,13 @@ class CalibratedEstimatorBase(BaseEstimator):
     # -- pickling -------------------------------------------------------------------
 
     def __getstate__(self):
+        """Pickling support (the model travels as its ``.keras`` bytes).
+
+        Warning: unpickling runs arbitrary code chosen by whoever wrote the
+        pickle. Unpickle only data you trust; to exchange models use
+        :meth:`save` and :meth:`load`, which check the file (see the Security
+        section of the README).
+        """
         state = self.__dict__.copy()
         state["distribute_strategy"] = None
         if "model_" in state:

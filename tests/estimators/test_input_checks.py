@@ -32,9 +32,9 @@ def fitted():
 def test_columns_are_matched_by_name(fitted):
     model, frame = fitted
     np.testing.assert_allclose(model.predict(frame[["kind", "b", "a"]]), model.predict(frame))
-    with pytest.raises(ValueError, match=r"missing the columns \['b'\]"):
+    with pytest.raises(ValueError, match=r"seen at fit time, yet now missing:\n- b\n"):
         model.predict(frame.drop(columns=["b"]))
-    with pytest.raises(ValueError, match=r"has columns \['extra'\] not seen in fit"):
+    with pytest.raises(ValueError, match=r"unseen at fit time:\n- extra\n"):
         model.predict(frame.assign(extra=1.0))
 
 

@@ -231,15 +231,16 @@ class CalibratedEstimatorBase(BaseEstimator):
         missing = [name for name in fitted if name not in given]
         unexpected = [name for name in given if name not in fitted]
         if missing or unexpected:
-            problems = []
-            if missing:
-                problems.append(f"missing the columns {missing} seen in fit")
+            # scikit-learn's wording, so the message reads as theirs does.
+            message = "The feature names should match those that were passed during fit.\n"
             if unexpected:
-                problems.append(f"has columns {unexpected} not seen in fit")
-            raise ValueError(f"X's feature names do not match those passed to fit: X is "
-                             + " and ".join(problems)
-                             + (f"; select the training columns with X[{fitted!r}]"
-                                if unexpected and not missing else ""))
+                message += "Feature names unseen at fit time:\n" + "".join(
+                    f"- {name}\n" for name in unexpected)
+            if missing:
+                message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                    f"- {name}\n" for name in missing)
+            raise ValueError(message + "(columns are matched by name; their order does not "
+                                       "matter)")
         if given == fitted:
             return X
         positions = [given.index(name) for name in fitted]

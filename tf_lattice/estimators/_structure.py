@@ -287,7 +287,9 @@ class _PairRule:
             return [tuple(e[:2]) for e in getattr(layer, "monotonic_dominances", ()) or ()]
         return [tuple(e) for e in getattr(layer, f"{self.kind}_trusts", ()) or ()]
 
-    def _expected(self, layer, unit, k_first, k_second, second_state):
+    def _expected(self, k_first, k_second, second_state):
+        """The entry a layer must declare: its own indices, and the trust direction in
+        its inputs' terms (flipped when the second column reaches it decreasing)."""
         if self.kind == "dominance":
             return (k_first, k_second)
         direction = self.direction
@@ -317,7 +319,7 @@ class _PairRule:
                 return _BROKEN
             return _JOINED if joined else (_FIRST if firsts else _SECOND)
         if len(firsts) == 1 and len(seconds) == 1 and not joined:
-            expected = self._expected(layer, unit, firsts[0], seconds[0], shapes[seconds[0]])
+            expected = self._expected(firsts[0], seconds[0], shapes[seconds[0]])
             if expected in self._entries(layer):
                 return _JOINED
             if not (linear and self.additive_ok):

@@ -342,14 +342,15 @@ class CalibratedEstimatorBase(BaseEstimator):
           check holds.
         """
         check_is_fitted(self, "model_")
-        checks = []
-        calibrators = self._column_calibrators()
-        for spec, (layer, unit) in zip(self.feature_specs_, calibrators):
-            for check in layer.certify(units=[unit]).checks:
-                checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
-                                              check.worst_violation, check.location,
-                                              check.tolerance))
-        calibration_layers = {id(layer) for layer, _ in calibrators}
+        checks, calibration_layers = [], set()
+        for j, spec in enumerate(self.feature_specs_):
+            # A column without a calibrator fails the declared checks below.
+            for layer, unit in _structure.layers_reading_column(self.model_, j):
+                calibration_layers.add(id(layer))
+                for check in layer.certify(units=[unit]).checks:
+                    checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
+                                                  check.worst_violation, check.location,
+                                                  check.tolerance))
         for layer in self.model_.layers:
             if not hasattr(layer, "certify") or id(layer) in calibration_layers:
                 continue

@@ -8,6 +8,10 @@ import tensorflow as tf
 class FeatureColumn(keras.layers.Layer):
     """Reads one column of the encoded `(batch, n_features)` matrix.
 
+    The per-column layout of models saved by tf_lattice 0.1 (new models read
+    all numeric columns with one :class:`FeatureColumns`); kept so that those
+    files load.
+
     Missing entries are NaN in the encoded matrix. The layer returns the
     column with NaN replaced by ``fill_value`` (so no NaN reaches a kernel or
     a gradient) and a float mask that is 1 where the value was missing.

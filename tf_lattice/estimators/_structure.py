@@ -51,6 +51,11 @@ def _input_columns(layer):
     return None
 
 
+def _picker(layer):
+    """The layer whose output a calibrator reads."""
+    return layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
+
+
 def _calibrator_units(model):
     """``(layer, unit, column)`` for every calibrator unit reading a model-input column.
 
@@ -67,7 +72,7 @@ def _calibrator_units(model):
         nodes = getattr(layer, "_inbound_nodes", [])
         if type(layer).__name__ not in _CALIBRATORS or len(nodes) != 1:
             continue
-        picker = nodes[0].input_tensors[0]._keras_history.operation
+        picker = _picker(layer)
         picker_nodes = getattr(picker, "_inbound_nodes", [])
         columns = _input_columns(picker)
         if columns is None or len(picker_nodes) != 1 or \
@@ -104,6 +109,10 @@ def check_encoding(model, specs):
     if width != len(specs):
         return (f"the model reads {width} columns but the stored encoding describes "
                 f"{len(specs)}")
+    columns_of = {}
+    for layer, _, column in _calibrator_units(model):
+        if column < len(specs):
+            columns_of.setdefault(layer.name, []).append(column)
     for j, spec in enumerate(specs):
         layers = layers_reading_column(model, j)
         if len(layers) != 1:
@@ -128,9 +137,15 @@ def check_encoding(model, specs):
             if not hasattr(layer, "num_buckets"):
                 return (f"column {spec.name!r} is categorical but the model calibrates it with a "
                         f"{kind}")
-            if layer.num_buckets < len(spec.vocabulary):
-                return (f"the calibrator of column {spec.name!r} has {layer.num_buckets} categories "
-                        f"but the stored vocabulary has {len(spec.vocabulary)}")
+            # A categorical calibrator has one bucket per category of its
+            # largest vocabulary, plus the default bucket (whose id is the
+            # layer's last bucket; the per-column layout of earlier versions
+            # used the layer's own default bucket instead).
+            widest = max(len(specs[c].vocabulary) for c in columns_of[layer.name])
+            legacy = type(_picker(layer)).__name__ == "FeatureColumn"
+            if layer.num_buckets != widest + (0 if legacy else 1):
+                return (f"the calibrator of column {spec.name!r} has "
+                        f"{layer.num_buckets - (0 if legacy else 1)} categories but the stored vocabulary has {len(spec.vocabulary)}")
     return None
 
 

@@ -94,3 +94,20 @@ def test_feature_layers_pick_columns_exactly():
     np.testing.assert_array_equal(missing, np.isnan(raw[:, [2, 0]]).astype("float32"))
     with pytest.raises(ValueError, match="fill_values"):
         FeatureColumns([0, 1], [0.0])
+
+
+def test_aligned_arrays_reach_tensorflow_without_a_copy():
+    array = _training.aligned_empty((5, 3), np.float32)
+    assert array.ctypes.data % _training.TENSOR_ALIGNMENT == 0 and array.flags.c_contiguous
+    array[:] = np.arange(15, dtype=np.float32).reshape(5, 3)
+    tensor = _training.shared_tensor(array, np.float32)
+    array[0, 0] = 99.0  # shared memory: the tensor sees the change
+    assert tensor.numpy()[0, 0] == 99.0
+    # A misaligned view is copied, never handed over (TensorFlow would abort).
+    offset = _training.aligned_empty((16,), np.float32)
+    view = offset.view(np.uint8)[4:4 + 4 * 15].view(np.float32)
+    assert view.ctypes.data % _training.TENSOR_ALIGNMENT != 0
+    view[:] = 1.0
+    copied = _training.shared_tensor(view, np.float32)
+    view[0] = 5.0
+    assert copied.numpy()[0] == 1.0

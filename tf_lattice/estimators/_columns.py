@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from tf_lattice.estimators._training import aligned_empty
 from tf_lattice.estimators._keypoints import MODEL_DTYPE, quantile_keypoints
 
 #: An object or string column is refused as "numeric with stray strings" when
@@ -145,7 +146,7 @@ def to_frame(X, feature_names=None):
       ValueError: if an array input is not 2-D or has no columns.
     """
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
+        frame = X.copy(deep=False)  # the values are only read: no copy of the data
         frame.columns = [str(c) for c in frame.columns]
         return frame
     array = np.asarray(X)
@@ -404,7 +405,8 @@ def encode(frame, specs):
       ValueError: on a missing column, infinite or non-numeric values.
     """
     check_columns(frame, specs)
-    encoded = np.empty((len(frame), len(specs)), dtype=np.float32)
+    # Aligned for TensorFlow, so that training reads this array without a copy.
+    encoded = aligned_empty((len(frame), len(specs)), np.float32)
     for j, spec in enumerate(specs):
         series = frame[spec.name]
         if spec.kind == NUMERIC:

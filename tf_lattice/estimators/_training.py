@@ -394,9 +394,38 @@ def _train_epochs(loop, data, held, epochs, rng, settings, description):
 def _tensors(x, y, sample_weight):
     """The training arrays as tensors, placed once: `(n, d)`, `(n, 1)`, `(n,)`."""
     y = np.asarray(y)
-    return (tf.constant(x, tf.float32),
-            tf.constant(y.reshape(len(y), -1), tf.float32 if y.dtype.kind == "f" else tf.int32),
-            tf.constant(np.asarray(sample_weight).reshape(-1), tf.float32))
+    return (shared_tensor(x, np.float32),
+            shared_tensor(y.reshape(len(y), -1), np.float32 if y.dtype.kind == "f" else np.int32),
+            shared_tensor(np.asarray(sample_weight).reshape(-1), np.float32))
+
+
+#: TensorFlow's CPU tensors must start at a multiple of this many bytes.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialized C-contiguous array whose data starts at a multiple of
+    `TENSOR_ALIGNMENT` bytes, so that `shared_tensor` can hand it to
+    TensorFlow without a copy."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + TENSOR_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
+def shared_tensor(array, dtype):
+    """A CPU tensor of ``array`` in ``dtype`` that shares its memory when it can.
+
+    A C-contiguous, writeable array of the right dtype whose data is aligned
+    for TensorFlow (see `aligned_empty`) is handed over through DLPack without
+    a copy (the training matrix is the largest allocation of a fit); anything
+    else is converted, which copies.
+    """
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if array.size and array.flags.writeable and array.ctypes.data % TENSOR_ALIGNMENT == 0:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
 
 
 _PREDICTORS = weakref.WeakKeyDictionary()

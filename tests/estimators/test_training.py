@@ -111,3 +111,11 @@ def test_aligned_arrays_reach_tensorflow_without_a_copy():
     copied = _training.shared_tensor(view, np.float32)
     view[0] = 5.0
     assert copied.numpy()[0] == 1.0
+
+
+@pytest.mark.parametrize("rows,expected", [
+    (100, (60, 32)), (227, (60, 32)), (32_561, (19, 1024)), (300_000, (3, 1024)),
+    (1_000_000, (1, 1024))])
+def test_the_automatic_schedule_takes_about_600_steps(rows, expected):
+    assert _training.resolve_schedule(rows, None, None) == expected
+    assert _training.resolve_schedule(rows, 4, 100) == (4, 100)

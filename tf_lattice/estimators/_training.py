@@ -65,14 +65,17 @@ def resolve_schedule(num_rows, epochs, batch_size, target_steps=600):
     """The batch size and epochs to use.
 
     Automatic choices: ``batch_size = clip(n // 8, 32, 1024)`` and ``epochs =
-    clip(ceil(target_steps / steps_per_epoch), 5, 60)``, so small data sets
-    get enough optimizer steps and large ones few passes.
+    clip(ceil(target_steps / steps_per_epoch), 1, 60)``: about
+    ``target_steps`` optimizer steps whatever the size, so small data sets
+    get many passes and large ones a single pass (on 1e6 rows of
+    ``make_monotone_regression`` one pass of 977 steps reaches the test error
+    of five).
     """
     if batch_size is None:
         batch_size = int(np.clip(num_rows // 8, 32, 1024))
     if epochs is None:
         steps = max(1, math.ceil(num_rows / batch_size))
-        epochs = int(np.clip(math.ceil(target_steps / steps), 5, 60))
+        epochs = int(np.clip(math.ceil(target_steps / steps), 1, 60))
     return int(epochs), int(batch_size)
 
 

@@ -9,6 +9,13 @@
 
 namespace tf_lattice {
 
+// Whether one entry is a valid input: the value is not NaN and the weight is
+// positive and finite. Both kernels report the first invalid entry.
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool IsotonicEntryValid(T value, T weight) {
+  return value == value && weight > T(0) && weight - weight == T(0);
+}
+
 // Solves  min_y sum_i w_i (y_i - v_i)^2  s.t. y monotone, lower <= y_i <= upper
 // for one row of `size` entries, in O(size).
 //

@@ -328,13 +328,32 @@ class LatticeProgram:
 
         The target of a row is its largest vertex index with nonzero coefficient.
         """
+        return self._sorted_rows[:3]
+
+    @property
+    def family_names(self):
+        """The name of each declared constraint (``rows[f].name``), as listed."""
+        return [r.name for r in self.rows]
+
+    @property
+    def row_families(self):
+        """int64 [R]: the constraint (index into ``family_names``) of each row of
+        ``all_rows``."""
+        return self._sorted_rows[3]
+
+    @functools.cached_property
+    def _sorted_rows(self):
+        """(index, coef, target, family) of every row, stably sorted by target."""
         if not self.rows:
-            return np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros((0,), np.int64)
+            return (np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros((0,), np.int64),
+                    np.zeros((0,), np.int64))
         index = np.concatenate([r.index for r in self.rows])
         coef = np.concatenate([r.coef for r in self.rows])
+        family = np.concatenate([np.full(r.index.shape[0], f, np.int64)
+                                 for f, r in enumerate(self.rows)])
         target = np.max(np.where(coef != 0, index, -1), axis=1)
         order = np.argsort(target, kind="stable")
-        return index[order], coef[order], target[order]
+        return index[order], coef[order], target[order], family[order]
 
     @functools.cached_property
     def finalize_tables(self):

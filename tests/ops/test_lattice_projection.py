@@ -479,3 +479,53 @@ def test_kernel_shape_function_names_the_input():
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError),
                        match="row_offsets must have rank 1"):
         tf.function(project).get_concrete_function(tf.TensorSpec([None, None], tf.int64))
+
+
+def test_interior_program_size_bound_is_checked_before_any_work():
+    import time
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"V x R = .* exceeds the limit.*reduce lattice_sizes"):
+        lattice_projection(np.zeros((1, 2**18)), [2] * 18, monotonicities=[INC] * 18,
+                           joint_monotonicities=[(0, 1)], implementation="portable")
+    assert time.perf_counter() - start < 5.0
+    with pytest.raises(ValueError, match=r"exact=True .* use exact=False"):
+        lattice_projection(np.zeros((1, 2**12)), [2] * 12, monotonicities=[INC] * 12,
+                           exact=True)
+
+
+def test_monotone_lattices_need_no_linear_program():
+    # 2^16 vertices, 16 monotone dimensions: the direction is closed-form.
+    from tf_lattice.ops import _lattice_constraints
+    constraints = _lattice_constraints.parse_constraints([2] * 16, monotonicities=[INC] * 16)
+    _lattice_constraints.check_projection_size(constraints)
+    program = _lattice_constraints.compile_constraints(constraints)
+    q, margin = _lattice_constraints.interior_direction(program)
+    index, coef, _ = program.all_rows
+    assert np.max(np.abs(q)) <= 1.0 and margin == pytest.approx(2 / 16)
+    assert np.min(np.sum(coef * q[index], axis=1)) >= margin * (1 - 1e-12)
+
+
+def _reference_levels(program):
+    """The finalize levels by a vertex-by-vertex loop (the definition)."""
+    index, coef, target = program.all_rows
+    n = program.constraints.num_vertices
+    depth = np.zeros(n, np.int64)
+    for t in range(n):
+        rows = target == t
+        others = index[rows][(coef[rows] != 0) & (index[rows] != t)]
+        depth[t] = 1 + depth[others].max() if others.size else 0
+    return [np.flatnonzero(depth == level) for level in range(int(depth.max()) + 1)]
+
+
+@pytest.mark.parametrize("case", ["combined_3x3x2", "combined_dom_2^6", "combined_uni_3x3x2",
+                                  "unimodal_9x2"])
+def test_finalize_levels_match_their_definition(case):
+    from tf_lattice.ops import _lattice_constraints
+    sizes, kw = CASES[case]
+    program = _lattice_constraints.compile_constraints(
+        _lattice_constraints.parse_constraints(sizes, **kw))
+    levels = program.finalize_tables[3]
+    expected = _reference_levels(program)
+    assert len(levels) == len(expected)
+    for a, b in zip(levels, expected):
+        np.testing.assert_array_equal(a, b)

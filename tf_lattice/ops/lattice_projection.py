@@ -61,6 +61,13 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
 
 With ``exact=True`` the projection is solved by cvxpy (small lattices) and
 then finalized the same way (which moves it by at most the solver tolerance).
+
+Set-up cost: the finalize's direction ``q`` is closed-form for monotonicities
+and unimodalities alone and otherwise a linear program over all ``V``
+vertices and ``R`` rows, so such constraint sets are refused above
+``V x R = 2^32`` (``_lattice_constraints.MAX_INTERIOR_PROGRAM_SIZE``), and
+``exact=True`` above ``2^25`` (``MAX_EXACT_PROGRAM_SIZE``), with a
+``ValueError`` raised before any other work.
 """
 
 import numpy as np
@@ -127,7 +134,11 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
       ValueError: for invalid constraints (see
         :func:`tf_lattice.ops._lattice_constraints.parse_constraints`), a
         ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
-        dtype, a bad ``num_iterations`` or ``implementation``.
+        dtype, a bad ``num_iterations`` or ``implementation``, or a lattice too
+        large for the set-up (see
+        :func:`tf_lattice.ops._lattice_constraints.check_projection_size`:
+        ``V x R`` above ``2^32`` with trusts, dominances or joint
+        monotonicities, above ``2^25`` with ``exact=True``).
       tf.errors.InvalidArgumentError: a NaN or infinite parameter (every
         implementation; the message names the first), or a unit for which no
         exactly feasible point was found (the message names the failing
@@ -140,6 +151,7 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,
         output_max=output_max)
+    _lattice_constraints.check_projection_size(constraints, exact=exact)
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) \
             or num_iterations < 0:
         raise ValueError(f"num_iterations must be an int >= 0, got {num_iterations!r}")

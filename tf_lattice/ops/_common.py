@@ -55,6 +55,31 @@ def float_matrix(name, value, axis_names, known_axis):
     return tensor
 
 
+def assert_no_nan(name, tensor, op_name):
+    """Returns ``tensor`` after asserting that it holds no NaN.
+
+    The assertion raises ``tf.errors.InvalidArgumentError`` at once in eager
+    mode and when the graph runs otherwise (XLA drops it); its message names
+    the op, the argument and the position of the first NaN.
+
+    Args:
+      name: the argument's name.
+      tensor: a float tensor.
+      op_name: the public function checking it.
+    """
+    is_nan = tf.reshape(tf.math.is_nan(tensor), [-1])
+    # (A trailing 0 keeps the argmax defined for empty tensors.)
+    first = tf.argmax(tf.concat([tf.cast(is_nan, tf.int32), [0]], axis=0), output_type=tf.int64)
+    position = tf.unravel_index(first, tf.maximum(tf.shape(tensor, out_type=tf.int64), 1))
+    where = tf.strings.reduce_join(tf.strings.as_string(position), separator=", ")
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(is_nan)),
+        [tf.strings.join([f"{op_name}: {name}[", where,
+                          f"] is NaN; {name} must not contain NaN"])])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
 _EXPONENT_BITS = {tf.float32: (tf.int32, 23, 127), tf.float64: (tf.int64, 52, 1023)}
 
 

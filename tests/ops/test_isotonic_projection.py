@@ -146,3 +146,17 @@ def test_kernel_checks_its_raw_inputs_on_every_device(device):
     with pytest.raises(tf.errors.InvalidArgumentError, match="lower must not exceed upper"):
         ops.tf_lattice_isotonic_projection(**dict(args, upper=tf.constant(np.nan, tf.float32)))
     np.testing.assert_allclose(ops.tf_lattice_isotonic_projection(**args).numpy(), [[0.5, 0.5]])
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_and_weights_near_the_dtype_limit_stay_finite(device, implementation, dtype):
+    # Unscaled, the block sums w v overflow to +inf and -inf and pool to NaN.
+    big = np.finfo(dtype).max
+    values = np.array([[big, -big], [big / 2, big / 2]], dtype)
+    weights = np.array([[10.0, 10.0], [big, big / 4]], dtype)
+    out = isotonic_projection(values, weights, implementation=implementation).numpy()
+    np.testing.assert_allclose(out, [[0.0, 0.0], [big / 2, big / 2]], rtol=1e-6)
+    decreasing = isotonic_projection(-values, weights, increasing=False,
+                                     implementation=implementation).numpy()
+    np.testing.assert_allclose(decreasing, -out, rtol=1e-6)

@@ -441,3 +441,15 @@ def test_twin_saved_model_uses_only_stock_ops(tmp_path, interpolation):
     x = tf.constant([[0.5, 0.5], [2.0, 1.0]])
     for a, b in zip(restored.serve(x), serve(x)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_near_the_dtype_limit_interpolate_finitely(device, implementation, dtype):
+    # theta_1 - theta_0 overflows: at a knot (r = 0) a naive v + r (w - v)
+    # gives 0 * inf = NaN.
+    big = np.finfo(dtype).max
+    params = np.array([[big, -big, big / 2]], dtype)
+    inputs = np.array([[0.0], [0.5], [1.0], [1.5]], dtype)
+    outputs = lattice_interpolation(inputs, params, [3], "hypercube", implementation).numpy()
+    np.testing.assert_allclose(outputs[:, 0], [big, 0.0, -big, -big / 4], rtol=1e-6)

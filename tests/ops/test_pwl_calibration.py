@@ -452,3 +452,14 @@ def test_dynamic_shape_errors(implementation, inputs_shape, keypoints_shape, out
     keypoints = np.cumsum(np.ones(keypoints_shape, np.float32), axis=-1)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         calibrate(tf.zeros(inputs_shape), keypoints, tf.zeros(outputs_shape))
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_outputs_near_the_dtype_limit_calibrate_finitely(device, implementation, dtype):
+    # o_1 - o_0 overflows: at k_0 a naive o_0 + rise * 0 is NaN.
+    big = np.finfo(dtype.as_numpy_dtype).max
+    outputs = tf.constant([[big, -big]], dtype)
+    x = tf.constant([[0.0], [0.5], [1.0]], dtype)
+    y = _call(implementation, x, tf.constant([0.0, 1.0], dtype), outputs).numpy()[:, 0]
+    np.testing.assert_allclose(y, [big, 0.0, -big], rtol=1e-6)

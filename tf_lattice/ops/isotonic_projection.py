@@ -110,8 +110,15 @@ def _portable_isotonic_projection(values, weights, increasing, lower, upper):
                             [tf.strings.format(message, first)])
     sign = tf.where(increasing, tf.ones([units], values.dtype),
                     -tf.ones([units], values.dtype))[:, tf.newaxis]
-    fit = _increasing_fit(values * sign, weights)
-    return tf.clip_by_value(fit * sign, lower, upper)
+    # Rows with values or weights past 2^safe are solved scaled down by powers
+    # of two, as in the kernel (IsotonicRow), so that no sum overflows.
+    safe = 40 if values.dtype == tf.float32 else 400
+    value_down, value_up, _ = _common.power_of_two_downscale(
+        tf.reduce_max(tf.abs(values), axis=1, keepdims=True), safe)
+    weight_down, _, _ = _common.power_of_two_downscale(
+        tf.reduce_max(weights, axis=1, keepdims=True), safe)
+    fit = _increasing_fit(values * (sign * value_down), weights * weight_down)
+    return tf.clip_by_value(fit * sign * value_up, lower, upper)
 
 
 def _increasing_fit(values, weights):

@@ -203,7 +203,12 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     # branches answer, so that its (discarded) gradient stays finite.
     inside_x = tf.where(below | above, k_lo, x)
     fraction = _segment_fraction(k_lo, k_hi, inside_x)
-    inside = o_lo + (o_hi - o_lo) * fraction
+    rise = o_hi - o_lo
+    # As the kernel: a rise that overflows (outputs of opposite signs near the
+    # dtype's limit) is not used, so finite outputs give a finite result.
+    regular = tf.math.is_finite(rise)
+    inside = tf.where(regular, o_lo + tf.where(regular, rise, tf.zeros_like(rise)) * fraction,
+                      (1 - fraction) * o_lo + fraction * o_hi)
     y = tf.where(below, outputs[:, :1], tf.where(above, outputs[:, -1:], inside))
     return tf.transpose(y)
 

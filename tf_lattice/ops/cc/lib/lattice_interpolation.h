@@ -195,9 +195,16 @@ TF_LATTICE_HOST_DEVICE void HypercubeLevelWeights(int d, const T* residual, T* w
   }
 }
 
+// v + r (w - v), or (1 - r) v + r w where w - v overflows (values of opposite
+// signs near the dtype's limit), so that finite values give a finite result.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T Lerp(T v, T w, T r, T difference) {
+  return difference - difference == T(0) ? v + r * difference : (T(1) - r) * v + r * w;
+}
+
 // Contracts the 2^d corner values (values[j] = theta at corner j) one
 // dimension at a time, last dimension first: v[j] += r_k (v[j + 2^k] - v[j])
-// for j < 2^k. Returns the interpolated value; `values` is overwritten.
+// for j < 2^k (Lerp). Returns the interpolated value; `values` is overwritten.
 template <typename T>
 TF_LATTICE_HOST_DEVICE T HypercubeContract(int d, const T* residual, T* values) {
   for (int k = d - 1; k >= 0; --k) {
@@ -205,7 +212,7 @@ TF_LATTICE_HOST_DEVICE T HypercubeContract(int d, const T* residual, T* values) 
     const T r = residual[k];
     T* __restrict__ low = values;
     const T* __restrict__ high = values + half;
-    for (int64_t j = 0; j < half; ++j) low[j] += r * (high[j] - low[j]);
+    for (int64_t j = 0; j < half; ++j) low[j] = Lerp(low[j], high[j], r, high[j] - low[j]);
   }
   return values[0];
 }
@@ -229,7 +236,7 @@ TF_LATTICE_HOST_DEVICE T HypercubeContractWithGradient(int d, const T* residual,
     for (int64_t j = 0; j < half; ++j) {
       const T difference = high[j] - low[j];
       sum += weight[j] * difference;
-      low[j] += r * difference;
+      low[j] = Lerp(low[j], high[j], r, difference);
     }
     grad_residual[k] = sum;
   }

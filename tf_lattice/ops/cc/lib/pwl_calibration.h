@@ -135,7 +135,11 @@ TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
   if (x > keypoints[num_keypoints - 1]) return outputs[num_keypoints - 1];
   const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
   const T fraction = SegmentFraction(keypoints[i], keypoints[i + 1], x);
-  return outputs[i] + (outputs[i + 1] - outputs[i]) * fraction;
+  const T rise = outputs[i + 1] - outputs[i];
+  // Outputs of opposite signs near the dtype's limit: a rise that overflows
+  // is not used, so finite outputs give a finite result.
+  if (!IsFinite(rise)) return (T(1) - fraction) * outputs[i] + fraction * outputs[i + 1];
+  return outputs[i] + rise * fraction;
 }
 
 // Gradients of one element, given the upstream gradient: d/dx and the

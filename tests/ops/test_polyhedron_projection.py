@@ -11,6 +11,7 @@ from tf_lattice import _native
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops import calibrator_projection
+from tf_lattice.ops.calibrator_projection import calibrator_inequalities
 
 OP_NAME = "TfLattice>PolyhedronProjection"
 
@@ -124,6 +125,34 @@ def test_duplicate_constraints():
     _assert_close(kernel, _cvxpy(problem), problem)
     # Without the repeated equality the twin's dense solve is regular.
     _assert_close(kernel, _solve(problem[:3] + (e_matrix, e_bound), "portable"), problem)
+
+
+def test_newton_matrix_singular_to_rounding_stops_the_row():
+    # A convex, increasing calibrator capped above: near convergence the
+    # weights of the active convexity rows reach 1e20, I + G^T W G is
+    # singular to rounding and its factor's pivot is noise. The twin's
+    # factorization fails there (NaN) and the row stops; the kernel must stop
+    # too rather than take the noise's step (it once moved x by 0.36).
+    target = np.array([[-1.1799518983546864, -1.1643279070061672, 2.239014016044378,
+                        0.4374652597571525, 2.7405123456529568, -1.8785059759254268]])
+    keypoints = np.array([[1.5644511255222533, 2.95287284841935, 4.364712124907886,
+                           4.695911634092857, 5.057270476223692, 5.7716090480765505]])
+    upper = 1.7413575473462035
+    matrix, bound = calibrator_inequalities(
+        tf.constant(keypoints), [1], [1], None, upper)
+    problem = (target, matrix.numpy(), bound.numpy(), np.zeros((1, 0, 6)), np.zeros((1, 0)))
+    kernel = _solve(problem, "kernel")
+    np.testing.assert_allclose(kernel, _solve(problem, "portable"), rtol=0, atol=1e-9)
+    _assert_close(kernel, _cvxpy(problem), problem)
+    settings = dict(monotonicity=["increasing"], convexity=["convex"], output_min=None,
+                    output_max=upper)
+    exact = calibrator_projection(
+        tf.constant(target), keypoints[0], exact=True, **settings).numpy()
+    for implementation in ("kernel", "portable"):
+        projected = calibrator_projection(
+            tf.constant(target), keypoints[0], implementation=implementation,
+            **settings).numpy()
+        np.testing.assert_allclose(projected, exact, rtol=0, atol=1e-7)
 
 
 def test_hand_cases():

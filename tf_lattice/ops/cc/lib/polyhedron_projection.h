@@ -32,8 +32,9 @@
 // sigma = (mu_a / mu)^3 with mu_a the complementarity after that step), then
 // with c = s z + ds_a dz_a - sigma mu (corrector), and moves by 0.99 times the
 // largest step in [0, 1] keeping s, z >= 0. A row also stops when the new
-// iterate is not finite (a Newton system singular to rounding at
-// convergence). The result is feasible only to the tolerance; callers follow
+// iterate is not finite or the Newton matrix is singular to rounding (a
+// Cholesky pivot at most 1e-13 times its diagonal entry), both at
+// convergence. The result is feasible only to the tolerance; callers follow
 // it with a finalize step that makes it feasible exactly.
 //
 // Linear algebra: A = I + G^T W G is symmetric positive definite; it is
@@ -81,6 +82,9 @@ constexpr double kPolyhedronStepFraction = 0.99;
 constexpr double kPolyhedronMaxWeight = 1e30;
 // Relative pivot below which an equality counts as dependent on earlier ones.
 constexpr double kPolyhedronDependentPivot = 1e-13;
+// Relative pivot of I + G^T W G below which the Newton system is singular to
+// rounding and the row stops.
+constexpr double kPolyhedronSingularPivot = 1e-13;
 
 // Doubles of scratch one row needs.
 TF_LATTICE_HOST_DEVICE int64_t PolyhedronScratchDoubles(const PolyhedronProblem& problem) {
@@ -138,13 +142,19 @@ TF_LATTICE_HOST_DEVICE void MultiplyDense(const double* d, int64_t rows, int64_t
 
 // In place, the lower Cholesky factor of the row-major [n, n] matrix `a`
 // (lower triangle read and written) with lower bandwidth `band`. Returns false
-// when a pivot is not positive and finite.
+// when a pivot is not finite or at most kPolyhedronSingularPivot times its
+// diagonal entry: the matrix is then singular to rounding (near convergence
+// the weights z / s of active rows reach 1e30 and swamp the identity), its
+// pivot is rounding noise of either sign, and a positive one would give a
+// meaningless step. The twin's Cholesky fails there (NaN) when the noise is
+// negative; stopping on both signs makes the kernel agree with it.
 TF_LATTICE_HOST_DEVICE bool Cholesky(double* a, int64_t n, int64_t band) {
   for (int64_t j = 0; j < n; ++j) {
     const int64_t first = j - band > 0 ? j - band : 0;
-    double pivot = a[j * n + j];
+    const double diagonal = a[j * n + j];
+    double pivot = diagonal;
     for (int64_t k = first; k < j; ++k) pivot -= a[j * n + k] * a[j * n + k];
-    if (!(pivot > 0.0) || !isfinite(pivot)) return false;
+    if (!(pivot > kPolyhedronSingularPivot * diagonal) || !isfinite(pivot)) return false;
     const double root = sqrt(pivot);
     a[j * n + j] = root;
     const int64_t last = j + band < n - 1 ? j + band : n - 1;

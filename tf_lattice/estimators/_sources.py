@@ -431,9 +431,10 @@ class FileSource(Source):
             if skip > start:
                 batch = batch.slice(skip - start)
                 start = skip
-            if batch.num_rows:
-                yield self._chunk(batch, piece, start)
-            start += batch.num_rows
+            for offset in range(0, batch.num_rows, self.read_rows):
+                part = batch.slice(offset, self.read_rows)
+                yield self._chunk(part, piece, start)
+                start += part.num_rows
 
     def _chunk(self, batch, piece, start):
         def where(row):

@@ -222,7 +222,81 @@ def load_estimator(path):
 # -- commands -----------------------------------------------------------------------------
 
 
+def _fits_files(args):
+    """Whether ``fit`` streams its data: a glob or directory, or several workers."""
+    from tf_lattice import distribute
+
+    return (args.workers > 1 or distribute.num_workers() > 1 or os.path.isdir(args.data) or
+            any(char in args.data for char in "*?["))
+
+
+def command_fit_files(args):
+    """``fit`` on files read as a stream, on ``--workers N`` local workers or
+    on the workers ``TF_CONFIG`` lists; the chief saves and certifies."""
+    from tf_lattice import distribute
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers > 1 and distribute.cluster_config() is None:
+        command = [sys.executable, "-c", "import sys; from tf_lattice.cli import main; "
+                   "sys.exit(main())", *args.argv]
+        return distribute.launch(command, args.workers)
+    strategy = distribute.strategy()  # before TensorFlow starts
+    import pandas as pd
+
+    from tf_lattice.estimators import FileSource
+    from tf_lattice.estimators._sources import expand_files, file_format
+
+    try:
+        paths = expand_files(args.data)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:  # the columns, and the target's values to infer the task, from the first file
+        if file_format(paths[0]) == "parquet":
+            _require_pyarrow(paths[0])
+            import pyarrow.parquet as pq
+
+            head = pd.DataFrame(columns=pq.read_schema(paths[0]).names)
+            if args.target in head.columns:
+                head = pd.read_parquet(paths[0], columns=[args.target]).reindex(
+                    columns=head.columns)
+        else:
+            head = pd.read_csv(paths[0], nrows=100_000)
+    except UsageError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise UsageError(f"{paths[0]}: unreadable ({error})") from None
+    if args.target not in head.columns:
+        raise UsageError(f"--target {args.target!r} is not a column of {paths[0]} "
+                         f"(columns: {list(head.columns)})")
+    names = [name for name in (args.features or head.columns) if name != args.target]
+    for option, columns in (("--features", args.features), ("--drop", args.drop)):
+        if columns:
+            _check_columns(option, columns, head, paths[0])
+    names = [name for name in names if name not in (args.drop or [])]
+    if not names:
+        raise UsageError("no feature columns are left besides the target")
+    if not args.out.endswith(".keras"):
+        raise UsageError(f"--out must end in '.keras', got {args.out!r}")
+    task = infer_task(head[args.target]) if args.task == "auto" else args.task
+    cls = estimator_class(args.model, task)
+    estimator = cls(**_estimator_params(args, head), distribute_strategy=strategy)
+    chief = distribute.is_chief()
+    if chief and not args.quiet:
+        print(f"fitting {cls.__name__} ({task}) on {len(paths)} file(s), {len(names)} features, "
+              f"{distribute.num_workers()} worker(s)", file=sys.stderr)
+    estimator.fit(FileSource(paths, target=args.target, features=names))
+    if chief:
+        estimator.save(args.out)
+        certificate = estimator.certify()
+        print(f"saved {args.out}; constraints {'hold' if certificate.holds else 'VIOLATED'} "
+              f"({len(certificate.checks)} checks)")
+    return EXIT_OK
+
+
 def command_fit(args):
+    if _fits_files(args):
+        return command_fit_files(args)
     frame = read_table(args.data)
     if args.target not in frame.columns:
         raise UsageError(f"--target {args.target!r} is not a column of {args.data} "
@@ -319,7 +393,9 @@ def build_parser():
 
     fit = commands.add_parser("fit", help="fit a model on a CSV/Parquet table and save it",
                               description="Fit a calibrated model and save it as .keras.")
-    fit.add_argument("data", help="training table (.csv, or .parquet with pyarrow)")
+    fit.add_argument("data", help="training table (.csv, or .parquet with pyarrow); a quoted "
+                                  "glob ('data/*.parquet') or a directory reads many files "
+                                  "as a stream")
     fit.add_argument("--target", required=True, help="the column to predict")
     fit.add_argument("--out", required=True, help="where to save the model (.keras)")
     fit.add_argument("--model", choices=MODELS, default="lattice",
@@ -348,6 +424,9 @@ def build_parser():
                      help="ensemble/dln: how lattices pick their features")
     fit.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    fit.add_argument("--workers", type=int, default=1,
+                     help="train on N local worker processes (MultiWorkerMirroredStrategy); "
+                          "with TF_CONFIG set, the workers it lists")
     fit.set_defaults(run=command_fit)
 
     predict = commands.add_parser("predict", help="predict with a saved model",
@@ -389,6 +468,7 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_request:  # --help, --version and usage errors
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     try:

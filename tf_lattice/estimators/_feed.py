@@ -30,6 +30,9 @@ from tf_lattice.estimators._sources import DataError
 DEFAULT_SHARDS = 8
 #: Rows a traced call trains on (whole steps; an epoch's last call may be shorter).
 CHUNK_ROWS = 65536
+#: Pieces of at most this many rows (Parquet row groups, frame slices) are
+#: converted whole when a shard reaches them; longer ones stream.
+EAGER_ROWS = 1 << 20
 
 
 def shard_count(num_pieces, num_workers):
@@ -89,10 +92,17 @@ class ShardStream:
             if skip >= rows:
                 skip -= rows
                 continue
-            read = 0
-            for chunk in self.source.read(self.pieces[k], skip=skip):
-                read += len(chunk)
-                yield self.convert(chunk)
+            piece, read = self.pieces[k], 0
+            chunks = self.source.read(piece, skip=skip)
+            if piece.rows is not None and piece.rows <= EAGER_ROWS:
+                # Converted at once, so the piece's raw (decoded) data is freed now
+                # rather than held while the other shards take their turns.
+                chunks = [self.convert(chunk) for chunk in chunks]
+            else:
+                chunks = (self.convert(chunk) for chunk in chunks)
+            for part in chunks:
+                read += len(part[0])
+                yield part
             if read != rows - skip:
                 raise DataError(f"{self.pieces[k].path}: read {read + skip} rows where the "
                                 f"statistics pass counted {rows}; was the file changed during "

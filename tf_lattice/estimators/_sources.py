@@ -345,11 +345,12 @@ class FileSource(Source):
     def _parquet_chunks(self, piece, skip):
         pa = _pyarrow()
         try:
-            batches = pa.parquet.ParquetFile(piece.path).iter_batches(
-                batch_size=self.read_rows, row_groups=[piece.part], columns=self._needed())
+            # One decoded row group (a streaming batch reader holds several times that).
+            table = pa.parquet.ParquetFile(piece.path).read_row_group(
+                piece.part, columns=self._needed())
         except (pa.ArrowException, OSError) as error:
             raise DataError(f"{piece.path}: not a readable Parquet file ({error})") from None
-        yield from self._from_batches(batches, piece, skip)
+        yield from self._from_batches(table.to_batches(), piece, skip)
 
     def _csv_types(self):
         pa = _pyarrow()

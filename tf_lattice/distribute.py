@@ -5,7 +5,8 @@ The estimators train on several workers under
 runs the same program, reads its own share of the data, and all keep the
 same weights (see :mod:`tf_lattice.estimators`). Each worker learns the
 cluster from the ``TF_CONFIG`` environment variable, which Kubeflow's
-TFJob, Slurm job scripts and Ray set; for example, on worker 1 of two::
+TFJob and Ray set (a Slurm job script writes it from ``SLURM_PROCID`` and the
+node list); for example, on worker 1 of two::
 
   TF_CONFIG='{"cluster": {"worker": ["host0:2222", "host1:2222"]},
               "task": {"type": "worker", "index": 1}}'

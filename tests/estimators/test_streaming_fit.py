@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.estimators._data import FAST, IMPLEMENTATION
+from tests.estimators._data import FAST
 from tf_lattice import estimators
 from tf_lattice.estimators import DataError, FileSource
 from tf_lattice.estimators._feed import ShardStream, WorkerFeed, allocate

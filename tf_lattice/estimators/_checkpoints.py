@@ -83,7 +83,7 @@ class Checkpoints:
         if self.workers.is_chief:
             try:
                 found = self._read(fingerprint)
-            except (ValueError, OSError) as problem:
+            except Exception as problem:  # the other workers wait for the content
                 error = problem
         self.workers.raise_any(error)
         return self.workers.broadcast(found)

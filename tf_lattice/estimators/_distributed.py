@@ -134,6 +134,7 @@ class Workers:
                 from tf_lattice.estimators._sources import DataError
                 kind = DataError if entry[0] == "DataError" else ValueError
                 raise kind(f"{entry[1]} (on worker {rank})")
+        return None
 
     # -- keeping weights identical ----------------------------------------------------------
 

@@ -81,7 +81,7 @@ def _gather_statistics(estimator, source, workers, seed, classification, shards)
                 continue
             for chunk in source.read(piece):
                 summary.update(chunk.features, chunk.y, chunk.weight, piece.index, chunk.start)
-    except (ValueError, OSError) as problem:
+    except Exception as problem:  # every worker must reach the exchange below
         error = problem
     workers.raise_any(error)
     parts = workers.gather_bytes(summary.to_bytes())
@@ -103,7 +103,7 @@ def _gather_statistics(estimator, source, workers, seed, classification, shards)
                 raise ValueError("the data has no rows")
             result = (merged.finish(estimator.num_keypoints, source.max_categories, specs, target),
                       None)
-        except (ValueError, OSError) as problem:
+        except Exception as problem:  # the other workers wait for the result
             result = (None, (type(problem).__name__, str(problem)))
     statistics, problem = workers.broadcast(result)
     if problem is not None:
@@ -185,7 +185,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
     error = None
     try:
         source = as_source(X, y, sample_weight).bind(classification, workers.count)
-    except (ValueError, OSError) as problem:
+    except Exception as problem:  # every worker must reach the exchange below
         error = problem
     workers.raise_any(error)
     checkpoints = Checkpoints(checkpoint_dir, workers) if checkpoint_dir is not None else None

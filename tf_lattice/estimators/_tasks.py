@@ -59,7 +59,8 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
           y: numeric targets `(n_samples,)`, finite.
           sample_weight: optional non-negative weights `(n_samples,)`.
           checkpoint_dir: a directory for checkpoints; a fit started on it
-            again resumes where the last one stopped.
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.
@@ -126,7 +127,8 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
           y: class labels `(n_samples,)` of any type, no missing values.
           sample_weight: optional non-negative weights `(n_samples,)`.
           checkpoint_dir: a directory for checkpoints; a fit started on it
-            again resumes where the last one stopped.
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.

@@ -94,3 +94,14 @@ def test_workers_agree_on_a_seed_drawn_by_the_chief(tmp_path):
     assert report["holds"] and second_report["holds"]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_worker_without_rows_still_steps_with_the_other(tmp_path):
+    data = _uneven_shards(tmp_path, 800, [800])  # one piece: worker 1 reads nothing
+    options = dict(OPTIONS, epochs=2, batch_size=64, source={"shuffle_rows": 128})
+    _launch(data, tmp_path / "two", options)
+    (first, report), (second, _) = _result(tmp_path / "two", 0), _result(tmp_path / "two", 1)
+    assert report["holds"] and len(report["history"]["loss"]) == 2
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)

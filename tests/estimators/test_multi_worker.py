@@ -23,14 +23,14 @@ OPTIONS = {"monotonicity": {"x0": "increasing", "x1": "increasing"},
            "implementation": "kernel"}
 
 
-def _uneven_shards(folder, n, sizes, seed=0):
-    """Parquet files of very different sizes (one of 1%)."""
+def _uneven_shards(folder, n, sizes, seed=0, row_group_size=400):
+    """Parquet files of very different sizes, in row groups of ``row_group_size``."""
     X, y = make_monotone_regression(n, 4, random_state=seed)
     table = X.assign(y=y)
     edges = np.concatenate([[0], np.cumsum(sizes)])
     for k in range(len(sizes)):
         table.iloc[edges[k]:edges[k + 1]].to_parquet(os.path.join(folder, f"part-{k}.parquet"),
-                                                     index=False, row_group_size=400)
+                                                     index=False, row_group_size=row_group_size)
     return os.path.join(folder, "part-*.parquet")
 
 
@@ -98,7 +98,8 @@ def test_workers_agree_on_a_seed_drawn_by_the_chief(tmp_path):
 
 @pytest.mark.slow
 def test_a_worker_without_rows_still_steps_with_the_other(tmp_path):
-    data = _uneven_shards(tmp_path, 800, [800])  # one piece: worker 1 reads nothing
+    # One file of one row group: one piece, so worker 1 reads nothing.
+    data = _uneven_shards(tmp_path, 800, [800], row_group_size=800)
     options = dict(OPTIONS, epochs=2, batch_size=64, source={"shuffle_rows": 128})
     _launch(data, tmp_path / "two", options)
     (first, report), (second, _) = _result(tmp_path / "two", 0), _result(tmp_path / "two", 1)

@@ -53,6 +53,7 @@ bench: install
 	$(PY) benchmarks/ops.py
 	$(PY) benchmarks/projections.py
 	$(PY) benchmarks/estimators.py
+	$(PY) benchmarks/fit.py
 
 clean:
 	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info.py $(VENV)/.kernels-stamp

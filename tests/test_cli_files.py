@@ -36,11 +36,16 @@ def test_fit_reads_a_glob_of_files(tmp_path, capsys):
     model = cli.load_estimator(str(out))
     assert list(model.feature_names_in_) == ["a", "b", "kind"]
     assert np.corrcoef(model.predict(frame.drop(columns="y")), frame["y"])[0, 1] > 0.9
+    other = str(tmp_path / "other.keras")
     assert cli.main(["fit", str(tmp_path / "none-*.parquet"), "--target", "y", "--quiet",
-                     "--out", str(out)]) == cli.EXIT_USAGE
+                     "--out", other]) == cli.EXIT_USAGE
     assert "no files match" in capsys.readouterr().err
     assert cli.main(["fit", str(tmp_path / "part-*.parquet"), "--target", "nope", "--quiet",
+                     "--out", other]) == cli.EXIT_USAGE
+    assert "'nope' is not a column" in capsys.readouterr().err
+    assert cli.main(["fit", str(tmp_path / "part-*.parquet"), "--target", "y", "--quiet",
                      "--out", str(out)]) == cli.EXIT_USAGE
+    assert "already exists" in capsys.readouterr().err
 
 
 @pytest.mark.slow

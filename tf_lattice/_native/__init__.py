@@ -23,6 +23,7 @@ OP_NAMES = (
     "TfLattice>LatticeInterpolationGrad",
     "TfLattice>IsotonicProjection",
     "TfLattice>LatticeProjection",
+    "TfLattice>PolyhedronProjection",
 )
 
 

@@ -26,7 +26,7 @@ from tf_lattice import layers as tfl_layers
 from tf_lattice.layers import lattice_initializers
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.estimators._constraints import FeatureConstraints, ModelConstraints
-from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures
+from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
 from tf_lattice.models._select import SelectColumns
 from tf_lattice.models.keypoints import refine_keypoints
 
@@ -132,9 +132,11 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
     their keypoints are refined to a common count (see
     :func:`tf_lattice.models.refine_keypoints`) and each unit learns its
     missing output. Categorical columns go through one CategoricalCalibration
-    whose units read the columns' bucket ids; its width is the largest
-    vocabulary plus one, and a column's default bucket (missing and unseen
-    categories) is the bucket right after its vocabulary. See
+    whose units read the columns' bucket ids; its ``num_buckets`` is the
+    largest vocabulary plus one, so a column's default bucket (missing and
+    unseen categories, id ``len(vocabulary)``) is the bucket right after its
+    vocabulary (a column with a category order gets such a layer of its
+    own). See
     :func:`calibrator_layout` for the layer of each column.
     """
     layout = calibrator_layout(specs, constraints)
@@ -169,7 +171,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
     for j in ordered:
         ids = SelectColumns([j], name=f"categorical_inputs_{j}")(inputs)
         calibrator = tfl_layers.CategoricalCalibration(
-            implementation=settings.implementation, num_buckets=len(specs[j].vocabulary),
+            implementation=settings.implementation, num_buckets=len(specs[j].vocabulary) + 1,
             output_min=output_min, output_max=output_max,
             monotonicities=list(constraints.features[j].category_order),
             kernel_initializer="constant", kernel_regularizer=_l2(settings),
@@ -181,7 +183,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
     if columns == list(range(len(specs))):
         return calibrated
     position = {column: k for k, column in enumerate(columns)}
-    return SelectColumns([position[j] for j in range(len(specs))], name="calibrated")(calibrated)
+    return ReorderFeatures([position[j] for j in range(len(specs))], name="calibrated")(calibrated)
 
 
 def lattice_directions(constraints):

@@ -18,9 +18,7 @@ A fit with a ``checkpoint_dir`` writes checkpoints and resumes from them.
 """
 
 import dataclasses
-import json
 import warnings
-import zipfile
 
 import keras
 import numpy as np
@@ -50,10 +48,9 @@ def wanted(X, strategy, checkpoint_dir):
 def _encoding(encoding):
     """``(specs, target)`` of an estimator or saved ``.keras`` file to reuse."""
     if isinstance(encoding, str) or hasattr(encoding, "__fspath__"):
-        from tf_lattice.estimators._serialization import ESTIMATOR_MEMBER
+        from tf_lattice.estimators._serialization import read_payload
 
-        with zipfile.ZipFile(encoding) as archive:
-            fitted = json.loads(archive.read(ESTIMATOR_MEMBER))["fitted"]
+        fitted = read_payload(encoding)["fitted"]
         specs = [FeatureSpec.from_json(s) for s in fitted["feature_specs_"]]
         if "classes_" in fitted:
             return specs, {"classes": list(fitted["classes_"]["values"])}
@@ -236,9 +233,20 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
     in_memory = workers.count == 1 and checkpoints is None and \
         statistics.rows <= source.shuffle_rows
     if in_memory:
-        x, target, weight, raw = _read_all(source, convert)
+        x, target, weight, raw, raw_weight = _read_all(source, convert)
+        if raw_weight is not None:  # scaled exactly as a DataFrame fit scales them
+            from tf_lattice.estimators._base import _normalized_weights
+
+            weight = _normalized_weights(raw_weight, len(x))
+        if not classification and source.encoding is None:
+            # Exactly the standardization of a DataFrame fit on the same rows.
+            from tf_lattice.estimators._tasks import target_standardization
+
+            estimator.target_mean_, estimator.target_scale_, target = target_standardization(
+                np.asarray(raw, np.float64), weight)
         build = estimator._build_network(specs, estimator.constraints_, task.units, x,
                                          task.structure_target(raw), seed, task.initial_output)
+        estimator._check_model_size(task.units)
         if strategy is not None and not is_multi_worker(strategy):
             settings = dataclasses.replace(settings, strategy=strategy)
         estimator.model_, estimator.history_ = train_model(
@@ -257,6 +265,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
         build = estimator._build_network(specs, estimator.constraints_, task.units, sample_x,
                                          task.structure_target(sample_y), seed,
                                          task.initial_output)
+        estimator._check_model_size(task.units)
         estimator.model_, estimator.history_ = train_stream(
             build, source, statistics, convert, task.loss, settings, workers, task.dtype,
             checkpoints=checkpoints, resume=resume, description=description)
@@ -269,7 +278,10 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
 
 
 def _read_all(source, convert):
-    """Every row of ``source`` in piece order: ``(x, target, weight, raw y)``."""
-    parts = [convert(chunk) + (chunk.y,) for piece in source.pieces()
+    """Every row of ``source`` in piece order: ``(x, target, weight, raw y,
+    raw weight or None)``."""
+    parts = [convert(chunk) + (chunk.y, chunk.weight) for piece in source.pieces()
              for chunk in source.read(piece)]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+    columns = [np.concatenate([p[j] for p in parts]) for j in range(4)]
+    weighted = parts[0][4] is not None
+    return tuple(columns) + (np.concatenate([p[4] for p in parts]) if weighted else None,)

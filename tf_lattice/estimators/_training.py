@@ -65,14 +65,17 @@ def resolve_schedule(num_rows, epochs, batch_size, target_steps=600):
     """The batch size and epochs to use.
 
     Automatic choices: ``batch_size = clip(n // 8, 32, 1024)`` and ``epochs =
-    clip(ceil(target_steps / steps_per_epoch), 5, 60)``, so small data sets
-    get enough optimizer steps and large ones few passes.
+    clip(ceil(target_steps / steps_per_epoch), 1, 60)``: about
+    ``target_steps`` optimizer steps whatever the size, so small data sets
+    get many passes and large ones a single pass (on 1e6 rows of
+    ``make_monotone_regression`` one pass of 977 steps reaches the test error
+    of five).
     """
     if batch_size is None:
         batch_size = int(np.clip(num_rows // 8, 32, 1024))
     if epochs is None:
         steps = max(1, math.ceil(num_rows / batch_size))
-        epochs = int(np.clip(math.ceil(target_steps / steps), 5, 60))
+        epochs = int(np.clip(math.ceil(target_steps / steps), 1, 60))
     return int(epochs), int(batch_size)
 
 
@@ -394,9 +397,38 @@ def _train_epochs(loop, data, held, epochs, rng, settings, description):
 def _tensors(x, y, sample_weight):
     """The training arrays as tensors, placed once: `(n, d)`, `(n, 1)`, `(n,)`."""
     y = np.asarray(y)
-    return (tf.constant(x, tf.float32),
-            tf.constant(y.reshape(len(y), -1), tf.float32 if y.dtype.kind == "f" else tf.int32),
-            tf.constant(np.asarray(sample_weight).reshape(-1), tf.float32))
+    return (shared_tensor(x, np.float32),
+            shared_tensor(y.reshape(len(y), -1), np.float32 if y.dtype.kind == "f" else np.int32),
+            shared_tensor(np.asarray(sample_weight).reshape(-1), np.float32))
+
+
+#: TensorFlow's CPU tensors must start at a multiple of this many bytes.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialized C-contiguous array whose data starts at a multiple of
+    `TENSOR_ALIGNMENT` bytes, so that `shared_tensor` can hand it to
+    TensorFlow without a copy."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + TENSOR_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
+def shared_tensor(array, dtype):
+    """A CPU tensor of ``array`` in ``dtype`` that shares its memory when it can.
+
+    A C-contiguous, writeable array of the right dtype whose data is aligned
+    for TensorFlow (see `aligned_empty`) is handed over through DLPack without
+    a copy (the training matrix is the largest allocation of a fit); anything
+    else is converted, which copies.
+    """
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if array.size and array.flags.writeable and array.ctypes.data % TENSOR_ALIGNMENT == 0:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
 
 
 _PREDICTORS = weakref.WeakKeyDictionary()

@@ -59,8 +59,6 @@ class CategoricalCalibration(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
-    uses_kernels = False
-
     def __init__(self, num_buckets, units=1, output_min=None, output_max=None, monotonicities=None,
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
@@ -114,8 +112,10 @@ class CategoricalCalibration(_common.LatticeLayer):
         if ids.shape[-1] == 1 and self.units > 1:
             ids = tf.repeat(ids, self.units, axis=-1)
         kernel = tf.cast(self.kernel, self.compute_dtype)
-        # Output [batch, units]: unit u reads kernel[u, ids[:, u]].
-        return tf.transpose(tf.gather(kernel, tf.transpose(ids), batch_dims=1))
+        # Output [batch, units]: unit u reads kernel[u, ids[:, u]], as a sum
+        # over one-hot buckets (whose gradient is cheaper than a gather's).
+        buckets = tf.one_hot(ids, self.num_buckets + 1, dtype=kernel.dtype)
+        return tf.reduce_sum(buckets * kernel, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -123,7 +123,8 @@ class CategoricalCalibration(_common.LatticeLayer):
     def _project_kernel(self, kernel, exact=False):
         return ops.partial_order_projection(
             tf.convert_to_tensor(kernel), self.monotonicities,
-            output_min=self.output_min, output_max=self.output_max)
+            output_min=self.output_min, output_max=self.output_max, exact=exact,
+            implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():

@@ -38,6 +38,11 @@ from tf_lattice.estimators._streaming import train_stream
 from tf_lattice.estimators._training import train_model
 
 
+_NO_EARLY_STOPPING = (
+    "early_stopping needs a validation split, which streamed fits (several workers, "
+    "checkpoints, or more than shuffle_rows rows) do not make; fit without early_stopping")
+
+
 def wanted(X, strategy, checkpoint_dir):
     """Whether ``fit`` takes this path: a source, files or a dataset, a
     multi-worker strategy, or checkpoints."""
@@ -179,6 +184,8 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
     if strategy is not None and not is_multi_worker(strategy) and checkpoint_dir is not None:
         raise ValueError("checkpoint_dir works without a strategy or with "
                          "MultiWorkerMirroredStrategy")
+    if estimator.early_stopping and (workers.count > 1 or checkpoint_dir is not None):
+        raise ValueError(_NO_EARLY_STOPPING)
     error = None
     try:
         source = as_source(X, y, sample_weight).bind(classification, workers.count)
@@ -258,9 +265,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
                              "under MultiWorkerMirroredStrategy, not under "
                              f"{type(strategy).__name__}")
         if estimator.early_stopping:
-            raise ValueError("early_stopping needs a validation split, which streamed fits do "
-                             "not make; fit without early_stopping (or on at most shuffle_rows "
-                             "rows on one worker)")
+            raise ValueError(_NO_EARLY_STOPPING)
         sample_x, sample_y = statistics.sample
         build = estimator._build_network(specs, estimator.constraints_, task.units, sample_x,
                                          task.structure_target(sample_y), seed,

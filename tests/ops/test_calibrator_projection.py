@@ -169,3 +169,16 @@ def test_errors():
         calibrator_projection(outputs, np.arange(5.0))
     with pytest.raises(ValueError, match="output_min must be a number"):
         calibrator_projection(outputs, keypoints, output_min=np.nan)
+
+
+@pytest.mark.parametrize("convexity", ["none", "convex"])
+def test_nan_outputs_are_a_clear_error_eager_and_in_graphs(convexity):
+    outputs = np.array([[0.0, 1.0, 2.0], [0.0, np.nan, 1.0]])
+    keypoints = np.array([0.0, 1.0, 2.0])
+    kwargs = dict(monotonicity="increasing", convexity=convexity)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"calibrator_projection: outputs\[1, 1\] is NaN"):
+        calibrator_projection(outputs, keypoints, **kwargs)
+    graph = tf.function(lambda o: calibrator_projection(o, keypoints, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outputs must not contain NaN"):
+        graph(tf.constant(outputs))

@@ -145,3 +145,14 @@ def test_interior_point_solver_takes_float32_operands(implementation):
     for result in results:
         assert result.dtype == tf.float64
         np.testing.assert_allclose(result.numpy(), [[0.5, 0.5]], atol=1e-8)
+
+
+def test_nan_weights_are_a_clear_error_eager_and_in_graphs():
+    weights = np.array([[1.0, 0.5], [np.nan, 2.0]])
+    kwargs = dict(monotonicities=["increasing", "increasing"])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"linear_projection: weights\[1, 0\] is NaN"):
+        linear_projection(weights, **kwargs)
+    graph = tf.function(lambda w: linear_projection(w, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="weights must not contain NaN"):
+        graph(tf.constant(weights))

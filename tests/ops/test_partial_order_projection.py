@@ -83,3 +83,13 @@ def test_errors():
         partial_order_projection(np.zeros((1, 3)), [], output_min=1.0, output_max=0.0)
     with pytest.raises(ValueError, match="implementation must be one of"):
         partial_order_projection(np.zeros((1, 3)), [(0, 1)], implementation="fast")
+
+
+def test_nan_values_are_a_clear_error_eager_and_in_graphs():
+    values = np.array([[0.0, np.nan, 1.0]])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"partial_order_projection: values\[0, 1\] is NaN"):
+        partial_order_projection(values, [(0, 1)])
+    graph = tf.function(lambda v: partial_order_projection(v, [(0, 1)]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values must not contain NaN"):
+        graph(tf.constant(values))

@@ -59,6 +59,8 @@ class CategoricalCalibration(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
+    uses_kernels = False
+
     def __init__(self, num_buckets, units=1, output_min=None, output_max=None, monotonicities=None,
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):

@@ -45,6 +45,8 @@ class Linear(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
+    uses_kernels = False
+
     def __init__(self, num_input_dims, units=1, monotonicities=None, monotonic_dominances=None,
                  range_dominances=None, input_min=None, input_max=None, normalization_order=None,
                  use_bias=True, kernel_initializer=None, bias_initializer="zeros",

@@ -53,3 +53,55 @@ def float_matrix(name, value, axis_names, known_axis):
             f"{name} must have shape [{axis_names[0]}, {axis_names[1]}] with known "
             f"{axis_names[known_axis]}, got {tensor.shape}")
     return tensor
+
+
+def assert_no_nan(name, tensor, op_name):
+    """Returns ``tensor`` after asserting that it holds no NaN.
+
+    The assertion raises ``tf.errors.InvalidArgumentError`` at once in eager
+    mode and when the graph runs otherwise (XLA drops it); its message names
+    the op, the argument and the position of the first NaN.
+
+    Args:
+      name: the argument's name.
+      tensor: a float tensor.
+      op_name: the public function checking it.
+    """
+    is_nan = tf.reshape(tf.math.is_nan(tensor), [-1])
+    # (A trailing 0 keeps the argmax defined for empty tensors.)
+    first = tf.argmax(tf.concat([tf.cast(is_nan, tf.int32), [0]], axis=0), output_type=tf.int64)
+    position = tf.unravel_index(first, tf.maximum(tf.shape(tensor, out_type=tf.int64), 1))
+    where = tf.strings.reduce_join(tf.strings.as_string(position), separator=", ")
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(is_nan)),
+        [tf.strings.join([f"{op_name}: {name}[", where,
+                          f"] is NaN; {name} must not contain NaN"])])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+_EXPONENT_BITS = {tf.float32: (tf.int32, 23, 127), tf.float64: (tf.int64, 52, 1023)}
+
+
+def power_of_two_downscale(largest, safe_exponent):
+    """The kernels' ``DownscaleExponentOf`` (lib/power_of_two.h) on a tensor.
+
+    For each entry of ``largest`` (a magnitude), ``e >= 0`` with
+    ``largest * 2^-e <= 2^safe_exponent``, 0 when it already is or when
+    ``largest`` is not finite; ``e`` is read from the float's bits, so it
+    equals the kernels' ``frexp`` exponent exactly.
+
+    Returns:
+      ``(2^-e, 2^e, e > 0)``, the first two of ``largest``'s dtype.
+    """
+    dtype = largest.dtype
+    int_dtype, mantissa_bits, bias = _EXPONENT_BITS[dtype]
+    bits = tf.bitcast(tf.abs(largest), int_dtype)
+    exponent = tf.bitwise.right_shift(bits, mantissa_bits) - (bias - 1)
+    shift = tf.where(tf.math.is_finite(largest),
+                     tf.maximum(exponent - safe_exponent, 0), tf.zeros_like(exponent))
+
+    def power_of_two(e):
+        return tf.bitcast(tf.bitwise.left_shift(e + bias, mantissa_bits), dtype)
+
+    return power_of_two(-shift), power_of_two(shift), shift > 0

@@ -69,10 +69,12 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
     Raises:
       ValueError: bad shapes, dtypes or directions, keypoints not strictly
         increasing, ``output_min > output_max``, NaN bounds.
+      tf.errors.InvalidArgumentError: NaN in ``outputs`` (eager or in graphs).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("calibrator_projection"):
         outputs = _common.float_matrix("outputs", outputs, ("units", "K"), known_axis=0)
+        outputs = _common.assert_no_nan("outputs", outputs, "calibrator_projection")
         units, size = outputs.shape
         keypoints = _check_keypoints(keypoints, outputs)
         monotonicities = _directions.per_unit(

@@ -70,10 +70,12 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
       ValueError: bad shapes or directions, a dominance on an input that is not
         increasing, a cycle among dominances, missing or empty input ranges, an
         unsupported normalization order.
+      tf.errors.InvalidArgumentError: NaN in ``weights`` (eager or in graphs).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("linear_projection"):
         weights = _common.float_matrix("weights", weights, ("d", "units"), known_axis=0)
+        weights = _common.assert_no_nan("weights", weights, "linear_projection")
         problem = LinearConstraints(weights.shape[0], monotonicities, monotonic_dominances,
                                     range_dominances, input_ranges, normalization_order)
         if exact:

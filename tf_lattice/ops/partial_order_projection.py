@@ -51,10 +51,12 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
     Raises:
       ValueError: bad shapes or pairs, a cycle among the pairs (named in the
         message), NaN bounds or ``output_min > output_max``.
+      tf.errors.InvalidArgumentError: NaN in ``values`` (eager or in graphs).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("partial_order_projection"):
         values = _common.float_matrix("values", values, ("units", "C"), known_axis=1)
+        values = _common.assert_no_nan("values", values, "partial_order_projection")
         size = values.shape[1]
         pairs = _pairwise.check_pairs(pairs, size)
         check_acyclic(pairs, size)

@@ -404,7 +404,86 @@ def _training_metrics(estimator, features, target, task):
     return ", ".join(parts) + f" (on {len(features)} training rows)"
 
 
+def _fits_files(args):
+    """Whether ``fit`` streams its data: a glob or directory, or several workers."""
+    from tf_lattice import distribute
+
+    return (args.workers > 1 or distribute.num_workers() > 1 or os.path.isdir(args.data) or
+            any(char in args.data for char in "*?["))
+
+
+def command_fit_files(args):
+    """``fit`` on files read as a stream, on ``--workers N`` local workers or
+    on the workers ``TF_CONFIG`` lists; the chief saves and certifies."""
+    from tf_lattice import distribute
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    check_output(args.out, [], args.force, extensions=(".keras",))
+    if args.workers > 1 and distribute.cluster_config() is None:
+        command = [sys.executable, "-c", "import sys; from tf_lattice.cli import main; "
+                   "sys.exit(main())", *args.argv]
+        return distribute.launch(command, args.workers)
+    strategy = distribute.strategy()  # before TensorFlow starts
+    import pandas as pd
+
+    from tf_lattice.estimators import FileSource
+    from tf_lattice.estimators._sources import expand_files, file_format
+
+    try:
+        paths = expand_files(args.data)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    args.context = paths[0]
+    try:  # the columns, and the target's values to infer the task, from the first file
+        if file_format(paths[0]) == "parquet":
+            _require_pyarrow(paths[0])
+            import pyarrow.parquet as pq
+
+            head = pd.DataFrame(columns=pq.read_schema(paths[0]).names)
+            if args.target in head.columns:
+                head = pd.read_parquet(paths[0], columns=[args.target]).reindex(
+                    columns=head.columns)
+        else:
+            head = pd.read_csv(paths[0], nrows=100_000)
+    except UsageError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise UsageError(f"{paths[0]}: unreadable ({_one_line(error, 300)})") from None
+    if args.target not in head.columns:
+        raise UsageError(f"--target {args.target!r} is not a column of {paths[0]} "
+                         f"(columns: {list(head.columns)})")
+    names = [name for name in (args.features or head.columns) if name != args.target]
+    for option, columns in (("--features", args.features), ("--drop", args.drop)):
+        if columns:
+            _check_columns(option, columns, head, paths[0])
+    names = [name for name in names if name not in (args.drop or [])]
+    if not names:
+        raise UsageError("no feature columns are left besides the target")
+    task = infer_task(head[args.target]) if args.task == "auto" else args.task
+    cls = estimator_class(args.model, task)
+    estimator = cls(**_estimator_params(args, head), distribute_strategy=strategy)
+    chief = distribute.is_chief()
+    if chief and not args.quiet:
+        print(f"fitting {cls.__name__} ({task}) on {len(paths)} file(s), {len(names)} features, "
+              f"{distribute.num_workers()} worker(s)", file=sys.stderr)
+    args.context = None
+    estimator.fit(FileSource(paths, target=args.target, features=names))
+    if not chief:
+        return EXIT_OK
+    print(f"final training loss {estimator.history_['loss'][-1]:.4g}")
+    args.context = args.out
+    with atomic_output(args.out) as temporary:
+        estimator.save(temporary)
+    certificate = estimator.certify()
+    print(f"saved {args.out}; constraints {'hold' if certificate.holds else 'VIOLATED'} "
+          f"({len(certificate.checks)} checks)")
+    return EXIT_OK if certificate.holds else EXIT_VIOLATED
+
+
 def command_fit(args):
+    if _fits_files(args):
+        return command_fit_files(args)
     check_output(args.out, [args.data], args.force, extensions=(".keras",))
     args.context = args.data
     frame = read_table(args.data)
@@ -527,7 +606,9 @@ def _float(text):
 
 def _add_fit_options(fit):
     d = ESTIMATOR_DEFAULTS
-    fit.add_argument("data", help="training table (.csv, or .parquet with pyarrow)")
+    fit.add_argument("data", help="training table (.csv, or .parquet with pyarrow); a quoted "
+                                  "glob ('data/*.parquet') or a directory reads many files "
+                                  "as a stream")
     fit.add_argument("--target", required=True, help="the column to predict")
     fit.add_argument("--out", required=True, help="where to save the model (.keras)")
     fit.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -605,6 +686,9 @@ def _add_fit_options(fit):
     training.add_argument("--random-state", type=int, default=d["random_state"],
                           help="seed (default: none, a different fit each run)")
     training.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    training.add_argument("--workers", type=int, default=1,
+                          help="train on N local worker processes (MultiWorkerMirroredStrategy); "
+                               "with TF_CONFIG set, on the workers it lists")
 
 
 def build_parser():
@@ -714,6 +798,7 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_request:  # --help, --version and usage errors
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
     args.context = None

@@ -8,6 +8,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from tf_lattice.estimators import _source_fit
 from tf_lattice.estimators._base import CalibratedEstimatorBase
 from tf_lattice.estimators._serialization import decode_array, encode_array
 from tf_lattice.estimators._training import train_model
@@ -92,13 +93,19 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
     undoes the scaling.
     """
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fits the model.
 
         Args:
-          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          X: DataFrame or 2-D array `(n_samples, n_features)`; or data read
+            as a stream: a :class:`~tf_lattice.estimators.FileSource`, files
+            (a glob pattern or list, with ``y`` and ``sample_weight`` naming
+            columns) or a ``tf.data.Dataset`` of ``(features, y[, weight])``.
           y: numeric targets `(n_samples,)`, finite.
           sample_weight: optional non-negative weights `(n_samples,)`.
+          checkpoint_dir: a directory for checkpoints; a fit started on it
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.
@@ -107,6 +114,8 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
           ValueError: on bad parameters, columns, constraints or targets,
             before any training.
         """
+        if _source_fit.wanted(X, self.distribute_strategy, checkpoint_dir):
+            return _source_fit.fit(self, X, y, sample_weight, checkpoint_dir)
         frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
         y = column_or_1d(np.asarray(y), warn=True)
         _check_target_rows(y, len(frame))
@@ -151,13 +160,17 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
     and so are not individually monotone.)
     """
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fits the model.
 
         Args:
-          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          X: DataFrame or 2-D array `(n_samples, n_features)`, or data read
+            as a stream (see the regressors' ``fit``).
           y: class labels `(n_samples,)` of any type, no missing values.
           sample_weight: optional non-negative weights `(n_samples,)`.
+          checkpoint_dir: a directory for checkpoints; a fit started on it
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.
@@ -166,6 +179,8 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
           ValueError: on bad parameters, columns, constraints or labels,
             before any training.
         """
+        if _source_fit.wanted(X, self.distribute_strategy, checkpoint_dir):
+            return _source_fit.fit(self, X, y, sample_weight, checkpoint_dir)
         frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
         y = column_or_1d(y, warn=True)
         _check_target_rows(y, len(frame))

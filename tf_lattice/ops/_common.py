@@ -1,6 +1,9 @@
 """Argument checks shared by the op wrappers."""
 
+import numpy as np
 import tensorflow as tf
+
+from tf_lattice.ops import _compiled
 
 IMPLEMENTATIONS = ("kernel", "portable")
 FLOAT_DTYPES = (tf.float32, tf.float64)
@@ -56,26 +59,31 @@ def float_matrix(name, value, axis_names, known_axis):
 
 
 def assert_no_nan(name, tensor, op_name):
-    """Returns ``tensor`` after asserting that it holds no NaN.
+    """Returns ``tensor`` after checking that it holds no NaN.
 
-    The assertion raises ``tf.errors.InvalidArgumentError`` at once in eager
-    mode and when the graph runs otherwise (XLA drops it); its message names
-    the op, the argument and the position of the first NaN.
+    Eager tensors are checked at once, and the error names the position of
+    the first NaN. In graphs an assertion raises when the graph runs (its
+    message is a constant, so a step that passes costs one reduction);
+    inside XLA-compiled functions, which have no assertions, nothing is
+    checked. The error is ``tf.errors.InvalidArgumentError`` naming the op and
+    the argument.
 
     Args:
       name: the argument's name.
       tensor: a float tensor.
       op_name: the public function checking it.
     """
-    is_nan = tf.reshape(tf.math.is_nan(tensor), [-1])
-    # (A trailing 0 keeps the argmax defined for empty tensors.)
-    first = tf.argmax(tf.concat([tf.cast(is_nan, tf.int32), [0]], axis=0), output_type=tf.int64)
-    position = tf.unravel_index(first, tf.maximum(tf.shape(tensor, out_type=tf.int64), 1))
-    where = tf.strings.reduce_join(tf.strings.as_string(position), separator=", ")
-    check = tf.debugging.Assert(
-        tf.logical_not(tf.reduce_any(is_nan)),
-        [tf.strings.join([f"{op_name}: {name}[", where,
-                          f"] is NaN; {name} must not contain NaN"])])
+    if tf.executing_eagerly():
+        bad = np.argwhere(np.isnan(np.asarray(tensor)))
+        if bad.size:
+            where = ", ".join(str(int(i)) for i in bad[0])
+            raise tf.errors.InvalidArgumentError(
+                None, None, f"{op_name}: {name}[{where}] is NaN; {name} must not contain NaN")
+        return tensor
+    if _compiled.in_xla_context():
+        return tensor
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(tensor))),
+                                [f"{op_name}: {name} must not contain NaN"])
     with tf.control_dependencies([check]):
         return tf.identity(tensor)
 

@@ -268,6 +268,21 @@ def _trace(model, seeds, rule, input_info):
 # -- shapes of the output in one column ----------------------------------------------------
 
 
+def _routed(layer, inputs):
+    """The channel information of a layer that only moves channels around
+    (Concatenate, GatherFeatures, ReorderFeatures, SelectColumns), or None
+    for any other layer."""
+    kind = type(layer).__name__
+    if kind == "Concatenate" and layer.axis in (-1, 1) and all(
+            len(t.shape) == 2 for t in layer._inbound_nodes[0].input_tensors):
+        return [c for info in inputs for c in info]
+    if kind == "GatherFeatures":
+        return [inputs[0][i] for subset in layer.subsets for i in subset]
+    if kind in ("ReorderFeatures", "SelectColumns"):
+        return [inputs[0][i] for i in layer.columns]
+    return None
+
+
 class _ShapeRule:
     """Channel information: None (does not depend on the column) or a shape."""
 
@@ -283,13 +298,9 @@ class _ShapeRule:
                     else _compose(_DIRECTION[layer.unit_monotonicities[u]],
                                   values[0 if len(values) == 1 else u])
                     for u in range(layer.units)]
-        if kind == "Concatenate" and layer.axis in (-1, 1) and all(
-                len(t.shape) == 2 for t in layer._inbound_nodes[0].input_tensors):
-            return [c for info in inputs for c in info]
-        if kind == "GatherFeatures":
-            return [inputs[0][i] for subset in layer.subsets for i in subset]
-        if kind in ("ReorderFeatures", "SelectColumns"):
-            return [inputs[0][i] for i in layer.columns]
+        routed = _routed(layer, inputs)
+        if routed is not None:
+            return routed
         if kind == "Lattice":
             units, flat = _lattice_units(layer, inputs)
             props = _dimension_props(layer)
@@ -410,13 +421,9 @@ class _PairRule:
                     status = _BROKEN
                 out.append(status)
             return out
-        if kind == "Concatenate" and layer.axis in (-1, 1) and all(
-                len(t.shape) == 2 for t in layer._inbound_nodes[0].input_tensors):
-            return [c for info in inputs for c in info]
-        if kind == "GatherFeatures":
-            return [inputs[0][i] for subset in layer.subsets for i in subset]
-        if kind in ("ReorderFeatures", "SelectColumns"):
-            return [inputs[0][i] for i in layer.columns]
+        routed = _routed(layer, inputs)
+        if routed is not None:
+            return routed
         if kind == "Lattice":
             units, flat = _lattice_units(layer, inputs)
             shape_units, shape_flat = _lattice_units(layer, self.conditional_state[layer.name])

@@ -45,7 +45,7 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
       validation_fraction, early_stopping: hold out rows and stop when their
         loss stops improving.
       random_state: seed (int), RandomState or None.
-      verbose: 0 quiet, 1 progress bar on a terminal, 2 always.
+      verbose: 0 quiet, 1 progress bar on a terminal or in a notebook, 2 always.
       distribute_strategy: a `tf.distribute.Strategy` to train under.
       implementation: ``"kernel"`` (tf_lattice's compiled ops) or
         ``"portable"`` (stock TensorFlow ops only).

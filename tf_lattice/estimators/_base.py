@@ -8,6 +8,7 @@ or classification).
 """
 
 import copy
+import dataclasses
 import numbers
 import os
 
@@ -379,54 +380,47 @@ class CalibratedEstimatorBase(BaseEstimator):
           ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
           between keypoints and flat beyond them) and ``missing_output``; for
           categorical columns ``categories`` (the vocabulary then
-          ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`.
+          ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`. Every dict
+          also has ``has_missing`` and ``has_other`` (whether training rows
+          reached the missing output or the default bucket: see
+          :class:`~tf_lattice.estimators._columns.FeatureSpec`) and the
+          column's declared ``monotonicity``, ``convexity``, ``unimodality``
+          and ``category_order`` (vocabulary index pairs).
         """
         check_is_fitted(self, "model_")
         curves = []
         for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
                                                self._column_calibrators()):
+            shared = {"name": spec.name, "kind": spec.kind, "has_missing": spec.has_missing,
+                      "has_other": spec.has_other, **dataclasses.asdict(feature)}
             if spec.kind == NUMERIC:
                 keypoints = np.broadcast_to(layer.input_keypoints,
                                             (layer.units, layer.num_keypoints))[unit]
                 outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
-                curves.append({"name": spec.name, "kind": spec.kind,
-                               "keypoints": np.array(keypoints), "outputs": outputs,
-                               "missing_output": float(np.asarray(layer.missing_output)[unit]),
-                               "monotonicity": feature.monotonicity})
+                curves.append({**shared, "keypoints": np.array(keypoints), "outputs": outputs,
+                               "missing_output": float(np.asarray(layer.missing_output)[unit])})
             else:
                 outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
-                curves.append({"name": spec.name, "kind": spec.kind,
-                               "categories": [str(c) for c in spec.vocabulary] + ["<other>"],
-                               "outputs": outputs})
+                curves.append({**shared, "outputs": outputs,
+                               "categories": [str(c) for c in spec.vocabulary] + ["<other>"]})
         return curves
 
     def plot_calibrators(self, columns=None):
         """A matplotlib figure with one panel per calibrator.
 
         Args:
-          columns: the columns to draw (default: all).
+          columns: the columns to draw (names or positions; default: all).
+
+        See :class:`tf_lattice.plotting.CalibratorDisplay`, which this draws
+        (its ``figure_``).
         """
-        from tf_lattice import plotting
-        curves = self.calibrator_curves()
-        if columns is not None:
-            self._check_known_columns("columns", columns)
-            curves = [c for c in curves if c["name"] in [str(col) for col in columns]]
-        return plotting.plot_calibrators(curves, title=type(self).__name__)
+        from tf_lattice.plotting import CalibratorDisplay
+        return CalibratorDisplay.from_estimator(self, columns=columns).figure_
 
     def plot_feature(self, column):
         """A matplotlib figure of one column's learned calibrator."""
-        from tf_lattice import plotting
-        self._check_known_columns("column", [column])
-        curve = next(c for c in self.calibrator_curves() if c["name"] == str(column))
-        return plotting.plot_calibrator(curve)
-
-    def _check_known_columns(self, argument, columns):
-        check_is_fitted(self, "model_")
-        names = [spec.name for spec in self.feature_specs_]
-        for column in columns:
-            if str(column) not in names:
-                raise ValueError(f"{argument} names column {column!r}, which was not in the "
-                                 f"training data (columns: {names})")
+        from tf_lattice.plotting import CalibratorDisplay
+        return CalibratorDisplay.from_estimator(self, columns=[column]).figure_
 
     # -- persistence ---------------------------------------------------------------
 

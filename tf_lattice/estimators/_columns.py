@@ -51,6 +51,9 @@ class FeatureSpec:
       keypoints: numeric only: strictly increasing calibration keypoints.
       vocabulary: categorical only: the categories seen in training, in order.
       has_missing: whether training data had missing values in the column.
+      has_other: categorical only: whether training rows had categories
+        outside the vocabulary (a vocabulary capped at the most frequent
+        categories), so that the default bucket learned from them too.
     """
 
     name: str
@@ -58,6 +61,7 @@ class FeatureSpec:
     keypoints: tuple = ()
     vocabulary: tuple = ()
     has_missing: bool = False
+    has_other: bool = False
 
     @property
     def num_buckets(self):
@@ -74,13 +78,16 @@ class FeatureSpec:
             "name": self.name, "kind": self.kind,
             "keypoints": [float(k) for k in self.keypoints],
             "vocabulary": [_json_scalar(v) for v in self.vocabulary],
-            "has_missing": bool(self.has_missing),
+            "has_missing": bool(self.has_missing), "has_other": bool(self.has_other),
         }
 
     @classmethod
     def from_json(cls, data):
+        # Files written before ``has_other`` existed had no capped vocabularies in memory
+        # fits; False is their value there (streamed fits then drew <other> as untrained).
         return cls(data["name"], data["kind"], tuple(data["keypoints"]),
-                   tuple(data["vocabulary"]), bool(data["has_missing"]))
+                   tuple(data["vocabulary"]), bool(data["has_missing"]),
+                   bool(data.get("has_other", False)))
 
 
 def _json_scalar(value):

@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _limits, _serialization, _structure
+from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
     duplicate_columns, encode, fit_feature_specs, to_frame)
@@ -112,7 +113,7 @@ class CalibratedEstimatorBase(BaseEstimator):
                  calibration_wrinkle=0.0, lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0,
                  epochs=None, batch_size=None, learning_rate=0.01, validation_fraction=0.1,
                  early_stopping=False, random_state=None, verbose=1, distribute_strategy=None,
-                 implementation="kernel"):
+                 implementation="kernel", categorical_features=None):
         self.monotonicity = monotonicity
         self.convexity = convexity
         self.unimodality = unimodality
@@ -137,6 +138,7 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.verbose = verbose
         self.distribute_strategy = distribute_strategy
         self.implementation = implementation
+        self.categorical_features = categorical_features
 
     # -- scikit-learn metadata ------------------------------------------------
 
@@ -274,7 +276,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         """
         self._check_params()
         frame = self._validate_features(X, reset=True)
-        specs = fit_feature_specs(frame, self.num_keypoints)
+        specs = fit_feature_specs(frame, self.num_keypoints, categorical_columns(
+            self.categorical_features, list(frame.columns)))
         if isinstance(self.num_keypoints, dict):
             for column in self.num_keypoints:
                 if str(column) not in frame.columns:
@@ -433,6 +436,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             payload["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        if hasattr(self, "feature_importances_"):
+            payload["feature_importances_"] = [float(v) for v in self.feature_importances_]
         return payload
 
     def _restore_payload(self, payload):
@@ -441,6 +446,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.history_ = payload["history_"]
         if "feature_names_in_" in payload:
             self.feature_names_in_ = np.asarray(payload["feature_names_in_"], dtype=object)
+        if "feature_importances_" in payload:  # absent from files of earlier versions
+            self.feature_importances_ = np.asarray(payload["feature_importances_"], np.float64)
 
     def _json_params(self):
         params = self.get_params(deep=False)

@@ -270,7 +270,7 @@ def _vocabulary(series):
         return tuple(sorted(values, key=lambda v: (type(v).__name__, str(v))))
 
 
-def fit_feature_specs(frame, num_keypoints):
+def fit_feature_specs(frame, num_keypoints, categorical=()):
     """Learns one :class:`FeatureSpec` per column of ``frame``.
 
     Args:
@@ -279,6 +279,8 @@ def fit_feature_specs(frame, num_keypoints):
         numeric calibrators (placed at quantiles of the column); None, and
         columns a dict omits, get ``default_num_keypoints`` of the column's
         number of non-missing values.
+      categorical: names of columns to make categorical whatever their
+        dtype (their distinct values are the categories).
 
     Returns:
       list of FeatureSpec in column order.
@@ -287,7 +289,12 @@ def fit_feature_specs(frame, num_keypoints):
     for name in frame.columns:
         series = frame[name]
         has_missing = bool(series.isna().any())
-        if column_kind(series) == NUMERIC:
+        if name in categorical:
+            if _is_temporal_dtype(series.dtype):
+                _refuse_temporal(series)
+            specs.append(FeatureSpec(name, CATEGORICAL, vocabulary=_vocabulary(series),
+                                     has_missing=has_missing))
+        elif column_kind(series) == NUMERIC:
             count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
             values = numeric_values(series)
             check_model_range(series.name, values)

@@ -277,3 +277,19 @@ def test_model_graph_stages(cls, stages):
     for k, pairs in enumerate(graph.edges):
         assert all(a < len(graph.stages[k][1]) and b < len(graph.stages[k + 1][1])
                    for a, b in pairs)
+
+
+def test_lattice_parameters_of_a_two_column_lattice_model_are_oriented():
+    frame, y = _frame()
+    model = estimators.CalibratedLatticeRegressor(
+        monotonicity={"a": "increasing", "b": "decreasing"}, **FAST).fit(frame[["a", "b"]], y)
+    values = plotting.LatticeDisplay.from_estimator(model, ["a", "b"], kind="parameters")\
+        .image_.get_array()
+    # Rows follow a (increasing), columns b's calibrated value (a decreasing calibrator
+    # feeding an increasing lattice dimension): the lattice rises along both.
+    assert np.all(np.diff(values, axis=0) >= -1e-6) and np.all(np.diff(values, axis=1) >= -1e-6)
+    np.testing.assert_allclose(
+        plotting.LatticeDisplay.from_estimator(model, ["b", "a"], kind="parameters")
+        .image_.get_array(), values.T)
+    kernel = np.asarray(model.model_.get_layer("lattice").kernel)[0].reshape(2, 2)
+    np.testing.assert_allclose(values, kernel)

@@ -76,3 +76,31 @@ def test_a_notebook_imports_quietly_and_draws_a_bar_by_default():
     before, _, after = result.stderr.partition("fit:\n")
     assert not [word for word in NOISE if word in before], before
     assert "epoch" in after and "2/2" in after, after
+
+
+def test_filter_noise_keeps_everything_but_tensorflow_log_lines():
+    from tf_lattice._quiet import filter_noise
+
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to "
+            "STDERR\n"
+            "I0000 00:00:1796190171.775798    9339 port.cc:153] oneDNN custom operations are on.\n"
+            "W0000 00:00:1796190171.776198    9339 cudart_stub.cc:31] Could not find cuda drivers\n"
+            "To enable the following instructions: AVX2 FMA, in other operations, rebuild\n"
+            "E0000 00:00:1796190185.588994    8230 cuda_platform.cc:52] failed call to cuInit\n"
+            "Traceback (most recent call last):\n"
+            "a warning of the user's own\n")
+    assert filter_noise(text) == (
+        "E0000 00:00:1796190185.588994    8230 cuda_platform.cc:52] failed call to cuInit\n"
+        "Traceback (most recent call last):\na warning of the user's own\n")
+
+
+def test_an_import_without_stderr_still_works():
+    result = _run("""
+        import os, sys
+        sys.stderr = None
+        os.close(2)
+        import tf_lattice.estimators
+        import tensorflow as tf
+        print(float(tf.constant(2.0) * 2))
+    """)
+    assert result.stdout.split() == ["4.0"]

@@ -41,20 +41,33 @@ def filter_noise(text):
     return "".join(line for line in text.splitlines(keepends=True) if not _NOISE.match(line))
 
 
+def _flush_stderr():
+    stream = sys.stderr
+    if stream is not None and hasattr(stream, "flush"):
+        stream.flush()
+
+
 class _HeldStderr:
     """Holds back what is written to file descriptor 2, then writes back the
     lines that are not TensorFlow's start-up log."""
 
     def __enter__(self):
-        sys.stderr.flush()
-        self.saved = os.dup(2)
-        self.held = tempfile.TemporaryFile()
-        os.dup2(self.held.fileno(), 2)
+        self.saved = None
+        _flush_stderr()
+        try:
+            held = tempfile.TemporaryFile()
+            saved = os.dup(2)
+        except OSError:  # no descriptor 2 (a windowless process): hold nothing
+            return self
+        os.dup2(held.fileno(), 2)
+        self.saved, self.held = saved, held
         return self
 
     def __exit__(self, *exc_info):
+        if self.saved is None:
+            return False
         try:
-            sys.stderr.flush()
+            _flush_stderr()
         finally:
             os.dup2(self.saved, 2)
             os.close(self.saved)

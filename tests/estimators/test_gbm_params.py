@@ -197,9 +197,11 @@ def test_feature_importances_of_a_classifier_and_of_a_streamed_fit(tmp_path):
     np.testing.assert_allclose(model.feature_importances_.sum(), 1.0)
     assert model.feature_importances_[0] == model.feature_importances_.max()
     frame.assign(y=y).to_csv(tmp_path / "data.csv", index=False)
-    streamed = estimators.CalibratedLinearClassifier(**ONE_EPOCH).fit(
-        FileSource(str(tmp_path / "data.csv"), target="y"))
-    np.testing.assert_allclose(streamed.feature_importances_.sum(), 1.0)
+    for shuffle_rows in (10_000, 50):  # in memory, then streamed (importances on the sample)
+        streamed = estimators.CalibratedLinearClassifier(**ONE_EPOCH).fit(
+            FileSource(str(tmp_path / "data.csv"), target="y", shuffle_rows=shuffle_rows))
+        assert streamed.feature_importances_.shape == (3,)
+        np.testing.assert_allclose(streamed.feature_importances_.sum(), 1.0)
 
 
 # -- saving ---------------------------------------------------------------------------------

@@ -283,7 +283,9 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
         estimator.model_, estimator.history_ = train_stream(
             build, source, statistics, convert, task.loss, settings, workers, task.dtype,
             checkpoints=checkpoints, resume=resume, description=description)
-        estimator.feature_importances_ = feature_importances(estimator.model_, sample_x, specs, seed)
+        if len(sample_x):  # the statistics' row sample (empty only for data without rows)
+            estimator.feature_importances_ = feature_importances(estimator.model_, sample_x,
+                                                                 specs, seed)
     if workers.is_chief and workers.count > 1:
         certificate = estimator.certify()
         if not certificate.holds:

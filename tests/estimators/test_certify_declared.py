@@ -96,7 +96,7 @@ def test_the_command_line_certify_exits_1_on_a_tampered_declaration(saved, tmp_p
 
 
 @pytest.mark.parametrize("params, failing", [
-    (dict(convexity={"a": "convex"}), "declared convexity['a']=convex: calibrator"),
+    (dict(convexity={"a": "convex"}), "declared convexity['a']=convex: calibrator, between the first and last keypoint"),
     (dict(trust=[["a", "b", "decreasing"]]), "declared edgeworth trust['a' decreasing with 'b']"),
     (dict(trust=[["a", "b", "increasing", "trapezoid"]]),
      "declared trapezoid trust['a' increasing with 'b']"),

@@ -341,6 +341,16 @@ class CalibratedEstimatorBase(BaseEstimator):
           A model whose layers do not carry a declared constraint fails here
           even when each layer meets its own settings.
 
+        Where the shapes hold: monotonicity, unimodality, category orders,
+        trust and dominance on the whole input space; a declared convexity on
+        the whole real line for calibrated linear models (their convex and
+        concave calibrators continue their end segments) and, for lattice
+        models, on the column's calibrator between its first and last
+        keypoint (the check's name states the domain). The checks are exact
+        on the weights; the network computes in float32, whose rounding can
+        move a prediction against a declared direction by at most
+        :meth:`monotonicity_tolerance`.
+
         Returns:
           A :class:`tf_lattice.constraints.Certificate` that holds only if every
           check holds.
@@ -363,6 +373,36 @@ class CalibratedEstimatorBase(BaseEstimator):
                                               check.location, check.tolerance))
         checks += _structure.declared_checks(self.model_, self.feature_specs_, self.constraints_)
         return Certificate(type(self).__name__, tuple(checks))
+
+    def monotonicity_tolerance(self, X):
+        """The largest move against a declared direction that rounding can cause.
+
+        The constraints hold exactly in real arithmetic; the network computes
+        in float32, whose rounding (at most a few units in the last place at
+        each interpolation) can make the prediction for a row that is larger
+        along an increasing column smaller by up to
+
+            2^-18 * max(1, max_i |s_i|) * c
+
+        where ``s_i`` are the network's scores on the rows of ``X`` and ``c``
+        converts scores to the units of the prediction (``target_scale_`` for
+        regressors; 1 for classifiers, whose scores are the
+        ``decision_function`` logits). That is 32 float32 units in the last
+        place of the largest score.
+
+        Args:
+          X: the rows whose predictions are compared.
+
+        Returns:
+          float, in the units of ``predict`` (regressors) or
+          ``decision_function`` (classifiers).
+        """
+        largest = float(np.max(np.abs(self._raw_scores(X)), initial=0.0))
+        return 2.0 ** -18 * max(1.0, largest) * self._score_unit()
+
+    def _score_unit(self):
+        """Prediction units per unit of network score."""
+        return 1.0
 
     def _column_calibrators(self):
         """The ``(layer, unit)`` calibrating each column of the fitted model."""

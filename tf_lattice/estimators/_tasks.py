@@ -197,6 +197,9 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
         scores = self._raw_scores(X)[:, 0]
         return unstandardize(scores, self.target_mean_, self.target_scale_)
 
+    def _score_unit(self):
+        return float(self.target_scale_)
+
     def _fitted_payload(self):
         payload = super()._fitted_payload()
         payload.update(target_mean_=self.target_mean_, target_scale_=self.target_scale_)

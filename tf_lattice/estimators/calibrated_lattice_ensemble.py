@@ -6,7 +6,7 @@ import numpy as np
 
 from tf_lattice.estimators import _network
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _check_number
-from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets
+from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 
 
@@ -59,6 +59,7 @@ class _EnsembleParams(CalibratedEstimatorBase):
         count = self.num_lattices or default_num_lattices(num_features, rank)
         subsets = choose_subsets(self.ensemble, num_features, int(count), rank,
                                  np.random.default_rng(seed), encoded, target)
+        subsets = close_under_dominance(subsets, self.constraints_.monotonic_dominances)
         self.lattices_ = [[self.feature_specs_[f].name for f in subset] for subset in subsets]
         return subsets, rank
 

@@ -62,13 +62,16 @@ def test_calibrators_of_data_without_missing_values_draw_no_missing_line_or_defa
     display = plotting.CalibratorDisplay.from_estimator(model)
     assert isinstance(display.figure_, Figure) and len(display.axes_) == 3
     a, b, kind = display.axes_
-    assert len(a.lines) == 1 and len(b.lines) == 1 and len(a.patches) == 0
+    assert len(a.lines) == 1 and len(a.patches) == 0
+    assert len(b.lines) == 3  # convex: the calibrator and its linear extrapolation on each side
     assert len(kind.patches) == 3  # x, y, z; no default bucket
     assert [t.get_text() for t in kind.get_xticklabels()] == ["x", "y", "z"]
     assert a.get_title() == "a (increasing)" and b.get_title() == "b (convex)"
     assert kind.get_title() == "kind"
     assert a.get_ylabel() == "contribution to prediction"
     assert [t.get_text() for t in a.get_legend().get_texts()] == ["calibrator"]
+    assert [t.get_text() for t in b.get_legend().get_texts()] == ["calibrator",
+                                                                 "linear extrapolation"]
     assert [t.get_text() for t in kind.get_legend().get_texts()] == ["category"]
 
 
@@ -81,6 +84,16 @@ def test_a_linear_model_is_drawn_in_the_prediction_units_exactly(linear_regresso
     rise = np.diff(model.predict(row))[0]
     curve = _value_at(*line.get_data(), 0.7) - _value_at(*line.get_data(), 0.2)
     np.testing.assert_allclose(curve, rise, rtol=1e-4, atol=1e-5)
+    # The dotted extension of the convex column is the model's own extrapolation.
+    convex = plotting.CalibratorDisplay.from_estimator(model, columns="b").axes_[0]
+    (_, _), (low_x, low_y), (high_x, high_y) = (line.get_data() for line in convex.lines)
+    rows = frame.iloc[[0, 0, 0]].copy()
+    rows["b"] = [low_x[0], high_x[1], high_x[0]]
+    predicted = model.predict(rows)
+    np.testing.assert_allclose(predicted[1] - predicted[2], high_y[1] - high_y[0], rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(predicted[0] - predicted[2], low_y[0] - high_y[0], rtol=1e-4,
+                               atol=1e-5)
     bars = [patch.get_height() for patch in display.axes_[1].patches]
     rows = frame.iloc[[0, 0, 0]].copy()
     rows["kind"] = ["x", "y", "z"]

@@ -421,7 +421,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         Returns:
           list of dicts with ``name``, ``kind`` and, for numeric columns,
           ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
-          between keypoints and flat beyond them) and ``missing_output``; for
+          between keypoints and, beyond them, flat or continuing its end
+          segments as ``extrapolation`` says) and ``missing_output``; for
           categorical columns ``categories`` (the vocabulary then
           ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`. Every dict
           also has ``has_missing`` and ``has_other`` (whether training rows
@@ -441,7 +442,8 @@ class CalibratedEstimatorBase(BaseEstimator):
                                             (layer.units, layer.num_keypoints))[unit]
                 outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
                 curves.append({**shared, "keypoints": np.array(keypoints), "outputs": outputs,
-                               "missing_output": float(np.asarray(layer.missing_output)[unit])})
+                               "missing_output": float(np.asarray(layer.missing_output)[unit]),
+                               "extrapolation": layer.unit_extrapolations[unit]})
             else:
                 outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
                 curves.append({**shared, "outputs": outputs,

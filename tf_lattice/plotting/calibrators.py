@@ -13,8 +13,11 @@ prediction's units (times ``target_scale_`` for a regressor, log-odds of
 models feed the calibrator's output to lattices (or one linear score per
 class); their panels show the calibrated value with an axis label saying so.
 
-What is drawn: the calibrator is linear between its keypoints and flat
-beyond them, so the line joins its keypoints exactly (markers on them). A
+What is drawn: the calibrator is linear between its keypoints, so the line
+joins its keypoints exactly (markers on them); beyond them it is flat, or,
+for a unit with ``extrapolation="linear"`` (convex and concave columns of
+calibrated linear models), continues its end segments, drawn dotted over a
+tenth of the keypoints' range on each side. A
 numeric column's output for missing values (dashed) is drawn only when the
 training data had missing values there; a categorical column's default
 bucket only when training rows reached it (missing values, or categories
@@ -88,6 +91,16 @@ def draw_calibrator(ax, curve, scale=1.0, ylabel="calibrated value"):
         keypoints = np.asarray(curve["keypoints"], np.float64)
         artists += ax.plot(keypoints, outputs, "-o", markersize=3, color=CALIBRATOR_COLOR,
                            label="calibrator")
+        if curve.get("extrapolation") == "linear" and len(keypoints) > 1:
+            reach = 0.1 * (keypoints[-1] - keypoints[0])
+            first = (outputs[1] - outputs[0]) / (keypoints[1] - keypoints[0])
+            last = (outputs[-1] - outputs[-2]) / (keypoints[-1] - keypoints[-2])
+            artists += ax.plot([keypoints[0] - reach, keypoints[0]],
+                               [outputs[0] - first * reach, outputs[0]], ":",
+                               color=CALIBRATOR_COLOR, label="linear extrapolation")
+            artists += ax.plot([keypoints[-1], keypoints[-1] + reach],
+                               [outputs[-1], outputs[-1] + last * reach], ":",
+                               color=CALIBRATOR_COLOR)
         missing = curve.get("missing_output")
         if curve.get("has_missing", True) and missing is not None and np.isfinite(missing):
             artists.append(ax.axhline(missing * scale, color=MISSING_COLOR, linestyle="--",

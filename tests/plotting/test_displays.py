@@ -306,3 +306,17 @@ def test_lattice_parameters_of_a_two_column_lattice_model_are_oriented():
         .image_.get_array(), values.T)
     kernel = np.asarray(model.model_.get_layer("lattice").kernel)[0].reshape(2, 2)
     np.testing.assert_allclose(values, kernel)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda model: plotting.CalibratorDisplay.from_estimator(model),
+    lambda model: plotting.PartialDependenceDisplay.from_estimator(model, np.zeros((2, 3))),
+    lambda model: plotting.LatticeDisplay.from_estimator(model, ["a", "b"], kind="parameters"),
+    lambda model: plotting.ModelGraphDisplay.from_estimator(model),
+    lambda model: model.plot_calibrators(),
+])
+def test_an_unfitted_estimator_is_refused(draw):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        draw(estimators.CalibratedLinearRegressor())

@@ -93,9 +93,12 @@ def class_label(value):
 
 def column_names(estimator, columns, argument="columns"):
     """The training column names that ``columns`` refer to (names or positions);
-    all columns when None."""
+    all columns when None. Raises NotFittedError for an unfitted estimator."""
+    from sklearn.utils.validation import check_is_fitted
+
     from tf_lattice.estimators._constraints import column_name
 
+    check_is_fitted(estimator, "model_")
     names = [spec.name for spec in estimator.feature_specs_]
     if columns is None:
         return names

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from tf_lattice.estimators._columns import NUMERIC
-from tf_lattice.plotting._display import Display, class_label, single_axes
+from tf_lattice.plotting._display import Display, class_label, column_names, single_axes
 from tf_lattice.plotting.calibrators import shape_words
 
 
@@ -65,8 +65,8 @@ def _output_node(estimator):
 
 def model_graph(estimator):
     """The :class:`ModelGraph` of a fitted estimator."""
+    names = column_names(estimator, None)
     specs = estimator.feature_specs_
-    names = [spec.name for spec in specs]
     curves = estimator.calibrator_curves()
     model = estimator.model_
     size = getattr(estimator, "lattice_size", 2)

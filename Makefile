@@ -55,4 +55,4 @@ bench: install
 	$(PY) benchmarks/estimators.py
 
 clean:
-	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info.py $(VENV)/.kernels-stamp
+	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info*.py $(VENV)/.kernels-stamp

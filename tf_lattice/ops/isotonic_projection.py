@@ -100,11 +100,11 @@ def _portable_isotonic_projection(values, weights, increasing, lower, upper):
     units = tf.shape(values)[0]
     bad_unit = tf.where(tf.reduce_any(tf.math.is_nan(values), axis=1))
     tf.debugging.Assert(
-        tf.size(bad_unit) == 0,
+        tf.equal(tf.size(bad_unit), 0),
         ["isotonic_projection: values contain NaN in unit", bad_unit[:1, 0]])
     bad_weight = tf.where(tf.reduce_any(~(weights > 0), axis=1))
     tf.debugging.Assert(
-        tf.size(bad_weight) == 0,
+        tf.equal(tf.size(bad_weight), 0),
         ["isotonic_projection: weights must be positive; unit", bad_weight[:1, 0]])
     sign = tf.where(increasing, tf.ones([units], values.dtype),
                     -tf.ones([units], values.dtype))[:, tf.newaxis]

@@ -1,0 +1,45 @@
+"""The pure-TensorFlow twins in a TensorFlow 1 style graph run by a Session.
+
+Estimator model_fns, TF1 SavedModels and TensorFlow Serving build such graphs.
+There, ``tensor == value`` is Python identity, not ``tf.equal``, so a check
+written with ``==`` would always fail; these run the twins and their checks
+there.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_lattice import ops
+
+
+def _in_graph(build):
+    """Runs ``build()`` in a fresh graph, traced into a ``tf.function`` whose
+    automatic control dependencies run every assertion (as the Estimators'
+    projections run), and returns the result."""
+    with tf.Graph().as_default():
+        result = tf.function(build, autograph=False)()
+        with tf.compat.v1.Session() as session:
+            return session.run(result)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["keypoints-K", "keypoints-units-K"])
+def test_portable_pwl_calibration_runs_in_a_graph(shared):
+    keypoints = np.array([0.0, 0.5, 1.0], np.float32)
+    if not shared:
+        keypoints = np.stack([keypoints, keypoints * 2])
+    outputs = np.array([[0.0, 1.0, 3.0], [1.0, 0.0, -1.0]], np.float32)
+    inputs = np.array([[0.25, 0.25], [0.75, 1.5], [2.0, -1.0]], np.float32)
+    expected = ops.pwl_calibration(inputs, keypoints, outputs, implementation="portable").numpy()
+    got = _in_graph(lambda: ops.pwl_calibration(
+        tf.constant(inputs), tf.constant(keypoints), tf.constant(outputs),
+        implementation="portable"))
+    np.testing.assert_allclose(got, expected)
+
+
+def test_portable_isotonic_projection_runs_in_a_graph():
+    values = np.array([[3.0, 1.0, 2.0], [0.0, 2.0, 1.0]], np.float32)
+    expected = ops.isotonic_projection(values, implementation="portable").numpy()
+    got = _in_graph(lambda: ops.isotonic_projection(tf.constant(values), implementation="portable"))
+    np.testing.assert_allclose(got, expected)
+    np.testing.assert_allclose(got, [[2.0, 2.0, 2.0], [0.0, 1.5, 1.5]])

@@ -43,3 +43,14 @@ def test_portable_isotonic_projection_runs_in_a_graph():
     got = _in_graph(lambda: ops.isotonic_projection(tf.constant(values), implementation="portable"))
     np.testing.assert_allclose(got, expected)
     np.testing.assert_allclose(got, [[2.0, 2.0, 2.0], [0.0, 1.5, 1.5]])
+
+
+def test_lattice_projection_kernel_serves_successive_graphs():
+    # An Estimator builds a new graph for every train, evaluate and export
+    # call; constants cached from one graph must not leak into the next.
+    params = np.array([[0.0, 2.0, 1.0, -1.0]], np.float32)
+    expected = ops.lattice_projection(params, [2, 2], monotonicities=["increasing", "increasing"])
+    for _ in range(2):
+        got = _in_graph(lambda: ops.lattice_projection(
+            tf.constant(params), [2, 2], monotonicities=["increasing", "increasing"]))
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)

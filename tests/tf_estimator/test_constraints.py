@@ -1,0 +1,121 @@
+"""Declared shapes: projected inside the train op, certified from the
+checkpoint, finalized, and probed on grids of predictions."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.tf_estimator import _data
+from tests.tf_estimator.conftest import CASES, case_id, estimator_for
+
+#: Float rounding allowed between neighbouring grid predictions.
+TOLERANCE = 1e-5
+
+
+def _scores(estimator, head, rows):
+    """Per-class scores (logits; the prediction for regression) `(n, k)`."""
+    key = "predictions" if head == "regression" else "logits"
+    return np.array([p[key] for p in estimator.predict(_data.input_fn(rows, batch_size=500))])
+
+
+def _grid_scores(estimator, head, bases, feature, values):
+    """`(len(bases), len(values), k)` scores along ``feature`` from each base row."""
+    rows = [_data.grid(base, feature, values) for base in bases]
+    stacked = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
+    return _scores(estimator, head, stacked).reshape(len(bases), len(values), -1)
+
+
+def _bases(features, count=6):
+    return [{name: values[i] for name, values in features.items()} for i in range(count)]
+
+
+def _worst_fall(scores):
+    """The largest decrease between neighbours along axis 1 (0 if none)."""
+    return float(max(0.0, -np.diff(scores, axis=1).min()))
+
+
+def _valley_violation(scores):
+    """How far each curve is from falling then rising: the largest rise
+    followed later by a fall, over every curve and class."""
+    worst = 0.0
+    for curve in np.moveaxis(scores, -1, 1).reshape(-1, scores.shape[1]):
+        steps = np.diff(curve)
+        rises = np.maximum.accumulate(np.maximum(steps, 0.0))
+        worst = max(worst, float(np.max(np.minimum(rises[:-1], -steps[1:]), initial=0.0)))
+    return worst
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_grid_predictions_follow_the_declared_shapes(case, trained):
+    run = trained(case)
+    bases = _bases(run.test_features)
+    # Beyond the training range too: the shapes hold everywhere.
+    line = np.linspace(-0.5, 1.5, 41, dtype=np.float32)
+    assert _worst_fall(_grid_scores(run.estimator, run.head, bases, "up", line)) <= TOLERANCE
+    assert _worst_fall(-_grid_scores(run.estimator, run.head, bases, "down", line)) <= TOLERANCE
+    colors = np.array(["red", "green", "blue"])
+    assert _worst_fall(_grid_scores(run.estimator, run.head, bases, "color", colors)) <= TOLERANCE
+    bowl = _grid_scores(run.estimator, run.head, bases, "bowl", np.linspace(-1.5, 1.5, 41,
+                                                                          dtype=np.float32))
+    if case[0] == "lattice":
+        assert _valley_violation(bowl) <= TOLERANCE
+    if case[0] == "linear":
+        # The calibrated linear model is convex in "bowl" where its calibrator
+        # is (between the first and last keypoints; it is flat outside).
+        spec = next(s for s in run.estimator.feature_specs if s.name == "bowl")
+        inside = np.linspace(spec.keypoints[0], spec.keypoints[-1], 41, dtype=np.float32)
+        bowl = _grid_scores(run.estimator, run.head, bases, "bowl", inside)
+        assert float(np.diff(bowl, n=2, axis=1).min()) >= -TOLERANCE
+
+
+def test_grid_probe_sees_a_shape_that_is_not_there(trained):
+    # The probe's own check: the model rises with "up", so it is not
+    # decreasing there, and its "bowl" curve (a valley) is not a peak.
+    run = trained(("lattice", "regression"))
+    bases = _bases(run.test_features)
+    line = np.linspace(0.0, 1.0, 21, dtype=np.float32)
+    assert _worst_fall(-_grid_scores(run.estimator, run.head, bases, "up", line)) > 0.1
+    bowl = _grid_scores(run.estimator, run.head, bases, "bowl", np.linspace(-1, 1, 21,
+                                                                          dtype=np.float32))
+    assert _valley_violation(-bowl) > 0.1
+
+
+def test_projection_runs_after_every_optimizer_step(tmp_path):
+    # The labels fall with "up", which is declared increasing, and the step
+    # size is large: every step pushes the "up" calibrator out of shape, and
+    # only a projection that reads the weights after the step puts it back.
+    config = tf.estimator.RunConfig(save_checkpoints_steps=4, keep_checkpoint_max=20,
+                                    save_summary_steps=None)
+    estimator, features, score, labels = estimator_for(
+        "linear", "regression", tmp_path, learning_rate=0.5, config=config)
+    opposed = (-3.0 * features["up"] + score).astype(np.float32)
+    estimator.train(_data.input_fn(features, opposed, epochs=2, shuffle=True))
+    state = tf.train.get_checkpoint_state(estimator.model_dir)
+    paths = list(state.all_model_checkpoint_paths)
+    assert len(paths) >= 5
+    for path in paths:
+        certificate = estimator.certify(checkpoint_path=path)
+        assert certificate.holds, (path, certificate.violations)
+        kernel = tf.train.load_checkpoint(path).get_tensor("calibrator_0/kernel")
+        assert np.diff(kernel, axis=1).min() >= 0.0, (path, kernel)
+
+
+def test_finalize_rewrites_the_latest_checkpoint_with_exact_projections(tmp_path):
+    estimator, features, score, labels = estimator_for(
+        "lattice", "binary", tmp_path,
+        trust=[("up", "bowl", "increasing")], dominance=[("up", "down")], unimodality=None,
+        convexity={"bowl": "convex"})
+    estimator.train(_data.input_fn(features, labels, epochs=2, shuffle=True))
+    before = estimator.latest_checkpoint()
+    step = tf.train.load_checkpoint(before).get_tensor("global_step")
+    certificate = estimator.finalize()
+    assert certificate.holds, certificate.violations
+    names = " ".join(check.name for check in certificate.checks)
+    assert "trust" in names and "dominance" in names
+    after = estimator.latest_checkpoint()
+    assert after == before  # same global step, rewritten in place
+    assert tf.train.load_checkpoint(after).get_tensor("global_step") == step
+    assert estimator.certify().holds
+    metrics = estimator.evaluate(_data.input_fn(features, labels))
+    assert metrics["global_step"] == step
+    assert metrics["auc"] > 0.9

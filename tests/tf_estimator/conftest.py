@@ -27,6 +27,19 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): tests that share one xdist worker")
+
+
+def pytest_collection_modifyitems(config, items):
+    # The tests share trained models (the session fixture below): under
+    # pytest-xdist with --dist loadgroup one worker runs them all.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        if str(item.path).startswith(here + os.sep):
+            item.add_marker(pytest.mark.xdist_group("tf_estimator"))
+
+
 #: Every estimator with every head; the ensembles cover the three structures.
 CASES = [
     ("linear", "binary"), ("linear", "multiclass"), ("linear", "regression"),
@@ -53,6 +66,13 @@ class Trained:
     test_features: dict
     test_labels: object
     train_labels: object
+    _predictions: object = None
+
+    def predictions(self):
+        """The estimator's predictions on the test features (computed once)."""
+        if self._predictions is None:
+            self._predictions = list(self.estimator.predict(_data.input_fn(self.test_features)))
+        return self._predictions
 
 
 def estimator_for(model, head, model_dir, **overrides):

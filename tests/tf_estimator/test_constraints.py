@@ -18,11 +18,26 @@ def _scores(estimator, head, rows):
     return np.array([p[key] for p in estimator.predict(_data.input_fn(rows, batch_size=500))])
 
 
-def _grid_scores(estimator, head, bases, feature, values):
-    """`(len(bases), len(values), k)` scores along ``feature`` from each base row."""
-    rows = [_data.grid(base, feature, values) for base in bases]
-    stacked = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
-    return _scores(estimator, head, stacked).reshape(len(bases), len(values), -1)
+def _grid_scores(estimator, head, bases, grids):
+    """Scores along several grids, from one prediction call.
+
+    Args:
+      grids: dict label -> ``(feature, values)``: ``feature`` varied alone
+        from each base row.
+
+    Returns:
+      dict label -> `(len(bases), len(values), k)` scores.
+    """
+    rows = [_data.grid(base, feature, values) for feature, values in grids.values()
+            for base in bases]
+    scores = _scores(estimator, head, {name: np.concatenate([r[name] for r in rows])
+                                       for name in rows[0]})
+    result, start = {}, 0
+    for label, (_, values) in grids.items():
+        count = len(bases) * len(values)
+        result[label] = scores[start:start + count].reshape(len(bases), len(values), -1)
+        start += count
+    return result
 
 
 def _bases(features, count=6):
@@ -49,35 +64,36 @@ def _valley_violation(scores):
 def test_grid_predictions_follow_the_declared_shapes(case, trained):
     run = trained(case)
     bases = _bases(run.test_features)
-    # Beyond the training range too: the shapes hold everywhere.
+    # Beyond the training range too: the shapes hold everywhere. Convexity
+    # holds where the calibrator is convex: between its first and last
+    # keypoints (it is flat outside).
     line = np.linspace(-0.5, 1.5, 41, dtype=np.float32)
-    assert _worst_fall(_grid_scores(run.estimator, run.head, bases, "up", line)) <= TOLERANCE
-    assert _worst_fall(-_grid_scores(run.estimator, run.head, bases, "down", line)) <= TOLERANCE
-    colors = np.array(["red", "green", "blue"])
-    assert _worst_fall(_grid_scores(run.estimator, run.head, bases, "color", colors)) <= TOLERANCE
-    bowl = _grid_scores(run.estimator, run.head, bases, "bowl", np.linspace(-1.5, 1.5, 41,
-                                                                          dtype=np.float32))
+    spec = next(s for s in run.estimator.feature_specs if s.name == "bowl")
+    scores = _grid_scores(run.estimator, run.head, bases, {
+        "up": ("up", line), "down": ("down", line),
+        "color": ("color", np.array(["red", "green", "blue"])),
+        "bowl": ("bowl", np.linspace(-1.5, 1.5, 41, dtype=np.float32)),
+        "bowl inside": ("bowl", np.linspace(spec.keypoints[0], spec.keypoints[-1], 41,
+                                            dtype=np.float32))})
+    assert _worst_fall(scores["up"]) <= TOLERANCE
+    assert _worst_fall(-scores["down"]) <= TOLERANCE
+    assert _worst_fall(scores["color"]) <= TOLERANCE
     if case[0] == "lattice":
-        assert _valley_violation(bowl) <= TOLERANCE
+        assert _valley_violation(scores["bowl"]) <= TOLERANCE
     if case[0] == "linear":
-        # The calibrated linear model is convex in "bowl" where its calibrator
-        # is (between the first and last keypoints; it is flat outside).
-        spec = next(s for s in run.estimator.feature_specs if s.name == "bowl")
-        inside = np.linspace(spec.keypoints[0], spec.keypoints[-1], 41, dtype=np.float32)
-        bowl = _grid_scores(run.estimator, run.head, bases, "bowl", inside)
-        assert float(np.diff(bowl, n=2, axis=1).min()) >= -TOLERANCE
+        # The calibrated linear model is convex in "bowl" (its calibrator is).
+        assert float(np.diff(scores["bowl inside"], n=2, axis=1).min()) >= -TOLERANCE
 
 
 def test_grid_probe_sees_a_shape_that_is_not_there(trained):
     # The probe's own check: the model rises with "up", so it is not
     # decreasing there, and its "bowl" curve (a valley) is not a peak.
     run = trained(("lattice", "regression"))
-    bases = _bases(run.test_features)
-    line = np.linspace(0.0, 1.0, 21, dtype=np.float32)
-    assert _worst_fall(-_grid_scores(run.estimator, run.head, bases, "up", line)) > 0.1
-    bowl = _grid_scores(run.estimator, run.head, bases, "bowl", np.linspace(-1, 1, 21,
-                                                                          dtype=np.float32))
-    assert _valley_violation(-bowl) > 0.1
+    scores = _grid_scores(run.estimator, run.head, _bases(run.test_features),
+                          {"up": ("up", np.linspace(0.0, 1.0, 21, dtype=np.float32)),
+                           "bowl": ("bowl", np.linspace(-1.0, 1.0, 21, dtype=np.float32))})
+    assert _worst_fall(-scores["up"]) > 0.1
+    assert _valley_violation(-scores["bowl"]) > 0.1
 
 
 def test_projection_runs_after_every_optimizer_step(tmp_path):

@@ -13,6 +13,7 @@ default bucket (index ``len(vocabulary)``) for missing and unseen values.
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -194,7 +195,7 @@ def check_named_constraints(names, *, monotonicity, convexity, unimodality, trus
 # -- the analysis pass ---------------------------------------------------------
 
 
-def _as_numpy_features(features, names, where):
+def _check_feature_dict(features, names, where):
     if not isinstance(features, dict):
         raise ValueError(f"{where} must yield a dict of feature tensors (or (features, labels)), "
                          f"got {type(features).__name__}")
@@ -231,7 +232,7 @@ def run_input_fn(call_input_fn, names, extra_names=()):
         if isinstance(result, tf.data.Dataset):
             result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
         features, labels = result if isinstance(result, (tuple, list)) else (result, None)
-        _as_numpy_features(features, names, "the feature-analysis input_fn")
+        _check_feature_dict(features, names, "the feature-analysis input_fn")
         fetch = {name: features[name] for name in names}
         fetch.update({name: features[name] for name in extra_names if name in features})
         if labels is not None:
@@ -258,6 +259,9 @@ def run_input_fn(call_input_fn, names, extra_names=()):
                 rows += size or 0
     if rows == 0:
         raise ValueError("the feature-analysis input_fn yielded no examples")
+    if rows >= MAX_ANALYSIS_ROWS:
+        warnings.warn(f"the feature-analysis input_fn was read for its first {rows} examples "
+                      "only (does its dataset repeat forever?)", stacklevel=3)
     labels = np.concatenate(chunks.pop("__labels__")) if "__labels__" in chunks else None
     return {key: np.concatenate(values) for key, values in chunks.items()}, labels
 
@@ -370,7 +374,7 @@ def encode(features, specs):
       ValueError: a feature that is absent, sparse, wider than one value or
         of the wrong type.
     """
-    _as_numpy_features(features, [s.name for s in specs], "the input_fn")
+    _check_feature_dict(features, [s.name for s in specs], "the input_fn")
     columns = []
     for spec in specs:
         tensor = features[spec.name]

@@ -103,9 +103,9 @@ CELLS = [
               "trestbps": "increasing", "chol": "increasing"}
     linear = tf_estimator.CalibratedLinearEstimator(
         list(heart_train), input_fn(heart_train, heart_y_train), head="binary",
-        monotonicity=SHAPES, learning_rate=0.02, random_state=0,
+        monotonicity=SHAPES, learning_rate=0.03, random_state=0,
         model_dir=os.path.join(workdir, "linear"))
-    linear.train(input_fn(heart_train, heart_y_train, epochs=30, shuffle=True))
+    linear.train(input_fn(heart_train, heart_y_train, epochs=15, shuffle=True))
     metrics = linear.evaluate(input_fn(heart_test, heart_y_test))
     print({k: round(float(metrics[k]), 3) for k in ("accuracy", "auc", "average_loss")})
     assert metrics["auc"] > 0.8, metrics
@@ -142,7 +142,7 @@ CELLS = [
         list(cars_train), input_fn(cars_train, mpg_train), head="regression",
         monotonicity={"Weight_in_lbs": "decreasing", "Horsepower": "decreasing", "Year": "increasing"},
         lattice_size=3, learning_rate=0.05, random_state=0, model_dir=os.path.join(workdir, "lattice"))
-    lattice.train(input_fn(cars_train, mpg_train, epochs=40, shuffle=True))
+    lattice.train(input_fn(cars_train, mpg_train, epochs=20, shuffle=True))
     print(lattice.finalize())
     metrics = lattice.evaluate(input_fn(cars_test, mpg_test))
     rmse = float(np.sqrt(metrics["average_loss"]))
@@ -180,10 +180,10 @@ CELLS = [
         "thal", sorted(set(heart_train["thal"]))))
     ensemble = tf_estimator.CalibratedLatticeEnsembleEstimator(
         feature_columns, input_fn(heart_train, heart_y_train), ensemble="crystals",
-        num_lattices=5, lattice_rank=3, monotonicity=SHAPES, learning_rate=0.02,
+        num_lattices=5, lattice_rank=3, monotonicity=SHAPES, learning_rate=0.03,
         random_state=0, model_dir=os.path.join(workdir, "ensemble"))
     print("lattices:", ensemble.lattices)
-    ensemble.train(input_fn(heart_train, heart_y_train, epochs=30, shuffle=True))
+    ensemble.train(input_fn(heart_train, heart_y_train, epochs=15, shuffle=True))
     ensemble.finalize()
     metrics = ensemble.evaluate(input_fn(heart_test, heart_y_test))
     print({k: round(float(metrics[k]), 3) for k in ("accuracy", "auc")})

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.tf_estimator import _data
 
@@ -112,3 +113,17 @@ def test_kernel_export_serves_with_the_op_library(exports, tmp_path):
         for signature in ("serving_default", "predict"):
             np.testing.assert_allclose(np.array(answers[f"{'-'.join(case)}-{signature}"]).reshape(
                 made["expected"].shape), made["expected"], rtol=1e-4, atol=1e-5)
+
+
+def test_export_saved_model_takes_the_parsing_receiver(trained, tmp_path):
+    # The plain Estimator API: export_saved_model with the estimator's
+    # tf.Example receiver (this keeps the compiled kernels, loaded here).
+    run = trained(("linear", "multiclass"))
+    path = run.estimator.export_saved_model(str(tmp_path), run.estimator.serving_input_receiver_fn())
+    loaded = tf.saved_model.load(path)
+    assert {"serving_default", "predict", "classification"} <= set(loaded.signatures)
+    rows = {name: values[:30] for name, values in run.test_features.items()}
+    served = loaded.signatures["predict"](examples=tf.constant(_data.serialized_examples(rows)))
+    expected = np.array([p["probabilities"] for p in run.predictions()[:30]])
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert custom_ops(path.decode() if isinstance(path, bytes) else path)

@@ -64,14 +64,14 @@ def test_unknown_unimodality_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(lattice_size=1), "lattice_size must be an int >= 2"),
+    (dict(lattice_size=1), "lattice_size must be >= 2, got 1"),
     (dict(head="ranking"), "head must be one of"),
     (dict(head="multiclass"), "needs n_classes >= 3"),
     (dict(head="binary", n_classes=3), 'head="binary" has 2 classes'),
-    (dict(learning_rate=0.0), "learning_rate must be a number > 0"),
+    (dict(learning_rate=0.0), "learning_rate must be > 0.0, got 0.0"),
     (dict(interpolation="cubic"), "interpolation must be one of"),
     (dict(implementation="fast"), "implementation must be one of"),
-    (dict(num_keypoints=1), "num_keypoints must be an int >= 2"),
+    (dict(num_keypoints=1), "num_keypoints must be >= 2, got 1"),
     (dict(weight_column="up"), "weight_column 'up' is also a model feature"),
     (dict(unimodality={"bowl": "valley"}), "unimodality needs a lattice model"),
     (dict(feature_columns=["up", "up"]), r"names \['up'\] more than once"),
@@ -84,7 +84,7 @@ def test_bad_parameters_are_named_before_any_data_is_read(kwargs, message, tmp_p
 def test_ensemble_parameters_are_checked(tmp_path):
     with pytest.raises(ValueError, match="ensemble must be one of"):
         _construct("CalibratedLatticeEnsembleEstimator", model_dir=str(tmp_path), ensemble="forest")
-    with pytest.raises(ValueError, match="lattice_rank must be an int >= 1"):
+    with pytest.raises(ValueError, match="lattice_rank must be >= 1, got 0"):
         _construct("CalibratedLatticeEnsembleEstimator", model_dir=str(tmp_path), lattice_rank=0)
 
 

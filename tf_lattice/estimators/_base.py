@@ -47,6 +47,31 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
     return value
 
 
+def certify_network(subject, model, columns):
+    """One certificate of every constrained layer of an estimator's network.
+
+    Args:
+      subject: what the certificate is about (the estimator's class).
+      model: the Keras network (calibrators named ``calibrator_<j>``).
+      columns: the column names, by position.
+
+    Returns:
+      A :class:`tf_lattice.constraints.Certificate`; each check's name says
+      which layer (and for calibrators which column) it concerns.
+    """
+    checks = []
+    for layer in model.layers:
+        if not hasattr(layer, "certify"):
+            continue
+        prefix = layer.name
+        if layer.name.startswith("calibrator_"):
+            prefix = f"calibrator {columns[int(layer.name.split('_')[1])]!r}"
+        for check in layer.certify().checks:
+            checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
+                                          check.location, check.tolerance))
+    return Certificate(subject, tuple(checks))
+
+
 class CalibratedEstimatorBase(BaseEstimator):
     """Parameters, validation, encoding, training, certificates and saving.
 
@@ -223,11 +248,6 @@ class CalibratedEstimatorBase(BaseEstimator):
 
     # -- inspection ---------------------------------------------------------------
 
-    def _column_of_layer(self, layer_name):
-        if layer_name.startswith("calibrator_"):
-            return self.feature_specs_[int(layer_name.split("_")[1])].name
-        return None
-
     def certify(self):
         """Checks every declared constraint exactly on the fitted model.
 
@@ -240,17 +260,8 @@ class CalibratedEstimatorBase(BaseEstimator):
           check holds.
         """
         check_is_fitted(self, "model_")
-        checks = []
-        for layer in self.model_.layers:
-            if not hasattr(layer, "certify"):
-                continue
-            certificate = layer.certify()
-            column = self._column_of_layer(layer.name)
-            prefix = f"calibrator {column!r}" if column is not None else layer.name
-            for check in certificate.checks:
-                checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
-                                              check.location, check.tolerance))
-        return Certificate(type(self).__name__, tuple(checks))
+        return certify_network(type(self).__name__, self.model_,
+                               [spec.name for spec in self.feature_specs_])
 
     def calibrator_curves(self):
         """The learned calibrators, one dict per column.

@@ -14,34 +14,19 @@ checkpoint satisfy the declared constraints.
 
 import numbers
 
-import numpy as np
+import pandas as pd
 import tensorflow as tf
 from sklearn.utils import check_random_state
 
-from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators._base import AUTO_HYPERCUBE_MAX_DIMS, IMPLEMENTATIONS, INTERPOLATIONS
+from tf_lattice.estimators._base import (
+    _REGULARIZATION_PARAMS, AUTO_HYPERCUBE_MAX_DIMS, IMPLEMENTATIONS, INTERPOLATIONS, _check_number,
+    certify_network)
+from tf_lattice.estimators._columns import encode
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.tf_estimator import _checkpoint, _features, _plan
 
 HEADS = ("binary", "multiclass", "regression")
-REGULARIZATION_PARAMS = ("calibration_laplacian", "calibration_hessian", "calibration_wrinkle",
-                         "lattice_laplacian", "lattice_torsion", "l2")
-_CONSTRAINT_PARAMS = ("monotonicity", "convexity", "unimodality", "trust", "dominance",
-                      "category_order")
-
-
-def check_number(name, value, low, integer=False, low_inclusive=True, allow_none=False):
-    """Returns ``value`` if it is a number ``>= low`` (``> low``), else raises
-    ValueError naming ``name``."""
-    if value is None and allow_none:
-        return value
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value) or (
-            value < low if low_inclusive else value <= low):
-        bound = f"{'>=' if low_inclusive else '>'} {low}"
-        raise ValueError(f"{name} must be {'an int' if integer else 'a number'} {bound}, got {value!r}")
-    return value
 
 
 def _make_head(head, n_classes, label_vocabulary, weight_column):
@@ -96,10 +81,10 @@ class CalibratedEstimator(tf.estimator.Estimator):
                              "unimodal (use convexity, or CalibratedLatticeEstimator)")
         if isinstance(num_keypoints, dict):
             for name, count in num_keypoints.items():
-                check_number(f"num_keypoints[{name!r}]", count, 2, integer=True)
+                _check_number(f"num_keypoints[{name!r}]", count, 2, integer=True)
         else:
-            check_number("num_keypoints", num_keypoints, 2, integer=True, allow_none=True)
-        check_number("lattice_size", lattice_size, 2, integer=True)
+            _check_number("num_keypoints", num_keypoints, 2, integer=True, allow_none=True)
+        _check_number("lattice_size", lattice_size, 2, integer=True)
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         if implementation not in IMPLEMENTATIONS:
@@ -110,8 +95,8 @@ class CalibratedEstimator(tf.estimator.Estimator):
                               lattice_laplacian=lattice_laplacian, lattice_torsion=lattice_torsion,
                               l2=l2)
         for name, value in regularization.items():
-            check_number(name, value, 0.0)
-        check_number("learning_rate", learning_rate, 0.0, low_inclusive=False)
+            _check_number(name, value, 0.0)
+        _check_number("learning_rate", learning_rate, 0.0, low_inclusive=False)
         label_vocabulary = None if label_vocabulary is None else [str(v) for v in label_vocabulary]
         self._tfl_head_kind = head
         self._tfl_head = _make_head(head, n_classes, label_vocabulary, weight_column)
@@ -182,7 +167,8 @@ class CalibratedEstimator(tf.estimator.Estimator):
             labels, weights, self._tfl_head_kind, self._tfl_params["n_classes"],
             self._tfl_params["label_vocabulary"])
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-        encoded = _features.encode_numpy(columns, specs)
+        # The crystals ensemble measures interactions on the encoded values.
+        encoded = encode(pd.DataFrame({name: columns[name] for name in names}), specs)
         lattices = self._tfl_structure(specs, encoded, target, seed)
         return _plan.ModelPlan(type(self).__name__, self._tfl_params, tuple(specs),
                                self._tfl_head.logits_dimension, tuple(initial), mean, scale, lattices)
@@ -219,7 +205,7 @@ class CalibratedEstimator(tf.estimator.Estimator):
             units=self._tfl_plan.units, lattice_size=int(params["lattice_size"]),
             interpolation=interpolation, implementation=implementation,
             initial_output=self._tfl_plan.initial_output,
-            **{name: float(params[name]) for name in REGULARIZATION_PARAMS})
+            **{name: float(params[name]) for name in _REGULARIZATION_PARAMS})
 
     def _tfl_build(self, implementation=None):
         """A function building the Keras network (same weights, same order, on
@@ -295,19 +281,8 @@ class CalibratedEstimator(tf.estimator.Estimator):
         Raises:
           ValueError: no checkpoint yet.
         """
-        network = self.keras_model(checkpoint_path)
-        names = [spec.name for spec in self._tfl_plan.specs]
-        checks = []
-        for layer in network.layers:
-            if not hasattr(layer, "certify"):
-                continue
-            prefix = layer.name
-            if layer.name.startswith("calibrator_"):
-                prefix = f"calibrator {names[int(layer.name.split('_')[1])]!r}"
-            for check in layer.certify().checks:
-                checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
-                                              check.location, check.tolerance))
-        return Certificate(type(self).__name__, tuple(checks))
+        return certify_network(type(self).__name__, self.keras_model(checkpoint_path),
+                               [spec.name for spec in self._tfl_plan.specs])
 
     def finalize(self):
         """Applies each layer's strictest projection to the latest checkpoint.
@@ -326,11 +301,12 @@ class CalibratedEstimator(tf.estimator.Estimator):
         """
         checkpoint = self._tfl_checkpoint(None)
         build = self._tfl_build()
-        network = _checkpoint.restore(build, checkpoint)
+        names = _checkpoint.graph_names(build)
+        network = _checkpoint.restore(build, checkpoint, names)
         for layer in network.layers:
             if hasattr(layer, "finalize_constraints"):
                 layer.finalize_constraints()
-        _checkpoint.write(self.model_dir, checkpoint, build, network)
+        _checkpoint.write(self.model_dir, checkpoint, names, network)
         return self.certify()
 
     # -- serving ------------------------------------------------------------------------------

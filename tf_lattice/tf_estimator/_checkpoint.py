@@ -19,17 +19,18 @@ def graph_names(build):
         return [weight.value.name.rsplit(":", 1)[0] for weight in model.weights]
 
 
-def restore(build, checkpoint_path):
+def restore(build, checkpoint_path, names=None):
     """An eager Keras model holding the checkpoint's weights.
 
     Args:
       build: zero-argument function building the Keras model.
       checkpoint_path: a checkpoint prefix (``.../model.ckpt-100``).
+      names: the weights' checkpoint names (default: ``graph_names(build)``).
 
     Raises:
       ValueError: a weight the checkpoint lacks or holds with another shape.
     """
-    names = graph_names(build)
+    names = graph_names(build) if names is None else names
     reader = tf.train.load_checkpoint(checkpoint_path)
     shapes = reader.get_variable_to_shape_map()
     model = build()
@@ -45,17 +46,19 @@ def restore(build, checkpoint_path):
     return model
 
 
-def write(model_dir, checkpoint_path, build, model):
+def write(model_dir, checkpoint_path, names, model):
     """Writes ``model``'s weights as a new version of ``checkpoint_path``.
 
     Every other entry of the checkpoint (the global step, optimizer slots) is
     copied unchanged, the new checkpoint keeps the global step, and it becomes
     the model directory's latest checkpoint.
 
+    Args:
+      names: the checkpoint names of ``model.weights`` (:func:`graph_names`).
+
     Returns:
       The new checkpoint's prefix.
     """
-    names = graph_names(build)
     replaced = {name: np.asarray(weight.numpy()) for name, weight in zip(names, model.weights)}
     reader = tf.train.load_checkpoint(checkpoint_path)
     step = int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else None

@@ -220,8 +220,8 @@ def run_input_fn(call_input_fn, names, extra_names=()):
       extra_names: more feature keys to read when present (the weight column).
 
     Returns:
-      ``(columns, labels)``: dict name -> 1-D NumPy array, and the labels
-      array (None when the input_fn yields no labels).
+      ``(columns, labels)``: dict name -> 1-D NumPy array (text as ``str``
+      objects), and the labels array (None when the input_fn yields none).
 
     Raises:
       ValueError: a declared feature the input_fn does not yield, a sparse
@@ -263,7 +263,9 @@ def run_input_fn(call_input_fn, names, extra_names=()):
         warnings.warn(f"the feature-analysis input_fn was read for its first {rows} examples "
                       "only (does its dataset repeat forever?)", stacklevel=3)
     labels = np.concatenate(chunks.pop("__labels__")) if "__labels__" in chunks else None
-    return {key: np.concatenate(values) for key, values in chunks.items()}, labels
+    columns = {key: np.concatenate(values) for key, values in chunks.items()}
+    return {key: _decode(values) if _is_text(values) else values
+            for key, values in columns.items()}, labels
 
 
 def _is_text(values):
@@ -305,33 +307,17 @@ def learn_specs(inputs, columns, num_keypoints):
             continue
         if feature.vocabulary is not None:
             vocabulary = feature.vocabulary
-            present = _decode(values) if _is_text(values) else values.astype(np.int64)
+            present = values if _is_text(values) else values.astype(np.int64)
             has_missing = bool(np.any(~np.isin(present, np.asarray(vocabulary, dtype=object))))
         else:
             if not _is_text(values):
                 raise ValueError(f"feature {feature.name!r} is numeric; declare categorical "
                                  "integer features with a vocabulary column")
-            text = _decode(values)
-            vocabulary = tuple(sorted(set(text.tolist()) - {""}))
-            has_missing = bool((text == "").any())
+            vocabulary = tuple(sorted(set(values.tolist()) - {""}))
+            has_missing = bool((values == "").any())
         specs.append(FeatureSpec(feature.name, CATEGORICAL, vocabulary=tuple(vocabulary),
                                  has_missing=has_missing))
     return specs
-
-
-def encode_numpy(columns, specs):
-    """The encoded `(n, d)` float matrix of the analysis values (the crystals
-    ensemble measures feature interactions on it)."""
-    encoded = np.empty((len(columns[specs[0].name]), len(specs)), np.float64)
-    for j, spec in enumerate(specs):
-        values = columns[spec.name]
-        if spec.kind == NUMERIC:
-            encoded[:, j] = values.astype(np.float64)
-        else:
-            keys = _decode(values) if _is_text(values) else values.astype(np.int64)
-            lookup = {v: i for i, v in enumerate(spec.vocabulary)}
-            encoded[:, j] = [lookup.get(v, spec.default_bucket) for v in keys.tolist()]
-    return encoded
 
 
 # -- the graph -----------------------------------------------------------------

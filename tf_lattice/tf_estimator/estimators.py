@@ -6,7 +6,8 @@ from tf_lattice.estimators import _network
 from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets
 from tf_lattice.estimators.calibrated_lattice import check_lattice_vertices
 from tf_lattice.estimators.calibrated_lattice_ensemble import default_num_lattices
-from tf_lattice.tf_estimator._base import CalibratedEstimator, check_number
+from tf_lattice.estimators._base import _check_number
+from tf_lattice.tf_estimator._base import CalibratedEstimator
 
 
 class CalibratedLinearEstimator(CalibratedEstimator):
@@ -107,8 +108,8 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
 
     def _tfl_model_params(self, num_features, lattice_size, *, num_lattices, lattice_rank,
                           ensemble, **model_params):
-        check_number("num_lattices", num_lattices, 1, integer=True, allow_none=True)
-        check_number("lattice_rank", lattice_rank, 1, integer=True)
+        _check_number("num_lattices", num_lattices, 1, integer=True, allow_none=True)
+        _check_number("lattice_rank", lattice_rank, 1, integer=True)
         if ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
         params = super()._tfl_model_params(num_features, lattice_size, **model_params)

@@ -31,13 +31,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests that share one xdist worker")
 
 
-def pytest_collection_modifyitems(config, items):
-    # The tests share trained models (the session fixture below): under
-    # pytest-xdist with --dist loadgroup one worker runs them all.
-    here = os.path.dirname(os.path.abspath(__file__))
-    for item in items:
-        if str(item.path).startswith(here + os.sep):
-            item.add_marker(pytest.mark.xdist_group("tf_estimator"))
+#: Every test module here carries it: the tests share trained models (the
+#: session fixture below), so under pytest-xdist with --dist loadgroup one
+#: worker runs them all.
+ONE_WORKER = pytest.mark.xdist_group("tf_estimator")
 
 
 #: Every estimator with every head; the ensembles cover the three structures.

@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from tests.tf_estimator import _data
-from tests.tf_estimator.conftest import CASES, case_id, estimator_for
+from tests.tf_estimator.conftest import CASES, ONE_WORKER, case_id, estimator_for
+
+pytestmark = ONE_WORKER
 
 #: Float rounding allowed between neighbouring grid predictions.
 TOLERANCE = 1e-5

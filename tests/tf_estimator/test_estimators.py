@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tests.tf_estimator import _data
-from tests.tf_estimator.conftest import CASES, case_id
+from tests.tf_estimator.conftest import CASES, ONE_WORKER, case_id
 
-pytestmark = pytest.mark.parametrize("case", CASES, ids=case_id)
+pytestmark = [ONE_WORKER, pytest.mark.parametrize("case", CASES, ids=case_id)]
 
 
 def test_evaluate_beats_the_constant_model(case, trained):

@@ -8,9 +8,11 @@ import pytest
 import tensorflow as tf
 
 from tests.tf_estimator import _data
-from tests.tf_estimator.conftest import estimator_for
+from tests.tf_estimator.conftest import ONE_WORKER, estimator_for
 
 from tf_lattice.estimators._keypoints import quantile_keypoints
+
+pytestmark = ONE_WORKER
 
 
 def _never_read():

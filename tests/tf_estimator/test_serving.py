@@ -11,9 +11,12 @@ import pytest
 import tensorflow as tf
 
 from tests.tf_estimator import _data
+from tests.tf_estimator.conftest import ONE_WORKER
 
 from tf_lattice import _native
 from tf_lattice.export import custom_ops
+
+pytestmark = ONE_WORKER
 
 #: Loads each SavedModel of a JSON request file and calls one signature on
 #: serialized examples; imports TensorFlow only (and, when given, loads the

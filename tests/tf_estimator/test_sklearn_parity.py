@@ -7,9 +7,11 @@ import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
 
 from tests.tf_estimator import _data
-from tests.tf_estimator.conftest import SHAPES
+from tests.tf_estimator.conftest import ONE_WORKER, SHAPES
 
 from tf_lattice import estimators, tf_estimator
+
+pytestmark = ONE_WORKER
 
 EPOCHS, BATCH = 8, 50
 

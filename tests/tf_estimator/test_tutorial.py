@@ -3,10 +3,11 @@ main lane's tests/tutorials runs the others and leaves it out)."""
 
 import os
 
-import pytest
-
+from tests.tf_estimator.conftest import ONE_WORKER
 from tests.tutorials import test_notebooks
 from tests.tutorials.test_notebooks import kernel_dir  # noqa: F401 (a fixture)
+
+pytestmark = ONE_WORKER
 
 NOTEBOOK = os.path.join(test_notebooks.TUTORIALS, "06_tf_estimator.ipynb")
 

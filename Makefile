@@ -16,7 +16,7 @@ $(VENV)/.deps-stamp: pyproject.toml
 	$(PIP) install --upgrade pip setuptools wheel
 	$(PIP) install "tensorflow==2.21.*"
 	$(PIP) install "keras>=3.10" "numpy>=1.26" "pandas>=2.1" "scikit-learn>=1.6" \
-	    "cvxpy>=1.5" "matplotlib>=3.8" "tqdm>=4.66" \
+	    "cvxpy>=1.5" "matplotlib>=3.8" "tqdm>=4.66" "pyarrow>=15" "datasketches>=5.0" "polars>=1.0" \
 	    "pytest>=8" "pytest-xdist>=3.5" "hypothesis>=6.100" \
 	    "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29"
 	touch $@
@@ -85,6 +85,7 @@ bench: install
 	$(PY) benchmarks/ops.py
 	$(PY) benchmarks/projections.py
 	$(PY) benchmarks/estimators.py
+	$(PY) benchmarks/fit.py
 
 clean:
 	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info*.py $(VENV)/.kernels-stamp \

@@ -206,3 +206,38 @@ def timing_settings(quick):
     if quick:
         return {"warmup": 1, "repeats": 3, "min_repeats": 2, "budget_seconds": 1.0}
     return {"warmup": 2, "repeats": 15, "min_repeats": 5, "budget_seconds": 3.0}
+
+
+def epoch_throughput(train_begin, epoch_ends, examples_per_epoch):
+    """Training speed from clock readings taken during one fit.
+
+    Every side reads ``time.perf_counter()`` once when its epochs are about
+    to start (after the model is built and the data placed) and once after
+    each epoch has finished. The first epoch holds the one-time tracing of the
+    training step, so the steady speed counts the later epochs only.
+
+    Args:
+      train_begin: the reading before the first epoch.
+      epoch_ends: the readings after each epoch, in order.
+      examples_per_epoch: examples one epoch trains on.
+
+    Returns:
+      ``{"epochs", "examples_per_epoch", "first_epoch_seconds",
+      "later_epochs_seconds", "examples_per_second",
+      "examples_per_second_all_epochs"}``; ``examples_per_second`` (epochs 2
+      to the last) is None when there was one epoch.
+    """
+    ends = [float(t) for t in epoch_ends]
+    if not ends:
+        raise ValueError("epoch_ends is empty: no epoch finished")
+    first = ends[0] - float(train_begin)
+    later = ends[-1] - ends[0] if len(ends) > 1 else None
+    return {
+        "epochs": len(ends),
+        "examples_per_epoch": int(examples_per_epoch),
+        "first_epoch_seconds": first,
+        "later_epochs_seconds": later,
+        "examples_per_second": (examples_per_epoch * (len(ends) - 1) / later
+                                if later else None),
+        "examples_per_second_all_epochs": examples_per_epoch * len(ends) / (ends[-1] - train_begin),
+    }

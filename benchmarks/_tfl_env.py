@@ -8,6 +8,7 @@ subprocess of its own environment, ``.venv-tfl`` at the repository root
 set of `TFL_REQUIREMENTS` in turn.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,30 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
             return python, list(requirements)
         errors.append(f"{requirements}: {install.stderr.strip()[-500:]}")
     raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
+
+
+def run_runner(python, runner, request, log=print):
+    """Runs a TensorFlow Lattice runner script and returns its answer.
+
+    The runner reads ``request`` as JSON on stdin and prints its answer as one
+    JSON object on the last line of stdout; its stderr lines that start with
+    ``tfl `` are progress, passed to ``log`` as they come.
+
+    Raises:
+      RuntimeError: when the runner exits with an error (the message holds
+        the end of its stderr).
+    """
+    process = subprocess.Popen([python, runner], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdin.write(json.dumps(request))
+    process.stdin.close()
+    errors = []
+    for line in process.stderr:
+        if line.startswith("tfl "):
+            log(line.rstrip())
+        else:
+            errors.append(line)
+    output = process.stdout.read()
+    if process.wait() != 0:
+        raise RuntimeError(f"{os.path.basename(runner)} failed:\n" + "".join(errors)[-3000:])
+    return json.loads(output.strip().splitlines()[-1])

@@ -79,19 +79,23 @@ OUTPUT_INITIALIZATION = [-2.0, 2.0]
 
 
 def model_config(tfl, model, configs, settings):
+    """The premade config of ``model``; ``settings["output_initialization"]``
+    and ``model["separate_calibrators"]`` (ensembles) override the defaults
+    `OUTPUT_INITIALIZATION` and True."""
+    output_initialization = settings.get("output_initialization", OUTPUT_INITIALIZATION)
     if model["kind"] == "linear":
         return tfl.configs.CalibratedLinearConfig(
-            feature_configs=configs, use_bias=True, output_initialization=OUTPUT_INITIALIZATION)
+            feature_configs=configs, use_bias=True, output_initialization=output_initialization)
     if model["kind"] == "lattice":
         return tfl.configs.CalibratedLatticeConfig(
             feature_configs=configs, interpolation=model.get("interpolation", "hypercube"),
-            output_initialization=OUTPUT_INITIALIZATION)
+            output_initialization=output_initialization)
     return tfl.configs.CalibratedLatticeEnsembleConfig(
         feature_configs=configs, lattices=model["lattices"],
-        output_initialization=OUTPUT_INITIALIZATION,
+        output_initialization=output_initialization,
         num_lattices=settings["num_lattices"], lattice_rank=settings["lattice_rank"],
-        separate_calibrators=True, use_linear_combination=True, use_bias=True,
-        random_seed=settings["seed"])
+        separate_calibrators=model.get("separate_calibrators", True),
+        use_linear_combination=True, use_bias=True, random_seed=settings["seed"])
 
 
 def compile_and_fit(tf, keras, model, inputs, labels, settings, epochs):

@@ -67,7 +67,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks._tfl_env import ensure_tfl_environment  # noqa: E402
+from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_estimator_runner.py")
 OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
@@ -377,21 +377,8 @@ def tfl_job(name, dataset, split, ensemble, work_dir):
 
 def run_tfl(python, jobs, threads):
     """Runs the TFL runner on every job; returns ``(versions, results)``."""
-    request = {"threads": threads, "jobs": jobs}
-    process = subprocess.Popen([python, TFL_RUNNER], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    process.stdin.write(json.dumps(request))
-    process.stdin.close()
-    errors = []
-    for line in process.stderr:
-        if line.startswith("tfl "):
-            print(line.rstrip(), flush=True)
-        else:
-            errors.append(line)
-    output = process.stdout.read()
-    if process.wait() != 0:
-        raise RuntimeError("TFL runner failed:\n" + "".join(errors)[-3000:])
-    answer = json.loads(output.strip().splitlines()[-1])
+    answer = run_runner(python, TFL_RUNNER, {"threads": threads, "jobs": jobs},
+                        log=lambda line: print(line, flush=True))
     return answer["versions"], answer["results"]
 
 

@@ -104,10 +104,11 @@ def test_certify_passes_then_fails_after_tampering(regression_model, tmp_path, c
 
     estimator = CalibratedLinearRegressor.load(out)
     column = list(estimator.feature_names_in_).index("a")
-    layer = estimator.model_.get_layer(f"calibrator_{column}")
+    layer, unit = estimator._column_calibrators()[column]
     weights = layer.get_weights()
     kernel = next(i for i, w in enumerate(weights) if w.ndim == 2 and w.shape[-1] > 2)
-    weights[kernel] = weights[kernel][..., ::-1] - np.linspace(0, 1, weights[kernel].shape[-1])
+    row = weights[kernel][unit]
+    weights[kernel][unit] = row[::-1] - np.linspace(0, 1, row.shape[-1])
     layer.set_weights(weights)
     tampered = tmp_path / "tampered.keras"
     estimator.save(tampered)
@@ -294,3 +295,251 @@ def test_help_from_a_subprocess():
     assert result.returncode == 0, result.stderr
     for command in ("fit", "predict", "certify", "plot"):
         assert command in result.stdout
+
+
+# -- outputs are checked before any work --------------------------------------------------
+
+
+def test_predict_never_overwrites_an_input(regression_model, tmp_path, capsys):
+    out, data = regression_model
+    copy = tmp_path / "data.csv"
+    copy.write_bytes(data.read_bytes())
+    before = copy.read_bytes()
+    for target in (copy, out):
+        code, err = _error(capsys, ["predict", str(out), str(copy), "--out", str(target),
+                                    "--force"])
+        assert code == 2 and "is the input file" in err and str(target) in err
+    assert copy.read_bytes() == before
+    # The same file through another path.
+    os.symlink(copy, tmp_path / "link.csv")
+    code, err = _error(capsys, ["predict", str(out), str(copy), "--out",
+                                str(tmp_path / "link.csv")])
+    assert code == 2 and "is the input file" in err
+    assert copy.read_bytes() == before
+
+
+def test_an_existing_output_needs_force(regression_model, tmp_path, capsys):
+    out, data = regression_model
+    target = tmp_path / "p.csv"
+    target.write_text("keep me\n")
+    code, err = _error(capsys, ["predict", str(out), str(data), "--out", str(target)])
+    assert code == 2 and "already exists" in err and "--force" in err
+    assert target.read_text() == "keep me\n"
+    assert cli.main(["predict", str(out), str(data), "--out", str(target), "--force"]) == 0
+    assert pd.read_csv(target).columns[0] == "prediction"
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tf-lattice-")]
+
+
+def test_output_paths_are_checked_before_reading_anything(tmp_path, capsys, monkeypatch):
+    def no_work(path):
+        raise AssertionError("read the data before checking the output")
+    monkeypatch.setattr(cli, "read_table", no_work)
+    data = tmp_path / "train.csv"
+    data.write_text("a,y\n1,2\n")
+    cases = [
+        (tmp_path / "nowhere" / "m.keras", "the output directory"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "m.txt", "must end in .keras"),
+    ]
+    for out, message in cases:
+        code, err = _error(capsys, ["fit", str(data), "--target", "y", "--out", str(out)])
+        assert code == 2 and message in err and str(out) in err, err
+    code, err = _error(capsys, ["plot", str(data), "--out", str(tmp_path / "x.gif")])
+    assert code == 2 and "must end in" in err
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes to read-only directories")
+def test_an_unwritable_output_directory(regression_model, tmp_path, capsys):
+    out, data = regression_model
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, err = _error(capsys, ["predict", str(out), str(data), "--out",
+                                    str(locked / "p.csv")])
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and "not writable" in err
+
+
+# -- every error is one line with exit code 2 ----------------------------------------------
+
+
+def _one_error_line(err, path):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0] and "Traceback" not in err
+    return lines[0]
+
+
+def test_a_truncated_model_file(regression_model, tmp_path, capsys):
+    out, _ = regression_model
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
+    code, err = _error(capsys, ["certify", str(truncated)])
+    assert code == 2
+    assert "not a zip archive or is truncated" in _one_error_line(err, truncated)
+
+
+def test_corrupt_weights_in_a_valid_archive(regression_model, tmp_path, capsys):
+    import zipfile
+
+    out, data = regression_model
+    corrupt = tmp_path / "corrupt.keras"
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(corrupt, "w") as target:
+        for name in source.namelist():
+            payload = source.read(name)
+            if name == "model.weights.h5":
+                payload = payload[:200] + b"\0" * 64
+            target.writestr(name, payload)
+    for argv in (["certify", str(corrupt)], ["predict", str(corrupt), str(data)]):
+        code, err = _error(capsys, argv)
+        assert code == 2
+        assert "cannot read the model" in _one_error_line(err, corrupt)
+
+
+def test_a_description_of_another_estimator_class(regression_model, tmp_path, capsys):
+    import json
+    import zipfile
+
+    out, _ = regression_model
+    for claimed, message in (("CalibratedLinearClassifier", "lacks the field 'fitted.classes_'"),
+                             ("CalibratedLatticeEnsembleRegressor", "lacks the field "
+                                                                    "'fitted.lattices_'"),
+                             ("Pipeline", "unknown estimator class 'Pipeline'")):
+        relabelled = tmp_path / f"{claimed}.keras"
+        with zipfile.ZipFile(out) as source, zipfile.ZipFile(relabelled, "w") as target:
+            for name in source.namelist():
+                payload = source.read(name)
+                if name == cli.ESTIMATOR_MEMBER:
+                    payload = json.dumps(dict(json.loads(payload), **{"class": claimed}))
+                target.writestr(name, payload)
+        code, err = _error(capsys, ["certify", str(relabelled)])
+        assert code == 2
+        assert message in _one_error_line(err, relabelled)
+
+
+def test_an_unexpected_exception_is_one_line(regression_model, capsys, monkeypatch):
+    out, _ = regression_model
+
+    def broken(path):
+        raise RuntimeError("first line\nsecond line")
+    monkeypatch.setattr(cli, "load_estimator", broken)
+    code, err = _error(capsys, ["certify", str(out)])
+    assert code == 2
+    line = _one_error_line(err, out)
+    assert "unexpected RuntimeError: first line second line" in line
+
+
+# -- options and defaults ---------------------------------------------------------------------
+
+
+def test_help_shows_the_defaults(capsys):
+    assert cli.main(["fit", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in ("--lattice-size LATTICE_SIZE vertices per lattice dimension (default: 2)",
+                     "--num-keypoints NUM_KEYPOINTS keypoints per numeric calibrator (default: "
+                     "automatic", "--calibration-hessian AMOUNT", "(default: 0.0001)",
+                     "--learning-rate LEARNING_RATE Adam step size (default: 0.01)",
+                     "--early-stopping", "--valley COLS", "--trust MAIN:COND:DIR[:KIND]"):
+        assert expected in text, expected
+
+
+def test_defaults_mirror_the_estimators():
+    import inspect
+
+    from tf_lattice import estimators
+
+    signatures = [inspect.signature(cls).parameters for cls in (
+        estimators.CalibratedLatticeEnsembleRegressor, estimators.DeepLatticeNetworkClassifier)]
+    for name, value in cli.ESTIMATOR_DEFAULTS.items():
+        for parameters in signatures:
+            assert parameters[name].default == value, name
+    base = inspect.signature(estimators.CalibratedLinearRegressor).parameters
+    shared = set(base) - {"monotonicity", "convexity", "unimodality", "trust", "dominance",
+                          "category_order", "verbose", "distribute_strategy"}
+    assert shared <= set(cli.ESTIMATOR_DEFAULTS)
+    args = cli.build_parser().parse_args(["fit", "d.csv", "--target", "y", "--out", "m.keras"])
+    for name, value in cli.ESTIMATOR_DEFAULTS.items():
+        assert getattr(args, name) == value, name
+
+
+def test_every_option_reaches_the_estimator():
+    frame = _regression_frame(10)
+    args = cli.build_parser().parse_args([
+        "fit", "d.csv", "--target", "y", "--out", "m.keras", "--model", "ensemble",
+        "--increasing", "a,b", "--peak", "c", "--trust", "a:b:decreasing:trapezoid",
+        "--dominance", "a:b", "--category-order", "kind=x<y", "--calibration-laplacian", "0.5",
+        "--lattice-torsion", "0.25", "--l2", "1e-3", "--early-stopping",
+        "--validation-fraction", "0.2", "--num-keypoints", "7", "--interpolation", "simplex",
+        "--random-state", "3", "--num-lattices", "5", "--lattice-rank", "2",
+        "--implementation", "portable", "--quiet"])
+    params = cli._estimator_params(args, frame)
+    assert params["monotonicity"] == {"a": "increasing", "b": "increasing"}
+    assert params["unimodality"] == {"c": "peak"} and params["convexity"] is None
+    assert params["trust"] == [("a", "b", "decreasing", "trapezoid")]
+    assert params["dominance"] == [("a", "b")]
+    assert params["category_order"] == {"kind": [("x", "y")]}
+    assert (params["calibration_laplacian"], params["lattice_torsion"], params["l2"]) == \
+        (0.5, 0.25, 1e-3)
+    assert params["early_stopping"] is True and params["validation_fraction"] == 0.2
+    assert (params["num_keypoints"], params["interpolation"], params["random_state"]) == \
+        (7, "simplex", 3)
+    assert (params["num_lattices"], params["lattice_rank"], params["implementation"]) == \
+        (5, 2, "portable")
+    from tf_lattice import estimators
+    estimators.CalibratedLatticeEnsembleRegressor(**params)._check_params()
+
+
+def test_fit_prints_training_metrics_and_uses_the_new_options(tmp_path, capsys):
+    from tf_lattice.estimators import CalibratedLatticeRegressor
+
+    data = tmp_path / "train.csv"
+    _regression_frame(60).drop(columns=["kind"]).to_csv(data, index=False)
+    out = tmp_path / "m.keras"
+    capsys.readouterr()
+    code = cli.main(_fit_args(data, out, "--target", "y", "--task", "regression",
+                              "--increasing", "a,b", "--trust", "a:b:increasing",
+                              "--early-stopping", "--calibration-wrinkle", "0.1",
+                              "--random-state", "0"))
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "final training loss" in printed and "training RMSE" in printed
+    assert "best validation loss" in printed
+    estimator = CalibratedLatticeRegressor.load(out)
+    assert estimator.trust == [("a", "b", "increasing")] and estimator.early_stopping
+    assert estimator.calibration_wrinkle == 0.1
+    assert any("trust" in check.name for check in estimator.certify().checks)
+
+
+def test_a_failed_fit_leaves_no_output(tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    _regression_frame(20).to_csv(data, index=False)
+    out = tmp_path / "m.keras"
+    code, err = _error(capsys, _fit_args(data, out, "--target", "y", "--valley", "a",
+                                         "--model", "linear"))
+    assert code == 2 and "unimodality" in err and str(data) in err
+    assert not out.exists() and os.listdir(tmp_path) == ["train.csv"]
+
+
+def test_a_real_process_prints_only_the_error_line(regression_model, tmp_path):
+    """TensorFlow's native start-up logs do not pile up before the message."""
+    import zipfile
+
+    out, _ = regression_model
+    corrupt = tmp_path / "corrupt.keras"
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(corrupt, "w") as target:
+        for name in source.namelist():
+            payload = source.read(name)
+            target.writestr(name, payload[:100] if name == "model.weights.h5" else payload)
+    env = dict(os.environ)
+    env.pop("TF_LATTICE_NATIVE_LOGS", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    result = subprocess.run([sys.executable, "-m", "tf_lattice", "certify", str(corrupt)],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if line.startswith("tf-lattice")]
+    _one_error_line(result.stderr, corrupt)

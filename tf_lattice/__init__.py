@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "ops", "regularizers", "constraints", "layers", "models", "estimators",
-    "datasets", "plotting",
+    "datasets", "plotting", "distribute",
 )
 
 

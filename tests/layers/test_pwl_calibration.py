@@ -192,3 +192,34 @@ def test_structural_regularizer_tuples_add_losses():
     _checks.assert_config_round_trip(layer)
     with pytest.raises(ValueError, match="unknown regularizer"):
         PWLCalibration(KEYPOINTS, kernel_regularizer=("bumpy", 1.0, 0.0)).build((None, 1))
+
+
+def test_per_unit_directions_are_projected_and_certified_unit_by_unit():
+    keypoints = np.stack([KEYPOINTS, KEYPOINTS * 2, KEYPOINTS + 1])
+    layer = PWLCalibration(keypoints, units=3, monotonicity=["increasing", "decreasing", "none"],
+                           convexity=["none", "none", "convex"])
+    layer.build((None, 3))
+    rng = np.random.default_rng(3)
+    layer.kernel.assign(rng.normal(size=(3, len(KEYPOINTS))).astype("float32"))
+    assert not layer.certify().holds
+    layer.apply_constraints()
+    outputs = np.asarray(layer.kernel, np.float64)
+    assert np.all(np.diff(outputs[0]) >= 0) and np.all(np.diff(outputs[1]) <= 0)
+    assert np.all(np.diff(np.diff(outputs[2]) / np.diff(keypoints[2])) >= 0)
+    assert layer.certify().holds
+    # A unit's certificate sees only its own direction.
+    layer.kernel.assign(np.stack([outputs[0], outputs[0], outputs[2]]).astype("float32"))
+    assert layer.certify(units=[0, 2]).holds and not layer.certify(units=[1]).holds
+    clone = PWLCalibration.from_config(layer.get_config())
+    assert clone.unit_monotonicities == ["increasing", "decreasing", "none"]
+    assert clone.unit_convexities == ["none", "none", "convex"]
+
+
+def test_per_unit_directions_are_checked():
+    with pytest.raises(ValueError, match="monotonicity"):
+        PWLCalibration(KEYPOINTS, units=2, monotonicity=["increasing"])
+    with pytest.raises(ValueError, match="monotonicity"):
+        PWLCalibration(KEYPOINTS, units=2, monotonicity=["increasing", "up"])
+    with pytest.raises(ValueError, match="clamp_min"):
+        PWLCalibration(KEYPOINTS, units=2, monotonicity=["increasing", "increasing"],
+                       output_min=0.0, clamp_min=True)

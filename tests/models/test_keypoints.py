@@ -29,3 +29,24 @@ def test_bad_arguments_raise():
         keypoints_from_quantiles([1, 2], 1)
     with pytest.raises(ValueError, match="finite"):
         keypoints_from_quantiles([np.nan], 3)
+
+
+def test_refine_keypoints_keeps_the_originals_and_splits_the_widest_gaps():
+    from tf_lattice.models import refine_keypoints
+
+    refined = refine_keypoints([0.0, 1.0, 5.0], 5)
+    np.testing.assert_array_equal(refined, [0.0, 1.0, 2.0, 3.0, 5.0])
+    assert np.all(np.isin([0.0, 1.0, 5.0], refined))
+    np.testing.assert_array_equal(refine_keypoints([2.0, 3.0], 2), [2.0, 3.0])
+
+
+def test_refine_keypoints_stays_strictly_increasing_in_float32():
+    from tf_lattice.models import refine_keypoints
+
+    # 1 and 1 + 2^-23 are neighbours in float32: nothing lies between them.
+    with pytest.raises(ValueError, match="cannot be refined"):
+        refine_keypoints([1.0, 1.0 + 2**-23], 3, dtype=np.float32)
+    refined = refine_keypoints([0.0, 1.0, 1.0 + 2**-22], 8)
+    assert len(refined) == 8 and np.all(np.diff(refined.astype(np.float32)) > 0)
+    with pytest.raises(ValueError, match="below"):
+        refine_keypoints([0.0, 1.0, 2.0], 2)

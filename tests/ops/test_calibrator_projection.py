@@ -28,17 +28,22 @@ def problems(draw):
     return outputs, keypoints, constraints
 
 
+IMPLEMENTATIONS = ["kernel", "portable"]
+
+
 def _project(outputs, keypoints, dtype=np.float64, **constraints):
     return calibrator_projection(outputs.astype(dtype), keypoints.astype(dtype),
                                  **constraints).numpy()
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(deadline=None, max_examples=15)
 @given(problem=problems())
-def test_feasible_exactly_and_close_to_exact_projection(dtype, problem):
+def test_feasible_exactly_and_close_to_exact_projection(implementation, dtype, problem):
     outputs, keypoints, constraints = problem
-    projected = _project(outputs, keypoints, dtype, **constraints)
+    projected = _project(outputs, keypoints, dtype, implementation=implementation,
+                         **constraints)
     certificate = certify_calibrator(keypoints.astype(dtype), projected, **constraints)
     assert certificate.holds, str(certificate)
     exact = calibrator_projection(outputs, keypoints, exact=True, **constraints).numpy()
@@ -69,7 +74,8 @@ def test_closed_forms():
         [[2.5, 2.5, 2.5, 2.5]])
 
 
-def test_convex_hand_case_uneven_keypoints():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_convex_hand_case_uneven_keypoints(implementation):
     # A peak at the middle knot of (0, 1, 3): the projection onto convex
     # functions is the line through a weighted fit, computed by hand from the
     # normal a = (1/1, -(1/1 + 1/2), 1/2): o += max(0, -a.o) / |a|^2 a.
@@ -77,32 +83,38 @@ def test_convex_hand_case_uneven_keypoints():
     keypoints = np.array([0.0, 1.0, 3.0])
     normal = np.array([1.0, -1.5, 0.5])
     expected = outputs + (-(normal @ outputs[0])) / (normal @ normal) * normal
-    np.testing.assert_allclose(_project(outputs, keypoints, convexity="convex"), expected,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        _project(outputs, keypoints, convexity="convex", implementation=implementation),
+        expected, atol=1e-9)
     slopes = np.diff(expected[0]) / np.diff(keypoints)
     np.testing.assert_allclose(slopes[0], slopes[1], atol=1e-12)
 
 
-def test_convex_monotone_bounded_is_feasible_with_many_knots():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_convex_monotone_bounded_is_feasible_with_many_knots(implementation):
     rng = np.random.default_rng(5)
     outputs = rng.normal(size=(4, 40)).astype(np.float32)
     keypoints = np.sort(rng.uniform(-3, 3, size=40)).astype(np.float32)
     constraints = dict(monotonicity="increasing", convexity="concave",
                        output_min=-0.3, output_max=0.7)
-    projected = _project(outputs, keypoints, np.float32, **constraints)
+    projected = _project(outputs, keypoints, np.float32, implementation=implementation,
+                         **constraints)
     assert certify_calibrator(keypoints, projected, **constraints).holds
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("in_graph", [False, True])
 @pytest.mark.parametrize("convexity", ["convex", "concave"])
-def test_convexity_in_each_dtype_eager_and_in_graphs(dtype, in_graph, convexity):
+def test_convexity_in_each_dtype_eager_and_in_graphs(implementation, dtype, in_graph,
+                                                     convexity):
     rng = np.random.default_rng(9)
     outputs = rng.normal(size=(3, 8)).astype(dtype)
     keypoints = np.cumsum(rng.uniform(0.2, 1.0, size=8)).astype(dtype)
     constraints = dict(monotonicity=["increasing", "decreasing", "none"], convexity=convexity,
                        output_min=-1.0, output_max=1.0)
-    project = lambda o: calibrator_projection(o, keypoints, **constraints)
+    project = lambda o: calibrator_projection(o, keypoints, implementation=implementation,
+                                              **constraints)
     if in_graph:
         project = tf.function(project)
     projected = project(tf.constant(outputs)).numpy()
@@ -127,6 +139,19 @@ def test_graph_mode():
                               convexity="convex", output_max=1.0).numpy(), atol=1e-9)
 
 
+@pytest.mark.parametrize("size", [1, 2, 5, 8, 13])
+def test_running_extremes_match_a_sequential_scan(size):
+    from tf_lattice.ops.calibrator_projection import _running_extreme
+
+    values = np.random.default_rng(size).normal(size=(3, size))
+    np.testing.assert_array_equal(
+        _running_extreme(tf.maximum, tf.constant(values), -np.inf).numpy(),
+        np.maximum.accumulate(values, axis=1))
+    np.testing.assert_array_equal(
+        _running_extreme(tf.minimum, tf.constant(values), np.inf, reverse=True).numpy(),
+        np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1])
+
+
 def test_errors():
     outputs = np.zeros((2, 4))
     keypoints = np.arange(4.0)
@@ -144,3 +169,16 @@ def test_errors():
         calibrator_projection(outputs, np.arange(5.0))
     with pytest.raises(ValueError, match="output_min must be a number"):
         calibrator_projection(outputs, keypoints, output_min=np.nan)
+
+
+@pytest.mark.parametrize("convexity", ["none", "convex"])
+def test_nan_outputs_are_a_clear_error_eager_and_in_graphs(convexity):
+    outputs = np.array([[0.0, 1.0, 2.0], [0.0, np.nan, 1.0]])
+    keypoints = np.array([0.0, 1.0, 2.0])
+    kwargs = dict(monotonicity="increasing", convexity=convexity)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"calibrator_projection: outputs\[1, 1\] is NaN"):
+        calibrator_projection(outputs, keypoints, **kwargs)
+    graph = tf.function(lambda o: calibrator_projection(o, keypoints, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outputs must not contain NaN"):
+        graph(tf.constant(outputs))

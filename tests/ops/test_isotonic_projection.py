@@ -122,3 +122,41 @@ def test_graph_mode_matches_eager():
     np.testing.assert_allclose(compiled(tf.constant(values)).numpy(),
                                isotonic_projection(values, implementation="kernel").numpy(),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_every_device_checks_values_and_weights(device, implementation):
+    # The GPU kernel runs the CPU kernel's checks (on the device), not fewer.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN in unit 1"):
+        isotonic_projection([[1.0, 2.0], [np.nan, 0.0]], implementation=implementation)
+    for weight in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="positive and finite; unit 0"):
+            isotonic_projection([[1.0, 2.0]], [[1.0, weight]], implementation=implementation)
+
+
+def test_kernel_checks_its_raw_inputs_on_every_device(device):
+    from tf_lattice import _native
+    ops = _native.load_ops()
+    args = dict(values=tf.constant([[1.0, 0.0]]), weights=tf.constant([[1.0, 1.0]]),
+                increasing=tf.constant([True]), lower=tf.constant(0.0), upper=tf.constant(1.0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"unit 0 has weight -2 at index 1"):
+        ops.tf_lattice_isotonic_projection(**dict(args, weights=tf.constant([[1.0, -2.0]])))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="lower must not exceed upper"):
+        ops.tf_lattice_isotonic_projection(**dict(args, lower=tf.constant(2.0)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="lower must not exceed upper"):
+        ops.tf_lattice_isotonic_projection(**dict(args, upper=tf.constant(np.nan, tf.float32)))
+    np.testing.assert_allclose(ops.tf_lattice_isotonic_projection(**args).numpy(), [[0.5, 0.5]])
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_values_and_weights_near_the_dtype_limit_stay_finite(device, implementation, dtype):
+    # Unscaled, the block sums w v overflow to +inf and -inf and pool to NaN.
+    big = np.finfo(dtype).max
+    values = np.array([[big, -big], [big / 2, big / 2]], dtype)
+    weights = np.array([[10.0, 10.0], [big, big / 4]], dtype)
+    out = isotonic_projection(values, weights, implementation=implementation).numpy()
+    np.testing.assert_allclose(out, [[0.0, 0.0], [big / 2, big / 2]], rtol=1e-6)
+    decreasing = isotonic_projection(-values, weights, increasing=False,
+                                     implementation=implementation).numpy()
+    np.testing.assert_allclose(decreasing, -out, rtol=1e-6)

@@ -346,6 +346,51 @@ def test_kernel_checks_vertex_count_in_int64():
             inputs=tf.zeros([1, 64]), params=tf.zeros([1, 4]), lattice_sizes=[2] * 64)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_size_past_float32_integers_stays_in_the_last_cell(device, implementation, dtype):
+    # m - 1 = 2^24 + 3 rounds to 2^24 + 4 = m in float32: a cell located in
+    # the input dtype would read one vertex past the parameters (and the
+    # gradient would write past its buffer).
+    m = 2**24 + 4
+    params = np.zeros((1, m), dtype)
+    params[0, m - 1] = 7.0
+    params[0, m - 2] = 5.0
+    inputs = np.array([[m - 1], [m - 2], [m + 100.0], [np.inf]], dtype)
+    outputs, grad_inputs, grad_params = _value_and_grads(
+        inputs, params, [m], "hypercube", implementation, np.ones((4, 1)))
+    np.testing.assert_array_equal(outputs[:, 0], [7.0, 5.0, 7.0, 7.0])
+    # float32(m - 1) is m, above the top vertex (slope 0); in float64 it is the
+    # top vertex, whose slope is that of the cell to the left.
+    top_slope = 0.0 if dtype == np.float32 else 2.0
+    np.testing.assert_array_equal(grad_inputs[:, 0], [top_slope, 2.0, 0.0, 0.0])
+    assert grad_params[0, m - 1] == 3.0 and grad_params[0, m - 2] == 1.0
+    assert np.count_nonzero(grad_params) == 2
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_62_dimensional_lattice_with_zero_units_returns_at_once(implementation, interpolation):
+    sizes = [2] * 62
+    inputs = tf.zeros([3, 62])
+    params = tf.zeros([0, 2**62])
+    with tf.GradientTape() as tape:
+        tape.watch([inputs, params])
+        outputs = lattice_interpolation(inputs, params, sizes, interpolation, implementation)
+    assert outputs.shape == (3, 0)
+    grad_inputs = tape.gradient(outputs, inputs)
+    np.testing.assert_array_equal(grad_inputs.numpy(), np.zeros([3, 62]))
+
+
+def test_twin_hypercube_dimension_bound_is_a_clear_error():
+    @tf.function(input_signature=[tf.TensorSpec([None, 30]), tf.TensorSpec([None, None])])
+    def f(x, p):
+        return lattice_interpolation(x, p, [2] * 30, implementation="portable")
+
+    with pytest.raises(ValueError, match=r"d = 30 exceeds 24.*interpolation='simplex'"):
+        f.get_concrete_function()
+
+
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 def test_twelve_dimensional_lattice_batch_4096(interpolation):
     """[3]^12 = 531441 vertices: both implementations read only each cell."""
@@ -396,3 +441,15 @@ def test_twin_saved_model_uses_only_stock_ops(tmp_path, interpolation):
     x = tf.constant([[0.5, 0.5], [2.0, 1.0]])
     for a, b in zip(restored.serve(x), serve(x)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_near_the_dtype_limit_interpolate_finitely(device, implementation, dtype):
+    # theta_1 - theta_0 overflows: at a knot (r = 0) a naive v + r (w - v)
+    # gives 0 * inf = NaN.
+    big = np.finfo(dtype).max
+    params = np.array([[big, -big, big / 2]], dtype)
+    inputs = np.array([[0.0], [0.5], [1.0], [1.5]], dtype)
+    outputs = lattice_interpolation(inputs, params, [3], "hypercube", implementation).numpy()
+    np.testing.assert_allclose(outputs[:, 0], [big, 0.0, -big, -big / 4], rtol=1e-6)

@@ -338,3 +338,194 @@ def test_params_shape_mismatch():
     huge = [2 ** 20] * 4  # prod overflows int64 arithmetic in int32
     with pytest.raises(ValueError, match=str(2 ** 80)[:6]):
         lattice_projection(np.zeros((1, 4)), huge, implementation="portable")
+
+
+IMPLEMENTATIONS = ["kernel", "portable"]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_params_are_a_clear_error(device, implementation, bad):
+    sizes, kw = CASES["combined_3x3x2"]
+    x = _params(sizes, units=2, dtype=np.float32)
+    x[1, 4] = bad
+    with pytest.raises(tf.errors.InvalidArgumentError, match="needs finite parameters"):
+        lattice_projection(x, sizes, implementation=implementation, **kw)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype, exponent", [(np.float32, 126), (np.float64, 1020)])
+@pytest.mark.parametrize("case", ["mono_3x3x2", "combined_3x3x2", "mdom_3x3x2"])
+def test_values_near_the_dtype_limit_project_like_scaled_values(
+        device, implementation, dtype, exponent, case):
+    # Projections onto cones commute with scaling: P(2^e x) = 2^e P(x). With
+    # values near the dtype's largest, unscaled sums would overflow (a single
+    # pool of two such values is inf).
+    sizes, kw = CASES[case]
+    kw = {k: v for k, v in kw.items() if k not in ("output_min", "output_max")}
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1.0, 1.0, size=(3, int(np.prod(sizes))))
+    x[0] = np.linspace(1.0, -1.0, x.shape[1])  # decreasing: everything pools
+    big = (x * 2.0**exponent).astype(dtype)
+    out = lattice_projection(big, sizes, implementation=implementation, **kw).numpy()
+    assert np.all(np.isfinite(out))
+    assert certify_lattice(out, sizes, **kw).holds
+    # Compared at scale 1 (squares of values near the limit overflow) with
+    # the projection of the unscaled values.
+    scaled_back = out.astype(np.float64) / 2.0**exponent
+    start = big.astype(np.float64) / 2.0**exponent
+    expected = lattice_projection(start, sizes, implementation=implementation, **kw).numpy()
+    for unit in range(x.shape[0]):
+        moved = np.linalg.norm(expected[unit] - start[unit])
+        assert np.linalg.norm(scaled_back[unit] - expected[unit]) <= 0.01 * moved
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_large_values_with_bounds_stay_feasible(implementation):
+    sizes, kw = CASES["combined_3x3x2"]
+    kw = dict(kw, output_min=-1e38, output_max=3e38)
+    x = (np.clip(_params(sizes, units=4, seed=9), -3, 3) * 1e38).astype(np.float32)
+    out = lattice_projection(x, sizes, implementation=implementation, **kw).numpy()
+    assert np.all(np.isfinite(out)) and certify_lattice(out, sizes, **kw).holds
+
+
+@needs_kernel
+def test_kernel_and_twin_agree_on_large_values():
+    sizes, kw = CASES["mono_5x7x2"]
+    x = (_params(sizes, units=3, seed=11) * 1e37).astype(np.float32)
+    kernel = lattice_projection(x, sizes, tolerance=1e-7, **kw).numpy()
+    twin = lattice_projection(x, sizes, tolerance=1e-7, implementation="portable", **kw).numpy()
+    np.testing.assert_allclose(kernel, twin, rtol=1e-4, atol=1e33)
+
+
+def _infeasible_tables(dtype=tf.float64):
+    """Hand-made tables for sizes [2] whose row theta_0 + theta_1 >= 0 no point
+    within the bounds [-1, -0.5] satisfies (the public constraints always admit
+    the constant lattice, so only raw tables can contradict each other)."""
+    return dict(
+        chain_index=tf.zeros([0], tf.int64), chain_families=tf.zeros([0, 3], tf.int64),
+        halfspace_index=tf.constant([[0, 1, 0, 0]], tf.int64),
+        halfspace_coef=tf.constant([[1.0, 1.0, 0.0, 0.0]], dtype),
+        halfspace_groups=tf.constant([0, 1], tf.int64),
+        row_index=tf.constant([[0, 1, 0, 0]], tf.int64),
+        row_coef=tf.constant([[1.0, 1.0, 0.0, 0.0]], dtype),
+        row_offsets=tf.constant([0, 0, 1], tf.int64), row_family=tf.constant([0], tf.int64),
+        interior_direction=tf.zeros([2], tf.float64),
+        interior_margin=tf.constant(0.0, tf.float64),
+        bounds=tf.constant([-1.0, -0.5], dtype))
+
+
+@needs_kernel
+def test_kernel_reports_contradictory_tables_naming_the_constraints(device):
+    from tf_lattice import _native
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"no point that satisfies every constraint exactly for unit 0: "
+                             r"even the constant lattice violates sum_rule"):
+        _native.load_ops().tf_lattice_lattice_projection(
+            params=tf.constant([[1.0, 2.0], [-3.0, -3.0]]), num_iterations=10,
+            tolerance=1e-6, family_names=["sum_rule"], **_infeasible_tables(tf.float32))
+
+
+def test_twin_reports_an_infeasible_result_naming_the_constraints():
+    import sys
+    module = sys.modules["tf_lattice.ops.lattice_projection"]
+    from tf_lattice.ops import _lattice_constraints
+    program = _lattice_constraints.compile_constraints(
+        _lattice_constraints.parse_constraints([2, 2], monotonicities=[INC, INC],
+                                               output_min=0.0, output_max=1.0))
+    bounds = module._Bounds.of((np.float64(0.0), np.float64(1.0)), tf.float64)
+    # Decreasing along dimension 1 and out of the bounds: what a contradiction
+    # would leave behind.
+    x = tf.constant([[0.5], [0.25], [0.75], [2.0]], tf.float64)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"for unit 0: even the constant lattice violates "
+                             r"monotonicity\[1\]=increasing, output bounds \(these"):
+        module._assert_feasible(x, program, bounds)
+
+
+@needs_kernel
+@pytest.mark.parametrize("name, value, match", [
+    ("row_family", [-1], r"row_family\[0\] = -1 must be >= 0"),
+    ("row_family", [0, 0], r"row_family must have shape \[1\]"),
+    ("row_offsets", [0, 2, 1], r"row_offsets must be non-decreasing, got 2 then 1 at vertex 1"),
+    ("row_offsets", [1, 1, 1], r"row_offsets must run from 0 to 1"),
+    ("chain_index", [0, 5], r"chain_index\[1\] = 5 is not a vertex in \[0, 2\)"),
+    ("interior_direction", [0.0, np.nan], r"interior_direction\[1\] = nan is not finite"),
+])
+def test_kernel_names_bad_raw_inputs(device, name, value, match):
+    from tf_lattice import _native
+    inputs = _infeasible_tables()
+    inputs["bounds"] = tf.constant([-np.inf, np.inf], tf.float64)
+    inputs[name] = tf.constant(value, inputs[name].dtype)
+    if name == "chain_index":
+        inputs["chain_families"] = tf.constant([[0, 1, 2]], tf.int64)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        _native.load_ops().tf_lattice_lattice_projection(
+            params=tf.zeros([1, 2], tf.float64), num_iterations=10, tolerance=1e-6,
+            family_names=["sum_rule"], **inputs)
+
+
+@needs_kernel
+def test_kernel_shape_function_names_the_input():
+    from tf_lattice import _native
+    inputs = _infeasible_tables()
+    inputs["row_offsets"] = tf.TensorSpec([None, None], tf.int64)
+
+    def project(row_offsets):
+        return _native.load_ops().tf_lattice_lattice_projection(
+            params=tf.zeros([1, 2], tf.float64), num_iterations=10, tolerance=1e-6,
+            **dict(inputs, row_offsets=row_offsets))
+
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError),
+                       match="row_offsets must have rank 1"):
+        tf.function(project).get_concrete_function(tf.TensorSpec([None, None], tf.int64))
+
+
+def test_interior_program_size_bound_is_checked_before_any_work():
+    import time
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"V x R = .* exceeds the limit.*reduce lattice_sizes"):
+        lattice_projection(np.zeros((1, 2**18)), [2] * 18, monotonicities=[INC] * 18,
+                           joint_monotonicities=[(0, 1)], implementation="portable")
+    assert time.perf_counter() - start < 5.0
+    with pytest.raises(ValueError, match=r"exact=True .* use exact=False"):
+        lattice_projection(np.zeros((1, 2**12)), [2] * 12, monotonicities=[INC] * 12,
+                           exact=True)
+
+
+def test_monotone_lattices_need_no_linear_program():
+    # 2^16 vertices, 16 monotone dimensions: the direction is closed-form.
+    from tf_lattice.ops import _lattice_constraints
+    constraints = _lattice_constraints.parse_constraints([2] * 16, monotonicities=[INC] * 16)
+    _lattice_constraints.check_projection_size(constraints)
+    program = _lattice_constraints.compile_constraints(constraints)
+    q, margin = _lattice_constraints.interior_direction(program)
+    index, coef, _ = program.all_rows
+    assert np.max(np.abs(q)) <= 1.0 and margin == pytest.approx(2 / 16)
+    assert np.min(np.sum(coef * q[index], axis=1)) >= margin * (1 - 1e-12)
+
+
+def _reference_levels(program):
+    """The finalize levels by a vertex-by-vertex loop (the definition)."""
+    index, coef, target = program.all_rows
+    n = program.constraints.num_vertices
+    depth = np.zeros(n, np.int64)
+    for t in range(n):
+        rows = target == t
+        others = index[rows][(coef[rows] != 0) & (index[rows] != t)]
+        depth[t] = 1 + depth[others].max() if others.size else 0
+    return [np.flatnonzero(depth == level) for level in range(int(depth.max()) + 1)]
+
+
+@pytest.mark.parametrize("case", ["combined_3x3x2", "combined_dom_2^6", "combined_uni_3x3x2",
+                                  "unimodal_9x2"])
+def test_finalize_levels_match_their_definition(case):
+    from tf_lattice.ops import _lattice_constraints
+    sizes, kw = CASES[case]
+    program = _lattice_constraints.compile_constraints(
+        _lattice_constraints.parse_constraints(sizes, **kw))
+    levels = program.finalize_tables[3]
+    expected = _reference_levels(program)
+    assert len(levels) == len(expected)
+    for a, b in zip(levels, expected):
+        np.testing.assert_array_equal(a, b)

@@ -33,12 +33,17 @@ def problems(draw):
     return weights, constraints
 
 
+IMPLEMENTATIONS = ["kernel", "portable"]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(deadline=None, max_examples=15)
 @given(problem=problems())
-def test_feasible_exactly_and_close_to_exact(dtype, problem):
+def test_feasible_exactly_and_close_to_exact(implementation, dtype, problem):
     weights, constraints = problem
-    projected = linear_projection(weights.astype(dtype), **constraints).numpy()
+    projected = linear_projection(weights.astype(dtype), implementation=implementation,
+                                  **constraints).numpy()
     assert projected.dtype == dtype
     certificate = certify_linear(projected, **constraints)
     assert certificate.holds, str(certificate)
@@ -46,11 +51,12 @@ def test_feasible_exactly_and_close_to_exact(dtype, problem):
     moved = np.linalg.norm(exact - weights, axis=0)
     slack = 1e-6 if dtype == np.float64 else 1e-5
     assert (np.linalg.norm(projected - exact, axis=0) <= 0.01 * moved + slack).all()
-    again = linear_projection(projected, **constraints).numpy()
+    again = linear_projection(projected, implementation=implementation, **constraints).numpy()
     np.testing.assert_allclose(again, projected, atol=1e-5)
 
 
-def test_hand_cases():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_hand_cases(implementation):
     weights = np.array([[-1.0], [2.0], [0.5]])
     np.testing.assert_allclose(
         linear_projection(weights, monotonicities=["increasing", "decreasing", "none"]).numpy(),
@@ -58,7 +64,14 @@ def test_hand_cases():
     # Dominance 0 over 1 with w0 < w1 pools both to their mean.
     np.testing.assert_allclose(
         linear_projection([[1.0], [3.0]], monotonicities="increasing",
-                          monotonic_dominances=[(0, 1)]).numpy(), [[2.0], [2.0]], atol=1e-8)
+                          monotonic_dominances=[(0, 1)], implementation=implementation).numpy(),
+        [[2.0], [2.0]], atol=1e-8)
+    # With normalization: w0 >= w1 >= 0 and w0 + w1 = 1 from (0.2, 0.6): (0.5, 0.5).
+    np.testing.assert_allclose(
+        linear_projection([[0.2], [0.6]], monotonicities="increasing",
+                          monotonic_dominances=[(0, 1)], normalization_order=1,
+                          implementation=implementation).numpy(),
+        [[0.5], [0.5]], atol=1e-8)
     # Normalization alone on positive weights: the simplex projection.
     np.testing.assert_allclose(
         linear_projection([[0.5], [1.5]], monotonicities="increasing",
@@ -87,9 +100,11 @@ def test_normalization_without_monotone_inputs_is_the_nearest_point_of_the_l1_sp
         assert np.linalg.norm(projected[:, unit] - weights[:, unit]) <= nearest + 1e-6
 
 
-def test_graph_mode():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_graph_mode(implementation):
     project = tf.function(lambda w: linear_projection(
-        w, monotonicities="increasing", monotonic_dominances=[(0, 1)]))
+        w, monotonicities="increasing", monotonic_dominances=[(0, 1)],
+        implementation=implementation))
     np.testing.assert_allclose(project(tf.constant([[1.0], [3.0]])).numpy(), [[2.0], [2.0]],
                                atol=1e-5)
 
@@ -112,9 +127,12 @@ def test_errors():
         linear_projection(np.ones((2, 1)), monotonicities="increasing", normalization_order=2)
     with pytest.raises(ValueError, match="one direction per input"):
         linear_projection(np.ones((2, 1)), monotonicities=["increasing"])
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        linear_projection(np.ones((2, 1)), implementation="fast")
 
 
-def test_interior_point_solver_takes_float32_operands():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_interior_point_solver_takes_float32_operands(implementation):
     from tf_lattice.ops import _quadratic_program
 
     # Project (2, 1) onto x0 <= x1 with x0 + x1 = 1 (the answer is (0.5, 0.5)).
@@ -122,8 +140,19 @@ def test_interior_point_solver_takes_float32_operands():
     matrix, bound = np.array([[[1.0, -1.0]]]), np.zeros((1, 1))
     equality, total = np.ones((1, 1, 2)), np.ones((1, 1))
     results = [_quadratic_program.project_onto_polyhedron(
-        *[tf.constant(a, dtype) for a in (target, matrix, bound, equality, total)])
-        for dtype in (tf.float32, tf.float64)]
+        *[tf.constant(a, dtype) for a in (target, matrix, bound, equality, total)],
+        implementation=implementation) for dtype in (tf.float32, tf.float64)]
     for result in results:
         assert result.dtype == tf.float64
         np.testing.assert_allclose(result.numpy(), [[0.5, 0.5]], atol=1e-8)
+
+
+def test_nan_weights_are_a_clear_error_eager_and_in_graphs():
+    weights = np.array([[1.0, 0.5], [np.nan, 2.0]])
+    kwargs = dict(monotonicities=["increasing", "increasing"])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"linear_projection: weights\[1, 0\] is NaN"):
+        linear_projection(weights, **kwargs)
+    graph = tf.function(lambda w: linear_projection(w, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="weights must not contain NaN"):
+        graph(tf.constant(weights))

@@ -25,12 +25,17 @@ def problems(draw):
     return values, pairs, bounds
 
 
+IMPLEMENTATIONS = ["kernel", "portable"]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(deadline=None, max_examples=15)
 @given(problem=problems())
-def test_feasible_exactly_and_close_to_exact(dtype, problem):
+def test_feasible_exactly_and_close_to_exact(implementation, dtype, problem):
     values, pairs, bounds = problem
-    projected = partial_order_projection(values.astype(dtype), pairs, **bounds).numpy()
+    projected = partial_order_projection(values.astype(dtype), pairs,
+                                         implementation=implementation, **bounds).numpy()
     assert projected.dtype == dtype
     certificate = certify_categorical(projected, pairs=pairs, **bounds)
     assert certificate.holds, str(certificate)
@@ -39,24 +44,30 @@ def test_feasible_exactly_and_close_to_exact(dtype, problem):
     slack = 1e-6 if dtype == np.float64 else 1e-5
     assert (np.linalg.norm(projected - exact, axis=1) <= 0.01 * moved + slack).all()
     np.testing.assert_allclose(
-        partial_order_projection(projected, pairs, **bounds).numpy(), projected, atol=1e-6)
+        partial_order_projection(projected, pairs, implementation=implementation,
+                                 **bounds).numpy(), projected, atol=1e-6)
 
 
-def test_hand_cases():
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_hand_cases(implementation):
     values = np.array([[2.0, 0.0, 5.0]])
-    np.testing.assert_allclose(partial_order_projection(values, [(0, 1)]).numpy(),
-                               [[1.0, 1.0, 5.0]], atol=1e-9)
+    np.testing.assert_allclose(
+        partial_order_projection(values, [(0, 1)], implementation=implementation).numpy(),
+        [[1.0, 1.0, 5.0]], atol=1e-9)
     # 0 <= 2 and 1 <= 2 with entry 2 too low: all three pool to the mean.
     np.testing.assert_allclose(
-        partial_order_projection([[3.0, 3.0, 0.0]], [(0, 2), (1, 2)]).numpy(),
+        partial_order_projection([[3.0, 3.0, 0.0]], [(0, 2), (1, 2)],
+                                 implementation=implementation).numpy(),
         [[2.0, 2.0, 2.0]], atol=1e-9)
     np.testing.assert_allclose(
         partial_order_projection(values, [], output_min=0.5, output_max=4.0).numpy(),
         [[2.0, 0.5, 4.0]])
 
 
-def test_graph_mode():
-    project = tf.function(lambda v: partial_order_projection(v, [(0, 1), (1, 2)]))
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_graph_mode(implementation):
+    project = tf.function(lambda v: partial_order_projection(
+        v, [(0, 1), (1, 2)], implementation=implementation))
     values = tf.constant([[3.0, 2.0, 1.0]])
     np.testing.assert_allclose(project(values).numpy(), [[2.0, 2.0, 2.0]], atol=1e-5)
 
@@ -70,3 +81,15 @@ def test_errors():
         partial_order_projection(np.zeros((1, 3)), [(1, 1)])
     with pytest.raises(ValueError, match="infeasible bounds"):
         partial_order_projection(np.zeros((1, 3)), [], output_min=1.0, output_max=0.0)
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        partial_order_projection(np.zeros((1, 3)), [(0, 1)], implementation="fast")
+
+
+def test_nan_values_are_a_clear_error_eager_and_in_graphs():
+    values = np.array([[0.0, np.nan, 1.0]])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"partial_order_projection: values\[0, 1\] is NaN"):
+        partial_order_projection(values, [(0, 1)])
+    graph = tf.function(lambda v: partial_order_projection(v, [(0, 1)]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="values must not contain NaN"):
+        graph(tf.constant(values))

@@ -194,6 +194,73 @@ def test_nan_inputs_give_equal_gradients_in_both_implementations():
                                    tf.convert_to_tensor(b).numpy(), rtol=1e-12)
 
 
+# Keypoints with an infinite end: the segment is flat at its finite end (the
+# limit of the formula); at x = +-inf itself the output of that keypoint.
+INFINITE_END_CASES = [
+    # keypoints, inputs, outputs y, dy/dx, dy/do (summed over the inputs)
+    ([-np.inf, 0.0, 1.0], [-5.0, 0.5, 2.0, np.inf, -np.inf],
+     [2.0, 3.0, 4.0, 4.0, 1.0], [0.0, 2.0, 0.0, 0.0, 0.0], [1.0, 1.5, 2.5]),
+    ([0.0, 1.0, np.inf], [-5.0, 0.5, 2.0, np.inf, -np.inf],
+     [1.0, 1.5, 2.0, 4.0, 1.0], [0.0, 1.0, 0.0, 0.0, 0.0], [2.5, 1.5, 1.0]),
+    ([-np.inf, 1.0], [-1e30, 0.0, 1.0, 5.0, -np.inf], [2.0, 2.0, 2.0, 2.0, 1.0],
+     [0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 4.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("case", range(len(INFINITE_END_CASES)))
+def test_infinite_end_keypoints_extrapolate_flat(device, implementation, dtype, case):
+    keypoints, inputs, expected, slopes, output_grads = INFINITE_END_CASES[case]
+    num_keypoints = len(keypoints)
+    outputs = tf.constant([[1.0, 2.0, 4.0][:num_keypoints]], dtype)
+    x = tf.constant(np.array(inputs)[:, None], dtype)
+    kp = tf.constant(keypoints, dtype)
+    y = _call(implementation, x, kp, outputs).numpy()[:, 0]
+    np.testing.assert_array_equal(y, expected)
+    grad_x, grad_k, grad_o = (g.numpy() for g in _gradients(implementation, x, kp, outputs))
+    np.testing.assert_array_equal(grad_x[:, 0], slopes)
+    np.testing.assert_array_equal(grad_o[0], output_grads[:num_keypoints])
+    assert np.all(np.isfinite(grad_k))
+    # The infinite keypoint itself gets no gradient (its segment is flat).
+    assert grad_k[0 if keypoints[0] == -np.inf else -1] == 0.0
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_span_past_float32_range_interpolates(device, implementation):
+    # k_1 - k_0 = 6e38 overflows float32: the width is taken from halved terms.
+    keypoints = tf.constant([-3e38, 3e38], tf.float32)
+    # (A slope that is a normal float32: CPU threads flush subnormals to 0.)
+    outputs = tf.constant([[0.0, 6e4]], tf.float32)
+    x = tf.constant([[-3e38], [0.0], [1.5e38], [3e38]], tf.float32)
+    y = _call(implementation, x, keypoints, outputs).numpy()[:, 0]
+    np.testing.assert_allclose(y, [0.0, 3e4, 4.5e4, 6e4], rtol=1e-6)
+    grads = _gradients(implementation, x, keypoints, outputs)
+    for grad in grads:
+        assert np.all(np.isfinite(grad.numpy()))
+    np.testing.assert_allclose(grads[0].numpy()[:, 0], [1e-34] * 4, rtol=1e-5)
+    np.testing.assert_allclose(grads[2].numpy()[0], [1.75, 2.25], rtol=1e-6)
+
+
+def test_infinite_end_gradients_agree_between_implementations():
+    keypoints = tf.constant([[-np.inf, 0.0, 1.0, np.inf], [-2.0, 0.0, 1.0, 3.0]], tf.float64)
+    outputs = tf.constant([[1.0, 2.0, 4.0, 5.0], [0.0, 1.0, 3.0, 9.0]], tf.float64)
+    x = tf.constant([[-np.inf, 0.5], [-1.0, np.inf], [0.25, -7.0], [9.0, 2.0],
+                     [np.inf, np.nan]], tf.float64)
+    y = {impl: _call(impl, x, keypoints, outputs).numpy() for impl in IMPLEMENTATIONS}
+    np.testing.assert_array_equal(y["kernel"], y["portable"])
+    grads = {impl: _gradients(impl, x, keypoints, outputs) for impl in IMPLEMENTATIONS}
+    for a, b in zip(grads["kernel"], grads["portable"]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_keypoints_without_a_finite_value_are_rejected(device, implementation):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must include a finite keypoint"):
+        pwl_calibration(tf.zeros([2, 1]), tf.constant([-np.inf, np.inf]), tf.zeros([1, 2]),
+                        implementation=implementation)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("shared", [True, False])
 def test_empty_batch_forward_and_backward(device, implementation, shared):
@@ -385,3 +452,14 @@ def test_dynamic_shape_errors(implementation, inputs_shape, keypoints_shape, out
     keypoints = np.cumsum(np.ones(keypoints_shape, np.float32), axis=-1)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         calibrate(tf.zeros(inputs_shape), keypoints, tf.zeros(outputs_shape))
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_outputs_near_the_dtype_limit_calibrate_finitely(device, implementation, dtype):
+    # o_1 - o_0 overflows: at k_0 a naive o_0 + rise * 0 is NaN.
+    big = np.finfo(dtype.as_numpy_dtype).max
+    outputs = tf.constant([[big, -big]], dtype)
+    x = tf.constant([[0.0], [0.5], [1.0]], dtype)
+    y = _call(implementation, x, tf.constant([0.0, 1.0], dtype), outputs).numpy()[:, 0]
+    np.testing.assert_allclose(y, [big, 0.0, -big], rtol=1e-6)

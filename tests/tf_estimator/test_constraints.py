@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tests.tf_estimator import _data
-from tests.tf_estimator.conftest import CASES, ONE_WORKER, case_id, estimator_for
+from tests.tf_estimator.conftest import CASES, ONE_WORKER, SHAPES, case_id, estimator_for
 
 pytestmark = ONE_WORKER
 
@@ -114,7 +114,8 @@ def test_projection_runs_after_every_optimizer_step(tmp_path):
     for path in paths:
         certificate = estimator.certify(checkpoint_path=path)
         assert certificate.holds, (path, certificate.violations)
-        kernel = tf.train.load_checkpoint(path).get_tensor("calibrator_0/kernel")
+        # "up" is the first numeric feature: unit 0 of the numeric calibration.
+        kernel = tf.train.load_checkpoint(path).get_tensor("numeric_calibration/kernel")[:1]
         assert np.diff(kernel, axis=1).min() >= 0.0, (path, kernel)
 
 
@@ -137,3 +138,21 @@ def test_finalize_rewrites_the_latest_checkpoint_with_exact_projections(tmp_path
     metrics = estimator.evaluate(_data.input_fn(features, labels))
     assert metrics["global_step"] == step
     assert metrics["auc"] > 0.9
+
+
+def test_certificate_compares_the_network_with_the_declared_constraints(trained):
+    from tf_lattice.estimators._base import certify_network
+    from tf_lattice.estimators._constraints import resolve_constraints
+
+    estimator = trained(("linear", "binary")).estimator
+    specs = estimator.feature_specs
+    network = estimator.keras_model()
+    # The network makes "bowl" convex; declared increasing, no layer carries it.
+    declared = resolve_constraints(specs, monotonicity={**SHAPES["monotonicity"], "bowl": "increasing"},
+                                   category_order=SHAPES["category_order"])
+    certificate = certify_network(type(estimator).__name__, network, specs, declared)
+    assert not certificate.holds
+    failed = [check for check in certificate.checks if not check.holds]
+    assert [check.name for check in failed] == [
+        "declared monotonicity['bowl']=increasing: the model output"], failed
+    assert "not shape-constrained" in failed[0].location

@@ -50,7 +50,8 @@ def test_checkpoint_certifies_every_declared_constraint(case, trained):
     assert certificate.holds, certificate.violations
     names = " ".join(check.name for check in certificate.checks)
     for expected in ("calibrator 'up'", "calibrator 'down'", "calibrator 'color'",
-                     "calibrator 'bowl'"):
+                     "calibrator 'bowl'", "declared monotonicity['up']=increasing",
+                     "declared monotonicity['down']=decreasing", "declared category_order['color']"):
         assert expected in names
 
 

@@ -9,6 +9,7 @@ or classification).
 
 import copy
 import numbers
+import os
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,10 @@ from sklearn.utils.validation import (
     check_array, check_is_fitted, check_random_state, validate_data)
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators import _serialization
+from tf_lattice.estimators import _limits, _serialization, _structure
 from tf_lattice.estimators._columns import (
-    NUMERIC, FeatureSpec, encode, fit_feature_specs, to_frame)
+    NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
+    duplicate_columns, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
@@ -47,29 +49,87 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
     return value
 
 
-def certify_network(subject, model, columns):
-    """One certificate of every constrained layer of an estimator's network.
+def certify_network(subject, model, specs, constraints):
+    """One certificate of an estimator's network: its layers and its declared constraints.
+
+    Each column's calibrator, found by tracing the model graph
+    (:func:`_structure.layers_reading_column`), is certified on its own unit;
+    every other constrained layer is certified whole; then
+    :func:`_structure.declared_checks` compares the network's structure with
+    the declared constraints (a column without a calibrator fails there).
 
     Args:
-      subject: what the certificate is about (the estimator's class).
-      model: the Keras network (calibrators named ``calibrator_<j>``).
-      columns: the column names, by position.
+      subject: what the certificate is about (the estimator's class name).
+      model: the Keras network built by :mod:`tf_lattice.estimators._network`.
+      specs: the feature specs, by column position.
+      constraints: the resolved constraints the network was built with.
 
     Returns:
       A :class:`tf_lattice.constraints.Certificate`; each check's name says
       which layer (and for calibrators which column) it concerns.
     """
-    checks = []
+    checks, calibration_layers = [], set()
+    for j, spec in enumerate(specs):
+        for layer, unit in _structure.layers_reading_column(model, j):
+            calibration_layers.add(id(layer))
+            for check in layer.certify(units=[unit]).checks:
+                checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
+                                              check.worst_violation, check.location,
+                                              check.tolerance))
     for layer in model.layers:
-        if not hasattr(layer, "certify"):
+        if not hasattr(layer, "certify") or id(layer) in calibration_layers:
             continue
-        prefix = layer.name
-        if layer.name.startswith("calibrator_"):
-            prefix = f"calibrator {columns[int(layer.name.split('_')[1])]!r}"
         for check in layer.certify().checks:
-            checks.append(ConstraintCheck(f"{prefix}: {check.name}", check.worst_violation,
+            checks.append(ConstraintCheck(f"{layer.name}: {check.name}", check.worst_violation,
                                           check.location, check.tolerance))
+    checks += _structure.declared_checks(model, specs, constraints)
     return Certificate(subject, tuple(checks))
+
+
+_RESAVE = ("re-save it: load it with the tf_lattice version that wrote it and call save(), or "
+           "fit the estimator again and save it")
+
+
+def _missing_field(path, field):
+    return ValueError(f"{path!r} lacks the field {field!r} in its "
+                      f"{_serialization.ESTIMATOR_MEMBER} (written by another version of "
+                      f"tf_lattice, or edited); {_RESAVE}")
+
+
+def _stored_field(container, field, path, kind=None, prefix=""):
+    """``container[field]``, or ValueError naming the missing (or malformed) field."""
+    if not isinstance(container, dict) or field not in container:
+        raise _missing_field(path, prefix + field)
+    value = container[field]
+    if kind is not None and not isinstance(value, kind):
+        raise ValueError(f"{path!r}: the field {prefix + field!r} of its "
+                         f"{_serialization.ESTIMATOR_MEMBER} is a {type(value).__name__}, "
+                         f"expected a {kind.__name__}; {_RESAVE}")
+    return value
+
+
+def _normalized_weights(sample_weight, num_rows):
+    """Sample weights scaled to mean 1, in float32.
+
+    The scaling runs in float64 and first divides by the largest weight, so
+    weights up to the float64 maximum (1e300) neither overflow nor lose their
+    ratios; weights below float32 resolution relative to the largest become 0.
+    """
+    if sample_weight is None:
+        return np.ones(num_rows, dtype=np.float32)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must hold numbers") from None
+    if weights.shape[0] != num_rows:
+        raise ValueError(f"sample_weight has {weights.shape[0]} entries but X has {num_rows} rows")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    largest = weights.max()
+    if largest <= 0:
+        raise ValueError("sample_weight has only zero weights; at least one must be positive")
+    weights = weights / largest
+    return (weights * (num_rows / weights.sum())).astype(np.float32)
 
 
 class CalibratedEstimatorBase(BaseEstimator):
@@ -154,11 +214,26 @@ class CalibratedEstimatorBase(BaseEstimator):
                              f"got {self.distribute_strategy!r}")
 
     def _validate_features(self, X, reset):
-        """Checks ``X`` and returns it as a DataFrame with the fitted names."""
+        """Checks ``X`` and returns it as a DataFrame with the fitted names.
+
+        Data frames other than pandas (polars, ...) are converted first, with
+        their column names. At predict time a DataFrame's columns are matched
+        by name: any order is accepted, missing and unexpected columns are
+        refused naming them. Data given without names where fit had names (or
+        the reverse) is matched by position, with scikit-learn's warning.
+        """
+        X = as_dataframe(X)
+        if isinstance(X, pd.DataFrame):
+            duplicates = duplicate_columns(X)
+            if duplicates:
+                raise ValueError(f"X has duplicate column names {duplicates}; every column needs "
+                                 "its own name")
         if reset:
             for name in ("n_features_in_", "feature_names_in_"):
                 if hasattr(self, name):
                     delattr(self, name)
+        elif isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            X = self._match_columns_by_name(X)
         if not isinstance(X, pd.DataFrame):
             # Arrays get scikit-learn's checks: 2-D, dense, real, non-empty, no inf.
             X = check_array(X, dtype=None, accept_sparse=False, ensure_all_finite="allow-nan",
@@ -177,8 +252,36 @@ class CalibratedEstimatorBase(BaseEstimator):
             return frame
         names = [spec.name for spec in self.feature_specs_]
         if isinstance(X, pd.DataFrame):
-            return to_frame(X)
-        return to_frame(X, feature_names=names)
+            frame = to_frame(X)
+            if not hasattr(self, "feature_names_in_"):
+                # Fitted without names: columns count by position, as in scikit-learn.
+                frame.columns = names
+        else:
+            frame = to_frame(X, feature_names=names)
+        check_predict_columns(frame, self.feature_specs_)
+        return frame
+
+    def _match_columns_by_name(self, X):
+        """``X``'s training columns in training order; refuses missing and extra ones."""
+        fitted = [str(name) for name in self.feature_names_in_]
+        given = [str(name) for name in X.columns]
+        missing = [name for name in fitted if name not in given]
+        unexpected = [name for name in given if name not in fitted]
+        if missing or unexpected:
+            # scikit-learn's wording, so the message reads as theirs does.
+            message = "The feature names should match those that were passed during fit.\n"
+            if unexpected:
+                message += "Feature names unseen at fit time:\n" + "".join(
+                    f"- {name}\n" for name in unexpected)
+            if missing:
+                message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                    f"- {name}\n" for name in missing)
+            raise ValueError(message + "(columns are matched by name; their order does not "
+                                       "matter)")
+        if given == fitted:
+            return X
+        positions = [given.index(name) for name in fitted]
+        return X.iloc[:, positions]
 
     # -- fitting ---------------------------------------------------------------
 
@@ -216,23 +319,30 @@ class CalibratedEstimatorBase(BaseEstimator):
             specs, monotonicity=self.monotonicity, convexity=self.convexity,
             unimodality=self.unimodality, category_order=self.category_order, trust=self.trust,
             dominance=self.dominance, allow_unimodality=self._supports_unimodality)
+        for spec, feature in zip(specs, constraints.features):
+            if spec.kind == NUMERIC and feature.shaped:
+                check_exact_in_model_dtype(frame[spec.name])
         encoded = encode(frame, specs)
-        if sample_weight is None:
-            weights = np.ones(len(frame), dtype=np.float32)
-        else:
-            weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if weights.shape[0] != len(frame):
-                raise ValueError(f"sample_weight has {weights.shape[0]} entries but X has "
-                                 f"{len(frame)} rows")
-            if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-                raise ValueError("sample_weight must be finite and non-negative")
-            if weights.sum() <= 0:
-                raise ValueError("sample_weight has only zero weights; at least one must be positive")
-            weights = (weights * (len(weights) / weights.sum())).astype(np.float32)
+        weights = _normalized_weights(sample_weight, len(frame))
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         self.feature_specs_ = specs
         self.constraints_ = constraints
         return frame, encoded, weights, seed
+
+    def _check_model_size(self, units):
+        """Refuses, before allocation, lattices too large to train (see `_limits`).
+
+        Reads the structure ``_build_network`` chose: ``lattices_`` and
+        ``second_lattices_`` of ensembles and deep lattice networks, or one
+        lattice over every column.
+        """
+        size = int(self.lattice_size)
+        lattices = [([size] * len(subset), 1) for subset in getattr(self, "lattices_", None) or ()]
+        lattices += [([size] * len(subset), 1)
+                     for subset in getattr(self, "second_lattices_", None) or ()]
+        if not lattices and self._supports_unimodality:  # one lattice over every column
+            lattices = [([size] * len(self.feature_specs_), units)]
+        _limits.check_lattices(lattices, f"this {type(self).__name__}")
 
     def _encode_for_predict(self, X):
         check_is_fitted(self, "model_")
@@ -251,43 +361,62 @@ class CalibratedEstimatorBase(BaseEstimator):
     def certify(self):
         """Checks every declared constraint exactly on the fitted model.
 
-        Merges the certificates of every constrained layer (calibrators,
-        lattices, linear layers); check names say which layer (and for
-        calibrators which column) they concern.
+        Two kinds of checks:
+
+        - every constrained layer's certificate: its weights satisfy its own
+          settings (each column's calibrator unit, then lattices and linear
+          layers; check names say which column or layer);
+        - per constraint the user declared (``monotonicity``, ``convexity``,
+          ``unimodality``, ``category_order``, ``trust``, ``dominance``), a
+          structural check that the model carries it: the calibrator reading
+          the column has the declared shape (direction included) and every
+          later layer keeps it (see :mod:`tf_lattice.estimators._structure`).
+          A model whose layers do not carry a declared constraint fails here
+          even when each layer meets its own settings.
 
         Returns:
           A :class:`tf_lattice.constraints.Certificate` that holds only if every
           check holds.
         """
         check_is_fitted(self, "model_")
-        return certify_network(type(self).__name__, self.model_,
-                               [spec.name for spec in self.feature_specs_])
+        return certify_network(type(self).__name__, self.model_, self.feature_specs_,
+                               self.constraints_)
+
+    def _column_calibrators(self):
+        """The ``(layer, unit)`` calibrating each column of the fitted model."""
+        calibrators = []
+        for j, spec in enumerate(self.feature_specs_):
+            found = _structure.layers_reading_column(self.model_, j)
+            if len(found) != 1:
+                raise ValueError(f"the model has {len(found)} calibrators of column {spec.name!r}, "
+                                 "expected 1")
+            calibrators.append(found[0])
+        return calibrators
 
     def calibrator_curves(self):
         """The learned calibrators, one dict per column.
 
         Returns:
           list of dicts with ``name``, ``kind`` and, for numeric columns,
-          ``keypoints`` `(K,)`, ``outputs`` `(K,)` and ``missing_output``; for
+          ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
+          between keypoints and flat beyond them) and ``missing_output``; for
           categorical columns ``categories`` (the vocabulary then
           ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`.
         """
         check_is_fitted(self, "model_")
         curves = []
-        for j, spec in enumerate(self.feature_specs_):
-            layer = self.model_.get_layer(f"calibrator_{j}")
+        for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
+                                               self._column_calibrators()):
             if spec.kind == NUMERIC:
-                keypoints = np.asarray(spec.keypoints, np.float32).reshape(-1, 1)
-                present = np.zeros_like(keypoints)
-                outputs = np.asarray(layer([keypoints, present]))[:, 0]
-                missing = float(np.asarray(layer([keypoints[:1], np.ones_like(keypoints[:1])]))[0, 0])
+                keypoints = np.broadcast_to(layer.input_keypoints,
+                                            (layer.units, layer.num_keypoints))[unit]
+                outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
                 curves.append({"name": spec.name, "kind": spec.kind,
-                               "keypoints": np.asarray(spec.keypoints), "outputs": outputs,
-                               "missing_output": missing, "monotonicity":
-                               self.constraints_.features[j].monotonicity})
+                               "keypoints": np.array(keypoints), "outputs": outputs,
+                               "missing_output": float(np.asarray(layer.missing_output)[unit]),
+                               "monotonicity": feature.monotonicity})
             else:
-                buckets = np.arange(spec.num_buckets, dtype=np.float32).reshape(-1, 1)
-                outputs = np.asarray(layer(buckets))[:, 0]
+                outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
                 curves.append({"name": spec.name, "kind": spec.kind,
                                "categories": [str(c) for c in spec.vocabulary] + ["<other>"],
                                "outputs": outputs})
@@ -344,19 +473,7 @@ class CalibratedEstimatorBase(BaseEstimator):
     def _json_params(self):
         params = self.get_params(deep=False)
         params["distribute_strategy"] = None
-
-        def plain(value):
-            if isinstance(value, dict):
-                return {str(k): plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            if isinstance(value, np.generic):
-                return value.item()
-            if isinstance(value, np.random.RandomState):
-                return None
-            return value
-
-        return {name: plain(value) for name, value in params.items()}
+        return {name: _serialization.encode_param(value) for name, value in params.items()}
 
     def save(self, path):
         """Saves the fitted estimator to one ``.keras`` file.
@@ -366,6 +483,9 @@ class CalibratedEstimatorBase(BaseEstimator):
 
         Args:
           path: destination ending in ``.keras``.
+
+        Prefer this to pickling for exchanging models: :meth:`load` checks
+        the file before reading it, while unpickling runs arbitrary code.
         """
         check_is_fitted(self, "model_")
         payload = {"class": type(self).__name__, "params": self._json_params(),
@@ -376,26 +496,58 @@ class CalibratedEstimatorBase(BaseEstimator):
     def load(cls, path):
         """Loads an estimator written by :meth:`save`.
 
+        The estimator description is checked before the model is read: its
+        class, its fields, its parameters; the model archive is checked for
+        code and oversized lattices (see
+        :mod:`tf_lattice.estimators._serialization`); then the stored encoding
+        (keypoints, vocabularies) must match the model's calibrators.
+
         Raises:
-          ValueError: if the file holds another estimator class.
+          ValueError: naming the file and the problem: another estimator
+            class, a missing field (with how to re-save), an unsafe archive,
+            an encoding that does not match the model.
         """
-        model, payload = _serialization.read(path)
-        if payload["class"] != cls.__name__:
-            raise ValueError(f"{path!r} holds a {payload['class']}, not a {cls.__name__}")
-        params = payload["params"]
+        path = os.fspath(path)
+        payload = _serialization.read_payload(path)
+        name = _stored_field(payload, "class", path)
+        if name != cls.__name__:
+            raise ValueError(f"{path!r} holds a {name}, not a {cls.__name__}")
+        params = _serialization.decode_param(_stored_field(payload, "params", path, dict))
+        fitted = _stored_field(payload, "fitted", path, dict)
         for name in ("trust", "dominance"):
             if params.get(name) is not None:
                 params[name] = [tuple(entry) for entry in params[name]]
-        if params.get("category_order") is not None:
+        if isinstance(params.get("category_order"), dict):
             params["category_order"] = {k: [tuple(p) for p in v]
                                         for k, v in params["category_order"].items()}
-        estimator = cls(**params)
-        estimator._restore_payload(payload["fitted"])
-        estimator.constraints_ = resolve_constraints(
-            estimator.feature_specs_, monotonicity=params.get("monotonicity"),
-            convexity=params.get("convexity"), unimodality=params.get("unimodality"),
-            category_order=params.get("category_order"), trust=params.get("trust"),
-            dominance=params.get("dominance"), allow_unimodality=cls._supports_unimodality)
+        try:
+            estimator = cls(**params)
+        except TypeError as error:
+            raise ValueError(f"{path!r}: the stored parameters do not fit {cls.__name__} "
+                             f"({error}); {_RESAVE}") from None
+        specs = _stored_field(fitted, "feature_specs_", path, list, "fitted.")
+        for j, spec in enumerate(specs):
+            for field in ("name", "kind", "keypoints", "vocabulary", "has_missing"):
+                _stored_field(spec, field, path, None, f"fitted.feature_specs_[{j}].")
+        try:
+            estimator._restore_payload(fitted)
+        except KeyError as error:
+            raise _missing_field(path, f"fitted.{error.args[0]}") from None
+        try:
+            estimator.constraints_ = resolve_constraints(
+                estimator.feature_specs_, monotonicity=params.get("monotonicity"),
+                convexity=params.get("convexity"), unimodality=params.get("unimodality"),
+                category_order=params.get("category_order"), trust=params.get("trust"),
+                dominance=params.get("dominance"), allow_unimodality=cls._supports_unimodality)
+        except ValueError as error:
+            raise ValueError(f"{path!r}: the stored constraints do not fit the stored columns "
+                             f"({error})") from None
+        model = _serialization.read_model(path)
+        problem = _structure.check_encoding(model, estimator.feature_specs_)
+        if problem:
+            raise ValueError(f"{path!r}: {problem}: the stored encoding does not match the model "
+                             "(the file was edited or assembled from two models); fit and save "
+                             "the estimator again")
         estimator.model_ = model
         return estimator
 
@@ -418,6 +570,13 @@ class CalibratedEstimatorBase(BaseEstimator):
     # -- pickling -------------------------------------------------------------------
 
     def __getstate__(self):
+        """Pickling support (the model travels as its ``.keras`` bytes).
+
+        Warning: unpickling runs arbitrary code chosen by whoever wrote the
+        pickle. Unpickle only data you trust; to exchange models use
+        :meth:`save` and :meth:`load`, which check the file (see the Security
+        section of the README).
+        """
         state = self.__dict__.copy()
         state["distribute_strategy"] = None
         if "model_" in state:

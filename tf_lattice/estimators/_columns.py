@@ -6,14 +6,36 @@ where missing), categorical columns as the index of their category in the
 training vocabulary, with one extra *default bucket* (index
 ``len(vocabulary)``) for missing values and for categories never seen in
 training.
+
+Column kinds (`column_kind`):
+
+- numbers and booleans (any numeric or boolean dtype, or an object column
+  holding only numbers) are numeric;
+- pandas ``category`` columns, and object or string columns of text, are
+  categorical; a column of text that all parses as numbers (``"02139"``)
+  stays categorical, its strings being the categories;
+- an object or string column whose non-missing values are mostly numbers
+  (at least ``NUMERIC_LOOKING_FRACTION`` of them parse as numbers) but not
+  all is refused: a few stray strings (``"n/a"``, ``"?"``) would otherwise
+  turn a numeric column into hundreds of categories;
+- date, time and timedelta columns are refused: convert them to numbers.
+
+Numeric values must lie within the float32 range of the model.
 """
 
 import dataclasses
+import datetime
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from tf_lattice.estimators._keypoints import quantile_keypoints
+from tf_lattice.estimators._training import aligned_empty
+from tf_lattice.estimators._keypoints import MODEL_DTYPE, quantile_keypoints
+
+#: An object or string column is refused as "numeric with stray strings" when
+#: at least this share of its non-missing values parse as numbers, but not all.
+NUMERIC_LOOKING_FRACTION = 0.9
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -67,6 +89,51 @@ def _json_scalar(value):
     return value
 
 
+def as_dataframe(X):
+    """A pandas DataFrame for any data frame that can give one, else ``X``.
+
+    pandas frames are returned as they are; other data frames (polars,
+    pyarrow tables, ...) are converted with their ``to_pandas`` method, the
+    dataframe interchange protocol (``__dataframe__``) or, failing those,
+    column by column (``X.columns`` and ``X[name].to_numpy()``), keeping
+    their column names. Arrays and lists are returned unchanged.
+    """
+    if isinstance(X, pd.DataFrame) or isinstance(X, (np.ndarray, list, tuple)):
+        return X
+    if hasattr(X, "to_pandas"):
+        try:
+            frame = X.to_pandas()
+        except ImportError:  # e.g. polars without pyarrow
+            frame = None
+        if isinstance(frame, pd.DataFrame):
+            return frame
+    if hasattr(X, "__dataframe__"):
+        try:
+            return pd.api.interchange.from_dataframe(X)
+        except (ImportError, ValueError, TypeError, NotImplementedError):
+            pass
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(columns, str):
+        return X
+    try:
+        names = list(columns)
+    except TypeError:
+        return X
+    if not names or not all(isinstance(name, str) for name in names):
+        return X
+    try:
+        data = {name: np.asarray(X[name].to_numpy()) for name in names}
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return X
+    return pd.DataFrame(data, columns=names)
+
+
+def duplicate_columns(frame):
+    """The column names (as strings) that occur more than once in ``frame``."""
+    names = [str(c) for c in frame.columns]
+    return sorted({name for name in names if names.count(name) > 1})
+
+
 def to_frame(X, feature_names=None):
     """Returns ``X`` as a DataFrame with string column names.
 
@@ -79,7 +146,7 @@ def to_frame(X, feature_names=None):
       ValueError: if an array input is not 2-D or has no columns.
     """
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
+        frame = X.copy(deep=False)  # the values are only read: no copy of the data
         frame.columns = [str(c) for c in frame.columns]
         return frame
     array = np.asarray(X)
@@ -99,20 +166,68 @@ def _has_complex(array):
     return any(isinstance(v, complex) for v in array.ravel()[:100])
 
 
+_TEMPORAL_TYPES = (datetime.date, datetime.time, datetime.timedelta, pd.Period, np.datetime64,
+                   np.timedelta64)
+
+
+def _is_temporal_dtype(dtype):
+    return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype))
+
+
+def _refuse_temporal(series):
+    raise ValueError(
+        f"column {series.name!r} holds dates or times (dtype {series.dtype}); calibrators need "
+        f"numbers: convert it first, e.g. to days since a reference date with "
+        f"(X[{series.name!r}] - X[{series.name!r}].min()).dt.days, or to its year or month")
+
+
 def column_kind(series):
-    """``"numeric"`` for number and boolean columns, else ``"categorical"``."""
+    """``"numeric"`` for number and boolean columns, else ``"categorical"``.
+
+    Raises:
+      ValueError: naming the column, for complex numbers, dates and times,
+        and text columns that are numbers but for a few values (see the
+        module docstring).
+    """
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
+        if _is_temporal_dtype(dtype.categories.dtype):
+            _refuse_temporal(series)
         return CATEGORICAL
+    if _is_temporal_dtype(dtype):
+        _refuse_temporal(series)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         if pd.api.types.is_complex_dtype(dtype):
             raise ValueError(f"Complex data not supported: column {series.name!r} has dtype {dtype}")
         return NUMERIC
     values = series.dropna()
-    if len(values) and all(isinstance(v, (bool, np.bool_, int, float, np.number)) and
-                           not isinstance(v, complex) for v in values):
+    if not len(values):
+        return CATEGORICAL
+    objects = values.astype("object").to_numpy()
+    if any(isinstance(v, _TEMPORAL_TYPES) for v in objects):
+        _refuse_temporal(series)
+    if all(isinstance(v, (bool, np.bool_, int, float, np.number)) and not isinstance(v, complex)
+           for v in objects):
         return NUMERIC
+    _refuse_numbers_with_stray_text(series, objects)
     return CATEGORICAL
+
+
+def _refuse_numbers_with_stray_text(series, objects):
+    """Raises when most values are numbers but some are not (``"n/a"`` in a price column)."""
+    parsed = pd.to_numeric(pd.Series(objects, dtype=object), errors="coerce").to_numpy(np.float64)
+    numeric = ~np.isnan(parsed)
+    share = float(numeric.mean())
+    if NUMERIC_LOOKING_FRACTION <= share < 1.0:
+        stray = objects[~numeric]
+        examples = list(dict.fromkeys(str(v) for v in stray))[:3]
+        raise ValueError(
+            f"column {series.name!r} looks numeric ({share:.0%} of its values are numbers) but "
+            f"holds {len(stray)} value(s) that are not, e.g. {examples[0]!r}"
+            + (f" (others: {examples[1:]})" if len(examples) > 1 else "")
+            + "; replace them with NaN (missing), e.g. with pd.to_numeric(X[col], "
+            "errors='coerce'), or make the column categorical with .astype('category')")
 
 
 def numeric_values(series):
@@ -122,8 +237,12 @@ def numeric_values(series):
       ValueError: on infinite values or values that are not numbers.
     """
     try:
-        values = pd.to_numeric(series.astype("object").where(series.notna(), np.nan),
-                               errors="raise").astype(np.float64).to_numpy()
+        if pd.api.types.is_numeric_dtype(series.dtype):
+            # Numbers, booleans and nullable dtypes convert without a Python loop.
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = pd.to_numeric(series.astype("object").where(series.notna(), np.nan),
+                                   errors="raise").astype(np.float64).to_numpy()
     except (TypeError, ValueError) as error:
         raise ValueError(f"column {series.name!r} must hold numbers: {error}") from None
     if np.isinf(values).any():
@@ -163,13 +282,99 @@ def fit_feature_specs(frame, num_keypoints):
         has_missing = bool(series.isna().any())
         if column_kind(series) == NUMERIC:
             count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
-            keypoints = quantile_keypoints(numeric_values(series), count)
+            values = numeric_values(series)
+            check_model_range(series.name, values)
+            keypoints = quantile_keypoints(values, count)
             specs.append(FeatureSpec(name, NUMERIC, tuple(float(k) for k in keypoints),
                                      has_missing=has_missing))
         else:
             specs.append(FeatureSpec(name, CATEGORICAL, vocabulary=_vocabulary(series),
                                      has_missing=has_missing))
     return specs
+
+
+def check_model_range(name, values):
+    """Raises ValueError when a value of column ``name`` overflows float32.
+
+    The model reads float32: a larger value would become infinite.
+    """
+    limit = float(np.finfo(MODEL_DTYPE).max)
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(values) > limit
+    if beyond.any():
+        row = int(np.flatnonzero(beyond)[0])
+        raise ValueError(f"column {name!r} has the value {float(values[row]):g} at row {row}, beyond the "
+                         f"float32 range of the model (+-{limit:.4g}); rescale the column "
+                         "(e.g. divide it by a power of ten or take its logarithm)")
+
+
+def check_exact_in_model_dtype(series):
+    """Raises when distinct integers of ``series`` are equal in float32.
+
+    Integers beyond 2**24 are not all representable in float32: 16777216 and
+    16777217 become one value, and a monotone calibrator cannot tell them
+    apart. Columns of non-integer floats are not checked (values closer than
+    float32 resolution are one value to the model).
+
+    Raises:
+      ValueError: naming the column and two of the values.
+    """
+    values = series.dropna()
+    if pd.api.types.is_bool_dtype(values.dtype) or not len(values):
+        return
+    if pd.api.types.is_integer_dtype(values.dtype):
+        distinct = np.unique(values.to_numpy())
+    else:
+        try:
+            floats = np.asarray(values.to_numpy(), dtype=np.float64)
+        except (TypeError, ValueError):
+            return
+        floats = floats[np.isfinite(floats)]
+        if not floats.size or np.any(floats != np.round(floats)):
+            return
+        distinct = np.unique(floats)
+    rounded = distinct.astype(MODEL_DTYPE)
+    same = np.flatnonzero(rounded[1:] == rounded[:-1])
+    if same.size:
+        low, high = (int(v) for v in distinct[same[0]:same[0] + 2])
+        raise ValueError(
+            f"column {series.name!r} has distinct integers that the model's float32 input cannot "
+            f"tell apart, e.g. {low} and {high} (float32 holds integers exactly only up to "
+            "2**24 = 16,777,216), so its shape constraint could not order them; subtract an "
+            "offset or rescale the column")
+
+
+def check_predict_columns(frame, specs):
+    """Checks a predict-time frame against the training encoding.
+
+    Refuses date and time columns and numeric values beyond float32, and
+    warns (``UserWarning``) when a column has missing values although it
+    had none in training: the calibrator's output for missing values was
+    then never trained.
+    """
+    newly_missing = []
+    for spec in specs:
+        if spec.name not in frame.columns:
+            continue
+        series = frame[spec.name]
+        if _is_temporal_dtype(series.dtype):
+            _refuse_temporal(series)
+        if spec.kind == NUMERIC and (pd.api.types.is_numeric_dtype(series.dtype)
+                                     or series.dtype == object):
+            try:
+                values = numeric_values(series)
+            except ValueError:
+                values = None  # encode reports it
+            if values is not None:
+                check_model_range(spec.name, values)
+        if not spec.has_missing and series.isna().any():
+            newly_missing.append(spec.name)
+    if newly_missing:
+        warnings.warn(
+            f"X has missing values in columns {newly_missing}, which had none in training; their "
+            "output for missing values was never trained (numeric: the calibrator's initial "
+            "missing output; categorical: the default bucket of unseen categories)",
+            UserWarning, stacklevel=4)
 
 
 def check_columns(frame, specs):
@@ -200,7 +405,8 @@ def encode(frame, specs):
       ValueError: on a missing column, infinite or non-numeric values.
     """
     check_columns(frame, specs)
-    encoded = np.empty((len(frame), len(specs)), dtype=np.float32)
+    # Aligned for TensorFlow, so that training reads this array without a copy.
+    encoded = aligned_empty((len(frame), len(specs)), np.float32)
     for j, spec in enumerate(specs):
         series = frame[spec.name]
         if spec.kind == NUMERIC:
@@ -211,14 +417,18 @@ def encode(frame, specs):
 
 
 def _bucket_indices(series, spec):
-    lookup = {value: i for i, value in enumerate(spec.vocabulary)}
-    keyed = {_lookup_key(value): i for value, i in lookup.items()}
-    indices = np.full(len(series), spec.default_bucket, dtype=np.float32)
-    for row, value in enumerate(series.astype("object").to_numpy()):
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            continue
-        indices[row] = keyed.get(_lookup_key(value), spec.default_bucket)
-    return indices
+    """Each row's bucket: its category's index in the vocabulary, else the
+    default bucket (missing values and unseen categories).
+
+    Rows are matched through the column's distinct values (``pd.factorize``),
+    so only those pass through Python.
+    """
+    keyed = {_lookup_key(value): i for i, value in enumerate(spec.vocabulary)}
+    codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    buckets = np.array([keyed.get(_lookup_key(value), spec.default_bucket)
+                        for value in np.asarray(distinct, dtype=object)] + [spec.default_bucket],
+                       dtype=np.float32)
+    return buckets[codes]  # code -1 (missing) reads the appended default bucket
 
 
 def _lookup_key(value):

@@ -4,9 +4,28 @@ Users name constraints by column (``monotonicity={"age": "increasing"}``);
 this module checks them against the training columns once, in ``fit``, and
 resolves them into :class:`FeatureConstraints` per column plus index-based
 pairwise constraints for the lattice and linear layers.
+
+Every per-column argument also takes the signed and positional forms that
+scikit-learn users know:
+
+- a list with one entry per column, in column order, such as scikit-learn's
+  ``monotonic_cst``: ``monotonicity=[1, 0, -1]``;
+- signed integers as values: ``{"age": 1}``; 1 / -1 / 0 mean
+  increasing / decreasing / none for ``monotonicity``, convex / concave /
+  none for ``convexity`` and valley / peak / none for ``unimodality``;
+- integer column positions as keys: ``{0: "increasing"}``, and in the
+  ``trust`` and ``dominance`` tuples and ``category_order`` keys.
+
+An integer always means a position. When the columns are themselves named by
+numbers (``"0"``, ``"1"``, ...) and position ``k`` is not the column named
+``"k"``, an integer ``k`` is ambiguous and refused; name the column by its
+string then.
 """
 
 import dataclasses
+import numbers
+
+import numpy as np
 
 from tf_lattice.estimators._columns import CATEGORICAL
 
@@ -15,6 +34,9 @@ CONVEXITIES = ("convex", "concave", "none")
 UNIMODALITIES = ("valley", "peak", "none")
 TRUST_DIRECTIONS = ("increasing", "decreasing")
 TRUST_KINDS = ("edgeworth", "trapezoid")
+
+#: The signed forms: +1, -1 and 0 stand for the first, second and third choice.
+_SIGNS = {1: 0, -1: 1, 0: 2}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,30 +81,91 @@ class ModelConstraints:
     monotonic_dominances: tuple = ()
 
 
+def _is_integer(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def column_name(argument, key, columns):
+    """The column a constraint argument refers to by name or by position.
+
+    Args:
+      argument: the argument's name, for messages (``"monotonicity"``).
+      key: a column name, or an int position in ``columns``.
+      columns: the training column names (strings), in order.
+
+    Returns:
+      the column name.
+
+    Raises:
+      ValueError: naming ``argument`` and ``key``: an unknown name, a
+        position out of range, or an ambiguous position.
+    """
+    if isinstance(key, (bool, np.bool_)):
+        raise ValueError(f"{argument} names column {key!r}: a boolean is neither a column name "
+                         "nor a position")
+    if _is_integer(key):
+        position = int(key)
+        if not 0 <= position < len(columns):
+            raise ValueError(f"{argument} refers to column position {position}, but X has "
+                             f"{len(columns)} columns (positions 0 to {len(columns) - 1})")
+        name = columns[position]
+        if str(position) in columns and name != str(position):
+            raise ValueError(f"{argument} refers to column {position}, which is ambiguous: position "
+                             f"{position} is column {name!r} but another column is named "
+                             f"{str(position)!r}; use the column name as a string")
+        return name
+    name = str(key)
+    if name not in columns:
+        raise ValueError(f"{argument} names column {name!r}, which is not in X "
+                         f"(columns: {list(columns)})")
+    return name
+
+
+def _choice(argument, entry, value, choices):
+    """A direction from its name or its signed form (1, -1, 0)."""
+    if _is_integer(value) and int(value) in _SIGNS:
+        return choices[_SIGNS[int(value)]]
+    if isinstance(value, str) and value in choices:
+        return value
+    signed = ", ".join(f"{sign} = {choices[index]!r}" for sign, index in _SIGNS.items())
+    raise ValueError(f"{argument}[{entry!r}] must be one of {choices} or a signed int "
+                     f"({signed}), got {value!r}")
+
+
 def _check_mapping(argument, mapping, columns, choices):
+    """Resolves a per-column argument into ``{column name: choice}``.
+
+    Accepts None, a dict keyed by column name or position, or a sequence of
+    one entry per column (``monotonic_cst`` style).
+    """
     if mapping is None:
         return {}
+    if isinstance(mapping, np.ndarray):
+        if mapping.ndim != 1:
+            raise ValueError(f"{argument} as an array must be 1-D (one entry per column), "
+                             f"got shape {mapping.shape}")
+        mapping = mapping.tolist()
+    if isinstance(mapping, (list, tuple)):
+        if len(mapping) != len(columns):
+            raise ValueError(f"{argument} as a list must have one entry per column of X "
+                             f"({len(columns)}: {list(columns)}), got {len(mapping)} entries")
+        mapping = dict(zip(range(len(columns)), mapping))
     if not isinstance(mapping, dict):
-        raise ValueError(f"{argument} must be a dict of column name -> one of {choices[:-1]}, "
-                         f"got {type(mapping).__name__}")
+        raise ValueError(f"{argument} must be a dict of column -> one of {choices[:-1]} (or 1 / -1), "
+                         f"or a list with one entry per column, got {type(mapping).__name__}")
     resolved = {}
-    for column, value in mapping.items():
-        column = str(column)
-        if column not in columns:
-            raise ValueError(f"{argument} names column {column!r}, which is not in X "
-                             f"(columns: {list(columns)})")
-        if value not in choices:
-            raise ValueError(f"{argument}[{column!r}] must be one of {choices}, got {value!r}")
-        resolved[column] = value
+    for key, value in mapping.items():
+        column = column_name(argument, key, columns)
+        shape = _choice(argument, key, value, choices)
+        if column in resolved and resolved[column] != shape:
+            raise ValueError(f"{argument} gives column {column!r} two values: {resolved[column]!r} "
+                             f"and {shape!r}")
+        resolved[column] = shape
     return resolved
 
 
 def _check_column(argument, column, columns):
-    column = str(column)
-    if column not in columns:
-        raise ValueError(f"{argument} names column {column!r}, which is not in X "
-                         f"(columns: {list(columns)})")
-    return columns.index(column)
+    return columns.index(column_name(argument, column, columns))
 
 
 def _category_pairs(column, pairs, spec):
@@ -110,16 +193,23 @@ def resolve_constraints(specs, *, monotonicity=None, convexity=None, unimodality
 
     Args:
       specs: the FeatureSpec of every column.
-      monotonicity: dict column -> ``"increasing" | "decreasing" | "none"``.
-      convexity: dict column -> ``"convex" | "concave" | "none"``.
-      unimodality: dict column -> ``"valley" | "peak" | "none"``.
+      monotonicity: dict column -> ``"increasing" | "decreasing" | "none"``
+        (or 1 / -1 / 0), or a list of one such entry per column.
+      convexity: dict column -> ``"convex" | "concave" | "none"`` (or 1 / -1
+        / 0), or a list of one entry per column.
+      unimodality: dict column -> ``"valley" | "peak" | "none"`` (or 1 / -1
+        / 0), or a list of one entry per column.
       category_order: dict column -> list of ``(lower, higher)`` categories.
       trust: list of ``(main, conditional, direction)`` or ``(main,
         conditional, direction, kind)``: the effect of the monotone ``main``
-        column grows (``"increasing"``) or shrinks (``"decreasing"``) with
-        ``conditional``; kind ``"edgeworth"`` (default) or ``"trapezoid"``.
+        column grows (``"increasing"`` or 1) or shrinks (``"decreasing"`` or
+        -1) with ``conditional``; kind ``"edgeworth"`` (default) or
+        ``"trapezoid"``.
       dominance: list of ``(dominant, weak)`` monotone columns: the effect of
         ``dominant`` is at least that of ``weak``.
+
+      Columns are named by name or by int position (see the module
+      docstring).
       allow_unimodality: False for models that cannot express it.
 
     Returns:
@@ -137,9 +227,8 @@ def resolve_constraints(specs, *, monotonicity=None, convexity=None, unimodality
         raise ValueError("category_order must be a dict of column name -> list of (lower, higher) "
                          f"category pairs, got {type(category_order).__name__}")
     orders = {}
-    for column, pairs in (category_order or {}).items():
-        column = str(column)
-        _check_column("category_order", column, columns)
+    for key, pairs in (category_order or {}).items():
+        column = column_name("category_order", key, columns)
         if by_name[column].kind != CATEGORICAL:
             raise ValueError(f"category_order names column {column!r}, which is numeric; "
                              "use monotonicity for numeric columns")
@@ -190,11 +279,15 @@ def _resolve_trust(trust, columns, features):
         main = _check_column("trust", entry[0], columns)
         conditional = _check_column("trust", entry[1], columns)
         direction = entry[2]
+        if _is_integer(direction) and int(direction) in (1, -1):
+            direction = TRUST_DIRECTIONS[_SIGNS[int(direction)]]
         kind = entry[3] if len(entry) == 4 else "edgeworth"
-        if direction not in TRUST_DIRECTIONS:
-            raise ValueError(f"trust direction must be one of {TRUST_DIRECTIONS}, got {direction!r}")
-        if kind not in TRUST_KINDS:
-            raise ValueError(f"trust kind must be one of {TRUST_KINDS}, got {kind!r}")
+        if not isinstance(direction, str) or direction not in TRUST_DIRECTIONS:
+            raise ValueError(f"trust entry {entry!r}: the direction must be one of "
+                             f"{TRUST_DIRECTIONS} (or 1 / -1), got {direction!r}")
+        if not isinstance(kind, str) or kind not in TRUST_KINDS:
+            raise ValueError(f"trust entry {entry!r}: the kind must be one of {TRUST_KINDS}, "
+                             f"got {kind!r}")
         if main == conditional:
             raise ValueError(f"trust entry {entry!r} names the same column twice")
         if features[main].monotonicity == "none":

@@ -8,6 +8,10 @@ import tensorflow as tf
 class FeatureColumn(keras.layers.Layer):
     """Reads one column of the encoded `(batch, n_features)` matrix.
 
+    The per-column layout of models saved by tf_lattice 0.1 (new models read
+    all numeric columns with one :class:`FeatureColumns`); kept so that those
+    files load.
+
     Missing entries are NaN in the encoded matrix. The layer returns the
     column with NaN replaced by ``fill_value`` (so no NaN reaches a kernel or
     a gradient) and a float mask that is 1 where the value was missing.
@@ -43,12 +47,64 @@ class FeatureColumn(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
+class FeatureColumns(keras.layers.Layer):
+    """Reads several columns of the encoded `(batch, n_features)` matrix.
+
+    Missing entries are NaN in the encoded matrix. The layer returns the
+    columns with each NaN replaced by its column's ``fill_values`` entry (so
+    no NaN reaches a kernel or a gradient) and a float mask that is 1 where
+    the value was missing.
+
+    Args:
+      indices: the ``m`` columns to read, in order.
+      fill_values: ``m`` values that replace NaN (any value inside each
+        calibrator's keypoints).
+      **kwargs: Keras layer arguments.
+
+    Returns (from ``call``):
+      ``[values, is_missing]``, each float of shape `(batch, m)`.
+    """
+
+    def __init__(self, indices, fill_values, **kwargs):
+        super().__init__(**kwargs)
+        self.indices = [int(i) for i in indices]
+        self.fill_values = [float(v) for v in fill_values]
+        if len(self.fill_values) != len(self.indices):
+            raise ValueError(f"fill_values has {len(self.fill_values)} entries for "
+                             f"{len(self.indices)} indices")
+
+    def call(self, inputs):
+        columns = tf.cast(tf.gather(inputs, self.indices, axis=1), self.compute_dtype)
+        is_missing = tf.math.is_nan(columns)
+        fill = tf.broadcast_to(tf.constant(self.fill_values, columns.dtype), tf.shape(columns))
+        return [tf.where(is_missing, fill, columns), tf.cast(is_missing, columns.dtype)]
+
+    def compute_output_shape(self, input_shape):
+        shape = (input_shape[0], len(self.indices))
+        return [shape, shape]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(indices=self.indices, fill_values=self.fill_values)
+        return config
+
+
+def _selection(indices, width, dtype):
+    """The `(width, len(indices))` 0/1 matrix whose column ``k`` picks input ``indices[k]``."""
+    return tf.one_hot(indices, width, axis=0, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
 class GatherFeatures(keras.layers.Layer):
     """Gathers feature subsets: `(batch, d)` -> `(batch, units, rank)`.
 
+    ``output[b, u, k] = inputs[b, subsets[u][k]]``, computed as a product
+    with a 0/1 selection matrix (exact for finite inputs): its gradient is
+    one matrix product, where a gather's gradient costs a scatter and much
+    more graph to trace.
+
     Args:
-      subsets: ``units`` lists of ``rank`` feature indices;
-        ``output[b, u, k] = inputs[b, subsets[u][k]]``.
+      subsets: ``units`` lists of ``rank`` feature indices.
       **kwargs: Keras layer arguments.
     """
 
@@ -57,7 +113,9 @@ class GatherFeatures(keras.layers.Layer):
         self.subsets = [[int(i) for i in subset] for subset in subsets]
 
     def call(self, inputs):
-        return tf.gather(inputs, tf.constant(self.subsets, tf.int32), axis=1)
+        flat = [i for subset in self.subsets for i in subset]
+        picked = tf.matmul(inputs, _selection(flat, inputs.shape[-1], inputs.dtype))
+        return tf.reshape(picked, [-1, len(self.subsets), len(self.subsets[0])])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], len(self.subsets), len(self.subsets[0]))
@@ -66,3 +124,24 @@ class GatherFeatures(keras.layers.Layer):
         config = super().get_config()
         config.update(subsets=self.subsets)
         return config
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class ReorderFeatures(keras.layers.Layer):
+    """``(batch, n) -> (batch, len(columns))``: the given columns of finite
+    inputs, in order, as a product with a 0/1 selection matrix (see
+    :class:`GatherFeatures`).
+    """
+
+    def __init__(self, columns, **kwargs):
+        super().__init__(**kwargs)
+        self.columns = [int(c) for c in columns]
+
+    def call(self, inputs):
+        return tf.matmul(inputs, _selection(self.columns, inputs.shape[-1], inputs.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (len(self.columns),)
+
+    def get_config(self):
+        return {**super().get_config(), "columns": self.columns}

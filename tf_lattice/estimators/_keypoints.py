@@ -1,6 +1,16 @@
-"""Calibration keypoints placed at quantiles of the training data."""
+"""Calibration keypoints placed at quantiles of the training data.
+
+Keypoints are returned as float64 arrays whose values are exactly
+representable in the dtype the model computes in (float32 by default) and
+strictly increasing there: the model compares float32 inputs with float32
+keypoints, so two keypoints that differ only in float64 (``130.0`` and
+``130.00000000000003``) would be one keypoint to it.
+"""
 
 import numpy as np
+
+#: The dtype the estimators' models compute in.
+MODEL_DTYPE = np.float32
 
 #: Bounds of the automatic keypoint count (see `default_num_keypoints`).
 MIN_DEFAULT_KEYPOINTS = 10
@@ -28,7 +38,33 @@ def default_num_keypoints(num_values):
     return int(np.clip(rice, MIN_DEFAULT_KEYPOINTS, MAX_DEFAULT_KEYPOINTS))
 
 
-def _refill_point_masses(values, keypoints, num_keypoints):
+def representable(values, dtype=MODEL_DTYPE):
+    """Rounds ``values`` to ``dtype`` and removes the duplicates rounding made.
+
+    Args:
+      values: array-like of finite float values.
+      dtype: the model's floating dtype.
+
+    Returns:
+      sorted float64 array of distinct values, each exactly representable in
+      ``dtype`` (so they stay distinct and increasing once cast to it).
+    """
+    return np.unique(np.asarray(values, np.float64).astype(dtype).astype(np.float64))
+
+
+def _segment_after(value, dtype):
+    """A keypoint above ``value`` distinct from it in ``dtype`` (a single-valued column)."""
+    above = float(np.asarray(value + 1.0, dtype))
+    if above > value and np.isfinite(above):
+        return np.array([value, above])
+    above = float(np.nextafter(np.asarray(value, dtype), np.asarray(np.inf, dtype)))
+    if np.isfinite(above):
+        return np.array([value, above])
+    below = float(np.nextafter(np.asarray(value, dtype), np.asarray(-np.inf, dtype)))
+    return np.array([below, value])
+
+
+def _refill_point_masses(values, keypoints, num_keypoints, dtype=MODEL_DTYPE):
     """Spends the keypoints that ties merged on the rows between point masses.
 
     A value held by many rows (``capital_gain == 0`` on 90% of the rows) makes
@@ -39,13 +75,14 @@ def _refill_point_masses(values, keypoints, num_keypoints):
     there are ``num_keypoints`` or nothing new can be added.
 
     Args:
-      values: float64 array `(n,)` of finite values.
+      values: float64 array `(n,)` of finite values, representable in ``dtype``.
       keypoints: strictly increasing float64 array, the plain quantiles.
       num_keypoints: the target count.
+      dtype: the model's floating dtype (new keypoints are rounded to it).
 
     Returns:
       strictly increasing float64 array of at most ``num_keypoints`` values,
-      containing ``keypoints``.
+      containing ``keypoints``, strictly increasing in ``dtype`` too.
     """
     while keypoints.size < num_keypoints:
         rest = values[~np.isin(values, keypoints)]
@@ -53,14 +90,14 @@ def _refill_point_masses(values, keypoints, num_keypoints):
             break
         missing = num_keypoints - keypoints.size
         interior = np.quantile(rest, np.linspace(0.0, 1.0, missing + 2)[1:-1], method="linear")
-        extra = np.setdiff1d(interior, keypoints)
+        extra = np.setdiff1d(representable(interior, dtype), keypoints)
         if extra.size == 0:
             break
         keypoints = np.union1d(keypoints, extra)
     return keypoints
 
 
-def quantile_keypoints(values, num_keypoints=None):
+def quantile_keypoints(values, num_keypoints=None, dtype=MODEL_DTYPE):
     r"""Strictly increasing keypoints at quantiles of ``values``.
 
     With ``n`` distinct finite values and ``K = num_keypoints``:
@@ -72,33 +109,46 @@ def quantile_keypoints(values, num_keypoints=None):
     `_refill_point_masses`), so a column that is mostly zero still gets
     ``K`` keypoints spread over its non-zero values.
     A column with a single value ``v`` (or none) gets ``[v, v + 1]`` (``[0, 1]``)
-    so every calibrator has at least one segment.
+    so every calibrator has at least one segment (``[v, next value of
+    dtype]`` where ``v + 1`` rounds back to ``v``).
+
+    Values and quantiles are rounded to ``dtype``, the precision the model
+    reads its inputs in, and quantiles that rounding merges count as one, so
+    the keypoints stay strictly increasing once cast to ``dtype``.
 
     Args:
       values: array-like of shape `(n,)`; NaN entries are ignored.
       num_keypoints: int >= 2, the most keypoints to return, or None for
         `default_num_keypoints` of the number of finite values.
+      dtype: the model's floating dtype.
 
     Returns:
       float64 array of shape `(k,)`, `2 <= k <= num_keypoints`, strictly
-      increasing.
+      increasing, of values exactly representable (and still strictly
+      increasing) in ``dtype``.
 
     Raises:
-      ValueError: if `num_keypoints < 2`.
+      ValueError: if `num_keypoints < 2`, or a finite value lies beyond the
+        range of ``dtype``.
     """
     if num_keypoints is not None and int(num_keypoints) < 2:
         raise ValueError(f"num_keypoints must be at least 2, got {num_keypoints!r}")
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
+    limit = float(np.finfo(dtype).max)
+    if values.size and np.abs(values).max() > limit:
+        raise ValueError(f"values up to {np.abs(values).max():.6g} lie beyond the {np.dtype(dtype).name} "
+                         f"range of the model (+-{limit:.6g})")
     if num_keypoints is None:
         num_keypoints = default_num_keypoints(values.size)
     num_keypoints = int(num_keypoints)
+    values = values.astype(dtype).astype(np.float64)
     distinct = np.unique(values)
     if distinct.size == 0:
         return np.array([0.0, 1.0])
     if distinct.size == 1:
-        return np.array([distinct[0], distinct[0] + 1.0])
+        return _segment_after(float(distinct[0]), dtype)
     if distinct.size <= num_keypoints:
         return distinct
     quantiles = np.quantile(values, np.linspace(0.0, 1.0, num_keypoints), method="linear")
-    return _refill_point_masses(values, np.unique(quantiles), num_keypoints)
+    return _refill_point_masses(values, representable(quantiles, dtype), num_keypoints, dtype)

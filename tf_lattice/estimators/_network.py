@@ -26,7 +26,9 @@ from tf_lattice import layers as tfl_layers
 from tf_lattice.layers import lattice_initializers
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.estimators._constraints import FeatureConstraints, ModelConstraints
-from tf_lattice.estimators._inputs import FeatureColumn, GatherFeatures
+from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
+from tf_lattice.models._select import SelectColumns
+from tf_lattice.models.keypoints import refine_keypoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,37 +92,98 @@ def _l2(settings):
     return keras.regularizers.L2(settings.l2) if settings.l2 > 0 else None
 
 
-def calibrated_features(inputs, specs, constraints, settings, output_min, output_max):
-    """One calibrator per feature; returns `(batch, d)` calibrated values.
+NUMERIC_CALIBRATION = "numeric_calibration"
+CATEGORICAL_CALIBRATION = "categorical_calibration"
 
-    Numeric features get a PWLCalibration with a learned missing output;
-    categorical ones a CategoricalCalibration whose default bucket holds
-    missing and unseen categories. Unimodal features get an increasing
-    calibrator (the lattice makes the shape).
+
+def calibrator_layout(specs, constraints):
+    """Which calibration layer and unit calibrates each column.
+
+    Numeric columns share one PWLCalibration layer (one unit per column, in
+    column order); categorical columns without a category order share one
+    CategoricalCalibration layer; a categorical column with a category order
+    has a layer of its own (the order is a constraint of the whole layer).
+
+    Returns:
+      A list with one ``(layer_name, unit)`` per column.
     """
-    outputs = []
+    layout, numeric, shared = [], 0, 0
     for j, (spec, feature) in enumerate(zip(specs, constraints.features)):
         if spec.kind == NUMERIC:
-            values, is_missing = FeatureColumn(j, spec.keypoints[0], name=f"input_{j}")(inputs)
-            monotonicity = "increasing" if feature.unimodality != "none" else feature.monotonicity
-            calibrator = tfl_layers.PWLCalibration(
-                implementation=settings.implementation,
-                input_keypoints=list(spec.keypoints), monotonicity=monotonicity,
-                convexity=feature.convexity, output_min=output_min, output_max=output_max,
-                impute_missing=True, kernel_initializer="equal_heights",
-                kernel_regularizer=_calibrator_regularizers(settings), name=f"calibrator_{j}")
-            outputs.append(calibrator([values, is_missing]))
+            layout.append((NUMERIC_CALIBRATION, numeric))
+            numeric += 1
+        elif feature.category_order:
+            layout.append((f"{CATEGORICAL_CALIBRATION}_{j}", 0))
         else:
-            values, _ = FeatureColumn(j, spec.default_bucket, name=f"input_{j}")(inputs)
-            calibrator = tfl_layers.CategoricalCalibration(
-                implementation=settings.implementation,
-                num_buckets=len(spec.vocabulary), output_min=output_min, output_max=output_max,
-                monotonicities=list(feature.category_order) or None, kernel_initializer="constant",
-                kernel_regularizer=_l2(settings), name=f"calibrator_{j}")
-            outputs.append(calibrator(values))
-    if len(outputs) == 1:
-        return outputs[0]
-    return keras.layers.Concatenate(axis=-1, name="calibrated")(outputs)
+            layout.append((CATEGORICAL_CALIBRATION, shared))
+            shared += 1
+    return layout
+
+
+def _calibrator_monotonicity(feature):
+    """A unimodal feature gets an increasing calibrator (the lattice makes the shape)."""
+    return "increasing" if feature.unimodality != "none" else feature.monotonicity
+
+
+def calibrated_features(inputs, specs, constraints, settings, output_min, output_max):
+    """Every column calibrated by a few fused layers; returns `(batch, d)`.
+
+    Numeric columns go through one PWLCalibration with one unit per column:
+    their keypoints are refined to a common count (see
+    :func:`tf_lattice.models.refine_keypoints`) and each unit learns its
+    missing output. Categorical columns go through one CategoricalCalibration
+    whose units read the columns' bucket ids; its ``num_buckets`` is the
+    largest vocabulary plus one, so a column's default bucket (missing and
+    unseen categories, id ``len(vocabulary)``) is the bucket right after its
+    vocabulary (a column with a category order gets such a layer of its
+    own). See
+    :func:`calibrator_layout` for the layer of each column.
+    """
+    layout = calibrator_layout(specs, constraints)
+    numeric = [j for j, (name, _) in enumerate(layout) if name == NUMERIC_CALIBRATION]
+    shared = [j for j, (name, _) in enumerate(layout) if name == CATEGORICAL_CALIBRATION]
+    ordered = [j for j, (name, _) in enumerate(layout)
+               if name not in (NUMERIC_CALIBRATION, CATEGORICAL_CALIBRATION)]
+    outputs, columns = [], []
+    if numeric:
+        count = max(len(specs[j].keypoints) for j in numeric)
+        keypoints = np.stack([refine_keypoints(specs[j].keypoints, count) for j in numeric])
+        values, is_missing = FeatureColumns(numeric, keypoints[:, 0], name="numeric_inputs")(inputs)
+        calibrator = tfl_layers.PWLCalibration(
+            implementation=settings.implementation, input_keypoints=keypoints.tolist(),
+            units=len(numeric),
+            monotonicity=[_calibrator_monotonicity(constraints.features[j]) for j in numeric],
+            convexity=[constraints.features[j].convexity for j in numeric],
+            output_min=output_min, output_max=output_max, impute_missing=True,
+            kernel_initializer="equal_heights",
+            kernel_regularizer=_calibrator_regularizers(settings), name=NUMERIC_CALIBRATION)
+        outputs.append(calibrator([values, is_missing]))
+        columns += numeric
+    if shared:
+        ids = SelectColumns(shared, name="categorical_inputs")(inputs)
+        calibrator = tfl_layers.CategoricalCalibration(
+            implementation=settings.implementation,
+            num_buckets=max(len(specs[j].vocabulary) for j in shared) + 1, units=len(shared),
+            output_min=output_min, output_max=output_max, kernel_initializer="constant",
+            kernel_regularizer=_l2(settings), name=CATEGORICAL_CALIBRATION)
+        outputs.append(calibrator(ids))
+        columns += shared
+    for j in ordered:
+        ids = SelectColumns([j], name=f"categorical_inputs_{j}")(inputs)
+        calibrator = tfl_layers.CategoricalCalibration(
+            implementation=settings.implementation, num_buckets=len(specs[j].vocabulary) + 1,
+            output_min=output_min, output_max=output_max,
+            monotonicities=list(constraints.features[j].category_order),
+            kernel_initializer="constant", kernel_regularizer=_l2(settings),
+            name=layout[j][0])
+        outputs.append(calibrator(ids))
+        columns.append(j)
+    calibrated = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(
+        axis=-1, name="calibrated_columns")(outputs)
+    if columns == list(range(len(specs))):
+        return calibrated
+    position = {column: k for k, column in enumerate(columns)}
+    return ReorderFeatures([position[j] for j in range(len(specs))], name="calibrated")(calibrated)
 
 
 def lattice_directions(constraints):

@@ -8,9 +8,55 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from tf_lattice.estimators import _source_fit
 from tf_lattice.estimators._base import CalibratedEstimatorBase
 from tf_lattice.estimators._serialization import decode_array, encode_array
 from tf_lattice.estimators._training import train_model
+
+
+def target_standardization(y, weights):
+    """``(mean, scale, standardized)`` of regression targets, without overflow.
+
+    Targets are first divided by their largest magnitude ``m``, so the
+    weighted mean and standard deviation are computed on values in
+    ``[-1, 1]`` (no square or difference overflows, even for targets near the
+    float64 maximum); ``mean`` and ``scale`` are these times ``m``, both at
+    most ``m`` in magnitude. A constant target gets scale 1.
+
+    Raises:
+      ValueError: if the scale is not a positive finite number (it cannot
+        be for finite targets; a guard against silent NaN predictions).
+    """
+    unit = float(np.max(np.abs(y))) if len(y) else 0.0
+    if unit == 0.0:
+        unit = 1.0
+    unit_y = y / unit
+    unit_mean = float(np.average(unit_y, weights=weights))
+    unit_scale = float(np.sqrt(np.average((unit_y - unit_mean) ** 2, weights=weights)))
+    mean = unit_mean * unit
+    if unit_scale <= 0.0:
+        return mean, 1.0, np.zeros((len(y), 1), np.float32)
+    scale = unit_scale * unit
+    if not (np.isfinite(mean) and np.isfinite(scale) and scale > 0):
+        raise ValueError(f"cannot standardize y: its mean ({mean!r}) or spread ({scale!r}) is not a "
+                         "positive finite number; rescale the target")
+    standardized = ((unit_y - unit_mean) / unit_scale).astype(np.float32).reshape(-1, 1)
+    return mean, scale, standardized
+
+
+def unstandardize(scores, mean, scale):
+    """``scores * scale + mean`` without overflow where the result is finite.
+
+    The product alone overflows when ``scale`` is near the float64 maximum
+    (targets near +-1.8e308) although the sum is finite; ``scale * (scores +
+    mean / scale)`` does not. The results are clipped to the float64 range.
+    """
+    limit = np.finfo(np.float64).max
+    scores = np.asarray(scores, np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        direct = scores * scale + mean
+        factored = scale * (scores + mean / scale)
+    return np.clip(np.where(np.isfinite(direct), direct, factored), -limit, limit)
 
 
 def _check_target_rows(y, num_rows):
@@ -47,13 +93,19 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
     undoes the scaling.
     """
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fits the model.
 
         Args:
-          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          X: DataFrame or 2-D array `(n_samples, n_features)`; or data read
+            as a stream: a :class:`~tf_lattice.estimators.FileSource`, files
+            (a glob pattern or list, with ``y`` and ``sample_weight`` naming
+            columns) or a ``tf.data.Dataset`` of ``(features, y[, weight])``.
           y: numeric targets `(n_samples,)`, finite.
           sample_weight: optional non-negative weights `(n_samples,)`.
+          checkpoint_dir: a directory for checkpoints; a fit started on it
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.
@@ -62,6 +114,8 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
           ValueError: on bad parameters, columns, constraints or targets,
             before any training.
         """
+        if _source_fit.wanted(X, self.distribute_strategy, checkpoint_dir):
+            return _source_fit.fit(self, X, y, sample_weight, checkpoint_dir)
         frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
         y = column_or_1d(np.asarray(y), warn=True)
         _check_target_rows(y, len(frame))
@@ -71,22 +125,19 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
             raise ValueError("y must hold numbers for a regressor") from None
         if not np.all(np.isfinite(y)):
             raise ValueError("y has NaN or infinite values; regression targets must be finite")
-        mean = float(np.average(y, weights=weights))
-        scale = float(np.sqrt(np.average((y - mean) ** 2, weights=weights)))
-        self.target_mean_ = mean
-        self.target_scale_ = scale if scale > 0 else 1.0
-        target = ((y - mean) / self.target_scale_).astype(np.float32).reshape(-1, 1)
+        self.target_mean_, self.target_scale_, target = target_standardization(y, weights)
         build = self._build_network(self.feature_specs_, self.constraints_, 1, encoded, target, seed,
                                     initial_output=(0.0,))
+        self._check_model_size(1)
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, keras.losses.MeanSquaredError(),
             self._training_settings(seed), description=type(self).__name__)
         return self
 
     def predict(self, X):
-        """Predictions `(n_samples,)`."""
+        """Predictions `(n_samples,)`, finite (clipped to the float64 range)."""
         scores = self._raw_scores(X)[:, 0]
-        return scores * self.target_scale_ + self.target_mean_
+        return unstandardize(scores, self.target_mean_, self.target_scale_)
 
     def _fitted_payload(self):
         payload = super()._fitted_payload()
@@ -109,13 +160,17 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
     and so are not individually monotone.)
     """
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fits the model.
 
         Args:
-          X: DataFrame or 2-D array `(n_samples, n_features)`.
+          X: DataFrame or 2-D array `(n_samples, n_features)`, or data read
+            as a stream (see the regressors' ``fit``).
           y: class labels `(n_samples,)` of any type, no missing values.
           sample_weight: optional non-negative weights `(n_samples,)`.
+          checkpoint_dir: a directory for checkpoints; a fit started on it
+            again resumes where the last one stopped (a checkpointed fit
+            streams its data, even a DataFrame).
 
         Returns:
           self.
@@ -124,6 +179,8 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
           ValueError: on bad parameters, columns, constraints or labels,
             before any training.
         """
+        if _source_fit.wanted(X, self.distribute_strategy, checkpoint_dir):
+            return _source_fit.fit(self, X, y, sample_weight, checkpoint_dir)
         frame, encoded, weights, seed = self._prepare_fit(X, sample_weight)
         y = column_or_1d(y, warn=True)
         _check_target_rows(y, len(frame))
@@ -142,6 +199,7 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
         one_hot = np.eye(len(self.classes_))[indices]
         build = self._build_network(self.feature_specs_, self.constraints_, units, encoded,
                                     one_hot, seed, initial_output=prior_scores(one_hot, weights))
+        self._check_model_size(units)
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, loss, self._training_settings(seed),
             strata=indices, description=type(self).__name__)

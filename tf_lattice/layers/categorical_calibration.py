@@ -114,8 +114,10 @@ class CategoricalCalibration(_common.LatticeLayer):
         if ids.shape[-1] == 1 and self.units > 1:
             ids = tf.repeat(ids, self.units, axis=-1)
         kernel = tf.cast(self.kernel, self.compute_dtype)
-        # Output [batch, units]: unit u reads kernel[u, ids[:, u]].
-        return tf.transpose(tf.gather(kernel, tf.transpose(ids), batch_dims=1))
+        # Output [batch, units]: unit u reads kernel[u, ids[:, u]], as a sum
+        # over one-hot buckets (whose gradient is cheaper than a gather's).
+        buckets = tf.one_hot(ids, self.num_buckets + 1, dtype=kernel.dtype)
+        return tf.reduce_sum(buckets * kernel, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -123,17 +125,24 @@ class CategoricalCalibration(_common.LatticeLayer):
     def _project_kernel(self, kernel, exact=False):
         return ops.partial_order_projection(
             tf.convert_to_tensor(kernel), self.monotonicities,
-            output_min=self.output_min, output_max=self.output_max)
+            output_min=self.output_min, output_max=self.output_max, exact=exact,
+            implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():
             return []
         return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
-    def certify(self):
-        """Checks the partial order and the bounds exactly."""
+    def certify(self, units=None):
+        """Checks the partial order and the bounds exactly.
+
+        Args:
+          units: the units to check (default: all); locations then count
+            within this selection.
+        """
+        units = list(range(self.units)) if units is None else [int(u) for u in units]
         certificate = tfl_constraints.certify_categorical(
-            np.asarray(self.kernel, np.float64), pairs=self.monotonicities,
+            np.asarray(self.kernel, np.float64)[units], pairs=self.monotonicities,
             output_min=self.output_min, output_max=self.output_max)
         return tfl_constraints.Certificate(f"CategoricalCalibration {self.name!r}", tuple(certificate.checks))
 

@@ -40,8 +40,8 @@ class Linear(_common.LatticeLayer):
       kernel_initializer, bias_initializer: Keras initializers; the default
         kernel is ``1/d`` (an average).
       kernel_regularizer, bias_regularizer: Keras regularizers.
-      implementation: ``"kernel"`` or ``"portable"`` (the layer itself is a
-        matrix product; the argument is kept for uniformity).
+      implementation: ``"kernel"`` or ``"portable"``: the projection's
+        solver (the layer itself is a matrix product).
       **kwargs: Keras layer arguments.
     """
 
@@ -116,7 +116,7 @@ class Linear(_common.LatticeLayer):
             tf.convert_to_tensor(kernel), monotonicities=self.monotonicities,
             monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
             input_ranges=self._input_ranges(), normalization_order=self.normalization_order,
-            exact=exact)
+            exact=exact, implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():

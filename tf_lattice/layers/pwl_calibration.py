@@ -58,7 +58,8 @@ def initial_outputs(keypoints, units, kind, low, high, decreasing):
       kind: ``"equal_heights"`` (outputs linear in the keypoint index) or
         ``"equal_slopes"`` (outputs linear in the keypoint input).
       low, high: the first and last output.
-      decreasing: flip so the outputs fall from ``high`` to ``low``.
+      decreasing: flip so the outputs fall from ``high`` to ``low``: one bool,
+        or one per unit.
 
     Returns:
       Array ``[units, K]``.
@@ -69,8 +70,8 @@ def initial_outputs(keypoints, units, kind, low, high, decreasing):
     else:
         span = keypoints[:, -1:] - keypoints[:, :1]
         fraction = (keypoints - keypoints[:, :1]) / span
-    if decreasing:
-        fraction = 1.0 - fraction
+    decreasing = np.broadcast_to(np.asarray(decreasing, bool).reshape(-1, 1), (units, 1))
+    fraction = np.where(decreasing, 1.0 - fraction, fraction)
     return low + (high - low) * fraction
 
 
@@ -91,9 +92,11 @@ class PWLCalibration(_common.LatticeLayer):
       input_keypoints_type: ``"fixed"``, or ``"learned_interior"``: the first
         and last keypoints stay fixed and the interior ones are learned
         (``k = k_0 + (k_{K-1} - k_0) cumsum(softmax(logits))``, per unit).
-      monotonicity: ``"none"``, ``"increasing"`` or ``"decreasing"``.
+      monotonicity: ``"none"``, ``"increasing"`` or ``"decreasing"``, or a
+        list of one per unit (one layer then calibrates several features).
       convexity: ``"none"``, ``"convex"`` or ``"concave"`` (slopes between
-        keypoints non-decreasing / non-increasing); not with learned keypoints.
+        keypoints non-decreasing / non-increasing), or one per unit; not with
+        learned keypoints.
       output_min, output_max: bounds on every output (None: unbounded).
       clamp_min, clamp_max: with a monotonicity, pin the output at the low
         (high) end of the input range to ``output_min`` (``output_max``).
@@ -134,8 +137,9 @@ class PWLCalibration(_common.LatticeLayer):
         self.units = int(units)
         self.input_keypoints_type = _common.check_choice(
             "input_keypoints_type", input_keypoints_type, KEYPOINT_TYPES)
-        self.monotonicity = _common.check_choice("monotonicity", monotonicity, _common.MONOTONICITIES)
-        self.convexity = _common.check_choice("convexity", convexity, _common.CONVEXITIES)
+        self.monotonicity = _one_or_per_unit("monotonicity", monotonicity, self.units,
+                                             _common.MONOTONICITIES)
+        self.convexity = _one_or_per_unit("convexity", convexity, self.units, _common.CONVEXITIES)
         _common.check_bounds(output_min, output_max)
         self.output_min = None if output_min is None else float(output_min)
         self.output_max = None if output_max is None else float(output_max)
@@ -148,16 +152,30 @@ class PWLCalibration(_common.LatticeLayer):
         self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
         self._check_combinations()
 
+    @property
+    def unit_monotonicities(self):
+        """The monotonicity of each unit, a list of ``units`` strings."""
+        return _per_unit(self.monotonicity, self.units)
+
+    @property
+    def unit_convexities(self):
+        """The convexity of each unit, a list of ``units`` strings."""
+        return _per_unit(self.convexity, self.units)
+
     def _check_combinations(self):
-        if self.is_cyclic and (self.monotonicity != "none" or self.convexity != "none"):
+        monotone = any(m != "none" for m in self.unit_monotonicities)
+        convex = any(c != "none" for c in self.unit_convexities)
+        if self.is_cyclic and (monotone or convex):
             raise ValueError("is_cyclic=True cannot be combined with a monotonicity or convexity")
-        if self.convexity != "none" and self.input_keypoints_type != "fixed":
+        if convex and self.input_keypoints_type != "fixed":
             raise ValueError("convexity requires input_keypoints_type='fixed'")
         for flag, bound, name in ((self.clamp_min, self.output_min, "min"),
                                   (self.clamp_max, self.output_max, "max")):
-            if flag and (bound is None or self.monotonicity == "none"):
-                raise ValueError(f"clamp_{name}=True requires output_{name} and a monotonicity")
-            if flag and self.convexity != "none":
+            if flag and (bound is None or not isinstance(self.monotonicity, str)
+                         or self.monotonicity == "none"):
+                raise ValueError(f"clamp_{name}=True requires output_{name} and one monotonicity "
+                                 "shared by every unit")
+            if flag and convex:
                 raise ValueError(f"clamp_{name}=True cannot be combined with a convexity")
         if isinstance(self.kernel_initializer, str) and self.kernel_initializer in OUTPUT_INITIALIZERS:
             return
@@ -202,7 +220,8 @@ class PWLCalibration(_common.LatticeLayer):
             values = np.full((self.units, self.num_keypoints - 1), (low + high) / 2)
         else:
             values = initial_outputs(self.input_keypoints, self.units, self.kernel_initializer,
-                                     low, high, self.monotonicity == "decreasing")
+                                     low, high,
+                                     [m == "decreasing" for m in self.unit_monotonicities])
         return keras.initializers.Constant(values)
 
     def keypoints_inputs(self):
@@ -266,12 +285,13 @@ class PWLCalibration(_common.LatticeLayer):
             low = -np.inf if self.output_min is None else self.output_min
             high = np.inf if self.output_max is None else self.output_max
             return tf.clip_by_value(kernel, low, high)
-        if self.monotonicity == "none" and self.convexity == "none" and \
+        monotonicities, convexities = self.unit_monotonicities, self.unit_convexities
+        if set(monotonicities) == {"none"} and set(convexities) == {"none"} and \
                 self.output_min is None and self.output_max is None:
             return kernel
         projected = ops.calibrator_projection(
-            kernel, self.keypoints_inputs(), monotonicity=self.monotonicity,
-            convexity=self.convexity, output_min=self.output_min, output_max=self.output_max,
+            kernel, self.keypoints_inputs(), monotonicity=monotonicities,
+            convexity=convexities, output_min=self.output_min, output_max=self.output_max,
             exact=exact)
         return self._clamp(projected)
 
@@ -296,18 +316,25 @@ class PWLCalibration(_common.LatticeLayer):
             updates.append((self.missing_output, self._project_missing_output(self.missing_output)))
         return updates
 
-    def certify(self):
+    def certify(self, units=None):
         """Checks monotonicity, convexity, bounds and clamping exactly.
 
+        Args:
+          units: the units to check (default: all); locations then count
+            within this selection.
+
         Returns:
-          A Certificate over every unit's keypoint outputs (and the missing
+          A Certificate over the units' keypoint outputs (and the missing
           output, when learned).
         """
-        keypoints = np.asarray(self.keypoints_inputs(), np.float64)
-        outputs = np.asarray(self.keypoints_outputs(), np.float64)
+        units = list(range(self.units)) if units is None else [int(u) for u in units]
+        keypoints = np.broadcast_to(np.asarray(self.keypoints_inputs(), np.float64),
+                                    (self.units, self.num_keypoints))[units]
+        outputs = np.asarray(self.keypoints_outputs(), np.float64)[units]
         certificate = tfl_constraints.certify_calibrator(
-            keypoints, outputs, monotonicity=self.monotonicity, convexity=self.convexity,
-            output_min=self.output_min, output_max=self.output_max)
+            keypoints, outputs, monotonicity=[self.unit_monotonicities[u] for u in units],
+            convexity=[self.unit_convexities[u] for u in units], output_min=self.output_min,
+            output_max=self.output_max)
         extra = []
         if self.is_cyclic:
             extra.append(ConstraintCheck("is_cyclic", float(np.max(np.abs(outputs[:, -1] - outputs[:, 0])))))
@@ -321,7 +348,8 @@ class PWLCalibration(_common.LatticeLayer):
             extra.append(ConstraintCheck("clamp_max", float(np.max(np.abs(column - self.output_max))),
                                          None, 1e-6))
         if self.impute_missing and self.missing_output_value is None:
-            extra.append(_common.bounds_check("missing_output bounds", np.asarray(self.missing_output),
+            extra.append(_common.bounds_check("missing_output bounds",
+                                              np.asarray(self.missing_output)[units],
                                               self.output_min, self.output_max))
         subject = f"PWLCalibration {self.name!r}"
         return tfl_constraints.Certificate(subject, tuple(certificate.checks) + tuple(extra))
@@ -330,14 +358,29 @@ class PWLCalibration(_common.LatticeLayer):
         config = super().get_config()
         config.update(
             input_keypoints=self.input_keypoints.tolist(), units=self.units,
-            input_keypoints_type=self.input_keypoints_type, monotonicity=self.monotonicity,
-            convexity=self.convexity, output_min=self.output_min, output_max=self.output_max,
+            input_keypoints_type=self.input_keypoints_type, monotonicity=_plain(self.monotonicity),
+            convexity=_plain(self.convexity), output_min=self.output_min, output_max=self.output_max,
             clamp_min=self.clamp_min, clamp_max=self.clamp_max, is_cyclic=self.is_cyclic,
             missing_input_value=self.missing_input_value, impute_missing=self.impute_missing,
             missing_output_value=self.missing_output_value,
             kernel_initializer=_common.serialize_initializer(self.kernel_initializer),
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config
+
+
+def _one_or_per_unit(name, value, units, allowed):
+    """``value`` as given (one string) or as a list of ``units`` checked strings."""
+    if isinstance(value, str):
+        return _common.check_choice(name, value, allowed)
+    return _common.per_dimension(name, value, units, allowed)
+
+
+def _per_unit(value, units):
+    return [value] * units if isinstance(value, str) else list(value)
+
+
+def _plain(value):
+    return value if isinstance(value, str) else list(value)
 
 
 def _set_column(outputs, column, value):

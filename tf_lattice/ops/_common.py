@@ -1,6 +1,9 @@
 """Argument checks shared by the op wrappers."""
 
+import numpy as np
 import tensorflow as tf
+
+from tf_lattice.ops import _compiled
 
 IMPLEMENTATIONS = ("kernel", "portable")
 FLOAT_DTYPES = (tf.float32, tf.float64)
@@ -53,3 +56,60 @@ def float_matrix(name, value, axis_names, known_axis):
             f"{name} must have shape [{axis_names[0]}, {axis_names[1]}] with known "
             f"{axis_names[known_axis]}, got {tensor.shape}")
     return tensor
+
+
+def assert_no_nan(name, tensor, op_name):
+    """Returns ``tensor`` after checking that it holds no NaN.
+
+    Eager tensors are checked at once, and the error names the position of
+    the first NaN. In graphs an assertion raises when the graph runs (its
+    message is a constant, so a step that passes costs one reduction);
+    inside XLA-compiled functions, which have no assertions, nothing is
+    checked. The error is ``tf.errors.InvalidArgumentError`` naming the op and
+    the argument.
+
+    Args:
+      name: the argument's name.
+      tensor: a float tensor.
+      op_name: the public function checking it.
+    """
+    if tf.executing_eagerly():
+        bad = np.argwhere(np.isnan(np.asarray(tensor)))
+        if bad.size:
+            where = ", ".join(str(int(i)) for i in bad[0])
+            raise tf.errors.InvalidArgumentError(
+                None, None, f"{op_name}: {name}[{where}] is NaN; {name} must not contain NaN")
+        return tensor
+    if _compiled.in_xla_context():
+        return tensor
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(tensor))),
+                                [f"{op_name}: {name} must not contain NaN"])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+_EXPONENT_BITS = {tf.float32: (tf.int32, 23, 127), tf.float64: (tf.int64, 52, 1023)}
+
+
+def power_of_two_downscale(largest, safe_exponent):
+    """The kernels' ``DownscaleExponentOf`` (lib/power_of_two.h) on a tensor.
+
+    For each entry of ``largest`` (a magnitude), ``e >= 0`` with
+    ``largest * 2^-e <= 2^safe_exponent``, 0 when it already is or when
+    ``largest`` is not finite; ``e`` is read from the float's bits, so it
+    equals the kernels' ``frexp`` exponent exactly.
+
+    Returns:
+      ``(2^-e, 2^e, e > 0)``, the first two of ``largest``'s dtype.
+    """
+    dtype = largest.dtype
+    int_dtype, mantissa_bits, bias = _EXPONENT_BITS[dtype]
+    bits = tf.bitcast(tf.abs(largest), int_dtype)
+    exponent = tf.bitwise.right_shift(bits, mantissa_bits) - (bias - 1)
+    shift = tf.where(tf.math.is_finite(largest),
+                     tf.maximum(exponent - safe_exponent, 0), tf.zeros_like(exponent))
+
+    def power_of_two(e):
+        return tf.bitcast(tf.bitwise.left_shift(e + bias, mantissa_bits), dtype)
+
+    return power_of_two(-shift), power_of_two(shift), shift > 0

@@ -328,13 +328,32 @@ class LatticeProgram:
 
         The target of a row is its largest vertex index with nonzero coefficient.
         """
+        return self._sorted_rows[:3]
+
+    @property
+    def family_names(self):
+        """The name of each declared constraint (``rows[f].name``), as listed."""
+        return [r.name for r in self.rows]
+
+    @property
+    def row_families(self):
+        """int64 [R]: the constraint (index into ``family_names``) of each row of
+        ``all_rows``."""
+        return self._sorted_rows[3]
+
+    @functools.cached_property
+    def _sorted_rows(self):
+        """(index, coef, target, family) of every row, stably sorted by target."""
         if not self.rows:
-            return np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros((0,), np.int64)
+            return (np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros((0,), np.int64),
+                    np.zeros((0,), np.int64))
         index = np.concatenate([r.index for r in self.rows])
         coef = np.concatenate([r.coef for r in self.rows])
+        family = np.concatenate([np.full(r.index.shape[0], f, np.int64)
+                                 for f, r in enumerate(self.rows)])
         target = np.max(np.where(coef != 0, index, -1), axis=1)
         order = np.argsort(target, kind="stable")
-        return index[order], coef[order], target[order]
+        return index[order], coef[order], target[order], family[order]
 
     @functools.cached_property
     def finalize_tables(self):
@@ -351,23 +370,148 @@ class LatticeProgram:
         offsets = np.zeros(num_vertices + 1, np.int64)
         np.add.at(offsets, target + 1, 1)
         offsets = np.cumsum(offsets)
-        depth = np.zeros(num_vertices, np.int64)
-        for t in range(num_vertices):  # targets are larger than their other vertices
-            rows = slice(offsets[t], offsets[t + 1])
-            if offsets[t + 1] > offsets[t]:
-                others = np.where((coef[rows] != 0) & (index[rows] != t), index[rows], t)
-                depth[t] = 1 + max(depth[others[others != t]].max(initial=-1), -1)
+        depth = _row_depths(index, coef, target, num_vertices)
         levels = [np.flatnonzero(depth == level) for level in range(int(depth.max()) + 1)]
         return index, coef, offsets, levels
+
+
+def _row_depths(index, coef, target, num_vertices):
+    """Depth of each vertex in the order that the rows impose (vectorized).
+
+    A vertex whose rows have no other vertex (or that no row targets) has
+    depth 0, any other ``1 + max(depth of the other vertices of its rows)``.
+    The other vertices of a row are smaller than its target, so relaxing all
+    rows at once converges in (longest chain + 1) passes, each O(R).
+    """
+    depth = np.zeros(num_vertices, np.int64)
+    is_other = (coef != 0) & (index != target[:, None])
+    pair_target = np.broadcast_to(target[:, None], index.shape)[is_other]
+    pair_other = index[is_other]
+    if pair_other.size == 0:
+        return depth
+    # Rows are sorted by target, so each target's pairs are contiguous.
+    starts = np.flatnonzero(np.r_[True, pair_target[1:] != pair_target[:-1]])
+    group_target = pair_target[starts]
+    while True:
+        updated = np.zeros(num_vertices, np.int64)
+        updated[group_target] = np.maximum.reduceat(depth[pair_other] + 1, starts)
+        if np.array_equal(updated, depth):
+            return depth
+        depth = updated
+
+
+#: Largest ``V x R`` (vertices times constraint rows) for which the finalize's
+#: strictly feasible direction is found by a linear program: needed once per
+#: constraint set when it has trusts, dominances or joint monotonicities (a
+#: closed form serves monotonicities and unimodalities alone). The interior
+#: point solver takes about 5 s at 2^31 (2^14 vertices, 14 monotone
+#: dimensions) and grows faster than linearly.
+MAX_INTERIOR_PROGRAM_SIZE = 2**32
+#: Largest ``V x R`` for ``exact=True``, which solves one quadratic program
+#: per unit with cvxpy (about 12 s per unit at 2^27).
+MAX_EXACT_PROGRAM_SIZE = 2**25
+
+
+def num_constraint_rows(constraints):
+    """The number ``R`` of inequality rows the constraints compile into.
+
+    Counted from the sizes alone, without compiling (an upper bound for range
+    dominances, whose rows at the corners can cancel).
+    """
+    sizes = constraints.lattice_sizes
+    vertices = constraints.num_vertices
+    rows = 0
+    for k in range(len(sizes)):
+        if constraints.monotonicities[k] or constraints.unimodalities[k]:
+            rows += vertices // sizes[k] * (sizes[k] - 1)
+
+    def cells(a, b):
+        return vertices // (sizes[a] * sizes[b]) * (sizes[a] - 1) * (sizes[b] - 1)
+
+    rows += sum(cells(main, cond) for main, cond, _ in constraints.edgeworth_trusts)
+    rows += sum(2 * vertices // (sizes[main] * sizes[cond]) * (sizes[cond] - 1)
+                for main, cond, _ in constraints.trapezoid_trusts)
+    rows += sum(3 * cells(a, b) for a, b in constraints.monotonic_dominances)
+    rows += vertices * len(constraints.range_dominances)
+    rows += sum(2 * cells(a, b) for a, b in constraints.joint_monotonicities)
+    return rows
+
+
+def _has_closed_form_direction(constraints):
+    """Whether only monotonicities and unimodalities constrain the lattice."""
+    return not (constraints.edgeworth_trusts or constraints.trapezoid_trusts
+                or constraints.monotonic_dominances or constraints.range_dominances
+                or constraints.joint_monotonicities)
+
+
+def check_projection_size(constraints, exact=False):
+    """Raises ValueError when a projection's set-up would take too long.
+
+    Cheap (nothing is compiled), so callers run it before any other work.
+
+    Args:
+      constraints: a :class:`LatticeConstraints`.
+      exact: whether the projection is solved by cvxpy (``exact=True``).
+
+    Raises:
+      ValueError: ``V x R`` passes ``MAX_EXACT_PROGRAM_SIZE`` with ``exact``,
+        or ``MAX_INTERIOR_PROGRAM_SIZE`` for a constraint set whose interior
+        direction needs the linear program; the message says what to reduce.
+    """
+    vertices = constraints.num_vertices
+    rows = num_constraint_rows(constraints)
+    size = vertices * rows
+    if exact and size > MAX_EXACT_PROGRAM_SIZE:
+        raise ValueError(
+            f"exact=True solves a quadratic program per unit over the V = {vertices} "
+            f"vertices and R = {rows} constraint rows of lattice_sizes "
+            f"{list(constraints.lattice_sizes)}; V x R = {size:.3g} exceeds the limit "
+            f"{MAX_EXACT_PROGRAM_SIZE:.3g}: use exact=False (the default) or reduce "
+            "lattice_sizes")
+    if rows and not _has_closed_form_direction(constraints) \
+            and size > MAX_INTERIOR_PROGRAM_SIZE:
+        raise ValueError(
+            f"the projection's set-up solves a linear program over the V = {vertices} "
+            f"vertices and R = {rows} constraint rows of lattice_sizes "
+            f"{list(constraints.lattice_sizes)} (needed for trusts, dominances and joint "
+            f"monotonicities); V x R = {size:.3g} exceeds the limit "
+            f"{MAX_INTERIOR_PROGRAM_SIZE:.3g} (minutes to hours of set-up): reduce "
+            "lattice_sizes (fewer or smaller dimensions) or drop edgeworth_trusts, "
+            "trapezoid_trusts, monotonic_dominances, range_dominances or "
+            "joint_monotonicities")
+
+
+def _separable_direction(constraints):
+    """A direction for monotonicities and unimodalities alone, ``|q| <= 1``.
+
+    ``q = mean_k g_k(v_k)`` over the constrained dimensions, with ``g_k``
+    strictly monotone along a monotone dimension (``+-(2 v_k / (m_k - 1) -
+    1)``) and V-shaped around the center of a unimodal one: every row, a
+    difference along one dimension, is then at least ``2 / (n (m_k - 1))``.
+    """
+    sizes = constraints.lattice_sizes
+    grid = np.indices(sizes, dtype=np.float64).reshape(len(sizes), -1)
+    terms = []
+    for k, m in enumerate(sizes):
+        if constraints.monotonicities[k]:
+            terms.append(constraints.monotonicities[k] * (2 * grid[k] / (m - 1) - 1))
+        elif constraints.unimodalities[k]:
+            center = m // 2
+            spread = np.abs(grid[k] - center) / max(center, m - 1 - center)
+            terms.append(constraints.unimodalities[k] * (2 * spread - 1))
+    return np.mean(terms, axis=0)
 
 
 def interior_direction(program):
     """A direction ``q`` (|q| <= 1) with ``a . q >= margin`` for every row ``a``.
 
-    Solves the linear program ``max t s.t. A q >= t, -1 <= q <= 1, t <= 1``.
+    Monotonicities and unimodalities alone have a closed form
+    (``_separable_direction``); otherwise solves the linear program ``max t
+    s.t. A q >= t, -1 <= q <= 1, t <= 1`` by an interior point method (whose
+    cost :func:`check_projection_size` bounds).
 
     Returns:
-      ``(q, margin)``: float64 [V] and the optimal ``t``; ``margin <= 0`` when
+      ``(q, margin)``: float64 [V] and ``min_a a . q``; ``margin <= 0`` when
       the constraint cone has an empty interior (then ``q`` is zeros).
     """
     cached = getattr(program, "_interior", None)
@@ -381,15 +525,21 @@ def interior_direction(program):
         rows = np.repeat(np.arange(index.shape[0]), 4)
         matrix = sparse.coo_matrix((coef.reshape(-1), (rows, index.reshape(-1))),
                                    shape=(index.shape[0], num_vertices)).tocsr()
-        a_ub = sparse.hstack([-matrix, sparse.csr_matrix(np.ones((index.shape[0], 1)))])
-        cost = np.zeros(num_vertices + 1)
-        cost[-1] = -1.0
-        solved = optimize.linprog(cost, A_ub=a_ub, b_ub=np.zeros(index.shape[0]),
-                                  bounds=[(-1, 1)] * num_vertices + [(None, 1)],
-                                  method="highs")
-        if solved.status == 0 and solved.x[-1] > 1e-9:
-            q = solved.x[:-1]
+        if _has_closed_form_direction(program.constraints):
+            q = _separable_direction(program.constraints)
             result = (q, float(np.min(matrix @ q)))
+        else:
+            a_ub = sparse.hstack([-matrix, sparse.csr_matrix(np.ones((index.shape[0], 1)))])
+            cost = np.zeros(num_vertices + 1)
+            cost[-1] = -1.0
+            solved = optimize.linprog(cost, A_ub=a_ub, b_ub=np.zeros(index.shape[0]),
+                                      bounds=[(-1, 1)] * num_vertices + [(None, 1)],
+                                      method="highs-ipm")
+            if solved.status == 0 and solved.x[-1] > 1e-9:
+                q = np.clip(solved.x[:-1], -1.0, 1.0)
+                margin = float(np.min(matrix @ q))
+                if margin > 0:
+                    result = (q, margin)
     program._interior = result
     return result
 

@@ -13,57 +13,115 @@ at once, the reduced Newton system
     [I + G^T diag(z / s) G   E^T] [dx]   [-r_d - G^T (z r_p - r_c) / s]
     [E                        0 ] [dn] = [-r_e                        ]
 
-with a batched dense solve, so the cost per iteration is
-``O(units (N + P)^3 + units M N^2)``: meant for calibrators, categorical
-calibrators and linear layers (N up to a few hundred), not lattices. Rows
-whose duality measure has fallen below the tolerance stop moving, so extra
-iterations are harmless. The result is feasible only to the solver's
-tolerance; callers follow it with a finalize step that makes it feasible
-exactly. Every operation is a TensorFlow op, so the solver runs in graphs.
+so the cost per iteration is ``O(units (N + P)^3 + units M N^2)``: meant for
+calibrators, categorical calibrators and linear layers (N up to a few
+hundred), not lattices. Rows whose duality measure has fallen below the
+tolerance stop moving, so extra iterations are harmless. The result is
+feasible only to the solver's tolerance; callers follow it with a finalize
+step that makes it feasible exactly.
+
+Two implementations compute the same iterates (up to rounding):
+
+* ``"kernel"``: the compiled op ``TfLattice>PolyhedronProjection`` (CPU; the
+  math is in ``ops/cc/lib/polyhedron_projection.h``), in eager mode and in
+  graphs, without XLA. It factors the Newton matrix once per iteration within
+  the bandwidth of ``G`` and stops each row on its own.
+* ``"portable"``: stock TensorFlow ops with a batched dense solve; every
+  operation is XLA compatible, so callers compile it inside graphs (see
+  :mod:`tf_lattice.ops._compiled`). Custom ops cannot run inside an
+  XLA-compiled function, so ``"kernel"`` called while one is being traced
+  computes with the portable ops, which XLA then compiles.
 
 Inequalities that do not apply to some row are written as ``0 <= 1`` (a zero
-row of ``G`` with ``h = 1``).
+row of ``G`` with ``h = 1``). ``M = 0`` and ``P = 0`` are allowed.
 """
 
 import tensorflow as tf
 
+from tf_lattice import _native
+from tf_lattice.ops import _common
+from tf_lattice.ops import _compiled
+
 STEP_FRACTION = 0.99
+
+tf.no_gradient("TfLattice>PolyhedronProjection")
 
 
 def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
                             equality_matrix=None, equality_bound=None,
-                            num_iterations=40, tolerance=1e-11):
+                            num_iterations=40, tolerance=1e-11, implementation="kernel"):
     """Solves the batched projection problem above in float64.
 
+    The result has no gradient (projections are not differentiated).
+
     Args:
-      target: ``[units, N]`` float64, the points ``y`` to project.
-      inequality_matrix: ``[units, M, N]`` float64, ``G``.
-      inequality_bound: ``[units, M]`` float64, ``h``.
-      equality_matrix: ``[units, P, N]`` float64 ``E`` or None.
-      equality_bound: ``[units, P]`` float64 ``e`` or None.
-      num_iterations: interior-point iterations (Python int).
+      target: ``[units, N]`` float32 or float64, the points ``y`` to project.
+      inequality_matrix: ``[units, M, N]``, ``G``.
+      inequality_bound: ``[units, M]``, ``h``.
+      equality_matrix: ``[units, P, N]`` ``E`` or None.
+      equality_bound: ``[units, P]`` ``e`` or None.
+      num_iterations: interior-point iterations (Python int >= 0).
       tolerance: rows stop once the square root of the mean complementarity
         ``s.z / M`` and the residuals fall below ``tolerance`` times their
-        scale.
+        scale ``1 + max |y_u| + max |h_u|``. The kernel reads it as float32.
+      implementation: "kernel" (the compiled op) or "portable" (stock TF ops).
 
     Returns:
       ``[units, N]`` float64, the approximate projections (float32 operands
-      are cast to float64 first).
+      are read as float64).
+
+    Raises:
+      ValueError: a bad ``implementation``, or equalities given by halves.
+      tf.errors.InvalidArgumentError: (kernel) mismatched shapes or a
+        non-finite operand; the message names the argument, unit and index.
     """
+    _common.check_implementation(implementation)
+    if (equality_matrix is None) != (equality_bound is None):
+        raise ValueError("equality_matrix and equality_bound must be given together")
+    if implementation == "kernel" and not _compiled.in_xla_context():
+        return _kernel_projection(target, inequality_matrix, inequality_bound,
+                                  equality_matrix, equality_bound, num_iterations, tolerance)
+    return _portable_projection(target, inequality_matrix, inequality_bound,
+                                equality_matrix, equality_bound, num_iterations, tolerance)
+
+
+def _kernel_projection(target, inequality_matrix, inequality_bound, equality_matrix,
+                       equality_bound, num_iterations, tolerance):
+    """Runs ``TfLattice>PolyhedronProjection`` on the CPU (it has no GPU kernel)."""
+    operands = [tf.convert_to_tensor(t) for t in (target, inequality_matrix, inequality_bound)]
+    if equality_matrix is None:
+        units, size = tf.shape(operands[0])[0], tf.shape(operands[0])[1]
+        operands += [tf.zeros([units, 0, size], operands[0].dtype),
+                     tf.zeros([units, 0], operands[0].dtype)]
+    else:
+        operands += [tf.convert_to_tensor(t) for t in (equality_matrix, equality_bound)]
+    # One dtype for all: float32 only when every operand is float32.
+    dtype = tf.float32 if all(t.dtype == tf.float32 for t in operands) else tf.float64
+    operands = [tf.cast(t, dtype) if t.dtype != dtype else t for t in operands]
+    with tf.device("/CPU:0"):
+        return _native.load_ops().tf_lattice_polyhedron_projection(
+            *operands, num_iterations=num_iterations, tolerance=tolerance)
+
+
+def _portable_projection(target, inequality_matrix, inequality_bound, equality_matrix,
+                         equality_bound, num_iterations, tolerance):
+    """The twin: the same iteration in stock TensorFlow ops, all rows at once."""
     # Every operand in float64, whatever the callers' dtypes: constants below
     # are typed from these tensors, never inferred from Python numbers.
     target = tf.cast(target, tf.float64)
     g = tf.cast(inequality_matrix, tf.float64)
     h = tf.cast(inequality_bound, tf.float64)
-    num_inequalities = tf.cast(tf.shape(h)[1], tf.float64)
+    # With no inequalities (M = 0) mu is 0, as in the kernel.
+    num_inequalities = tf.maximum(tf.cast(tf.shape(h)[1], tf.float64), 1.0)
     has_equalities = equality_matrix is not None
     if has_equalities:
         e_matrix = tf.cast(equality_matrix, tf.float64)
         e_bound = tf.cast(equality_bound, tf.float64)
         num_equalities = e_matrix.shape[1]
     size = target.shape[1]
-    scale = (1.0 + tf.reduce_max(tf.abs(target), axis=1, keepdims=True)
-             + tf.reduce_max(tf.abs(h), axis=1, keepdims=True))
+    # (The maxima of empty rows are -inf: clipped to 0.)
+    scale = (1.0 + tf.maximum(tf.reduce_max(tf.abs(target), axis=1, keepdims=True), 0.0)
+             + tf.maximum(tf.reduce_max(tf.abs(h), axis=1, keepdims=True), 0.0))
 
     def gx(matrix, x):
         return tf.linalg.matvec(matrix, x)
@@ -85,8 +143,11 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         equality = gx(e_matrix, x) - e_bound if has_equalities else None
         return dual, primal, equality
 
-    def newton_step(weights, dual, primal, equality, complementarity, s, z):
+    def newton_step(moving, weights, dual, primal, equality, complementarity, s, z):
         matrix = identity + tf.matmul(g * weights[:, :, tf.newaxis], g, transpose_a=True)
+        # Rows that have stopped solve the identity instead: their own system
+        # can be singular to rounding, which eager solves report as an error.
+        still = moving[:, :, tf.newaxis]
         rhs = -dual - gtx(g, (z * primal - complementarity) / s)
         if has_equalities:
             top = tf.concat([matrix, e_matrix], axis=1)
@@ -95,10 +156,12 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
                  tf.zeros([tf.shape(target)[0], num_equalities, num_equalities], tf.float64)],
                 axis=1)
             augmented = tf.concat([top, bottom], axis=2)
+            augmented = tf.where(still, augmented, tf.eye(size + num_equalities, dtype=tf.float64))
             solution = tf.linalg.solve(
                 augmented, tf.concat([rhs, -equality], axis=1)[:, :, tf.newaxis])[:, :, 0]
             dx, dnu = solution[:, :size], solution[:, size:]
         else:
+            matrix = tf.where(still, matrix, identity)
             dx = tf.linalg.cholesky_solve(tf.linalg.cholesky(matrix), rhs[:, :, tf.newaxis])
             dx, dnu = dx[:, :, 0], None
         ds = -primal - gx(g, dx)
@@ -108,7 +171,9 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
     def max_step(value, change):
         one = tf.ones_like(value)
         ratio = tf.where(change < 0, -value / tf.where(change < 0, change, -one), one)
-        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True), one[:, :1])
+        # The minimum over no inequalities is +inf: the step is 1.
+        return tf.minimum(tf.reduce_min(ratio, axis=1, keepdims=True),
+                          tf.constant(1.0, tf.float64))
 
     def iterate(iteration, unused_running, x, s, z, nu):
         dual, primal, equality = residuals(x, s, z, nu)
@@ -124,14 +189,15 @@ def project_onto_polyhedron(target, inequality_matrix, inequality_bound,
         moving = error > tolerance * scale
         weights = tf.minimum(z / s, 1e30)
         # Predictor (affine scaling) step.
-        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, s * z, s, z)
+        dx, ds, dz, dnu = newton_step(moving, weights, dual, primal, equality, s * z, s, z)
         alpha = tf.minimum(max_step(s, ds), max_step(z, dz))
         mu_affine = tf.reduce_sum((s + alpha * ds) * (z + alpha * dz), axis=1,
                                   keepdims=True) / num_inequalities
         centering = (mu_affine / tf.maximum(mu, 1e-300)) ** 3
         # Corrector step.
         complementarity = s * z + ds * dz - centering * mu
-        dx, ds, dz, dnu = newton_step(weights, dual, primal, equality, complementarity, s, z)
+        dx, ds, dz, dnu = newton_step(moving, weights, dual, primal, equality,
+                                       complementarity, s, z)
         alpha = STEP_FRACTION * tf.minimum(max_step(s, ds), max_step(z, dz))
         new = [x + alpha * dx, s + alpha * ds, z + alpha * dz]
         if has_equalities:

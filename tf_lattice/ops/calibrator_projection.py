@@ -14,12 +14,14 @@ The projection minimises ``||o' - o||^2`` over the constrained set, per unit:
 * monotonicity and/or bounds: exact and closed form, bounded isotonic
   regression (:func:`tf_lattice.ops.isotonic_projection`); bounds alone: clip;
 * with convexity: a batched interior-point solve of the quadratic program
-  (XLA-compiled inside graphs), then a finalize step that makes the result satisfy every constraint
-  exactly in floating point: slopes made non-decreasing (average of their
-  running maximum and reverse running minimum), clipped to the monotone sign,
-  the curve shifted or affinely squeezed into the bounds, and the slopes given
-  a strictly increasing margin of a few ulps so that rounding cannot break
-  convexity. The convex path computes in float64.
+  (:mod:`tf_lattice.ops._quadratic_program`: the compiled op, or the portable
+  solver XLA-compiled inside graphs), then a finalize step that makes the
+  result satisfy every constraint exactly in floating point: slopes made
+  non-decreasing (average of their running maximum and reverse running
+  minimum), clipped to the monotone sign, the curve shifted or affinely
+  squeezed into the bounds, and the slopes given a strictly increasing margin
+  of a few ulps so that rounding cannot break convexity. The convex path
+  computes in float64.
 
 ``exact=True`` solves the quadratic program with cvxpy instead (eager only,
 NumPy in and out through TensorFlow tensors; for small models and tests).
@@ -54,10 +56,11 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
       convexity: "convex", "concave" or "none", or one per unit.
       output_min: scalar lower bound on every output, or None.
       output_max: scalar upper bound on every output, or None.
-      num_iterations: Dykstra sweeps when convexity is constrained (ignored
-        otherwise: those projections are exact).
+      num_iterations: interior-point iterations when convexity is
+        constrained (ignored otherwise: those projections are exact).
       exact: solve the exact projection with cvxpy (eager only).
-      implementation: the isotonic projection used ("kernel" or "portable").
+      implementation: "kernel" (the compiled isotonic projection and
+        interior-point ops) or "portable" (stock TensorFlow ops).
 
     Returns:
       Projected outputs, the shape and dtype of ``outputs``, satisfying every
@@ -66,10 +69,12 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
     Raises:
       ValueError: bad shapes, dtypes or directions, keypoints not strictly
         increasing, ``output_min > output_max``, NaN bounds.
+      tf.errors.InvalidArgumentError: NaN in ``outputs`` (eager or in graphs).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("calibrator_projection"):
         outputs = _common.float_matrix("outputs", outputs, ("units", "K"), known_axis=0)
+        outputs = _common.assert_no_nan("outputs", outputs, "calibrator_projection")
         units, size = outputs.shape
         keypoints = _check_keypoints(keypoints, outputs)
         monotonicities = _directions.per_unit(
@@ -86,7 +91,7 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
         if size < 3 or not any(convexities):
             return _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         shaped = _convex_projection(outputs, keypoints, monotonicities, convexities,
-                                    lower, upper, num_iterations)
+                                    lower, upper, num_iterations, implementation)
         if all(convexities):
             return shaped
         closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
@@ -106,15 +111,17 @@ def _check_keypoints(keypoints, outputs):
         raise ValueError(
             f"keypoints must have shape [K] or [units, K] = [{units}, {size}] to match "
             f"outputs, got {keypoints.shape}")
-    if tf.executing_eagerly():
-        gaps = np.diff(keypoints.numpy(), axis=1)
+    # Known values (eager, or constants in a graph) are checked once, here.
+    values = tf.get_static_value(keypoints)
+    if values is not None:
+        gaps = np.diff(values, axis=1)
         bad = np.argwhere(~(gaps > 0))
         if bad.size:
             unit, index = bad[0]
             raise ValueError(
                 "keypoints must be strictly increasing; unit "
-                f"{unit} has keypoints[{index}]={keypoints.numpy()[unit, index]} >= "
-                f"keypoints[{index + 1}]={keypoints.numpy()[unit, index + 1]}")
+                f"{unit} has keypoints[{index}]={values[unit, index]} >= "
+                f"keypoints[{index + 1}]={values[unit, index + 1]}")
     else:
         tf.debugging.assert_positive(
             keypoints[:, 1:] - keypoints[:, :-1],
@@ -178,20 +185,29 @@ def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper
 
 
 def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, upper,
-                       num_iterations):
-    """Interior-point projection with convexity, then the finalize step (float64)."""
+                       num_iterations, implementation):
+    """Interior-point projection with convexity, then the finalize step (float64).
+
+    Inside graphs it is one graph function per configuration, XLA-compiled
+    for the portable solver (see :mod:`tf_lattice.ops._compiled`).
+    """
     epsilon = np.finfo(outputs.dtype.as_numpy_dtype).eps
 
     def project(values, knots):
         matrix, bound = calibrator_inequalities(
             knots, monotonicities, convexities, lower, upper)
         approximate = _quadratic_program.project_onto_polyhedron(
-            values, matrix, bound, num_iterations=num_iterations)
+            values, matrix, bound, num_iterations=num_iterations,
+            implementation=implementation)
         return finalize_calibrator(approximate, knots, monotonicities, convexities,
                                    lower, upper, epsilon)
 
-    final = _compiled.call_compiled_in_graphs(
-        project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
+    key = ("calibrator_projection", implementation, tuple(monotonicities),
+           tuple(convexities), lower, upper, num_iterations, float(epsilon))
+    call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+            else _compiled.call_compiled_in_graphs)
+    final = call(
+        key, project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
     return tf.cast(final, outputs.dtype)
 
 
@@ -236,8 +252,8 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     oriented = sign * outputs
     gaps = keypoints[:, 1:] - keypoints[:, :-1]
     slopes = (oriented[:, 1:] - oriented[:, :-1]) / gaps
-    running_max = tf.transpose(tf.scan(tf.maximum, tf.transpose(slopes)))
-    reverse_min = tf.transpose(tf.scan(tf.minimum, tf.transpose(slopes), reverse=True))
+    running_max = _running_extreme(tf.maximum, slopes, -np.inf)
+    reverse_min = _running_extreme(tf.minimum, slopes, np.inf, reverse=True)
     slopes = (running_max + reverse_min) / 2
     slopes = tf.where(direction > 0, tf.nn.relu(slopes),
                       tf.where(direction < 0, -tf.nn.relu(-slopes), slopes))
@@ -265,6 +281,25 @@ def finalize_calibrator(outputs, keypoints, monotonicities, convexities, lower, 
     shaped = tf.where(degenerate, middle * tf.ones_like(shaped), shaped)
     shaped = tf.minimum(tf.maximum(shaped, lo), hi)
     return sign * shaped
+
+
+def _running_extreme(extreme, values, identity, reverse=False):
+    """Running maximum or minimum along axis 1 of a ``[units, n]`` tensor, n static.
+
+    Doubling steps, ``x_i <- extreme(x_i, x_{i - 2^j})`` (``x_{i + 2^j}`` when
+    reversed): ``ceil(log2 n)`` elementwise ops and no loop in the graph; the
+    values are those of a sequential scan (the extremes are exact).
+    """
+    size = values.shape[1]
+    shift = 1
+    while shift < size:
+        if reverse:
+            shifted = tf.pad(values[:, shift:], [[0, 0], [0, shift]], constant_values=identity)
+        else:
+            shifted = tf.pad(values[:, :-shift], [[0, 0], [shift, 0]], constant_values=identity)
+        values = extreme(values, shifted)
+        shift *= 2
+    return values
 
 
 def _fit_into_bounds(slopes, gaps, mean, lo, hi, room, margin=None):

@@ -44,8 +44,9 @@ def isotonic_projection(values, weights=None, increasing=True, lower=None, upper
     Raises:
       ValueError: bad ranks, shapes, dtypes, ``increasing`` length or bounds
         (``lower > upper``, NaN bounds).
-      tf.errors.InvalidArgumentError: a weight is not positive or a value is
-        NaN (the message names the unit).
+      tf.errors.InvalidArgumentError: a weight is not positive and finite or
+        a value is NaN (the message names the unit). Both implementations
+        check on every device.
     """
     _common.check_implementation(implementation)
     with tf.name_scope("isotonic_projection"):
@@ -98,18 +99,26 @@ def _increasing_per_unit(increasing, values):
 def _portable_isotonic_projection(values, weights, increasing, lower, upper):
     """Pure-TF twin: the max-min characterisation of isotonic regression."""
     units = tf.shape(values)[0]
-    bad_unit = tf.where(tf.reduce_any(tf.math.is_nan(values), axis=1))
-    tf.debugging.Assert(
-        tf.equal(tf.size(bad_unit), 0),
-        ["isotonic_projection: values contain NaN in unit", bad_unit[:1, 0]])
-    bad_weight = tf.where(tf.reduce_any(~(weights > 0), axis=1))
-    tf.debugging.Assert(
-        tf.equal(tf.size(bad_weight), 0),
-        ["isotonic_projection: weights must be positive; unit", bad_weight[:1, 0]])
+    # The kernels' checks, with their messages (each names the first bad unit).
+    for bad, message in (
+            (tf.math.is_nan(values), "isotonic_projection: values contain NaN in unit {}"),
+            (~((weights > 0) & tf.math.is_finite(weights)),
+             "isotonic_projection: weights must be positive and finite; unit {}")):
+        bad_units = tf.reduce_any(bad, axis=1)
+        first = tf.argmax(tf.concat([tf.cast(bad_units, tf.int32), [0]], axis=0))
+        tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad_units)),
+                            [tf.strings.format(message, first)])
     sign = tf.where(increasing, tf.ones([units], values.dtype),
                     -tf.ones([units], values.dtype))[:, tf.newaxis]
-    fit = _increasing_fit(values * sign, weights)
-    return tf.clip_by_value(fit * sign, lower, upper)
+    # Rows with values or weights past 2^safe are solved scaled down by powers
+    # of two, as in the kernel (IsotonicRow), so that no sum overflows.
+    safe = 40 if values.dtype == tf.float32 else 400
+    value_down, value_up, _ = _common.power_of_two_downscale(
+        tf.reduce_max(tf.abs(values), axis=1, keepdims=True), safe)
+    weight_down, _, _ = _common.power_of_two_downscale(
+        tf.reduce_max(weights, axis=1, keepdims=True), safe)
+    fit = _increasing_fit(values * (sign * value_down), weights * weight_down)
+    return tf.clip_by_value(fit * sign * value_up, lower, upper)
 
 
 def _increasing_fit(values, weights):

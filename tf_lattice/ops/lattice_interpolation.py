@@ -18,6 +18,9 @@ from tf_lattice import _native
 from tf_lattice.ops import _common
 
 INTERPOLATIONS = ("hypercube", "simplex")
+#: The portable hypercube gathers all ``2^d`` corners of a point's cell (its
+#: corner table is built in Python), so it takes at most this many dimensions.
+MAX_PORTABLE_HYPERCUBE_DIMS = 24
 
 
 def lattice_interpolation(inputs, params, lattice_sizes, interpolation="hypercube",
@@ -76,7 +79,10 @@ def lattice_interpolation(inputs, params, lattice_sizes, interpolation="hypercub
       ValueError: statically invalid arguments: an unknown ``interpolation``
         or ``implementation``, a lattice size below 2, dtypes other than
         matching float32/float64, wrong ranks, or shapes that disagree; for
-        ``implementation="portable"`` also inputs or params of unknown rank.
+        ``implementation="portable"`` also inputs or params of unknown rank,
+        and a hypercube of more than ``MAX_PORTABLE_HYPERCUBE_DIMS`` (24)
+        dimensions unless the batch or the units are statically 0 (the empty
+        result is then returned at once).
       tf.errors.InvalidArgumentError: shapes that disagree at run time.
       tf_lattice._native.OpsNotBuiltError: ``implementation="kernel"`` without
         the compiled library.
@@ -95,6 +101,15 @@ def lattice_interpolation(inputs, params, lattice_sizes, interpolation="hypercub
             return _native.load_ops().tf_lattice_lattice_interpolation(
                 inputs=inputs, params=params, lattice_sizes=lattice_sizes,
                 interpolation=interpolation)
+        empty = _static_empty_result(inputs, params)
+        if empty is not None:
+            return empty
+        if interpolation == "hypercube" and len(lattice_sizes) > MAX_PORTABLE_HYPERCUBE_DIMS:
+            raise ValueError(
+                f"the portable hypercube interpolation gathers all 2^d corners of a "
+                f"point's cell, and d = {len(lattice_sizes)} exceeds "
+                f"{MAX_PORTABLE_HYPERCUBE_DIMS}: use interpolation='simplex' (d + 1 "
+                "vertices per point) or implementation='kernel'")
         inputs, params = _with_dynamic_shape_checks(inputs, params, lattice_sizes)
         return portable_lattice_interpolation(inputs, params, lattice_sizes, interpolation)
 
@@ -178,6 +193,27 @@ def check_static_shapes(inputs, params, lattice_sizes):
             f"inputs shape {in_shape} and params shape {par_shape}")
 
 
+def _static_empty_result(inputs, params):
+    """Zeros ``[batch, units]`` (zero gradients) when the batch or the units are
+    statically 0, else None."""
+    batch = inputs.shape[0] if inputs.shape.rank is not None else None
+    units = params.shape[0] if params.shape.rank is not None else None
+    if batch != 0 and units != 0:
+        return None
+    shape = tf.stack([tf.shape(inputs, out_type=tf.int64)[0],
+                      tf.shape(params, out_type=tf.int64)[0]])
+
+    @tf.custom_gradient
+    def empty(inputs, params):
+        def grad(_):
+            return tf.zeros_like(inputs), tf.zeros_like(params)
+        return tf.zeros(shape, inputs.dtype), grad
+
+    result = empty(inputs, params)
+    result.set_shape([batch, units])
+    return result
+
+
 def _with_dynamic_shape_checks(inputs, params, lattice_sizes):
     """Adds run-time shape assertions where the static shapes are incomplete."""
     if inputs.shape.rank is None or params.shape.rank is None:
@@ -241,16 +277,34 @@ def cell_and_residual(inputs, lattice_sizes):
     """Returns the cell's lower corner (int64) and the residuals.
 
     ``b_k = min(floor(x_k), m_k - 2)`` and ``r_k = x_k - b_k`` for ``x``
-    clipped to ``[0, m_k - 1]``. A NaN input gets ``b_k = 0`` and ``r_k =
-    NaN``, so the output is NaN.
+    clipped to ``[0, m_k - 1]``, with the cell found in int64 arithmetic as in
+    the kernels: ``m_k - 1`` is never rounded to the input dtype (in float32
+    it rounds up to ``m_k`` from ``m_k = 2^24 + 4``), and the residual is the
+    exact ``x_k - floor(x_k)``, or 1 at and above ``m_k - 1``. A NaN input
+    gets ``b_k = 0`` and ``r_k = NaN``, so the output is NaN.
     """
-    upper = tf.constant([m - 1 for m in lattice_sizes], inputs.dtype)
-    zero = tf.zeros([], inputs.dtype)
-    # tf.where keeps NaN and passes the gradient on the closed range only.
-    clipped = tf.where(inputs < zero, zero, tf.where(inputs > upper, upper, inputs))
-    lower = tf.minimum(tf.floor(clipped), upper - 1)
-    lower = tf.stop_gradient(tf.where(tf.math.is_nan(lower), zero, lower))
-    return tf.cast(lower, tf.int64), clipped - lower
+    dtype = inputs.dtype
+    last_cell = tf.constant([m - 2 for m in lattice_sizes], tf.int64)
+    zero = tf.zeros([], dtype)
+    one = tf.ones([], dtype)
+    is_nan = tf.math.is_nan(inputs)
+    below = inputs < zero
+    # Sizes are below 2^62, so clipping there keeps the int64 conversion exact
+    # without changing which inputs lie above the last vertex.
+    ceiling = tf.constant(2.0 ** 62, dtype)
+    safe = tf.stop_gradient(tf.where(is_nan | below, zero, tf.minimum(inputs, ceiling)))
+    floor_value = tf.floor(safe)
+    whole = tf.cast(floor_value, tf.int64)
+    at_top = whole > last_cell
+    past_top = at_top & ((whole > last_cell + 1) | (safe != floor_value))
+    lower = tf.where(at_top, last_cell, whole)
+    # tf.where passes the gradient on the closed range [0, m_k - 1] only; the
+    # residual is x - floor(x) inside, 1 (slope 1) at m_k - 1 and 0 or 1
+    # (slope 0) outside.
+    inside = inputs - floor_value
+    at_last = one + (inputs - safe)
+    residual = tf.where(below, zero, tf.where(past_top, one, tf.where(at_top, at_last, inside)))
+    return lower, residual
 
 
 def _hypercube_offsets_and_weights(residual, lattice_sizes):

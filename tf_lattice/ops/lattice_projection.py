@@ -47,8 +47,27 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    output_min, output_max)``, which satisfies every constraint exactly (all
    differences are 0). Hence the output is always feasible.
 
+4. Scale: a unit whose largest ``|x|`` passes ``2^60`` (float32; ``2^900``
+   in float64) is projected scaled down by a power of two (exact) with its
+   bounds, then scaled back; the rows are homogeneous, so exact feasibility
+   survives, and a unit for which it does not (a value underflowed) becomes
+   the constant lattice. Sums of values near the dtype's limit then cannot
+   overflow.
+5. Check: parameters must be finite (NaN or infinite ones raise
+   ``InvalidArgumentError`` naming the first one), and a unit whose result is
+   not exactly feasible raises ``InvalidArgumentError`` naming the constraints
+   that fail. The declared constraints always admit the constant lattice, so
+   this error means tables that contradict each other.
+
 With ``exact=True`` the projection is solved by cvxpy (small lattices) and
 then finalized the same way (which moves it by at most the solver tolerance).
+
+Set-up cost: the finalize's direction ``q`` is closed-form for monotonicities
+and unimodalities alone and otherwise a linear program over all ``V``
+vertices and ``R`` rows, so such constraint sets are refused above
+``V x R = 2^32`` (``_lattice_constraints.MAX_INTERIOR_PROGRAM_SIZE``), and
+``exact=True`` above ``2^25`` (``MAX_EXACT_PROGRAM_SIZE``), with a
+``ValueError`` raised before any other work.
 """
 
 import numpy as np
@@ -115,7 +134,15 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
       ValueError: for invalid constraints (see
         :func:`tf_lattice.ops._lattice_constraints.parse_constraints`), a
         ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
-        dtype, a bad ``num_iterations`` or ``implementation``.
+        dtype, a bad ``num_iterations`` or ``implementation``, or a lattice too
+        large for the set-up (see
+        :func:`tf_lattice.ops._lattice_constraints.check_projection_size`:
+        ``V x R`` above ``2^32`` with trusts, dominances or joint
+        monotonicities, above ``2^25`` with ``exact=True``).
+      tf.errors.InvalidArgumentError: a NaN or infinite parameter (every
+        implementation; the message names the first), or a unit for which no
+        exactly feasible point was found (the message names the failing
+        constraints; only contradictory tables can cause it).
     """
     _common.check_implementation(implementation)
     constraints = _lattice_constraints.parse_constraints(
@@ -124,6 +151,7 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,
         output_max=output_max)
+    _lattice_constraints.check_projection_size(constraints, exact=exact)
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) \
             or num_iterations < 0:
         raise ValueError(f"num_iterations must be an int >= 0, got {num_iterations!r}")
@@ -139,6 +167,8 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
         program = _lattice_constraints.compile_constraints(constraints)
         bounds = _lattice_constraints.working_bounds(constraints, params.dtype.as_numpy_dtype)
         if exact:
+            with tf.control_dependencies([_assert_finite_params(params)]):
+                params = tf.identity(params)
             return _exact_projection(params, program, bounds)
         if implementation == "portable":
             return _portable_projection(params, program, bounds, int(num_iterations), tolerance)
@@ -156,6 +186,57 @@ def _check_params_shape(params, constraints):
         raise ValueError(
             f"params must have shape [units, {num_vertices}] (prod(lattice_sizes="
             f"{list(constraints.lattice_sizes)})), got shape {shape}")
+
+
+def _assert_finite_params(params):
+    """Asserts that every parameter is finite; the message names the first
+    that is not, in the kernels' words."""
+    bad = tf.reshape(tf.logical_not(tf.math.is_finite(params)), [-1])
+    # (A trailing entry keeps the argmax and the gather defined when empty.)
+    first = tf.argmax(tf.concat([tf.cast(bad, tf.int32), [0]], axis=0), output_type=tf.int64)
+    value = tf.gather(tf.concat([tf.reshape(params, [-1]), tf.zeros([1], params.dtype)], 0),
+                      first)
+    vertices = tf.maximum(tf.shape(params, out_type=tf.int64)[-1], 1)
+    return tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(bad)),
+        [tf.strings.format(
+            "params[{}, {}] = {} is not finite: the lattice projection needs finite "
+            "parameters (NaN or infinite parameters usually mean that training diverged)",
+            (first // vertices, first % vertices, value))])
+
+
+class _Bounds:
+    """Output bounds as tensors broadcastable to ``[V, units]`` ([1, units] when
+    scaled per unit), with their static presence."""
+
+    def __init__(self, low, high, has_low, has_high):
+        self.low, self.high = low, high
+        self.has_low, self.has_high = has_low, has_high
+
+    @classmethod
+    def of(cls, bounds, dtype):
+        """From the working bounds ``(low, high)`` (NumPy scalars, +-inf when absent)."""
+        return cls(tf.constant(bounds[0], dtype), tf.constant(bounds[1], dtype),
+                   bool(np.isfinite(bounds[0])), bool(np.isfinite(bounds[1])))
+
+    def scaled(self, scale):
+        return _Bounds(self.low * scale, self.high * scale, self.has_low, self.has_high)
+
+    @property
+    def any(self):
+        return self.has_low or self.has_high
+
+
+#: Units with values up to 2^SAFE_EXPONENT are projected as they are (the
+#: kernel's SafeExponent), larger ones scaled down to that size.
+_SAFE_EXPONENT = {tf.float32: 60, tf.float64: 900}
+
+
+def _downscale(x0):
+    """The kernel's per-unit power-of-two scale of ``x0 [V, units]``:
+    ``(2^-e, 2^e, e > 0)``, each ``[1, units]``."""
+    largest = tf.reduce_max(tf.abs(x0), axis=0, keepdims=True)
+    return _common.power_of_two_downscale(largest, _SAFE_EXPONENT[x0.dtype])
 
 
 # ---------------------------------------------------------------------------
@@ -191,10 +272,13 @@ def _portable_projection(params, program, bounds, num_iterations, tolerance):
     dtype = params.dtype
     if params.shape[0] == 0:
         return tf.identity(params)
-    x0 = tf.transpose(params)  # [V, units]
-    low = tf.constant(bounds[0], dtype)
-    high = tf.constant(bounds[1], dtype)
-    has_bounds = bool(np.isfinite(bounds[0]) or np.isfinite(bounds[1]))
+    with tf.control_dependencies([_assert_finite_params(params)]):
+        x0 = tf.transpose(params)  # [V, units]
+    down, up, scaled = _downscale(x0)
+    original = _Bounds.of(bounds, dtype)
+    x0 = x0 * down
+    unit_bounds = original.scaled(down)
+    low, high = unit_bounds.low, unit_bounds.high
 
     projections = []
     for _, chains in program.chain_families:
@@ -223,8 +307,8 @@ def _portable_projection(params, program, bounds, num_iterations, tolerance):
             return tf.tensor_scatter_nd_add(y, flat, update)
 
         projections.append(project_halfspaces)
-    if has_bounds:
-        projections.append(lambda y: tf.clip_by_value(y, low, high))
+    if unit_bounds.any:
+        projections.append(lambda y: tf.minimum(tf.maximum(y, low), high))
 
     x = x0
     if len(projections) == 1:
@@ -253,8 +337,47 @@ def _portable_projection(params, program, bounds, num_iterations, tolerance):
         increments = [tf.zeros_like(x0) for _ in projections]
         active = tf.ones_like(scale, dtype=tf.bool)
         _, x, _, _ = tf.while_loop(cond, body, [tf.constant(0), x0, increments, active])
-    x = _finalize_tf(x, x0, program, bounds)
-    return tf.transpose(x)
+    x = _finalize_tf(x, x0, program, unit_bounds) * up
+    # A scaled unit that lost exact feasibility on the way back (an underflow)
+    # becomes the constant lattice, as in the kernel.
+    constant = tf.clip_by_value(tf.reduce_mean(x0, axis=0, keepdims=True) * up,
+                                original.low, original.high)
+    keep = tf.logical_or(tf.logical_not(scaled), _feasible_tf(x, program, original)[None, :])
+    x = tf.where(keep, x, tf.broadcast_to(constant, tf.shape(x)))
+    with tf.control_dependencies([_assert_feasible(x, program, original)]):
+        return tf.transpose(x)
+
+
+def _assert_feasible(x, program, bounds):
+    """Asserts that every unit of ``x [V, units]`` is exactly feasible; the
+    message names the first failing unit and the constraints (and bounds) it
+    violates, as the kernel's does."""
+    index, coef, _ = program.all_rows
+    names = list(program.family_names)
+    bounds_fail = tf.logical_not(tf.reduce_all(
+        (x >= bounds.low) & (x <= bounds.high) & tf.math.is_finite(x), axis=0))  # [units]
+    unit_fails = bounds_fail
+    if index.shape[0]:
+        values = tf.cast(tf.gather(x, index), tf.float64) * tf.constant(coef[..., None],
+                                                                        tf.float64)
+        row_fails = _exact_sum.exact_sign_tf(tf.transpose(values, [0, 2, 1])) < 0  # [R, units]
+        unit_fails = unit_fails | tf.reduce_any(row_fails, axis=0)
+    first = tf.argmax(tf.concat([tf.cast(unit_fails, tf.int32), [0]], axis=0))
+    failing = [tf.reshape(tf.gather(tf.concat([bounds_fail, [False]], axis=0), first), [1])]
+    if index.shape[0]:
+        unit_rows = tf.gather(tf.concat([row_fails, tf.zeros_like(row_fails[:, :1])], axis=1),
+                              first, axis=1)
+        failing.insert(0, tf.math.unsorted_segment_max(
+            tf.cast(unit_rows, tf.int32), program.row_families, len(names)) > 0)
+    labels = tf.boolean_mask(tf.constant(names + ["output bounds"]), tf.concat(failing, axis=0))
+    return tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(unit_fails)),
+        [tf.strings.join([
+            tf.strings.format("lattice projection found no point that satisfies every "
+                              "constraint exactly for unit {}: even the constant lattice "
+                              "violates ", first),
+            tf.strings.reduce_join(labels, separator=", "),
+            " (these constraints contradict one another)"])])
 
 
 #: Relative sizes of the interior shifts tried when a sweep leaves a conflict.
@@ -262,14 +385,14 @@ _SHIFTS = (0.0, 1e-12, 1e-9, 1e-6, 1e-3)
 
 
 def _finalize_tf(x, x0, program, bounds):
-    """Finalize (module docstring) on ``x`` of shape ``[V, units]``."""
+    """Finalize (module docstring) on ``x`` of shape ``[V, units]`` (``bounds``
+    a ``_Bounds``)."""
     dtype = x.dtype
-    low = tf.constant(bounds[0], dtype)
-    high = tf.constant(bounds[1], dtype)
+    low, high = bounds.low, bounds.high
     direction, margin = _lattice_constraints.interior_direction(program)
     shifts = _SHIFTS if margin > 0 else _SHIFTS[:1]
     scale = (1 + tf.reduce_max(tf.abs(x), axis=0, keepdims=True)) / max(margin, 1e-300)
-    result = tf.clip_by_value(tf.reduce_mean(x0, axis=0, keepdims=True), low, high)
+    result = tf.minimum(tf.maximum(tf.reduce_mean(x0, axis=0, keepdims=True), low), high)
     result = tf.broadcast_to(result, tf.shape(x))
     # Later starts override earlier ones: the least perturbed feasible one wins.
     starts = [x + tf.constant(direction[:, None] * shift, dtype) * scale if shift else x
@@ -292,15 +415,15 @@ def _blend_toward_interior_tf(x, x0, program, bounds, direction):
     bound likewise. Rounding left over is repaired by the sweep.
     """
     dtype = x.dtype
-    low, high = float(bounds[0]), float(bounds[1])
+    low, high = bounds.low, bounds.high
     size = 1 + tf.reduce_max(tf.abs(x), axis=0, keepdims=True)  # [1, units]
     mean = tf.reduce_mean(x0, axis=0, keepdims=True)
-    if np.isfinite(low) and np.isfinite(high):
+    if bounds.has_low and bounds.has_high:
         size = tf.minimum(size, (high - low) / 4)
     center = mean
-    if np.isfinite(low):
+    if bounds.has_low:
         center = tf.maximum(center, low + size)
-    if np.isfinite(high):
+    if bounds.has_high:
         center = tf.minimum(center, high - size)
     interior = center + tf.constant(direction[:, None], dtype) * size
     index, coef, _ = program.all_rows
@@ -309,10 +432,10 @@ def _blend_toward_interior_tf(x, x0, program, bounds, direction):
     tiny = tf.constant(np.finfo(dtype.as_numpy_dtype).tiny, dtype)  # smallest positive normal
     need = tf.where(a_x < 0, -a_x / tf.maximum(a_p - a_x, tiny), 0)
     lam = tf.reduce_max(need, axis=0, keepdims=True)
-    if np.isfinite(low):
+    if bounds.has_low:
         lam = tf.maximum(lam, tf.reduce_max(tf.where(
             x < low, (low - x) / tf.maximum(interior - x, tiny), 0), axis=0, keepdims=True))
-    if np.isfinite(high):
+    if bounds.has_high:
         lam = tf.maximum(lam, tf.reduce_max(tf.where(
             x > high, (x - high) / tf.maximum(x - interior, tiny), 0), axis=0, keepdims=True))
     lam = tf.minimum(lam, 1)
@@ -323,15 +446,14 @@ def _sweep_tf(x, program, bounds):
     """The ordered clamp-and-nudge sweep over the vertices of ``x [V, units]``."""
     dtype = x.dtype
     index, coef, offsets, levels = program.finalize_tables
-    low = tf.constant(bounds[0], dtype)
-    high = tf.constant(bounds[1], dtype)
+    low, high = bounds.low, bounds.high
     up = tf.constant(np.inf, dtype)
     for level in levels:
         counts = offsets[level + 1] - offsets[level]
         width = int(counts.max(initial=0))
         if width == 0:
             x = tf.tensor_scatter_nd_update(
-                x, level[:, None], tf.clip_by_value(tf.gather(x, level), low, high))
+                x, level[:, None], tf.minimum(tf.maximum(tf.gather(x, level), low), high))
             continue
         # Rows of each target, padded to ``width`` with all-zero rows.
         rows = offsets[level][:, None] + np.arange(width)[None, :]
@@ -362,7 +484,7 @@ def _sweep_tf(x, program, bounds):
             need_down = tf.reduce_any(violated & is_upper, axis=1)
             value = tf.where(need_up & ~need_down, tf.math.nextafter(value, up), value)
             value = tf.where(need_down & ~need_up, tf.math.nextafter(value, -up), value)
-        value = tf.clip_by_value(value, low, high)
+        value = tf.minimum(tf.maximum(value, low), high)
         x = tf.tensor_scatter_nd_update(x, level[:, None], value)
     return x
 
@@ -370,7 +492,7 @@ def _sweep_tf(x, program, bounds):
 def _feasible_tf(x, program, bounds):
     """Bool ``[units]``: every inequality and bound holds exactly on ``x [V, units]``."""
     index, coef, _ = program.all_rows
-    ok = tf.reduce_all((x >= bounds[0]) & (x <= bounds[1]), axis=0)
+    ok = tf.reduce_all((x >= bounds.low) & (x <= bounds.high) & tf.math.is_finite(x), axis=0)
     if index.shape[0] == 0:
         return ok
     values = tf.cast(tf.gather(x, index), tf.float64) * tf.constant(coef[..., None], tf.float64)
@@ -391,7 +513,8 @@ def _kernel_projection(params, program, bounds, num_iterations, tolerance):
             f"with `{_native.REBUILD_COMMAND}` or pass implementation='portable'")
     inputs = _kernel_inputs(program, bounds, params.dtype)
     return ops.tf_lattice_lattice_projection(
-        params=params, num_iterations=num_iterations, tolerance=tolerance, **inputs)
+        params=params, num_iterations=num_iterations, tolerance=tolerance,
+        family_names=program.family_names, **inputs)
 
 
 def _kernel_inputs(program, bounds, dtype):
@@ -420,6 +543,7 @@ def _kernel_inputs(program, bounds, dtype):
                 "row_index": tf.constant(tables["row_index"], tf.int64),
                 "row_coef": tf.constant(tables["row_coef"].astype(np_dtype)),
                 "row_offsets": tf.constant(tables["row_offsets"], tf.int64),
+                "row_family": tf.constant(program.row_families, tf.int64),
                 "interior_direction": tf.constant(np.asarray(direction, np.float64)),
                 "interior_margin": tf.constant(float(margin), tf.float64),
                 "bounds": tf.constant(np.array(bounds, np_dtype)),
@@ -499,5 +623,7 @@ def _exact_projection(params, program, bounds):
             problem.solve(solver=cp.CLARABEL)
         solutions.append(theta.value if theta.value is not None else unit)
     solved = tf.constant(np.array(solutions).reshape(values.shape), params.dtype)
-    result = _finalize_tf(tf.transpose(solved), tf.transpose(params), program, bounds)
-    return tf.transpose(result)
+    checked = _Bounds.of(bounds, params.dtype)
+    result = _finalize_tf(tf.transpose(solved), tf.transpose(params), program, checked)
+    with tf.control_dependencies([_assert_feasible(result, program, checked)]):
+        return tf.transpose(result)

@@ -20,7 +20,9 @@ zero), monotone ones ``o_i = sign_i``, and the projection is the convex problem
 with ``o_i v_i >= 0`` and the affine equality ``sum_i o_i v_i = 1``. Without
 dominances this is a simplex projection of ``o * w``, computed in closed form.
 
-Dominances run a batched interior-point solver, then a finalize step that
+Dominances run a batched interior-point solver
+(:mod:`tf_lattice.ops._quadratic_program`: the compiled op, or the portable
+solver XLA-compiled inside graphs), then a finalize step that
 makes every constraint hold exactly in the weights' dtype: signs are clipped,
 the dominance graph (edges weak -> dominant) is swept upward in topological
 order and downward in reverse, the two feasible sweeps are averaged and swept
@@ -43,7 +45,8 @@ DEFAULT_NUM_ITERATIONS = 40
 
 def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
                       range_dominances=(), input_ranges=None, normalization_order=None,
-                      num_iterations=DEFAULT_NUM_ITERATIONS, exact=False):
+                      num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
+                      implementation="kernel"):
     """Projects linear weights onto sign, dominance and normalization constraints.
 
     Args:
@@ -56,6 +59,8 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
       normalization_order: None or 1 (see the module docstring).
       num_iterations: interior-point iterations.
       exact: solve with cvxpy instead (eager only).
+      implementation: "kernel" (the compiled interior-point op) or "portable"
+        (stock TensorFlow ops, XLA-compiled inside graphs).
 
     Returns:
       A tensor like ``weights`` satisfying every constraint (the normalization
@@ -65,9 +70,12 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
       ValueError: bad shapes or directions, a dominance on an input that is not
         increasing, a cycle among dominances, missing or empty input ranges, an
         unsupported normalization order.
+      tf.errors.InvalidArgumentError: NaN in ``weights`` (eager or in graphs).
     """
+    _common.check_implementation(implementation)
     with tf.name_scope("linear_projection"):
         weights = _common.float_matrix("weights", weights, ("d", "units"), known_axis=0)
+        weights = _common.assert_no_nan("weights", weights, "linear_projection")
         problem = LinearConstraints(weights.shape[0], monotonicities, monotonic_dominances,
                                     range_dominances, input_ranges, normalization_order)
         if exact:
@@ -80,20 +88,29 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
                 orientation = problem.orientation(target)
                 target = orientation * project_onto_simplex(orientation * target)
             return tf.cast(tf.transpose(problem.finalize(target, epsilon)), weights.dtype)
-        final = _compiled.call_compiled_in_graphs(
-            lambda target: problem.finalize(
-                _solve(target, problem, num_iterations), epsilon), target)
+
+        def project(target):
+            return problem.finalize(_solve(target, problem, num_iterations, implementation),
+                                    epsilon)
+
+        # Inside graphs: one graph function per configuration, XLA-compiled
+        # for the portable solver.
+        key = ("linear_projection", implementation, problem.key(), num_iterations,
+               float(epsilon))
+        call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+                else _compiled.call_compiled_in_graphs)
+        final = call(key, project, target)
         return tf.cast(tf.transpose(final), weights.dtype)
 
 
-def _solve(target, problem, num_iterations):
+def _solve(target, problem, num_iterations, implementation):
     """Interior-point projection of ``[units, d]`` float64 weights (nearly feasible)."""
     units = tf.shape(target)[0]
     matrix = tf.tile(tf.constant(problem.inequality_rows())[tf.newaxis], [units, 1, 1])
     if not problem.normalization_order:
         return _quadratic_program.project_onto_polyhedron(
             target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
-            num_iterations=num_iterations)
+            num_iterations=num_iterations, implementation=implementation)
     orientation = problem.orientation(target)
     free = np.nonzero(problem.signs == 0)[0]
     if free.size:
@@ -103,7 +120,7 @@ def _solve(target, problem, num_iterations):
     return _quadratic_program.project_onto_polyhedron(
         target, matrix, tf.zeros(tf.shape(matrix)[:2], tf.float64),
         orientation[:, tf.newaxis, :], tf.ones([units, 1], tf.float64),
-        num_iterations=num_iterations)
+        num_iterations=num_iterations, implementation=implementation)
 
 def project_onto_simplex(points):
     """Euclidean projection of each row onto ``{u : u >= 0, sum_i u_i = 1}``.
@@ -174,6 +191,12 @@ class LinearConstraints:
             raise ValueError(
                 f"normalization_order must be None or 1, got {normalization_order!r}")
         self.normalization_order = normalization_order
+
+    def key(self):
+        """A hashable value that determines every constraint (for caches)."""
+        return (self.size, tuple(self.signs.tolist()), tuple(self.dominances),
+                tuple(self.range_pairs), tuple(self.widths.tolist()),
+                self.normalization_order)
 
     def orientation(self, target):
         """The sign each weight keeps under normalization, float64 ``[units, d]``.

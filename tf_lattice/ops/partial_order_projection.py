@@ -7,7 +7,8 @@ For each unit (row) the projection solves
                 output_min <= y_c <= output_max
 
 (isotonic regression on a directed acyclic graph). It runs a batched
-interior-point solver to high accuracy, then a finalize step that makes every
+interior-point solver to high accuracy (:mod:`tf_lattice.ops._quadratic_program`:
+the compiled op, or the portable solver XLA-compiled inside graphs), then a finalize step that makes every
 pair hold exactly in floating point: the result is clipped to the bounds, then
 two feasible points are formed, one by raising entries in topological order
 (``y_b <- max(y_b, y_a)``) and one by lowering them in reverse order
@@ -30,7 +31,8 @@ DEFAULT_NUM_ITERATIONS = 40
 
 
 def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
-                             num_iterations=DEFAULT_NUM_ITERATIONS, exact=False):
+                             num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
+                             implementation="kernel"):
     """Projects each row of ``values`` onto a partial order and bounds.
 
     Args:
@@ -40,6 +42,8 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
       output_max: upper bound or None.
       num_iterations: interior-point iterations.
       exact: solve with cvxpy instead (eager only).
+      implementation: "kernel" (the compiled interior-point op) or "portable"
+        (stock TensorFlow ops, XLA-compiled inside graphs).
 
     Returns:
       A tensor like ``values`` satisfying every pair and bound exactly.
@@ -47,9 +51,12 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
     Raises:
       ValueError: bad shapes or pairs, a cycle among the pairs (named in the
         message), NaN bounds or ``output_min > output_max``.
+      tf.errors.InvalidArgumentError: NaN in ``values`` (eager or in graphs).
     """
+    _common.check_implementation(implementation)
     with tf.name_scope("partial_order_projection"):
         values = _common.float_matrix("values", values, ("units", "C"), known_axis=1)
+        values = _common.assert_no_nan("values", values, "partial_order_projection")
         size = values.shape[1]
         pairs = _pairwise.check_pairs(pairs, size)
         check_acyclic(pairs, size)
@@ -77,10 +84,17 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
             matrix = tf.tile(tf.constant(rows)[tf.newaxis], [units, 1, 1])
             bound = tf.tile(tf.constant(bounds)[tf.newaxis], [units, 1])
             approximate = _quadratic_program.project_onto_polyhedron(
-                target, matrix, bound, num_iterations=num_iterations)
+                target, matrix, bound, num_iterations=num_iterations,
+                implementation=implementation)
             return finalize_partial_order(approximate, pairs, lower, upper)
 
-        final = _compiled.call_compiled_in_graphs(project, target)
+        # Inside graphs: one graph function per configuration, XLA-compiled
+        # for the portable solver.
+        key = ("partial_order_projection", implementation, size, tuple(pairs), lower, upper,
+               num_iterations)
+        call = (_compiled.call_traced_in_graphs if implementation == "kernel"
+                else _compiled.call_compiled_in_graphs)
+        final = call(key, project, target)
         return tf.cast(final, values.dtype)
 
 

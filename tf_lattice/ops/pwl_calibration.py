@@ -24,6 +24,16 @@ def pwl_calibration(inputs, keypoints, outputs, implementation="kernel", name=No
     The segment is found by binary search, O(log K) per element; the kernel
     takes an O(1) path when a unit's keypoints are evenly spaced.
 
+    Infinite and far-apart keypoints: ``k_0`` may be ``-inf`` and
+    ``k_{K-1}`` may be ``+inf`` (at least one keypoint must be finite). A
+    segment with an infinite end is flat at its finite end, the limit of the
+    formula: with ``k_0 = -inf``, ``y = o_1`` for every finite ``x < k_1``
+    (and ``y = o_0`` at ``x = -inf``); with ``k_{K-1} = +inf``,
+    ``y = o_{K-2}`` for every finite ``x > k_{K-2}`` (and ``o_{K-1}`` at
+    ``+inf``). Its slope and keypoint gradients are 0. Keypoints whose span
+    overflows the dtype (``[-3e38, 3e38]`` in float32) are interpolated
+    exactly as the formula says, never NaN.
+
     Gradients flow to ``inputs``, ``keypoints`` and ``outputs``. At a keypoint
     the derivative is the one-sided derivative of the segment the forward pass
     used: the segment to the right of an interior keypoint and of ``k_0``, the
@@ -56,8 +66,8 @@ def pwl_calibration(inputs, keypoints, outputs, implementation="kernel", name=No
         (mismatched units or K, ``K < 2``, non-float or mixed dtypes), or an
         unknown ``implementation``.
       tf.errors.InvalidArgumentError: the same problems found only at run
-        time, and keypoints that are NaN or not strictly increasing (the
-        message names the unit and index).
+        time, and keypoints that are NaN, not strictly increasing (the
+        message names the unit and index) or all infinite (``[-inf, inf]``).
       tf_lattice._native.OpsNotBuiltError: ``implementation="kernel"`` and
         the compiled kernels are missing or were built for another
         TensorFlow.
@@ -187,12 +197,46 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     k_hi = tf.gather(unit_keypoints, segment + 1, batch_dims=1)
     o_lo = tf.gather(outputs, segment, batch_dims=1)
     o_hi = tf.gather(outputs, segment + 1, batch_dims=1)
-    fraction = (x - k_lo) / (k_hi - k_lo)
-    inside = o_lo + (o_hi - o_lo) * fraction
     below = x < unit_keypoints[:, :1]
     above = x > unit_keypoints[:, -1:]
+    # The inside branch sees a point of its segment wherever the outside
+    # branches answer, so that its (discarded) gradient stays finite.
+    inside_x = tf.where(below | above, k_lo, x)
+    fraction = _segment_fraction(k_lo, k_hi, inside_x)
+    rise = o_hi - o_lo
+    # As the kernel: a rise that overflows (outputs of opposite signs near the
+    # dtype's limit) is not used, so finite outputs give a finite result.
+    regular = tf.math.is_finite(rise)
+    inside = tf.where(regular, o_lo + tf.where(regular, rise, tf.zeros_like(rise)) * fraction,
+                      (1 - fraction) * o_lo + fraction * o_hi)
     y = tf.where(below, outputs[:, :1], tf.where(above, outputs[:, -1:], inside))
     return tf.transpose(y)
+
+
+def _segment_fraction(k_lo, k_hi, x):
+    """``(x - k_lo) / (k_hi - k_lo)`` with the kernel's limits (``SegmentFraction``).
+
+    A segment with an infinite end is flat at its finite end (fraction 1 below
+    an infinite ``k_lo``, 0 above an infinite ``k_hi``; ``x`` equal to that
+    end gives its own output); a width that overflows is divided with every
+    term halved. Each branch divides by a safe denominator where another
+    branch answers, so no gradient becomes NaN.
+    """
+    width = k_hi - k_lo
+    regular = tf.math.is_finite(width)
+    lo_infinite = tf.math.is_inf(k_lo)
+    hi_infinite = tf.math.is_inf(k_hi)
+    one = tf.ones_like(width)
+    half = tf.constant(0.5, width.dtype)
+    plain = (x - k_lo) / tf.where(regular, width, one)
+    halved_width = k_hi * half - k_lo * half
+    halved = (x * half - k_lo * half) / tf.where(
+        regular | lo_infinite | hi_infinite, one, halved_width)
+    finite_x = tf.where(tf.math.is_nan(x), x, one)  # 1, or NaN for NaN x.
+    below_infinite = tf.where(tf.equal(x, k_lo), tf.zeros_like(x), finite_x)
+    above_infinite = tf.where(tf.equal(x, k_hi), one, finite_x - 1)
+    return tf.where(regular, plain, tf.where(
+        lo_infinite, below_infinite, tf.where(hi_infinite, above_infinite, halved)))
 
 
 def _dynamic_checks(inputs, keypoints, outputs):
@@ -244,7 +288,11 @@ def _check_keypoint_values(keypoints):
     no_nan = tf.debugging.Assert(
         tf.logical_not(tf.reduce_any(tf.math.is_nan(rows))),
         ["keypoints must not be NaN; got keypoints =", keypoints], summarize=64)
-    with tf.control_dependencies([no_nan]):
+    has_finite = tf.debugging.Assert(
+        tf.reduce_all(tf.reduce_any(tf.math.is_finite(rows), axis=1)),
+        ["keypoints must include a finite keypoint; got keypoints =", keypoints],
+        summarize=64)
+    with tf.control_dependencies([no_nan, has_finite]):
         gaps = rows[:, 1:] - rows[:, :-1]
     violations = tf.reshape(tf.logical_not(gaps > 0), [-1])
     first = tf.argmax(tf.cast(violations, tf.int32), output_type=tf.int32)

@@ -276,13 +276,15 @@ class CalibratedEstimator(tf.estimator.Estimator):
 
         Returns:
           A :class:`tf_lattice.constraints.Certificate` merging every
-          constrained layer's checks (calibrator checks name their feature).
+          constrained layer's checks (calibrator checks name their feature)
+          and one structural check per declared constraint (the network
+          carries it from the feature to the output).
 
         Raises:
           ValueError: no checkpoint yet.
         """
         return certify_network(type(self).__name__, self.keras_model(checkpoint_path),
-                               [spec.name for spec in self._tfl_plan.specs])
+                               list(self._tfl_plan.specs), self._tfl_constraints)
 
     def finalize(self):
         """Applies each layer's strictest projection to the latest checkpoint.

@@ -1,7 +1,7 @@
 """Keras models restored from (and written back to) Estimator checkpoints.
 
 An Estimator's checkpoint names each variable by its graph name
-(``calibrator_0/kernel``). The same builder run in a fresh graph and
+(``numeric_calibration/kernel``). The same builder run in a fresh graph and
 eagerly creates the same weights in the same order, so the graph names of
 the weights map each eager weight to its checkpoint entry.
 """

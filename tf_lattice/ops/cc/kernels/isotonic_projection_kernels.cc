@@ -1,9 +1,12 @@
 // Kernels of TfLattice>IsotonicProjection: the CPU kernel splits units over
 // TensorFlow's thread pool; the GPU kernel (CUDA builds) runs one thread per
-// unit. Both call IsotonicRow from lib/isotonic.h.
+// unit. Both call IsotonicRow from lib/isotonic.h, after the same host-side
+// checks (CheckInputs): shapes, the bounds and every entry.
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
@@ -46,6 +49,48 @@ absl::Status CheckShapes(OpKernelContext* context) {
   return absl::OkStatus();
 }
 
+// The first entry (flat index, -1 if none) that fails IsotonicEntryValid,
+// with its value and weight.
+template <typename T>
+struct InvalidEntry {
+  int64_t index = -1;
+  T value = T(0);
+  T weight = T(0);
+};
+
+// The error for an invalid entry of a [units, size] input.
+template <typename T>
+absl::Status InvalidEntryError(const InvalidEntry<T>& entry, int64_t size) {
+  const int64_t unit = entry.index / size;
+  const int64_t i = entry.index % size;
+  if (std::isnan(static_cast<double>(entry.value))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("values contain NaN in unit ", unit, " at index ", i));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "weights must be positive and finite; unit ", unit, " has weight ",
+      static_cast<double>(entry.weight), " at index ", i));
+}
+
+// Every check of both kernels, run on the host: shapes, then the bounds
+// (host memory on both devices), then the entries. `find_invalid(&entry)`
+// searches the entries on the kernel's device and returns its status.
+template <typename T, typename FindInvalid>
+absl::Status CheckInputs(OpKernelContext* context, FindInvalid find_invalid) {
+  TF_RETURN_IF_ERROR(CheckShapes(context));
+  const T lower = context->input(3).scalar<T>()();
+  const T upper = context->input(4).scalar<T>()();
+  if (!(lower <= upper)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lower must not exceed upper (nor be NaN), got lower=", static_cast<double>(lower),
+        ", upper=", static_cast<double>(upper)));
+  }
+  InvalidEntry<T> entry;
+  TF_RETURN_IF_ERROR(find_invalid(&entry));
+  if (entry.index >= 0) return InvalidEntryError(entry, context->input(0).dim_size(1));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 template <typename T>
@@ -54,31 +99,24 @@ class IsotonicProjectionCpuOp : public OpKernel {
   explicit IsotonicProjectionCpuOp(OpKernelConstruction* context) : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapes(context));
     const Tensor& values_tensor = context->input(0);
-    const int64_t units = values_tensor.dim_size(0);
-    const int64_t size = values_tensor.dim_size(1);
     const T* values = values_tensor.flat<T>().data();
     const T* weights = context->input(1).flat<T>().data();
+    OP_REQUIRES_OK(context, CheckInputs<T>(context, [&](InvalidEntry<T>* entry) {
+                     const int64_t count = values_tensor.NumElements();
+                     for (int64_t i = 0; i < count; ++i) {
+                       if (!::tf_lattice::IsotonicEntryValid(values[i], weights[i])) {
+                         *entry = {i, values[i], weights[i]};
+                         break;
+                       }
+                     }
+                     return absl::OkStatus();
+                   }));
+    const int64_t units = values_tensor.dim_size(0);
+    const int64_t size = values_tensor.dim_size(1);
     const bool* increasing = context->input(2).flat<bool>().data();
     const T lower = context->input(3).scalar<T>()();
     const T upper = context->input(4).scalar<T>()();
-    OP_REQUIRES(context, !(lower > upper),
-                absl::InvalidArgumentError(absl::StrCat(
-                    "lower must not exceed upper, got lower=", lower, " > upper=", upper)));
-    for (int64_t unit = 0; unit < units; ++unit) {
-      for (int64_t i = 0; i < size; ++i) {
-        const T value = values[unit * size + i];
-        const T weight = weights[unit * size + i];
-        OP_REQUIRES(context, !std::isnan(value),
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "values contain NaN in unit ", unit, " at index ", i)));
-        OP_REQUIRES(context, weight > T(0) && std::isfinite(weight),
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "weights must be positive and finite; unit ", unit, " has weight ",
-                        weight, " at index ", i)));
-      }
-    }
     Tensor* output_tensor = nullptr;
     OP_REQUIRES_OK(context,
                    context->allocate_output(0, values_tensor.shape(), &output_tensor));
@@ -111,16 +149,30 @@ class IsotonicProjectionCpuOp : public OpKernel {
 TF_LATTICE_REGISTER_ISOTONIC(DEVICE_CPU, IsotonicProjectionCpuOp);
 
 #if TF_LATTICE_WITH_CUDA
-// The GPU kernel checks shapes; the value and weight checks (NaN, positivity)
-// are done by the Python wrapper before the op for GPU placement.
+// Runs the CPU kernel's checks: the entries are searched on the device, the
+// bounds read from host memory.
 template <typename T>
 class IsotonicProjectionGpuOp : public OpKernel {
  public:
   explicit IsotonicProjectionGpuOp(OpKernelConstruction* context) : OpKernel(context) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapes(context));
     const Tensor& values = context->input(0);
+    OP_REQUIRES_OK(context, CheckInputs<T>(context, [&](InvalidEntry<T>* entry) {
+                     Tensor scratch;
+                     TF_RETURN_IF_ERROR(
+                         context->allocate_temp(DT_INT64, TensorShape({1}), &scratch));
+                     const std::string error = ::tf_lattice::LaunchFindInvalidIsotonicEntry<T>(
+                         GpuStream(context), values.flat<T>().data(),
+                         context->input(1).flat<T>().data(), values.NumElements(),
+                         reinterpret_cast<unsigned long long*>(scratch.flat<int64_t>().data()),
+                         &entry->index, &entry->value, &entry->weight);
+                     if (!error.empty()) {
+                       return absl::InternalError(
+                           absl::StrCat("isotonic projection input check on the GPU: ", error));
+                     }
+                     return absl::OkStatus();
+                   }));
     const int64_t units = values.dim_size(0);
     const int64_t size = values.dim_size(1);
     Tensor* output = nullptr;
@@ -134,8 +186,8 @@ class IsotonicProjectionGpuOp : public OpKernel {
     OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, values.shape(), &block_end));
     const std::string error = ::tf_lattice::LaunchIsotonicProjection<T>(
         GpuStream(context), values.flat<T>().data(), context->input(1).flat<T>().data(),
-        context->input(2).flat<bool>().data(), context->input(3).flat<T>().data(),
-        context->input(4).flat<T>().data(), units, size, block_sum.flat<T>().data(),
+        context->input(2).flat<bool>().data(), context->input(3).scalar<T>()(),
+        context->input(4).scalar<T>()(), units, size, block_sum.flat<T>().data(),
         block_weight.flat<T>().data(), block_end.flat<int64_t>().data(),
         output->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
@@ -143,7 +195,17 @@ class IsotonicProjectionGpuOp : public OpKernel {
   }
 };
 
-TF_LATTICE_REGISTER_ISOTONIC(DEVICE_GPU, IsotonicProjectionGpuOp);
+// lower and upper are read on the host by the checks and passed by value.
+#define TF_LATTICE_REGISTER_ISOTONIC_GPU(T)                      \
+  REGISTER_KERNEL_BUILDER(Name("TfLattice>IsotonicProjection")    \
+                              .Device(DEVICE_GPU)                 \
+                              .TypeConstraint<T>("T")             \
+                              .HostMemory("lower")                \
+                              .HostMemory("upper"),               \
+                          IsotonicProjectionGpuOp<T>)
+TF_LATTICE_REGISTER_ISOTONIC_GPU(float);
+TF_LATTICE_REGISTER_ISOTONIC_GPU(double);
+#undef TF_LATTICE_REGISTER_ISOTONIC_GPU
 #endif  // TF_LATTICE_WITH_CUDA
 
 #undef TF_LATTICE_REGISTER_ISOTONIC

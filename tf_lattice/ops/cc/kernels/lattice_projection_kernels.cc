@@ -1,7 +1,10 @@
 // CPU (and, with CUDA, GPU) kernels of TfLattice>LatticeProjection. The
 // per-unit algorithm lives in lib/lattice_projection.h, shared with the CUDA
 // kernel; on the CPU the Dykstra cycles of a batch of units run together
-// (lib/lattice_dykstra_lanes.h) before each unit's finalize.
+// (lib/lattice_dykstra_lanes.h) before each unit's finalize. Both kernels
+// run every input check of lib/lattice_projection_checks.h (the CPU in a
+// host loop, the GPU on the device) and report its first failure with the
+// same message, and both fail for a unit that ends infeasible.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
@@ -19,18 +23,22 @@
 #include "tf_lattice/ops/cc/kernels/lattice_projection_gpu.h"
 #include "tf_lattice/ops/cc/lib/lattice_dykstra_lanes.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
+#include "tf_lattice/ops/cc/lib/lattice_projection_checks.h"
 
 namespace tensorflow {
 namespace tf_lattice {
 namespace {
 
-using ::tf_lattice::kRowTerms;
+using ::tf_lattice::DownscaleExponent;
+using ::tf_lattice::kBoundsBit;
+using ::tf_lattice::kLastFamilyBit;
 using ::tf_lattice::LanePlan;
 using ::tf_lattice::LaneScratchSize;
 using ::tf_lattice::MakeLanePlan;
 using ::tf_lattice::NumProjections;
-using ::tf_lattice::ProjectLanes;
+using ::tf_lattice::ProjectionCheckFailure;
 using ::tf_lattice::ProjectionProgram;
+using ::tf_lattice::ProjectLanes;
 using ::tf_lattice::ProjectUnit;
 using ::tf_lattice::ScratchPerUnit;
 
@@ -44,6 +52,7 @@ enum Input {
   kRowIndex,
   kRowCoef,
   kRowOffsets,
+  kRowFamily,
   kInteriorDirection,
   kInteriorMargin,
   kBounds,
@@ -92,6 +101,8 @@ absl::Status CheckShapes(OpKernelContext* context) {
   }
   TF_RETURN_IF_ERROR(rank_and_last(kRowOffsets, "row_offsets", 1, v + 1,
                                    absl::StrCat("[", v + 1, "] (num_vertices + 1)")));
+  TF_RETURN_IF_ERROR(rank_and_last(kRowFamily, "row_family", 1, r,
+                                   absl::StrCat("[", r, "] (one family per row)")));
   TF_RETURN_IF_ERROR(rank_and_last(kInteriorDirection, "interior_direction", 1, v,
                                    absl::StrCat("[", v, "] (num_vertices)")));
   TF_RETURN_IF_ERROR(rank_and_last(kInteriorMargin, "interior_margin", 0, -1, "[] (a scalar)"));
@@ -113,113 +124,111 @@ absl::Status CheckScalars(const Tensor& margin, const Tensor& bounds) {
 }
 
 // Checks every input's shape, then the scalar inputs' values (host memory):
-// what both the CPU and the GPU kernel require before they project.
+// what both the CPU and the GPU kernel require before the table checks.
 template <typename T>
 absl::Status CheckShapesAndScalars(OpKernelContext* context) {
   TF_RETURN_IF_ERROR(CheckShapes(context));
   return CheckScalars<T>(context->input(kInteriorMargin), context->input(kBounds));
 }
 
-// Checks the tables' contents (host memory): every index is a vertex, every
-// offset table is non-decreasing and complete, every row's vertices are at
-// most its target with the target present, and coefficients are small
-// integers (so row products are exact).
+// The message of the first failing input item (lattice_projection_checks.h),
+// the same on both devices.
 template <typename T>
-absl::Status CheckTables(OpKernelContext* context, int64_t v) {
-  const auto chain_index = context->input(kChainIndex).flat<int64_t>();
-  const auto families = context->input(kChainFamilies).matrix<int64_t>();
-  const int64_t num_chain_values = chain_index.size();
-  for (int64_t i = 0; i < num_chain_values; ++i) {
-    if (chain_index(i) < 0 || chain_index(i) >= v) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "chain_index[", i, "] = ", chain_index(i), " is not a vertex in [0, ", v, ")"));
-    }
-  }
-  for (int64_t f = 0; f < families.dimension(0); ++f) {
-    const int64_t offset = families(f, 0), count = families(f, 1), length = families(f, 2);
-    if (offset < 0 || count < 0 || length < 1 || length > v || offset > num_chain_values ||
-        count > (num_chain_values - offset) / length) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "chain_families[", f, "] = (", offset, ", ", count, ", ", length,
-          ") does not fit chain_index of size ", num_chain_values, " and ", v, " vertices"));
-    }
-  }
-  const auto h_index = context->input(kHalfspaceIndex).matrix<int64_t>();
-  const auto h_coef = context->input(kHalfspaceCoef).matrix<T>();
-  const int64_t h = h_index.dimension(0);
-  for (int64_t i = 0; i < h; ++i) {
-    bool nonzero = false;
-    for (int t = 0; t < kRowTerms; ++t) {
-      if (h_index(i, t) < 0 || h_index(i, t) >= v) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "halfspace_index[", i, ", ", t, "] = ", h_index(i, t), " is not a vertex in [0, ",
-            v, ")"));
+absl::Status CheckFailureStatus(const ProjectionCheckFailure& f,
+                                const ProjectionProgram<T>& program) {
+  const int64_t i = f.item;
+  const int64_t v = program.num_vertices;
+  const auto error = [](auto... parts) {
+    return absl::InvalidArgumentError(absl::StrCat(parts...));
+  };
+  switch (f.check) {
+    case ::tf_lattice::kCheckChainIndex:
+      return error("chain_index[", i, "] = ", f.ints[0], " is not a vertex in [0, ", v, ")");
+    case ::tf_lattice::kCheckChainFamilies:
+      return error("chain_families[", i, "] = (", f.ints[0], ", ", f.ints[1], ", ", f.ints[2],
+                   ") does not fit chain_index of size ", program.num_chain_values, " and ", v,
+                   " vertices");
+    case ::tf_lattice::kCheckHalfspaces:
+      if (f.kind == 0) {
+        return error("halfspace_index[", i, ", ", f.ints[0], "] = ", f.ints[1],
+                     " is not a vertex in [0, ", v, ")");
       }
-      if (!std::isfinite(static_cast<double>(h_coef(i, t)))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("halfspace_coef[", i, ", ", t, "] is not finite"));
+      if (f.kind == 1) {
+        return error("halfspace_coef[", i, ", ", f.ints[0], "] = ", f.real, " is not finite");
       }
-      nonzero = nonzero || h_coef(i, t) != T(0);
-    }
-    if (!nonzero) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("halfspace_coef[", i, "] is all zeros"));
-    }
+      return error("halfspace_coef[", i, "] is all zeros");
+    case ::tf_lattice::kCheckHalfspaceGroups:
+      return error("halfspace_groups must be non-decreasing offsets from 0 to ",
+                   program.num_halfspaces, " (the number of half-spaces); entry ", i, " is ",
+                   f.ints[0]);
+    case ::tf_lattice::kCheckRowOffsets:
+      if (f.kind == 0) {
+        return error("row_offsets must run from 0 to ", program.num_rows,
+                     " (the number of rows), got ", f.ints[0], " ... ", f.ints[1]);
+      }
+      return error("row_offsets must be non-decreasing, got ", f.ints[0], " then ", f.ints[1],
+                   " at vertex ", i - 1);
+    case ::tf_lattice::kCheckRows:
+      if (f.kind == 0) {
+        return error("row_index[", i, ", ", f.ints[0], "] = ", f.ints[1], " must lie in [0, ",
+                     f.ints[2],
+                     "] (rows are sorted by their largest vertex with a nonzero coefficient)");
+      }
+      if (f.kind == 1) {
+        return error("row_coef[", i, ", ", f.ints[0], "] must be one of 0, +-1, +-2, got ",
+                     f.real);
+      }
+      return error("row ", i, " is listed under vertex ", f.ints[2],
+                   " by row_offsets but has no nonzero coefficient on it");
+    case ::tf_lattice::kCheckRowFamilies:
+      return error("row_family[", i, "] = ", f.ints[0], " must be >= 0 and below the ",
+                   f.ints[1], " names of the family_names attr (when given)");
+    case ::tf_lattice::kCheckInteriorDirection:
+      return error("interior_direction[", i, "] = ", f.real, " is not finite");
+    case ::tf_lattice::kCheckParams:
+      return error("params[", f.ints[0], ", ", f.ints[1], "] = ", f.real,
+                   " is not finite: the lattice projection needs finite parameters (NaN or "
+                   "infinite parameters usually mean that training diverged)");
+    default:
+      return error("lattice projection input check ", f.check, " failed at item ", i);
   }
-  const auto groups = context->input(kHalfspaceGroups).flat<int64_t>();
-  for (int64_t g = 0; g < groups.size(); ++g) {
-    const int64_t previous = g == 0 ? 0 : groups(g - 1);
-    const bool last_ok = g + 1 < groups.size() || groups(g) == h;
-    if (groups(g) < previous || groups(g) > h || (g == 0 && groups(g) != 0) || !last_ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "halfspace_groups must be non-decreasing offsets from 0 to ", h,
-          " (the number of half-spaces); entry ", g, " is ", groups(g)));
+}
+
+// The error for the first unit whose projection is not exactly feasible
+// (masks from ProjectUnit / ProjectLanes), or OK.
+template <typename T>
+absl::Status InfeasibilityStatus(const std::vector<uint64_t>& masks,
+                                 const std::vector<std::string>& family_names,
+                                 const ProjectionProgram<T>& program) {
+  for (size_t unit = 0; unit < masks.size(); ++unit) {
+    const uint64_t mask = masks[unit];
+    if (mask == 0) continue;
+    std::vector<std::string> failing;
+    const int num_names = static_cast<int>(family_names.size());
+    for (int bit = 0; bit <= kLastFamilyBit; ++bit) {
+      if (!((mask >> bit) & 1)) continue;
+      if (bit == kLastFamilyBit && num_names > kLastFamilyBit + 1) {
+        failing.push_back(absl::StrCat("constraint families ", kLastFamilyBit, " and above"));
+      } else {
+        failing.push_back(bit < num_names ? family_names[bit]
+                                          : absl::StrCat("constraint family ", bit));
+      }
     }
-  }
-  const auto offsets = context->input(kRowOffsets).flat<int64_t>();
-  const auto row_index = context->input(kRowIndex).matrix<int64_t>();
-  const auto row_coef = context->input(kRowCoef).matrix<T>();
-  const int64_t r = row_index.dimension(0);
-  if (offsets(0) != 0 || offsets(v) != r) {
+    if ((mask >> kBoundsBit) & 1) {
+      failing.push_back(absl::StrCat("output bounds [", static_cast<double>(program.low), ", ",
+                                     static_cast<double>(program.high), "]"));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
-        "row_offsets must run from 0 to ", r, " (the number of rows), got ", offsets(0),
-        " ... ", offsets(v)));
-  }
-  for (int64_t target = 0; target < v; ++target) {
-    if (offsets(target + 1) < offsets(target)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "row_offsets must be non-decreasing, got ", offsets(target), " then ",
-          offsets(target + 1), " at vertex ", target));
-    }
-    for (int64_t i = offsets(target); i < offsets(target + 1); ++i) {
-      bool has_target = false;
-      for (int t = 0; t < kRowTerms; ++t) {
-        const int64_t vertex = row_index(i, t);
-        const T c = row_coef(i, t);
-        if (vertex < 0 || vertex >= v || (c != T(0) && vertex > target)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "row_index[", i, ", ", t, "] = ", vertex, " must lie in [0, ", target,
-              "] (rows are sorted by their largest vertex with a nonzero coefficient)"));
-        }
-        if (!(c == T(0) || c == T(1) || c == T(-1) || c == T(2) || c == T(-2))) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "row_coef[", i, ", ", t, "] must be one of 0, +-1, +-2, got ", c));
-        }
-        has_target = has_target || (vertex == target && c != T(0));
-      }
-      if (!has_target) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "row ", i, " is listed under vertex ", target, " by row_offsets but has no "
-            "nonzero coefficient on it"));
-      }
-    }
+        "lattice projection found no point that satisfies every constraint exactly for unit ",
+        unit, ": even the constant lattice violates ", absl::StrJoin(failing, ", "),
+        " (these constraints contradict one another)"));
   }
   return absl::OkStatus();
 }
 
 template <typename T>
 ProjectionProgram<T> MakeProgram(OpKernelContext* context, int64_t num_iterations,
-                                 float tolerance) {
+                                 float tolerance, int64_t num_families) {
   ProjectionProgram<T> program;
   program.num_vertices = context->input(kParams).dim_size(1);
   program.num_chain_families = context->input(kChainFamilies).dim_size(0);
@@ -238,6 +247,11 @@ ProjectionProgram<T> MakeProgram(OpKernelContext* context, int64_t num_iteration
   program.high = context->input(kBounds).flat<T>()(1);
   program.num_iterations = num_iterations;
   program.tolerance = static_cast<T>(tolerance);
+  program.num_chain_values = context->input(kChainIndex).dim_size(0);
+  program.num_halfspaces = context->input(kHalfspaceIndex).dim_size(0);
+  program.num_rows = context->input(kRowIndex).dim_size(0);
+  program.row_family = context->input(kRowFamily).flat<int64_t>().data();
+  program.num_families = num_families;
   return program;
 }
 
@@ -253,14 +267,24 @@ class ProjectionAttrs {
     OP_REQUIRES(context, tolerance_ >= 0,
                 absl::InvalidArgumentError(
                     absl::StrCat("tolerance must be >= 0, got ", tolerance_)));
+    OP_REQUIRES_OK(context, context->GetAttr("family_names", &family_names_));
   }
 
   int64_t num_iterations() const { return num_iterations_; }
   float tolerance() const { return tolerance_; }
+  const std::vector<std::string>& family_names() const { return family_names_; }
+
+  // The program of the op's inputs (device pointers on the GPU), unchecked.
+  template <typename T>
+  ProjectionProgram<T> Program(OpKernelContext* context) const {
+    return MakeProgram<T>(context, num_iterations_, tolerance_,
+                          static_cast<int64_t>(family_names_.size()));
+  }
 
  private:
   int64_t num_iterations_ = 0;
   float tolerance_ = 0;
+  std::vector<std::string> family_names_;
 };
 
 // Units whose Dykstra cycles run together (vectorized across them): up to
@@ -284,14 +308,17 @@ class LatticeProjectionCpuOp : public OpKernel {
     const Tensor& params = context->input(kParams);
     const int64_t units = params.dim_size(0);
     const int64_t v = params.dim_size(1);
-    OP_REQUIRES_OK(context, CheckTables<T>(context, v));
+    const ProjectionProgram<T> program = attrs_.Program<T>(context);
+    const T* in = params.flat<T>().data();
+    ProjectionCheckFailure failure;
+    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure)) {
+      OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
+    }
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
     if (units == 0) return;
-    const ProjectionProgram<T> program =
-        MakeProgram<T>(context, attrs_.num_iterations(), attrs_.tolerance());
-    const T* in = params.flat<T>().data();
     T* out = projected->flat<T>().data();
+    std::vector<uint64_t> masks(units, 0);
     const bool runs_dykstra = NumProjections(program) > 1 && program.num_iterations > 0;
     // The lane plan serves the Dykstra cycles only.
     const LanePlan<T> plan = runs_dykstra ? MakeLanePlan(program) : LanePlan<T>();
@@ -300,20 +327,32 @@ class LatticeProjectionCpuOp : public OpKernel {
     const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(program.num_iterations, 100));
     const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
     const auto project_range = [&](int64_t begin, int64_t end) {
+      std::vector<T> unit_scratch;
+      // Alone: every unit without Dykstra cycles, and units whose values need
+      // scaling (ProjectUnit), which the lanes do not do.
+      const auto project_alone = [&](int64_t u) {
+        unit_scratch.resize(ScratchPerUnit(program));
+        masks[u] = ProjectUnit(program, in + u * v, out + u * v, unit_scratch.data());
+      };
       if (!runs_dykstra) {
-        std::vector<T> scratch(ScratchPerUnit(program));
-        for (int64_t u = begin; u < end; ++u) {
-          ProjectUnit(program, in + u * v, out + u * v, scratch.data());
-        }
+        for (int64_t u = begin; u < end; ++u) project_alone(u);
         return;
       }
+      const auto lane_ready = [&](int64_t u) { return DownscaleExponent(in + u * v, v) == 0; };
       const int64_t lanes = std::min(lanes_per_batch, end - begin);
       std::vector<T> scratch(LaneScratchSize(plan, v, lanes));
       std::vector<T> saved(v);
-      for (int64_t first = begin; first < end; first += lanes) {
-        const int64_t batch = std::min(lanes, end - first);
+      int64_t first = begin;
+      while (first < end) {
+        if (!lane_ready(first)) {
+          project_alone(first++);
+          continue;
+        }
+        int64_t batch = 1;
+        while (batch < lanes && first + batch < end && lane_ready(first + batch)) ++batch;
         ProjectLanes(program, plan, batch, in + first * v, out + first * v, scratch.data(),
-                     saved.data());
+                     saved.data(), masks.data() + first);
+        first += batch;
       }
     };
     auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
@@ -325,10 +364,11 @@ class LatticeProjectionCpuOp : public OpKernel {
         std::max<int64_t>(1, std::min<int64_t>(num_threads, units * cost / kMinCostPerBlock));
     if (blocks == 1) {
       project_range(0, units);
-      return;
+    } else {
+      const int64_t block_size = (units + blocks - 1) / blocks;
+      workers->TransformRangeConcurrently(block_size, units, project_range);
     }
-    const int64_t block_size = (units + blocks - 1) / blocks;
-    workers->TransformRangeConcurrently(block_size, units, project_range);
+    OP_REQUIRES_OK(context, InfeasibilityStatus(masks, attrs_.family_names(), program));
   }
 
  private:
@@ -345,8 +385,8 @@ TF_LATTICE_REGISTER_CPU(double);
 
 #if TF_LATTICE_WITH_CUDA
 
-// The GPU kernel checks shapes and scalars; the table contents are built by
-// lattice_projection.kernel_tables and checked by the CPU kernel.
+// The GPU kernel runs the CPU kernel's checks: shapes and scalars on the
+// host, the tables and params on the device, with the same messages.
 template <typename T>
 class LatticeProjectionGpuOp : public OpKernel {
  public:
@@ -357,20 +397,38 @@ class LatticeProjectionGpuOp : public OpKernel {
     OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
     const Tensor& params = context->input(kParams);
     const int64_t units = params.dim_size(0);
+    const ProjectionProgram<T> program = attrs_.Program<T>(context);
+    Tensor check_scratch;
+    OP_REQUIRES_OK(context,
+                   context->allocate_temp(
+                       DT_INT64, TensorShape({::tf_lattice::kProjectionCheckScratchWords}),
+                       &check_scratch));
+    bool failed = false;
+    ProjectionCheckFailure failure;
+    const std::string check_error = ::tf_lattice::LaunchProjectionChecks<T>(
+        GpuStream(context), program, params.flat<T>().data(), params.NumElements(),
+        check_scratch.flat<int64_t>().data(), &failed, &failure);
+    OP_REQUIRES(context, check_error.empty(),
+                absl::InternalError(
+                    absl::StrCat("lattice projection input checks on the GPU: ", check_error)));
+    if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
     if (units == 0) return;
-    const ProjectionProgram<T> program =
-        MakeProgram<T>(context, attrs_.num_iterations(), attrs_.tolerance());
-    Tensor scratch;
-    OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
-                                                   TensorShape({units * ScratchPerUnit(program)}),
-                                                   &scratch));
+    Tensor scratch, masks;
+    OP_REQUIRES_OK(context,
+                   context->allocate_temp(DataTypeToEnum<T>::value,
+                                          TensorShape({units * ScratchPerUnit(program)}),
+                                          &scratch));
+    OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({units}), &masks));
+    std::vector<uint64_t> host_masks(units, 0);
     const std::string error = ::tf_lattice::LaunchLatticeProjection<T>(
         GpuStream(context), program, units, params.flat<T>().data(),
-        projected->flat<T>().data(), scratch.flat<T>().data());
+        projected->flat<T>().data(), scratch.flat<T>().data(),
+        reinterpret_cast<uint64_t*>(masks.flat<int64_t>().data()), host_masks.data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("lattice projection CUDA kernel: ", error)));
+    OP_REQUIRES_OK(context, InfeasibilityStatus(host_masks, attrs_.family_names(), program));
   }
 
  private:

@@ -137,6 +137,13 @@ absl::Status InvalidKeypointError(const CalibrationShape& shape, bool shared,
         absl::StrCat(subject, " must not be NaN, but at ", where,
                      " keypoints[index] = nan"));
   }
+  if (index > 0 && value > previous) {
+    // Increasing, so the row was rejected for having no finite keypoint.
+    return absl::InvalidArgumentError(absl::StrCat(
+        subject, " must include a finite keypoint, but ",
+        shared ? "they are" : absl::StrCat("unit ", row, " has"), " [",
+        static_cast<double>(previous), ", ", static_cast<double>(value), "]"));
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       subject, " must be strictly increasing, but at ", where,
       " keypoints[index] = ", static_cast<double>(value),

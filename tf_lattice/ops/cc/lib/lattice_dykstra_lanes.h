@@ -507,10 +507,11 @@ void SweepOrderRowsLanes(const LanePlan<T>& plan, T low, T high, int64_t num_ver
 // for each): Dykstra's cycles for all lanes at once, then the finalize, swept
 // for all lanes at once when the program has order rows only, and by
 // Finalize for every other lane. scratch holds LaneScratchSize values and
-// saved num_vertices.
+// saved num_vertices; masks[l] receives lane l's Finalize mask (0 when
+// feasible). The units must need no scaling (DownscaleExponent 0).
 template <typename T>
 void ProjectLanes(const ProjectionProgram<T>& program, const LanePlan<T>& plan, int64_t lanes,
-                  const T* x0, T* out, T* scratch, T* saved) {
+                  const T* x0, T* out, T* scratch, T* saved, uint64_t* masks) {
   const int64_t n = program.num_vertices;
   const int64_t size = n * lanes;
   T* result = scratch + (plan.num_projections + 2) * size;
@@ -525,7 +526,7 @@ void ProjectLanes(const ProjectionProgram<T>& program, const LanePlan<T>& plan, 
     const T* column = holds[l] ? swept : result;
     T* unit = out + l * n;
     for (int64_t v = 0; v < n; ++v) unit[v] = column[v * lanes + l];
-    if (!holds[l]) Finalize(program, x0 + l * n, unit, saved);
+    masks[l] = holds[l] ? 0 : Finalize(program, x0 + l * n, unit, saved);
   }
 }
 

@@ -14,6 +14,7 @@
 #define TF_LATTICE_OPS_CC_LIB_LATTICE_INTERPOLATION_H_
 
 #include <math.h>
+
 #include <cstdint>
 
 #include "tf_lattice/ops/cc/lib/host_device.h"
@@ -45,23 +46,53 @@ struct LatticeCell {
   int64_t base;
 };
 
+// Inputs at or above this value are above every lattice size (m_k <= 2^62),
+// and below it their floor converts to int64 exactly.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T Int64Ceiling() {
+  return static_cast<T>(4611686018427387904.0);  // 2^62, exact in float and double.
+}
+
 // Fills `cell` for the point x[0..d-1] (sizes m, row-major strides s).
+//
+// The cell is found in integer arithmetic: with w = floor(x_k) as an int64,
+// b_k = min(w, m_k - 2). The bound m_k - 2 and the clip test "x_k > m_k - 1"
+// are never rounded to T (in float32, T(m_k - 1) rounds up to m_k for m_k of
+// 2^24 + 4 or more, which would place the cell past the last vertex). The
+// residual x_k - floor(x_k) is exact, and 1 for x_k >= m_k - 1.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void LocateCell(int d, const T* x, const int64_t* sizes,
                                        const int64_t* strides, LatticeCell<T>* cell) {
   int64_t base = 0;
   for (int k = 0; k < d; ++k) {
-    const T upper = static_cast<T>(sizes[k] - 1);
+    const int64_t last_cell = sizes[k] - 2;
     const T value = x[k];
-    const bool below = value < T(0);
-    const bool above = value > upper;
-    const T clipped = below ? T(0) : (above ? upper : value);
-    T lower = Floor(clipped);
-    if (lower > upper - T(1)) lower = upper - T(1);
-    if (!(lower == lower)) lower = T(0);  // NaN input.
-    base += static_cast<int64_t>(lower) * strides[k];
-    cell->residual[k] = clipped - lower;
-    cell->passes_gradient[k] = !below && !above;
+    int64_t lower = 0;
+    T residual;
+    bool passes = true;
+    if (!(value == value)) {
+      residual = value;  // NaN input: NaN output, cell 0.
+    } else if (!(value > T(0))) {
+      residual = T(0);
+      passes = !(value < T(0));
+    } else {
+      const T floor_value = Floor(value);
+      // (Past 2^62 any whole number above the last vertex serves.)
+      const int64_t whole = value >= Int64Ceiling<T>() ? last_cell + 2
+                                                       : static_cast<int64_t>(floor_value);
+      if (whole > last_cell) {
+        // At or above the last vertex m_k - 1: the last cell, residual 1.
+        lower = last_cell;
+        residual = T(1);
+        passes = whole == last_cell + 1 && value == floor_value;
+      } else {
+        lower = whole;
+        residual = value - floor_value;
+      }
+    }
+    base += lower * strides[k];
+    cell->residual[k] = residual;
+    cell->passes_gradient[k] = passes;
   }
   cell->base = base;
 }
@@ -164,9 +195,16 @@ TF_LATTICE_HOST_DEVICE void HypercubeLevelWeights(int d, const T* residual, T* w
   }
 }
 
+// v + r (w - v), or (1 - r) v + r w where w - v overflows (values of opposite
+// signs near the dtype's limit), so that finite values give a finite result.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T Lerp(T v, T w, T r, T difference) {
+  return difference - difference == T(0) ? v + r * difference : (T(1) - r) * v + r * w;
+}
+
 // Contracts the 2^d corner values (values[j] = theta at corner j) one
 // dimension at a time, last dimension first: v[j] += r_k (v[j + 2^k] - v[j])
-// for j < 2^k. Returns the interpolated value; `values` is overwritten.
+// for j < 2^k (Lerp). Returns the interpolated value; `values` is overwritten.
 template <typename T>
 TF_LATTICE_HOST_DEVICE T HypercubeContract(int d, const T* residual, T* values) {
   for (int k = d - 1; k >= 0; --k) {
@@ -174,7 +212,7 @@ TF_LATTICE_HOST_DEVICE T HypercubeContract(int d, const T* residual, T* values) 
     const T r = residual[k];
     T* __restrict__ low = values;
     const T* __restrict__ high = values + half;
-    for (int64_t j = 0; j < half; ++j) low[j] += r * (high[j] - low[j]);
+    for (int64_t j = 0; j < half; ++j) low[j] = Lerp(low[j], high[j], r, high[j] - low[j]);
   }
   return values[0];
 }
@@ -198,7 +236,7 @@ TF_LATTICE_HOST_DEVICE T HypercubeContractWithGradient(int d, const T* residual,
     for (int64_t j = 0; j < half; ++j) {
       const T difference = high[j] - low[j];
       sum += weight[j] * difference;
-      low[j] += r * difference;
+      low[j] = Lerp(low[j], high[j], r, difference);
     }
     grad_residual[k] = sum;
   }

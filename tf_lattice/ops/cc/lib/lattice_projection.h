@@ -1,5 +1,5 @@
 // Per-unit lattice projection shared by the CPU loop and the CUDA kernel.
-// TF-free: only host_device.h, <math.h>, <cstdint> and <limits>.
+// TF-free: only host_device.h, power_of_two.h, <math.h>, <cstdint> and <limits>.
 //
 // A unit's vertex values x0 [V] are projected onto a compiled constraint
 // program (see tf_lattice/ops/_lattice_constraints.py and
@@ -22,6 +22,13 @@
 //   check, retry from x + s (1 + max|x|) / margin * q for s in 1e-12 ... 1e-3
 //   (q a strictly feasible direction), then from the blend of x toward a
 //   strictly feasible point, and finally return the constant clip(mean(x0)).
+//   The constant satisfies every row of the public constraint families (their
+//   coefficients sum to 0); a program whose constant fails too (possible only
+//   with hand-made tables) is reported as infeasible by a mask of the
+//   families of its failing rows (InfeasibleFamilies).
+// * Scale: a unit whose largest |x0| passes 2^kSafeExponent is projected
+//   scaled down by a power of two (exact) and scaled back, so that sums of
+//   values near the dtype's limit cannot overflow (ProjectUnit).
 //
 // Exact signs of rows: the products c_t x[i_t] with c_t in {+-1, +-2} are
 // exact in double; their rounded sum decides when it clears its error bound,
@@ -39,6 +46,7 @@
 #include <limits>
 
 #include "tf_lattice/ops/cc/lib/host_device.h"
+#include "tf_lattice/ops/cc/lib/power_of_two.h"
 
 namespace tf_lattice {
 
@@ -70,12 +78,38 @@ struct ProjectionProgram {
   T high;
   int64_t num_iterations;
   T tolerance;
+  // Table sizes (checked by lattice_projection_checks.h) and the family of
+  // each row, which names the constraints of an infeasible unit.
+  int64_t num_chain_values;
+  int64_t num_halfspaces;
+  int64_t num_rows;
+  const int64_t* row_family;  // [R], in [0, num_families)
+  int64_t num_families;
 };
+
+// Bits of the mask returned by InfeasibleFamilies: bit f for a failing row of
+// family f (families from kLastFamilyBit on share its bit), kBoundsBit for a
+// value out of the bounds or not finite.
+constexpr int kLastFamilyBit = 62;
+constexpr int kBoundsBit = 63;
 
 TF_LATTICE_HOST_DEVICE float Abs(float x) { return fabsf(x); }
 TF_LATTICE_HOST_DEVICE double Abs(double x) { return fabs(x); }
 TF_LATTICE_HOST_DEVICE float NextAfter(float x, float to) { return nextafterf(x, to); }
 TF_LATTICE_HOST_DEVICE double NextAfter(double x, double to) { return nextafter(x, to); }
+// Units with values up to 2^kSafeExponent are projected as they are: the
+// sums of the projection (of at most 2^63 terms, times coefficients up to 4)
+// stay finite. Larger ones are scaled down to that size first.
+template <typename T>
+TF_LATTICE_HOST_DEVICE int SafeExponent() {
+  return sizeof(T) == sizeof(float) ? 60 : 900;
+}
+
+// True for finite v (v - v is NaN for infinities and NaN).
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool IsFiniteValue(T v) {
+  return v - v == T(0);
+}
 
 template <typename T>
 TF_LATTICE_HOST_DEVICE T Infinity() {
@@ -110,11 +144,11 @@ TF_LATTICE_HOST_DEVICE int64_t NumProjections(const ProjectionProgram<T>& progra
 }
 
 // Scratch values one unit needs: a chain's values, its Dykstra input, the
-// cycle start, the Dykstra result, two PAV stacks of V, and one increment per
-// projection.
+// cycle start, the Dykstra result, two PAV stacks of V, one increment per
+// projection, and the scaled input of a unit with large values.
 template <typename T>
 TF_LATTICE_HOST_DEVICE int64_t ScratchPerUnit(const ProjectionProgram<T>& program) {
-  return (NumProjections(program) + 6) * program.num_vertices;
+  return (NumProjections(program) + 7) * program.num_vertices;
 }
 
 // Sign (-1, 0, 1) of the exact sum of up to kRowTerms double terms. The
@@ -326,17 +360,38 @@ TF_LATTICE_HOST_DEVICE void FinalizeSweep(const ProjectionProgram<T>& program, T
   }
 }
 
-// Whether every bound and every row holds exactly on x [V].
+// Whether every value is finite and within the bounds and every row holds
+// exactly on x [V].
 template <typename T>
 TF_LATTICE_HOST_DEVICE bool ExactlyFeasible(const ProjectionProgram<T>& program, const T* x) {
   for (int64_t v = 0; v < program.num_vertices; ++v) {
-    if (!(x[v] >= program.low && x[v] <= program.high)) return false;
+    if (!(x[v] >= program.low && x[v] <= program.high && IsFiniteValue(x[v]))) return false;
   }
   const int64_t num_rows = program.row_offsets[program.num_vertices];
   for (int64_t r = 0; r < num_rows; ++r) {
     if (!RowHolds(program, x, r)) return false;
   }
   return true;
+}
+
+// The mask (kBoundsBit, family bits) of what fails on x [V]; 0 when x is
+// exactly feasible.
+template <typename T>
+TF_LATTICE_HOST_DEVICE uint64_t InfeasibleFamilies(const ProjectionProgram<T>& program,
+                                                   const T* x) {
+  uint64_t mask = 0;
+  for (int64_t v = 0; v < program.num_vertices; ++v) {
+    if (!(x[v] >= program.low && x[v] <= program.high && IsFiniteValue(x[v]))) {
+      mask |= uint64_t{1} << kBoundsBit;
+    }
+  }
+  const int64_t num_rows = program.row_offsets[program.num_vertices];
+  for (int64_t r = 0; r < num_rows; ++r) {
+    if (RowHolds(program, x, r)) continue;
+    const int64_t family = program.row_family == nullptr ? 0 : program.row_family[r];
+    mask |= uint64_t{1} << (family < kLastFamilyBit ? family : kLastFamilyBit);
+  }
+  return mask;
 }
 
 template <typename T>
@@ -394,14 +449,15 @@ TF_LATTICE_HOST_DEVICE void BlendTowardInterior(const ProjectionProgram<T>& prog
 }
 
 // Finalize: out holds the Dykstra result on entry, an exactly feasible
-// point on exit; saved [V] is scratch.
+// point on exit; saved [V] is scratch. Returns 0, or the InfeasibleFamilies
+// mask of the constant fallback when even that fails.
 template <typename T>
-TF_LATTICE_HOST_DEVICE void Finalize(const ProjectionProgram<T>& program, const T* x0, T* out,
-                                     T* saved) {
+TF_LATTICE_HOST_DEVICE uint64_t Finalize(const ProjectionProgram<T>& program, const T* x0,
+                                         T* out, T* saved) {
   const int64_t n = program.num_vertices;
   for (int64_t v = 0; v < n; ++v) saved[v] = out[v];
   FinalizeSweep(program, out);
-  if (ExactlyFeasible(program, out)) return;
+  if (ExactlyFeasible(program, out)) return 0;
   if (program.interior_margin > 0) {
     const double shifts[kNumShifts] = {1e-12, 1e-9, 1e-6, 1e-3};
     const T scale = (T(1) + MaxAbs(saved, n)) / static_cast<T>(program.interior_margin);
@@ -410,14 +466,15 @@ TF_LATTICE_HOST_DEVICE void Finalize(const ProjectionProgram<T>& program, const 
         out[v] = saved[v] + static_cast<T>(program.interior_direction[v] * shifts[s]) * scale;
       }
       FinalizeSweep(program, out);
-      if (ExactlyFeasible(program, out)) return;
+      if (ExactlyFeasible(program, out)) return 0;
     }
     BlendTowardInterior(program, saved, x0, out);
     FinalizeSweep(program, out);
-    if (ExactlyFeasible(program, out)) return;
+    if (ExactlyFeasible(program, out)) return 0;
   }
   const T constant = Clip(Mean(x0, n), program.low, program.high);
   for (int64_t v = 0; v < n; ++v) out[v] = constant;
+  return InfeasibleFamilies(program, out);
 }
 
 // One Dykstra step of projection p on the vertices it touches: with
@@ -495,10 +552,11 @@ TF_LATTICE_HOST_DEVICE void DykstraStep(const ProjectionProgram<T>& program, int
   }
 }
 
-// Projects one unit: x0 [V] -> out [V]; scratch holds ScratchPerUnit values.
+// Projects one unit as it is (see ProjectUnit); scratch holds
+// ScratchPerUnit - V values. Returns Finalize's mask.
 template <typename T>
-TF_LATTICE_HOST_DEVICE void ProjectUnit(const ProjectionProgram<T>& program, const T* x0, T* out,
-                                        T* scratch) {
+TF_LATTICE_HOST_DEVICE uint64_t ProjectUnscaled(const ProjectionProgram<T>& program,
+                                                const T* x0, T* out, T* scratch) {
   const int64_t n = program.num_vertices;
   T* y = scratch;
   T* start = y + n;
@@ -524,7 +582,40 @@ TF_LATTICE_HOST_DEVICE void ProjectUnit(const ProjectionProgram<T>& program, con
       if (!(change > threshold)) break;
     }
   }
-  Finalize(program, x0, out, saved);
+  return Finalize(program, x0, out, saved);
+}
+
+// The power of two (as its exponent, >= 0) that a unit is scaled down by:
+// 0 unless max |x0| passes 2^SafeExponent.
+template <typename T>
+TF_LATTICE_HOST_DEVICE int DownscaleExponent(const T* x0, int64_t n) {
+  return DownscaleExponentOf(MaxAbs(x0, n), SafeExponent<T>());
+}
+
+// Projects one unit of finite values: x0 [V] -> out [V]; scratch holds
+// ScratchPerUnit values. A unit with values past 2^SafeExponent is projected
+// scaled by 2^-e (values and bounds; the rows are homogeneous, so exact
+// feasibility survives the exact scaling back unless a value underflows,
+// which the final check catches). Returns 0, or the InfeasibleFamilies mask
+// of a unit whose output is not exactly feasible.
+template <typename T>
+TF_LATTICE_HOST_DEVICE uint64_t ProjectUnit(const ProjectionProgram<T>& program, const T* x0,
+                                            T* out, T* scratch) {
+  const int64_t n = program.num_vertices;
+  const int shift = DownscaleExponent(x0, n);
+  if (shift == 0) return ProjectUnscaled(program, x0, out, scratch);
+  ProjectionProgram<T> scaled = program;
+  scaled.low = ScaleByPowerOfTwo(program.low, -shift);
+  scaled.high = ScaleByPowerOfTwo(program.high, -shift);
+  T* scaled_x0 = scratch + ScratchPerUnit(program) - n;
+  for (int64_t v = 0; v < n; ++v) scaled_x0[v] = ScaleByPowerOfTwo(x0[v], -shift);
+  ProjectUnscaled(scaled, scaled_x0, out, scratch);
+  for (int64_t v = 0; v < n; ++v) out[v] = ScaleByPowerOfTwo(out[v], shift);
+  if (ExactlyFeasible(program, out)) return 0;
+  const T mean = ScaleByPowerOfTwo(Mean(scaled_x0, n), shift);
+  const T constant = Clip(mean, program.low, program.high);
+  for (int64_t v = 0; v < n; ++v) out[v] = constant;
+  return InfeasibleFamilies(program, out);
 }
 
 }  // namespace tf_lattice

@@ -8,6 +8,15 @@
 // segment (k_i <= x < k_{i+1}), except that x == k_{K-1} uses the last
 // segment; derivatives are those of the segment used, and d/dx is zero
 // outside [k_0, k_{K-1}].
+//
+// Infinite and far-apart keypoints. Only k_0 = -inf and k_{K-1} = +inf can be
+// infinite (the keypoints increase strictly), and at least one keypoint must
+// be finite. A segment with an infinite end is flat at its finite end (the
+// limit of the formula as that end runs off): y = o_1 for finite x < k_1
+// when k_0 = -inf, y = o_{K-2} for finite x > k_{K-2} when k_{K-1} = +inf,
+// and y = o_0, o_{K-1} at x = -inf, +inf themselves. A segment whose width
+// k_{i+1} - k_i overflows is interpolated with every term halved (exact in
+// binary floating point), so it gives the formula's value, not NaN.
 #ifndef TF_LATTICE_OPS_CC_LIB_PWL_CALIBRATION_H_
 #define TF_LATTICE_OPS_CC_LIB_PWL_CALIBRATION_H_
 
@@ -18,17 +27,25 @@
 namespace tf_lattice {
 namespace pwl_calibration {
 
+// True for finite v (x - x is NaN for infinities and NaN).
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool IsFinite(T v) {
+  return v - v == T(0);
+}
+
 // Index (1..K-1) of the first keypoint that is NaN or not greater than its
-// predecessor (k_0 itself is reported as index 0 when NaN); -1 if the
-// keypoints are strictly increasing and not NaN.
+// predecessor (k_0 itself is reported as index 0 when NaN), or K - 1 when no
+// keypoint is finite (k_0 = -inf, k_1 = +inf); -1 if the keypoints are valid.
 template <typename T>
 TF_LATTICE_HOST_DEVICE int64_t FirstInvalidKeypoint(const T* keypoints,
                                                     int64_t num_keypoints) {
   if (!(keypoints[0] == keypoints[0])) return 0;
+  bool has_finite = IsFinite(keypoints[0]);
   for (int64_t i = 1; i < num_keypoints; ++i) {
     if (!(keypoints[i] > keypoints[i - 1])) return i;
+    has_finite = has_finite || IsFinite(keypoints[i]);
   }
-  return -1;
+  return has_finite ? -1 : num_keypoints - 1;
 }
 
 // 1 / spacing when the keypoints are evenly spaced to within a fraction of a
@@ -83,6 +100,32 @@ TF_LATTICE_HOST_DEVICE int64_t FindSegment(const T* keypoints,
   return CountKeypointsAtOrBelow(keypoints + 1, last, x);
 }
 
+// (x - k_lo) / (k_hi - k_lo) for x in the segment [k_lo, k_hi], with the
+// limits of the header comment where an end is infinite (x == k_lo gives 0,
+// x == k_hi gives 1, any other x the finite end; NaN stays NaN) and halved
+// terms where the width overflows.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T SegmentFraction(T k_lo, T k_hi, T x) {
+  const T width = k_hi - k_lo;
+  if (IsFinite(width)) return (x - k_lo) / width;
+  const T finite_x = x == x ? T(1) : x;  // 1, or NaN for NaN x.
+  if (!IsFinite(k_lo)) return x == k_lo ? T(0) : finite_x;
+  if (!IsFinite(k_hi)) return x == k_hi ? T(1) : finite_x - T(1);
+  const T half = T(0.5);
+  return (x * half - k_lo * half) / (k_hi * half - k_lo * half);
+}
+
+// rise / (k_hi - k_lo), the slope of a segment: 0 for a segment with an
+// infinite end, computed with halved terms where the width overflows.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T SegmentSlope(T k_lo, T k_hi, T rise) {
+  const T width = k_hi - k_lo;
+  if (IsFinite(width)) return rise / width;
+  if (!IsFinite(k_lo) || !IsFinite(k_hi)) return T(0);
+  const T half = T(0.5);
+  return (rise * half) / (k_hi * half - k_lo * half);
+}
+
 // y for one element.
 template <typename T>
 TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
@@ -91,8 +134,12 @@ TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
   if (x < keypoints[0]) return outputs[0];
   if (x > keypoints[num_keypoints - 1]) return outputs[num_keypoints - 1];
   const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
-  const T fraction = (x - keypoints[i]) / (keypoints[i + 1] - keypoints[i]);
-  return outputs[i] + (outputs[i + 1] - outputs[i]) * fraction;
+  const T fraction = SegmentFraction(keypoints[i], keypoints[i + 1], x);
+  const T rise = outputs[i + 1] - outputs[i];
+  // Outputs of opposite signs near the dtype's limit: a rise that overflows
+  // is not used, so finite outputs give a finite result.
+  if (!IsFinite(rise)) return (T(1) - fraction) * outputs[i] + fraction * outputs[i + 1];
+  return outputs[i] + rise * fraction;
 }
 
 // Gradients of one element, given the upstream gradient: d/dx and the
@@ -122,10 +169,9 @@ TF_LATTICE_HOST_DEVICE ElementGradient<T> CalibrateGradient(
     return g;
   }
   const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
-  const T width = keypoints[i + 1] - keypoints[i];
   const T rise = outputs[i + 1] - outputs[i];
-  const T fraction = (x - keypoints[i]) / width;
-  const T slope = rise / width;
+  const T fraction = SegmentFraction(keypoints[i], keypoints[i + 1], x);
+  const T slope = SegmentSlope(keypoints[i], keypoints[i + 1], rise);
   g.segment = i;
   g.input = upstream * slope;
   g.output_low = upstream * (T(1) - fraction);

@@ -1,0 +1,121 @@
+"""The estimators' training loop: fused Adam, epoch order, trace reuse, inputs."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.estimators._data import mixed_frame
+from tf_lattice import estimators
+from tf_lattice.estimators import _training
+from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
+
+
+def test_fused_adam_matches_keras_adam():
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 4)).astype("float32")
+    ours, theirs = keras.Variable(start), keras.Variable(start)
+    fused = _training.FusedAdam([ours], 0.05)
+    reference = keras.optimizers.Adam(0.05)
+    for step in range(6):
+        gradient = tf.constant(rng.normal(size=(3, 4)).astype("float32"))
+        fused.apply([gradient])
+        reference.apply([gradient], [theirs])
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    fused.reset()
+    assert float(fused.steps) == 0.0 and not np.any(np.asarray(fused.first[0]))
+
+
+def test_fused_adam_projects_constrained_variables():
+    variable = keras.Variable(np.zeros(3, "float32"))
+    variable.constraint = lambda value: tf.clip_by_value(value, 0.0, 0.01)
+    _training.FusedAdam([variable], 1.0).apply([tf.constant([-1.0, 1.0, 1.0])])
+    np.testing.assert_allclose(np.asarray(variable), [0.01, 0.0, 0.0])
+
+
+def test_epoch_order_is_a_permutation_cut_to_whole_batches():
+    rng = np.random.default_rng(0)
+    first = _training.epoch_order(23, 5, rng)
+    second = _training.epoch_order(23, 5, rng)
+    assert first.shape == (20,) and first.dtype == np.int32
+    assert len(set(first.tolist())) == 20 and first.max() < 23
+    assert not np.array_equal(first, second)
+
+
+def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
+    frame, y = mixed_frame(80)
+    kwargs = dict(monotonicity={"x": "increasing"}, epochs=3, batch_size=8, random_state=0,
+                  verbose=0)
+    first = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
+    traced = {id(loop): loop.run_epoch.experimental_get_tracing_count()
+              for loop, _ in _training._TRACES.entries.values()}
+    second = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
+    after = {id(loop): loop.run_epoch.experimental_get_tracing_count()
+             for loop, _ in _training._TRACES.entries.values()}
+    assert traced.items() <= after.items()  # no loop traced again, none replaced
+    np.testing.assert_array_equal(first.predict(frame), second.predict(frame))
+    # The fitted models are the estimators' own, not the shared template.
+    assert first.model_ is not second.model_
+    assert all(first.model_ is not loop.model for loop, _ in _training._TRACES.entries.values())
+    assert first.certify().holds and second.certify().holds
+
+
+def test_a_template_in_use_is_not_shared():
+    cache = _training._TraceCache(capacity=2)
+    made = []
+
+    def create():
+        made.append(object())
+        return made[-1]
+
+    with cache.checkout("k", create) as outer:
+        with cache.checkout("k", create) as inner:
+            assert inner is not outer
+    with cache.checkout("k", create) as again:
+        assert again is outer
+    assert len(made) == 2
+    for key in ("a", "b"):
+        with cache.checkout(key, create):
+            pass
+    assert list(cache.entries) == ["a", "b"]  # capacity 2: "k" was dropped
+
+
+def test_feature_layers_pick_columns_exactly():
+    values = np.random.default_rng(1).normal(size=(5, 4)).astype("float32")
+    gathered = GatherFeatures([[2, 0], [3, 1], [0, 0]])(values)
+    np.testing.assert_array_equal(gathered, values[:, [[2, 0], [3, 1], [0, 0]]])
+    np.testing.assert_array_equal(ReorderFeatures([3, 0, 2])(values), values[:, [3, 0, 2]])
+    raw = values.copy()
+    raw[1, 2] = np.nan
+    filled, missing = FeatureColumns([2, 0], [7.0, 8.0])(raw)
+    expected = raw[:, [2, 0]].copy()
+    expected[1, 0] = 7.0
+    np.testing.assert_array_equal(filled, expected)
+    np.testing.assert_array_equal(missing, np.isnan(raw[:, [2, 0]]).astype("float32"))
+    with pytest.raises(ValueError, match="fill_values"):
+        FeatureColumns([0, 1], [0.0])
+
+
+def test_aligned_arrays_reach_tensorflow_without_a_copy():
+    array = _training.aligned_empty((5, 3), np.float32)
+    assert array.ctypes.data % _training.TENSOR_ALIGNMENT == 0 and array.flags.c_contiguous
+    array[:] = np.arange(15, dtype=np.float32).reshape(5, 3)
+    tensor = _training.shared_tensor(array, np.float32)
+    array[0, 0] = 99.0  # shared memory: the tensor sees the change
+    assert tensor.numpy()[0, 0] == 99.0
+    # A misaligned view is copied, never handed over (TensorFlow would abort).
+    offset = _training.aligned_empty((16,), np.float32)
+    view = offset.view(np.uint8)[4:4 + 4 * 15].view(np.float32)
+    assert view.ctypes.data % _training.TENSOR_ALIGNMENT != 0
+    view[:] = 1.0
+    copied = _training.shared_tensor(view, np.float32)
+    view[0] = 5.0
+    assert copied.numpy()[0] == 1.0
+
+
+@pytest.mark.parametrize("rows,expected", [
+    (100, (60, 32)), (227, (60, 32)), (32_561, (19, 1024)), (300_000, (3, 1024)),
+    (1_000_000, (1, 1024))])
+def test_the_automatic_schedule_takes_about_600_steps(rows, expected):
+    assert _training.resolve_schedule(rows, None, None) == expected
+    assert _training.resolve_schedule(rows, 4, 100) == (4, 100)

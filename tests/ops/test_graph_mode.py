@@ -54,3 +54,24 @@ def test_lattice_projection_kernel_serves_successive_graphs():
         got = _in_graph(lambda: ops.lattice_projection(
             tf.constant(params), [2, 2], monotonicities=["increasing", "increasing"]))
         np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_portable_lattice_interpolation_gradient_at_the_upper_bound_in_a_graph():
+    # At x = m - 1 the derivative is the slope of the last cell (2 here); the
+    # twin tells x = m - 1 from x past it with tf.not_equal, which a graph
+    # keeps (with != it read "past" and the gradient was 0).
+    params = np.array([[0.0, 1.0, 3.0]], np.float32)
+    inputs = np.array([[2.0], [1.5], [3.5], [-1.0]], np.float32)
+
+    def value_and_gradient():
+        x = tf.constant(inputs)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = ops.lattice_interpolation(x, tf.constant(params), [3], implementation="portable")
+        return y, tape.gradient(y, x)
+
+    expected = [t.numpy() for t in value_and_gradient()]
+    got = _in_graph(value_and_gradient)
+    np.testing.assert_allclose(expected[1], [[2.0], [2.0], [0.0], [0.0]])
+    np.testing.assert_allclose(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1])

@@ -6,20 +6,28 @@ TensorFlow that is importable at build time (``tf.sysconfig``), so install with
 will run the library. CUDA sources (``*.cu.cc``) are compiled with ``nvcc`` and
 linked in when nvcc is found and TensorFlow is a CUDA build; the environment
 variable ``TF_LATTICE_CUDA=1`` forces them on and ``TF_LATTICE_CUDA=0`` off.
+
+The library's name carries the TensorFlow release it was built for
+(``_tf_lattice_ops_tf2_21``), with a build record of its own
+(``_build_info_tf2_21.py``), so builds for several TensorFlow releases (the
+main TensorFlow 2.21 lane and the TensorFlow 2.15 Estimator lane) live side by
+side in one checkout.
 """
 
 import ast
 import glob
 import os
 import shutil
+import re
 import subprocess
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = "tf_lattice/ops/cc"
-LIBRARY_MODULE = "tf_lattice._native._tf_lattice_ops"
-BUILD_INFO_PATH = os.path.join("tf_lattice", "_native", "_build_info.py")
+NATIVE_PACKAGE = "tf_lattice._native"
+NATIVE_DIR = os.path.join("tf_lattice", "_native")
+LIBRARY_NAME = "_tf_lattice_ops"
 DEFAULT_CUDA_ARCHS = "75;80;86;89;90"
 
 
@@ -107,10 +115,24 @@ def compile_cuda_objects(sources, output_dir, include_dirs):
     return objects
 
 
-def _recorded_build():
-    """``(tensorflow_version, cuda_enabled)`` of the last in-place build, if any."""
+def version_tag(tf_version):
+    """``"tf2_21"`` for TensorFlow ``2.21.x``: the suffix of the library's and
+    the build record's names (kernels are built per TensorFlow minor release)."""
+    match = re.match(r"(\d+)\.(\d+)", tf_version)
+    if match is None:
+        raise RuntimeError(f"cannot read a release from the TensorFlow version {tf_version!r}")
+    return f"tf{match.group(1)}_{match.group(2)}"
+
+
+def build_info_path(tf_version):
+    return os.path.join(NATIVE_DIR, f"_build_info_{version_tag(tf_version)}.py")
+
+
+def _recorded_build(tf_version):
+    """``(tensorflow_version, cuda_enabled)`` of the last in-place build for
+    this TensorFlow release, if any."""
     try:
-        with open(BUILD_INFO_PATH, encoding="utf-8") as handle:
+        with open(build_info_path(tf_version), encoding="utf-8") as handle:
             lines = handle.read().splitlines()
     except OSError:
         return None
@@ -125,9 +147,14 @@ class BuildTensorFlowKernels(build_ext):
     def build_extensions(self):
         tf = _import_tensorflow()
         cuda = _cuda_enabled(tf)
+        tag = version_tag(tf.__version__)
+        # Objects compiled against one TensorFlow's headers never link into
+        # another's library: each release has its own temporary directory.
+        self.build_temp = os.path.join(self.build_temp, tag)
         compile_flags = list(tf.sysconfig.get_compile_flags())
         link_flags = list(tf.sysconfig.get_link_flags())
         for extension in self.extensions:
+            extension.name = f"{NATIVE_PACKAGE}.{LIBRARY_NAME}_{tag}"
             extension.extra_compile_args = compile_flags + [
                 "-O3", "-fPIC", "-DNDEBUG", "-Wno-sign-compare",
                 "-Wno-deprecated-declarations", "-Wno-unused-result",
@@ -144,7 +171,7 @@ class BuildTensorFlowKernels(build_ext):
         self.parallel = self.parallel or os.cpu_count()
         # Objects compiled with CUDA on differ from those with it off (and the
         # TensorFlow headers differ per version): a change of either rebuilds all.
-        if _recorded_build() != (tf.__version__, cuda):
+        if _recorded_build(tf.__version__) != (tf.__version__, cuda):
             self.force = True
         self._write_build_info(tf.__version__, cuda)
         super().build_extensions()
@@ -155,9 +182,10 @@ class BuildTensorFlowKernels(build_ext):
             f"TENSORFLOW_VERSION = {tf_version!r}\n"
             f"CUDA_ENABLED = {cuda!r}\n"
         )
-        targets = {BUILD_INFO_PATH}
+        path = build_info_path(tf_version)
+        targets = {path}
         if not self.inplace:
-            targets.add(os.path.join(self.build_lib, BUILD_INFO_PATH))
+            targets.add(os.path.join(self.build_lib, path))
         for path in targets:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as handle:
@@ -167,7 +195,8 @@ class BuildTensorFlowKernels(build_ext):
 setup(
     ext_modules=[
         Extension(
-            LIBRARY_MODULE,
+            # Renamed per TensorFlow release in BuildTensorFlowKernels.
+            f"{NATIVE_PACKAGE}.{LIBRARY_NAME}",
             sources=_cpp_sources(),
             include_dirs=["."],
             language="c++",

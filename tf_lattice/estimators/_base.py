@@ -51,6 +51,43 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
     return value
 
 
+def certify_network(subject, model, specs, constraints):
+    """One certificate of an estimator's network: its layers and its declared constraints.
+
+    Each column's calibrator, found by tracing the model graph
+    (:func:`_structure.layers_reading_column`), is certified on its own unit;
+    every other constrained layer is certified whole; then
+    :func:`_structure.declared_checks` compares the network's structure with
+    the declared constraints (a column without a calibrator fails there).
+
+    Args:
+      subject: what the certificate is about (the estimator's class name).
+      model: the Keras network built by :mod:`tf_lattice.estimators._network`.
+      specs: the feature specs, by column position.
+      constraints: the resolved constraints the network was built with.
+
+    Returns:
+      A :class:`tf_lattice.constraints.Certificate`; each check's name says
+      which layer (and for calibrators which column) it concerns.
+    """
+    checks, calibration_layers = [], set()
+    for j, spec in enumerate(specs):
+        for layer, unit in _structure.layers_reading_column(model, j):
+            calibration_layers.add(id(layer))
+            for check in layer.certify(units=[unit]).checks:
+                checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
+                                              check.worst_violation, check.location,
+                                              check.tolerance))
+    for layer in model.layers:
+        if not hasattr(layer, "certify") or id(layer) in calibration_layers:
+            continue
+        for check in layer.certify().checks:
+            checks.append(ConstraintCheck(f"{layer.name}: {check.name}", check.worst_violation,
+                                          check.location, check.tolerance))
+    checks += _structure.declared_checks(model, specs, constraints)
+    return Certificate(subject, tuple(checks))
+
+
 _RESAVE = ("re-save it: load it with the tf_lattice version that wrote it and call save(), or "
            "fit the estimator again and save it")
 
@@ -356,23 +393,8 @@ class CalibratedEstimatorBase(BaseEstimator):
           check holds.
         """
         check_is_fitted(self, "model_")
-        checks, calibration_layers = [], set()
-        for j, spec in enumerate(self.feature_specs_):
-            # A column without a calibrator fails the declared checks below.
-            for layer, unit in _structure.layers_reading_column(self.model_, j):
-                calibration_layers.add(id(layer))
-                for check in layer.certify(units=[unit]).checks:
-                    checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
-                                                  check.worst_violation, check.location,
-                                                  check.tolerance))
-        for layer in self.model_.layers:
-            if not hasattr(layer, "certify") or id(layer) in calibration_layers:
-                continue
-            for check in layer.certify().checks:
-                checks.append(ConstraintCheck(f"{layer.name}: {check.name}", check.worst_violation,
-                                              check.location, check.tolerance))
-        checks += _structure.declared_checks(self.model_, self.feature_specs_, self.constraints_)
-        return Certificate(type(self).__name__, tuple(checks))
+        return certify_network(type(self).__name__, self.model_, self.feature_specs_,
+                               self.constraints_)
 
     def monotonicity_tolerance(self, X):
         """The largest move against a declared direction that rounding can cause.

@@ -296,7 +296,7 @@ def cell_and_residual(inputs, lattice_sizes):
     floor_value = tf.floor(safe)
     whole = tf.cast(floor_value, tf.int64)
     at_top = whole > last_cell
-    past_top = at_top & ((whole > last_cell + 1) | (safe != floor_value))
+    past_top = at_top & ((whole > last_cell + 1) | tf.not_equal(safe, floor_value))
     lower = tf.where(at_top, last_cell, whole)
     # tf.where passes the gradient on the closed range [0, m_k - 1] only; the
     # residual is x - floor(x) inside, 1 (slope 1) at m_k - 1 and 0 or 1

@@ -521,9 +521,13 @@ def _kernel_inputs(program, bounds, dtype):
     """The op's table inputs as constants, built once per program and dtype.
 
     They are created eagerly (``tf.init_scope``) so that one set serves every
-    call, eager or inside any ``tf.function``.
+    call, eager or inside any ``tf.function``. Under a TF1 graph (an
+    Estimator's) ``tf.init_scope`` enters that graph instead: the constants
+    then belong to it and are not kept.
     """
-    cache = program.__dict__.setdefault("_kernel_inputs", {})
+    with tf.init_scope():
+        eager = tf.executing_eagerly()
+    cache = program.__dict__.setdefault("_kernel_inputs", {}) if eager else {}
     key = (dtype, float(bounds[0]), float(bounds[1]))
     if key not in cache:
         tables = kernel_tables(program)

@@ -272,8 +272,8 @@ def _dynamic_checks(inputs, keypoints, outputs):
                 outputs_shape[1], 2,
                 message="outputs must have at least 2 keypoints (K >= 2)"),
             tf.debugging.Assert(
-                tf.logical_or(tf.size(keypoints_shape) == 1,
-                              keypoints_shape[0] == outputs_shape[0]),
+                tf.logical_or(tf.equal(tf.size(keypoints_shape), 1),
+                              tf.equal(keypoints_shape[0], outputs_shape[0])),
                 ["keypoints and outputs must have the same number of units "
                  "(keypoints [units, K], outputs [units, K]); got shapes",
                  keypoints_shape, outputs_shape]),

@@ -216,3 +216,15 @@ def test_feature_columns_and_label_vocabulary(tmp_path):
     np.testing.assert_allclose(served["logits"].numpy()[:, 0], logits, rtol=1e-5)
     with open(os.path.join(path, "assets.extra", "tf_lattice_model.json")) as handle:
         assert json.load(handle)["features"][3]["vocabulary"] == [1, 2, 3]
+
+
+def test_ensemble_lattices_read_the_dominant_feature_beside_the_weak_one(tmp_path):
+    features, score = _data.make_data(300, seed=2)
+    estimator = _construct(
+        "CalibratedLatticeEnsembleEstimator", input_fn=_data.input_fn(features, score),
+        model_dir=str(tmp_path), head="regression",
+        monotonicity={"up": "increasing", "bowl": "increasing"}, dominance=[("up", "bowl")],
+        ensemble="random", num_lattices=6, lattice_rank=2, random_state=0)
+    assert any("bowl" in lattice for lattice in estimator.lattices)
+    for lattice in estimator.lattices:
+        assert "bowl" not in lattice or "up" in lattice, estimator.lattices

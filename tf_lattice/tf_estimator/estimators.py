@@ -3,7 +3,7 @@
 import numpy as np
 
 from tf_lattice.estimators import _network
-from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets
+from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators.calibrated_lattice import check_lattice_vertices
 from tf_lattice.estimators.calibrated_lattice_ensemble import default_num_lattices
 from tf_lattice.estimators._base import _check_number
@@ -125,6 +125,7 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
                              "the feature_analysis_input_fn must yield (features, labels)")
         subsets = choose_subsets(params["ensemble"], len(specs), int(count), rank,
                                  np.random.default_rng(seed), encoded, target)
+        subsets = close_under_dominance(subsets, self._tfl_resolve(specs).monotonic_dominances)
         return [[specs[f].name for f in subset] for subset in subsets]
 
     def _tfl_lattice_dims(self, plan):

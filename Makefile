@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PYTEST_WORKERS ?= 2
 KERNEL_SOURCES := $(shell find tf_lattice/ops/cc -name '*.cc' -o -name '*.h' 2>/dev/null)
 
-.PHONY: install kernels demo test test-slow test-gpu bench clean
+.PHONY: install kernels demo test test-slow test-gpu tutorials bench clean
 
 install: $(VENV)/.kernels-stamp
 
@@ -46,6 +46,11 @@ test-slow: install
 
 test-gpu: install
 	$(PY) -m pytest -q -m gpu -p no:xdist
+
+# Rebuilds every tutorial notebook from tutorials/build_notebooks.py and
+# executes it, so the committed notebooks carry their outputs.
+tutorials: install
+	$(PY) tutorials/build_notebooks.py
 
 # Benchmarks: TensorFlow Lattice 2.1.1 is installed by the scripts in .venv-tfl.
 bench: install

@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PYTEST_WORKERS ?= 2
 KERNEL_SOURCES := $(shell find tf_lattice/ops/cc -name '*.cc' -o -name '*.h' 2>/dev/null)
 
-.PHONY: install kernels demo test test-slow test-gpu test-tf-estimator bench clean
+.PHONY: install kernels demo test test-slow test-gpu test-tf-estimator tutorials bench clean
 
 install: $(VENV)/.kernels-stamp
 
@@ -78,6 +78,11 @@ $(TF215_VENV)/.kernels-stamp: $(TF215_VENV)/.deps-stamp setup.py $(KERNEL_SOURCE
 test-tf-estimator: $(TF215_VENV)/.kernels-stamp
 	TF_USE_LEGACY_KERAS=1 $(TF215_PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q \
 	    tests/ops tests/tf_estimator
+
+# Rebuilds every tutorial notebook from tutorials/build_notebooks.py and
+# executes it, so the committed notebooks carry their outputs.
+tutorials: install
+	$(PY) tutorials/build_notebooks.py
 
 # Benchmarks: TensorFlow Lattice 2.1.1 is installed by the scripts in .venv-tfl.
 bench: install

@@ -1,10 +1,19 @@
-"""Writes the tutorial notebooks (outputs stripped) from the cells below.
+"""Writes the tutorial notebooks from the cells below, executed, with outputs.
 
-Run ``python tutorials/build_notebooks.py`` after editing a tutorial here; the
-``.ipynb`` files it writes are the ones committed and tested.
+Run ``make tutorials`` (``python tutorials/build_notebooks.py``) after editing
+a tutorial here: every notebook is executed top to bottom in a fresh kernel
+running this interpreter and written with its outputs, so the committed
+``.ipynb`` files show their figures and numbers when browsed.
+``--no-execute`` writes them without outputs (quick, for drafting).
+``tests/tutorials`` checks that the committed cells are the ones built here
+and runs every notebook again.
 """
 
+import argparse
+import json
 import os
+import sys
+import tempfile
 import textwrap
 
 import nbformat
@@ -12,9 +21,6 @@ import nbformat
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SETUP = """\
-%matplotlib inline
-import os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import warnings
 warnings.filterwarnings("ignore", category=UserWarning)
 import numpy as np
@@ -634,6 +640,7 @@ DEPLOYMENT = [
     """),
     code(SETUP),
     code("""
+    import os
     import pickle
     import subprocess
     import sys
@@ -912,10 +919,68 @@ def build(name, cells):
     return notebook
 
 
-def main():
-    for name, cells in NOTEBOOKS.items():
-        nbformat.write(build(name, cells), os.path.join(HERE, name))
-        print("wrote", name)
+#: Seconds one cell may run before the notebook fails.
+CELL_TIMEOUT = 600
+KERNEL_NAME = "tf-lattice-tutorials"
+
+
+def _kernel_environment():
+    root = os.path.dirname(HERE)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return env
+
+
+def execute(notebook, working_dir):
+    """Runs every cell of ``notebook`` in place, in a fresh kernel of this interpreter.
+
+    The kernel spec is written to a temporary directory, so nothing beyond
+    ipykernel needs to be installed or registered. A failing cell raises
+    (``nbclient.exceptions.CellExecutionError``) naming the cell.
+
+    Args:
+      notebook: an ``nbformat`` notebook; its cells get their outputs.
+      working_dir: the kernel's working directory.
+
+    Returns:
+      ``notebook``.
+    """
+    import nbclient
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory() as kernels:
+        spec = os.path.join(kernels, KERNEL_NAME)
+        os.mkdir(spec)
+        with open(os.path.join(spec, "kernel.json"), "w") as handle:
+            json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                "{connection_file}"],
+                       "display_name": "tf_lattice", "language": "python"}, handle)
+        manager = KernelManager(kernel_name=KERNEL_NAME,
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]))
+        client = nbclient.NotebookClient(
+            notebook, km=manager, timeout=CELL_TIMEOUT, allow_errors=False,
+            resources={"metadata": {"path": str(working_dir)}})
+        client.execute(env=_kernel_environment())
+    return notebook
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="notebooks to write (default: all)")
+    parser.add_argument("--no-execute", action="store_true", help="write without outputs")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(NOTEBOOKS))
+    if unknown:
+        parser.error(f"no tutorial named {unknown}; choose from {sorted(NOTEBOOKS)}")
+    for name in args.names or NOTEBOOKS:
+        notebook = build(name, NOTEBOOKS[name])
+        if not args.no_execute:
+            with tempfile.TemporaryDirectory() as working_dir:
+                execute(notebook, working_dir)
+        nbformat.write(notebook, os.path.join(HERE, name))
+        print("wrote", name, "(executed)" if not args.no_execute else "(no outputs)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ import os
 
 from tests.tf_estimator.conftest import ONE_WORKER
 from tests.tutorials import test_notebooks
-from tests.tutorials.test_notebooks import kernel_dir  # noqa: F401 (a fixture)
 
 pytestmark = ONE_WORKER
 
@@ -18,5 +17,5 @@ def test_tutorial_is_left_to_this_lane():
     assert NOTEBOOK not in test_notebooks.NOTEBOOKS
 
 
-def test_tutorial_runs(kernel_dir, tmp_path):  # noqa: F811
-    test_notebooks.test_notebook_runs(NOTEBOOK, kernel_dir, tmp_path)
+def test_tutorial_runs(tmp_path):
+    test_notebooks.test_notebook_runs(NOTEBOOK, tmp_path)

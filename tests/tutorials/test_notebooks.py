@@ -1,80 +1,74 @@
-"""Runs every tutorial notebook end to end; any failing cell fails the test.
+"""The committed tutorials: built by tutorials/build_notebooks.py, executed, runnable.
 
-The notebooks assert what they claim (certificates hold, metrics above a
-floor), so running them checks the tutorials' statements too. The kernel is
-the interpreter running the tests: a kernel spec pointing at
-``sys.executable`` is written to a temporary directory, so no Jupyter
-installation or registered kernel is needed beyond ipykernel itself.
+Three checks per notebook: its cells are exactly the ones the generator
+builds (so an edit made only in the ``.ipynb``, or only in the generator,
+fails); it was committed executed, with outputs and without errors; and it
+runs again end to end in a fresh kernel. The notebooks assert what they claim
+(certificates hold, metrics above a floor), so running them checks the
+tutorials' statements too.
 """
 
 import glob
-import json
+import importlib.util
 import os
-import sys
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
-
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
-from jupyter_client.manager import KernelManager  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TUTORIALS = os.path.join(ROOT, "tutorials")
-ALL_NOTEBOOKS = sorted(glob.glob(os.path.join(TUTORIALS, "*.ipynb")))
-#: Notebooks that need another environment; their lane's tests run them
-#: (07: TensorFlow 2.15 with tf.estimator, tests/tf_estimator/test_tutorial.py
-#: under `make test-tf-estimator`).
+ALL_NOTEBOOKS = sorted(glob.glob(os.path.join(TUTORIALS, "[0-9]*.ipynb")))
+#: Notebooks that need another environment; their lane builds and runs them
+#: (07: TensorFlow 2.15 with tf.estimator, built by
+#: tutorials/build_tf_estimator_notebook.py and run by
+#: tests/tf_estimator/test_tutorial.py under `make test-tf-estimator`).
 LANE_NOTEBOOKS = ("07_tf_estimator.ipynb",)
 NOTEBOOKS = [path for path in ALL_NOTEBOOKS if os.path.basename(path) not in LANE_NOTEBOOKS]
-KERNEL_NAME = "tf-lattice-tests"
-#: Seconds one cell may run before the notebook fails.
-CELL_TIMEOUT = 600
 
 
-@pytest.fixture(scope="module")
-def kernel_dir(tmp_path_factory):
-    """A kernel spec directory whose one kernel runs this interpreter."""
-    folder = tmp_path_factory.mktemp("kernels")
-    spec = folder / KERNEL_NAME
-    spec.mkdir()
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "tf_lattice tests", "language": "python"}))
-    return str(folder)
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", os.path.join(TUTORIALS, "build_notebooks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _kernel_environment():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    return env
+GENERATOR = _generator()
 
 
-def test_every_tutorial_is_found():
-    names = [os.path.basename(path) for path in ALL_NOTEBOOKS]
-    assert names == ["01_quick_start.ipynb", "02_shape_constraints.ipynb",
-                     "03_keras_layers.ipynb", "04_ensembles.ipynb", "05_deployment.ipynb",
-                     "06_sklearn_workflows.ipynb", "07_tf_estimator.ipynb"]
+def test_every_tutorial_is_built_by_the_generator():
+    names = [os.path.basename(path) for path in NOTEBOOKS]
+    assert names == sorted(GENERATOR.NOTEBOOKS), "run make tutorials"
 
 
-@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=os.path.basename)
-def test_notebook_outputs_are_stripped(path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_committed_cells_are_the_generated_ones(path):
+    committed = nbformat.read(path, as_version=4)
+    built = GENERATOR.build(os.path.basename(path), GENERATOR.NOTEBOOKS[os.path.basename(path)])
+    assert [(c.cell_type, c.source) for c in committed.cells] == \
+        [(c.cell_type, c.source) for c in built.cells], f"{path}: run make tutorials"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_notebooks_are_committed_executed_with_outputs(path):
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), \
+        f"{path}: committed without running every cell in order; run make tutorials"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert any(c.outputs for c in code), path
+    if "plot" in _sources(code):  # a tutorial that draws shows its figures
+        assert [o for c in code for o in c.outputs if "image/png" in o.get("data", {})], path
+
+
+def _sources(cells):
+    return "\n".join(c.source for c in cells).lower()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_notebook_runs(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, path
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, id=os.path.basename(p)) for p in NOTEBOOKS])
-def test_notebook_runs(path, kernel_dir, tmp_path):
-    notebook = nbformat.read(path, as_version=4)
-    manager = KernelManager(kernel_name=KERNEL_NAME,
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernel_dir]))
-    client = nbclient.NotebookClient(
-        notebook, km=manager, timeout=CELL_TIMEOUT, allow_errors=False,
-        resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=_kernel_environment())
+    GENERATOR.execute(notebook, tmp_path)

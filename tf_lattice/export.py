@@ -46,8 +46,8 @@ def portable_clone(model):
     return clone
 
 
-def custom_ops(saved_model_path):
-    """The tf_lattice op names used anywhere in a SavedModel's graphs."""
+def op_types(saved_model_path):
+    """The op names (``"MatMul"``, ...) used anywhere in a SavedModel's graphs."""
     from tensorflow.core.protobuf import saved_model_pb2
     import os
 
@@ -59,8 +59,13 @@ def custom_ops(saved_model_path):
         nodes = list(graph.graph_def.node)
         for function in graph.graph_def.library.function:
             nodes.extend(function.node_def)
-        names.update(node.op for node in nodes if node.op.startswith(CUSTOM_OP_PREFIX))
+        names.update(node.op for node in nodes)
     return sorted(names)
+
+
+def custom_ops(saved_model_path):
+    """The tf_lattice op names used anywhere in a SavedModel's graphs."""
+    return [name for name in op_types(saved_model_path) if name.startswith(CUSTOM_OP_PREFIX)]
 
 
 def export(model, path, portable=True):

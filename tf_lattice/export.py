@@ -87,10 +87,20 @@ def export(model, path, portable=True):
     exported = portable_clone(model) if portable else model
     exported.export(path, format="tf_saved_model", verbose=False)
     if portable:
-        remaining = custom_ops(path)
-        if remaining:
-            raise ValueError(f"the portable export of {model.name!r} still uses {remaining}")
+        check_portable(path, model.name)
     return path
+
+
+def check_portable(path, name):
+    """Raises ValueError when the SavedModel at ``path`` uses a tf_lattice op.
+
+    Args:
+      path: a SavedModel directory.
+      name: what was exported, for the message.
+    """
+    remaining = custom_ops(path)
+    if remaining:
+        raise ValueError(f"the portable export of {name!r} still uses {remaining}")
 
 
 class _CallableModule(types.ModuleType):

@@ -142,6 +142,44 @@ def test_category_texts_must_be_distinct():
         "3", "4", "0.5", "a"]
 
 
+def test_encoder_equals_transform_encoding():
+    """The graph's encoding equals `encode` on the same values: numbers with
+    NaN, string, integer and float categories, unseen and missing ones, and a
+    column that had no category in training."""
+    import tensorflow as tf
+    from tf_lattice.estimators._columns import NUMERIC, encode
+    from tf_lattice.estimators._serving import ColumnEncoder
+    specs = [FeatureSpec("x", NUMERIC, keypoints=(0.0, 1.0)),
+             FeatureSpec("s", CATEGORICAL, vocabulary=("a", "b", "")),
+             FeatureSpec("i", CATEGORICAL, vocabulary=(1, 2, 10)),
+             FeatureSpec("f", CATEGORICAL, vocabulary=(0.5, 2.0)),
+             FeatureSpec("none", CATEGORICAL)]
+    frame = pd.DataFrame({
+        "x": [0.25, np.nan, 3e38, -3.0, 0.1 + 1e-12, 7.0],
+        "s": ["b", None, "", "c", "a", "B"],
+        "i": [10, 1, None, 3, 2, 1],
+        "f": [2.0, 0.5, 1.0, None, 0.5, 2.0],
+        "none": ["q", None, "", "a", "b", "c"],
+    }).astype({"s": object, "i": object, "f": object, "none": object})
+    # "" is a category of "s" here, so a missing value is sent as another text.
+    texts = {name: ["<missing>" if pd.isna(v) else category_key_of(v) for v in frame[name]]
+             for name in ("s", "i", "f", "none")}
+    inputs = {"x": tf.constant(frame["x"].to_numpy(np.float64)),
+              **{name: tf.constant(values) for name, values in texts.items()}}
+    encoded = ColumnEncoder(specs)(inputs).numpy()
+    expected = encode(frame, specs)
+    assert encoded.dtype == np.float32
+    np.testing.assert_array_equal(encoded, expected)  # NaN where NaN, buckets exact
+    assert encoded[2, 1] == 2 and encoded[1, 1] == 3 and encoded[3, 1] == 3
+
+
+def category_key_of(value):
+    """A client's text for a category: integral numbers without ".0"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @pytest.mark.parametrize("estimator, params, target", ESTIMATORS,
                          ids=[e[0].__name__ for e in ESTIMATORS])
 def test_raw_signature_matches_predict(tmp_path, estimator, params, target):

@@ -6,8 +6,8 @@ An estimator's SavedModel (``export``) has two signatures:
   column, as a client has it: ``float64`` for numeric and boolean columns
   (NaN where missing; booleans as 0 and 1) and ``string`` for categorical
   columns (a category's text; any text outside the training vocabulary,
-  such as ``""``, reads the default bucket of missing and unseen
-  categories). It encodes them in the graph exactly as
+  such as ``""`` for a missing value unless ``""`` was a training category,
+  reads the default bucket of missing and unseen categories). It encodes them in the graph exactly as
   ``transform_features`` does and returns the prediction in ``predict``'s
   units: ``probabilities`` `(batch, n_classes)` for classifiers (columns in
   ``classes_`` order), ``predictions`` `(batch,)` for regressors, both

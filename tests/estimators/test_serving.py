@@ -271,14 +271,26 @@ print(json.dumps({"names": [o.name for o in session.get_outputs()], "values": ou
                          ids=[ESTIMATORS[1][0].__name__, ESTIMATORS[3][0].__name__])
 def test_onnx_conversion_runs_in_onnxruntime(tmp_path, estimator, params, target):
     """tf2onnx converts the raw-column signature (hash-table lookups become
-    ``CategoryMapper``) and onnxruntime gives ``predict``'s values."""
+    ``CategoryMapper``) and onnxruntime gives ``predict``'s values, and the
+    SavedModel's on infinite inputs (which ``predict`` refuses; calibrators
+    are flat beyond their keypoints)."""
     pytest.importorskip("tf2onnx", reason="tf2onnx is not installed (make test installs it)")
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (make test installs it)")
+    import tensorflow as tf
     model, frame = _fit(estimator, params, target)
     model.export(str(tmp_path / "saved"))
     rows = unseen_rows(frame)
+    columns = _columns(model, rows)
+    numeric = [name for name, dtype in model.serving_inputs().values() if dtype == "float64"]
+    for name, values in columns.items():  # two more rows: every number +inf, then -inf
+        values += [np.inf, -np.inf] if name in numeric else values[:2]
+    signature = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    saved = next(iter(signature(**{name: tf.constant(values, tf.float64 if name in numeric else tf.string)
+                                   for name, values in columns.items()}).values())).numpy()
+    assert np.all(np.isfinite(saved))
+    np.testing.assert_allclose(saved[:len(rows)], _served(model, rows), rtol=1e-5, atol=1e-6)
     feeds = tmp_path / "feeds.json"
-    feeds.write_text(json.dumps(_columns(model, rows)))
+    feeds.write_text(json.dumps(columns))
     result = subprocess.run(
         [sys.executable, "-c", ONNX_SCRIPT, str(tmp_path / "saved"), str(tmp_path / "model.onnx"),
          str(feeds)], capture_output=True, text=True, timeout=600,
@@ -286,5 +298,4 @@ def test_onnx_conversion_runs_in_onnxruntime(tmp_path, estimator, params, target
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["names"] == ["probabilities" if hasattr(model, "classes_") else "predictions"]
-    np.testing.assert_allclose(np.asarray(answer["values"]), _served(model, rows),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(answer["values"]), saved, rtol=1e-5, atol=1e-5)

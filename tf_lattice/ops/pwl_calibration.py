@@ -195,8 +195,12 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     below = x < unit_keypoints[:, :1]
     above = x > unit_keypoints[:, -1:]
     # The inside branch sees a point of its segment wherever the outside
-    # branches answer, so that its (discarded) gradient stays finite.
-    inside_x = tf.where(below | above, k_lo, x)
+    # branches answer (x clipped to [k_0, k_{K-1}]; NaN stays NaN), so that
+    # its discarded value and gradient stay finite: ONNX converters may turn
+    # tf.where into cond * a + (1 - cond) * b, where an infinite discarded
+    # value would give NaN.
+    clipped = tf.minimum(tf.maximum(x, unit_keypoints[:, :1]), unit_keypoints[:, -1:])
+    inside_x = tf.where(tf.math.is_nan(x), x, clipped)
     fraction = _segment_fraction(k_lo, k_hi, inside_x)
     rise = o_hi - o_lo
     # As the kernel: a rise that overflows (outputs of opposite signs near the

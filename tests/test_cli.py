@@ -474,8 +474,9 @@ def test_every_option_reaches_the_estimator():
         "--lattice-torsion", "0.25", "--l2", "1e-3", "--early-stopping",
         "--validation-fraction", "0.2", "--num-keypoints", "7", "--interpolation", "simplex",
         "--random-state", "3", "--num-lattices", "5", "--lattice-rank", "2",
-        "--implementation", "portable", "--quiet"])
+        "--implementation", "portable", "--categorical-features", "c", "--quiet"])
     params = cli._estimator_params(args, frame)
+    assert params["categorical_features"] == ["c"]
     assert params["monotonicity"] == {"a": "increasing", "b": "increasing"}
     assert params["unimodality"] == {"c": "peak"} and params["convexity"] is None
     assert params["trust"] == [("a", "b", "decreasing", "trapezoid")]
@@ -490,6 +491,13 @@ def test_every_option_reaches_the_estimator():
         (5, 2, "portable")
     from tf_lattice import estimators
     estimators.CalibratedLatticeEnsembleRegressor(**params)._check_params()
+
+
+def test_categorical_features_option_checks_its_columns():
+    args = cli.build_parser().parse_args(["fit", "d.csv", "--target", "y", "--out", "m.keras",
+                                          "--categorical-features", "a,nope"])
+    with pytest.raises(cli.UsageError, match=r"--categorical-features names column\(s\) \['nope'\]"):
+        cli._estimator_params(args, _regression_frame(10))
 
 
 def test_fit_prints_training_metrics_and_uses_the_new_options(tmp_path, capsys):

@@ -2,9 +2,15 @@
 
 Importing the package is cheap: the compiled kernels load on the first op call
 and the heavier submodules (layers, estimators) import on first access.
+TensorFlow's start-up log lines are kept out of the output unless
+``TF_CPP_MIN_LOG_LEVEL`` is set (see :mod:`tf_lattice._quiet`).
 """
 
 import importlib
+
+from tf_lattice import _quiet
+
+_quiet.install()
 
 __version__ = "0.1.0"
 

@@ -72,7 +72,7 @@ ESTIMATOR_DEFAULTS = {
     "lattice_laplacian": 0.0, "lattice_torsion": 0.0, "l2": 0.0, "epochs": None,
     "batch_size": None, "learning_rate": 0.01, "validation_fraction": 0.1,
     "early_stopping": False, "random_state": None, "implementation": "kernel",
-    "num_lattices": None, "lattice_rank": 3, "ensemble": "rtl",
+    "num_lattices": None, "lattice_rank": 3, "ensemble": "rtl", "categorical_features": None,
 }
 
 
@@ -310,6 +310,8 @@ def _estimator_params(args, frame):
                 raise UsageError(f"column {column!r} is given two shapes: {mapping[column]!r} "
                                  f"and {value!r}")
             mapping[column] = value
+    if args.categorical_features:
+        _check_columns("--categorical-features", args.categorical_features, frame, args.data)
     for option, entries in (("--trust", args.trust), ("--dominance", args.dominance)):
         for entry in entries:
             _check_columns(option, list(entry[:2]), frame, args.data)
@@ -644,6 +646,10 @@ def _add_fit_options(fit):
                          help="use only these columns as features (default: all but the target)")
     columns.add_argument("--drop", type=_column_list, default=None, metavar="COLS",
                          help="columns to leave out (ids, leaks)")
+    columns.add_argument("--categorical-features", type=_column_list,
+                         default=d["categorical_features"], metavar="COLS",
+                         help="numeric columns of category codes to calibrate as categories "
+                              "(default: text columns only)")
     model = fit.add_argument_group("model")
     model.add_argument("--num-keypoints", type=int, default=d["num_keypoints"],
                        help="keypoints per numeric calibrator (default: automatic, "

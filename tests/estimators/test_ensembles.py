@@ -1,8 +1,12 @@
 """Feature subsets of lattice ensembles."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from tests.estimators._data import FAST
+from tf_lattice import estimators
+from tf_lattice.estimators import _ensembles
 from tf_lattice.estimators._ensembles import choose_subsets, interaction_strengths
 
 
@@ -53,3 +57,40 @@ def test_crystals_use_every_feature_when_the_slots_allow():
     x, y = _interacting()
     subsets = choose_subsets("crystals", 5, 3, 2, np.random.default_rng(0), x, y)
     assert set(np.concatenate(subsets).tolist()) == set(range(5))
+
+
+def test_close_under_dominance_puts_the_dominant_column_beside_every_weak_one():
+    subsets = [[1, 2, 3], [0, 1, 4], [3, 4, 5], [2]]
+    closed = _ensembles.close_under_dominance(subsets, [(0, 2), (1, 4)])
+    assert len(closed) == len(subsets)
+    for subset in closed:
+        assert len(set(subset)) == len(subset) and subset == sorted(subset)
+        for dominant, weak in [(0, 2), (1, 4)]:
+            assert weak not in subset or dominant in subset, subset
+    # Columns outside the pairs give way first; a subset already closed is kept.
+    assert closed[0] == [0, 1, 2] and closed[1] == [0, 1, 4] and closed[3] == [0]
+
+
+@pytest.mark.parametrize("ensemble", ["random", "rtl", "crystals"])
+def test_ensembles_keep_a_declared_dominance_on_the_output(ensemble):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({c: rng.uniform(0, 1, 150) for c in "abcdef"})
+    y = 2 * frame["a"] + frame["b"] + frame["c"] * frame["d"]
+    model = estimators.CalibratedLatticeEnsembleRegressor(
+        monotonicity={"a": 1, "b": 1}, dominance=[("a", "b")], ensemble=ensemble, num_lattices=6,
+        lattice_rank=2, **FAST).fit(frame, y)
+    for subset in model.lattices_:
+        assert "b" not in subset or "a" in subset, model.lattices_
+    certificate = model.certify()
+    assert certificate.holds, str(certificate)
+
+
+@pytest.mark.parametrize("constraint", [dict(trust=[("a", "b", "increasing")]),
+                                        dict(dominance=[("a", "b")])])
+def test_deep_lattice_networks_refuse_pair_constraints_before_training(constraint):
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 2.0]})
+    model = estimators.DeepLatticeNetworkRegressor(monotonicity={"a": 1, "b": 1}, **constraint,
+                                                   **FAST)
+    with pytest.raises(ValueError, match="cannot keep a (trust|dominance) constraint"):
+        model.fit(frame, [0.0, 1.0, 2.0])
+    assert not hasattr(model, "model_")

@@ -118,8 +118,11 @@ def test_save_load_and_config_round_trip(tmp_path):
     (dict(lattice_sizes=[2, 2], interpolation="cubic"), "interpolation"),
     (dict(lattice_sizes=[2, 2], monotonic_dominances=[(0, 5)]), "outside"),
     (dict(lattice_sizes=[3, 2], monotonicities=["increasing", "none"], unimodalities=["valley", "none"]),
-     "both monotonic"),
-    (dict(lattice_sizes=[2, 2], edgeworth_trusts=[(0, 1, "increasing")]), "monotonic"),
+     r"unimodalities\[0\] is set but dimension 0 is also monotone"),
+    (dict(lattice_sizes=[2, 2], trapezoid_trusts=[(0, 1, "increasing")]),
+     r"trapezoid_trusts\[0\] needs its main dimension 0 to be monotone"),
+    (dict(lattice_sizes=[2, 2], monotonicities=["decreasing", "increasing"],
+          monotonic_dominances=[(0, 1)]), "needs both dimensions increasing"),
 ])
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -157,6 +157,12 @@ def test_save_load_and_config_round_trip(tmp_path):
     (dict(input_keypoints=[0.0, 1.0], clamp_min=True), "clamp_min"),
     (dict(input_keypoints=[0.0, 1.0], output_min=2.0, output_max=1.0), "output_min"),
     (dict(input_keypoints=[[0.0, 1.0]], units=2), "one row per unit"),
+    (dict(input_keypoints=[0.0, 1.0], extrapolation="quadratic"), "extrapolation"),
+    (dict(input_keypoints=[0.0, 1.0], extrapolation="linear", output_max=1.0),
+     "extrapolation='linear' cannot be combined with output_min=None or output_max=1.0"),
+    (dict(input_keypoints=[0.0, 1.0], units=2, extrapolation=["constant", "linear"],
+          output_min=0.0), "a linear tail leaves every bound"),
+    (dict(input_keypoints=[0.0, 1.0], extrapolation="linear", is_cyclic=True), "is_cyclic"),
 ])
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -223,3 +229,79 @@ def test_per_unit_directions_are_checked():
     with pytest.raises(ValueError, match="clamp_min"):
         PWLCalibration(KEYPOINTS, units=2, monotonicity=["increasing", "increasing"],
                        output_min=0.0, clamp_min=True)
+
+
+def _linear_tail_oracle(x, keypoints, outputs, linear):
+    """NumPy: np.interp inside the keypoints, end segments continued outside."""
+    y = np.empty_like(x, dtype=np.float64)
+    for u in range(x.shape[1]):
+        k, o = keypoints[u], outputs[u]
+        y[:, u] = np.interp(x[:, u], k, o)
+        if linear[u]:
+            first, last = (o[1] - o[0]) / (k[1] - k[0]), (o[-1] - o[-2]) / (k[-1] - k[-2])
+            y[:, u] += first * np.minimum(x[:, u] - k[0], 0) + last * np.maximum(x[:, u] - k[-1], 0)
+    return y
+
+
+@pytest.mark.parametrize("implementation", [pytest.param("kernel", marks=_checks.requires_kernels),
+                                            "portable"])
+def test_linear_extrapolation_continues_the_end_segments(implementation):
+    keypoints = np.array([[0.0, 1.0, 3.0], [-1.0, 0.0, 2.0]])
+    outputs = np.array([[0.0, 2.0, 3.0], [1.0, 0.5, 4.5]])
+    layer = PWLCalibration(keypoints, units=2, extrapolation=["linear", "constant"],
+                           kernel_initializer=keras.initializers.Constant(outputs),
+                           implementation=implementation)
+    x = np.array([[-4.0, -4.0], [-1.0, -1.0], [0.5, 0.5], [3.0, 2.0], [9.0, 9.0]], "float32")
+    np.testing.assert_allclose(layer(x).numpy(), _linear_tail_oracle(x, keypoints, outputs, [1, 0]),
+                               rtol=1e-6, atol=1e-6)
+    # first unit: slope 2 below 0, slope 0.5 above 3; second unit flat outside.
+    np.testing.assert_allclose(layer(x).numpy()[[0, 4]], [[-8.0, 1.0], [6.0, 4.5]], atol=1e-6)
+
+
+def test_linear_tails_have_the_numerical_gradient():
+    keypoints = np.array([0.0, 1.0, 3.0])
+    layer = PWLCalibration(keypoints, units=2, extrapolation="linear", dtype="float64",
+                           kernel_initializer="random_normal")
+    x = tf.constant([[-2.5, 4.0], [0.5, 7.0], [5.0, -1.0]], tf.float64)
+    layer(x)
+
+    def forward(kernel):
+        return layer.keypoints_outputs(kernel)
+
+    from tf_lattice.layers.pwl_calibration import linear_tails
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda kernel: linear_tails(x, keypoints, forward(kernel), [True, True]),
+        [tf.convert_to_tensor(layer.kernel)])
+    np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-6)
+    assert np.abs(theoretical[0]).max() > 0
+
+
+def test_linear_tail_with_zero_slope_is_flat_even_for_infinite_inputs():
+    layer = PWLCalibration([0.0, 1.0, 2.0], extrapolation="linear",
+                           kernel_initializer=keras.initializers.Constant([[1.0, 1.0, 2.0]]))
+    y = layer(np.array([[-np.inf], [np.inf]], "float32")).numpy()[:, 0]
+    assert y[0] == 1.0 and y[1] == np.inf
+
+
+@pytest.mark.parametrize("convexity", ["convex", "concave"])
+def test_trained_convex_units_keep_their_shape_far_outside_the_keypoints(convexity):
+    x, y = _data(units=2)
+    if convexity == "convex":
+        y = -y
+    layer = PWLCalibration(KEYPOINTS, units=2, monotonicity="increasing", convexity=convexity,
+                           extrapolation="linear", kernel_initializer="equal_slopes")
+    model = _checks.make_model(layer, (2,), head=False)
+    _checks.train_lowers_loss(model, x, y.repeat(2, axis=1) / 2, epochs=3)
+    assert layer.certify().holds
+    grid = np.linspace(-20.0, 20.0, 4001, dtype="float32")[:, None].repeat(2, axis=1)
+    second = np.diff(layer(grid).numpy().astype(np.float64), n=2, axis=0)
+    sign = 1.0 if convexity == "convex" else -1.0
+    assert (sign * second).min() > -1e-4, (sign * second).min()
+    assert np.all(np.diff(layer(grid).numpy(), axis=0) >= -1e-5)
+
+
+def test_extrapolation_round_trips_through_the_config():
+    layer = PWLCalibration(KEYPOINTS, units=2, extrapolation=["linear", "constant"])
+    assert layer.unit_extrapolations == ["linear", "constant"]
+    _checks.assert_config_round_trip(layer)
+    assert PWLCalibration.from_config(layer.get_config()).unit_extrapolations == ["linear", "constant"]

@@ -52,7 +52,8 @@ def _kernel_environment():
 def test_every_tutorial_is_found():
     names = [os.path.basename(path) for path in NOTEBOOKS]
     assert names == ["01_quick_start.ipynb", "02_shape_constraints.ipynb",
-                     "03_keras_layers.ipynb", "04_ensembles.ipynb", "05_deployment.ipynb"]
+                     "03_keras_layers.ipynb", "04_ensembles.ipynb", "05_deployment.ipynb",
+                     "06_sklearn_workflows.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

@@ -8,6 +8,7 @@ or classification).
 """
 
 import copy
+import dataclasses
 import numbers
 import os
 
@@ -19,6 +20,7 @@ from sklearn.utils.validation import (
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _limits, _serialization, _structure
+from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
     duplicate_columns, encode, fit_feature_specs, to_frame)
@@ -111,7 +113,7 @@ class CalibratedEstimatorBase(BaseEstimator):
                  calibration_wrinkle=0.0, lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0,
                  epochs=None, batch_size=None, learning_rate=0.01, validation_fraction=0.1,
                  early_stopping=False, random_state=None, verbose=1, distribute_strategy=None,
-                 implementation="kernel"):
+                 implementation="kernel", categorical_features=None):
         self.monotonicity = monotonicity
         self.convexity = convexity
         self.unimodality = unimodality
@@ -136,6 +138,7 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.verbose = verbose
         self.distribute_strategy = distribute_strategy
         self.implementation = implementation
+        self.categorical_features = categorical_features
 
     # -- scikit-learn metadata ------------------------------------------------
 
@@ -273,7 +276,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         """
         self._check_params()
         frame = self._validate_features(X, reset=True)
-        specs = fit_feature_specs(frame, self.num_keypoints)
+        specs = fit_feature_specs(frame, self.num_keypoints, categorical_columns(
+            self.categorical_features, list(frame.columns)))
         if isinstance(self.num_keypoints, dict):
             for column in self.num_keypoints:
                 if str(column) not in frame.columns:
@@ -337,6 +341,16 @@ class CalibratedEstimatorBase(BaseEstimator):
           A model whose layers do not carry a declared constraint fails here
           even when each layer meets its own settings.
 
+        Where the shapes hold: monotonicity, unimodality, category orders,
+        trust and dominance on the whole input space; a declared convexity on
+        the whole real line for calibrated linear models (their convex and
+        concave calibrators continue their end segments) and, for lattice
+        models, on the column's calibrator between its first and last
+        keypoint (the check's name states the domain). The checks are exact
+        on the weights; the network computes in float32, whose rounding can
+        move a prediction against a declared direction by at most
+        :meth:`monotonicity_tolerance`.
+
         Returns:
           A :class:`tf_lattice.constraints.Certificate` that holds only if every
           check holds.
@@ -360,6 +374,36 @@ class CalibratedEstimatorBase(BaseEstimator):
         checks += _structure.declared_checks(self.model_, self.feature_specs_, self.constraints_)
         return Certificate(type(self).__name__, tuple(checks))
 
+    def monotonicity_tolerance(self, X):
+        """The largest move against a declared direction that rounding can cause.
+
+        The constraints hold exactly in real arithmetic; the network computes
+        in float32, whose rounding (at most a few units in the last place at
+        each interpolation) can make the prediction for a row that is larger
+        along an increasing column smaller by up to
+
+            2^-18 * max(1, max_i |s_i|) * c
+
+        where ``s_i`` are the network's scores on the rows of ``X`` and ``c``
+        converts scores to the units of the prediction (``target_scale_`` for
+        regressors; 1 for classifiers, whose scores are the
+        ``decision_function`` logits). That is 32 float32 units in the last
+        place of the largest score.
+
+        Args:
+          X: the rows whose predictions are compared.
+
+        Returns:
+          float, in the units of ``predict`` (regressors) or
+          ``decision_function`` (classifiers).
+        """
+        largest = float(np.max(np.abs(self._raw_scores(X)), initial=0.0))
+        return 2.0 ** -18 * max(1.0, largest) * self._score_unit()
+
+    def _score_unit(self):
+        """Prediction units per unit of network score."""
+        return 1.0
+
     def _column_calibrators(self):
         """The ``(layer, unit)`` calibrating each column of the fitted model."""
         calibrators = []
@@ -377,56 +421,51 @@ class CalibratedEstimatorBase(BaseEstimator):
         Returns:
           list of dicts with ``name``, ``kind`` and, for numeric columns,
           ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
-          between keypoints and flat beyond them) and ``missing_output``; for
+          between keypoints and, beyond them, flat or continuing its end
+          segments as ``extrapolation`` says) and ``missing_output``; for
           categorical columns ``categories`` (the vocabulary then
-          ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`.
+          ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`. Every dict
+          also has ``has_missing`` and ``has_other`` (whether training rows
+          reached the missing output or the default bucket: see
+          :class:`~tf_lattice.estimators._columns.FeatureSpec`) and the
+          column's declared ``monotonicity``, ``convexity``, ``unimodality``
+          and ``category_order`` (vocabulary index pairs).
         """
         check_is_fitted(self, "model_")
         curves = []
         for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
                                                self._column_calibrators()):
+            shared = {"name": spec.name, "kind": spec.kind, "has_missing": spec.has_missing,
+                      "has_other": spec.has_other, **dataclasses.asdict(feature)}
             if spec.kind == NUMERIC:
                 keypoints = np.broadcast_to(layer.input_keypoints,
                                             (layer.units, layer.num_keypoints))[unit]
                 outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
-                curves.append({"name": spec.name, "kind": spec.kind,
-                               "keypoints": np.array(keypoints), "outputs": outputs,
+                curves.append({**shared, "keypoints": np.array(keypoints), "outputs": outputs,
                                "missing_output": float(np.asarray(layer.missing_output)[unit]),
-                               "monotonicity": feature.monotonicity})
+                               "extrapolation": layer.unit_extrapolations[unit]})
             else:
                 outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
-                curves.append({"name": spec.name, "kind": spec.kind,
-                               "categories": [str(c) for c in spec.vocabulary] + ["<other>"],
-                               "outputs": outputs})
+                curves.append({**shared, "outputs": outputs,
+                               "categories": [str(c) for c in spec.vocabulary] + ["<other>"]})
         return curves
 
     def plot_calibrators(self, columns=None):
         """A matplotlib figure with one panel per calibrator.
 
         Args:
-          columns: the columns to draw (default: all).
+          columns: the columns to draw (names or positions; default: all).
+
+        See :class:`tf_lattice.plotting.CalibratorDisplay`, which this draws
+        (its ``figure_``).
         """
-        from tf_lattice import plotting
-        curves = self.calibrator_curves()
-        if columns is not None:
-            self._check_known_columns("columns", columns)
-            curves = [c for c in curves if c["name"] in [str(col) for col in columns]]
-        return plotting.plot_calibrators(curves, title=type(self).__name__)
+        from tf_lattice.plotting import CalibratorDisplay
+        return CalibratorDisplay.from_estimator(self, columns=columns).figure_
 
     def plot_feature(self, column):
         """A matplotlib figure of one column's learned calibrator."""
-        from tf_lattice import plotting
-        self._check_known_columns("column", [column])
-        curve = next(c for c in self.calibrator_curves() if c["name"] == str(column))
-        return plotting.plot_calibrator(curve)
-
-    def _check_known_columns(self, argument, columns):
-        check_is_fitted(self, "model_")
-        names = [spec.name for spec in self.feature_specs_]
-        for column in columns:
-            if str(column) not in names:
-                raise ValueError(f"{argument} names column {column!r}, which was not in the "
-                                 f"training data (columns: {names})")
+        from tf_lattice.plotting import CalibratorDisplay
+        return CalibratorDisplay.from_estimator(self, columns=[column]).figure_
 
     # -- persistence ---------------------------------------------------------------
 
@@ -439,6 +478,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             payload["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        if hasattr(self, "feature_importances_"):
+            payload["feature_importances_"] = [float(v) for v in self.feature_importances_]
         return payload
 
     def _restore_payload(self, payload):
@@ -447,6 +488,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.history_ = payload["history_"]
         if "feature_names_in_" in payload:
             self.feature_names_in_ = np.asarray(payload["feature_names_in_"], dtype=object)
+        if "feature_importances_" in payload:  # absent from files of earlier versions
+            self.feature_importances_ = np.asarray(payload["feature_importances_"], np.float64)
 
     def _json_params(self):
         params = self.get_params(deep=False)

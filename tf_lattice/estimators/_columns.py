@@ -51,6 +51,9 @@ class FeatureSpec:
       keypoints: numeric only: strictly increasing calibration keypoints.
       vocabulary: categorical only: the categories seen in training, in order.
       has_missing: whether training data had missing values in the column.
+      has_other: categorical only: whether training rows had categories
+        outside the vocabulary (a vocabulary capped at the most frequent
+        categories), so that the default bucket learned from them too.
     """
 
     name: str
@@ -58,6 +61,7 @@ class FeatureSpec:
     keypoints: tuple = ()
     vocabulary: tuple = ()
     has_missing: bool = False
+    has_other: bool = False
 
     @property
     def num_buckets(self):
@@ -74,13 +78,16 @@ class FeatureSpec:
             "name": self.name, "kind": self.kind,
             "keypoints": [float(k) for k in self.keypoints],
             "vocabulary": [_json_scalar(v) for v in self.vocabulary],
-            "has_missing": bool(self.has_missing),
+            "has_missing": bool(self.has_missing), "has_other": bool(self.has_other),
         }
 
     @classmethod
     def from_json(cls, data):
+        # Files written before ``has_other`` existed had no capped vocabularies in memory
+        # fits; False is their value there (streamed fits then drew <other> as untrained).
         return cls(data["name"], data["kind"], tuple(data["keypoints"]),
-                   tuple(data["vocabulary"]), bool(data["has_missing"]))
+                   tuple(data["vocabulary"]), bool(data["has_missing"]),
+                   bool(data.get("has_other", False)))
 
 
 def _json_scalar(value):
@@ -263,7 +270,7 @@ def _vocabulary(series):
         return tuple(sorted(values, key=lambda v: (type(v).__name__, str(v))))
 
 
-def fit_feature_specs(frame, num_keypoints):
+def fit_feature_specs(frame, num_keypoints, categorical=()):
     """Learns one :class:`FeatureSpec` per column of ``frame``.
 
     Args:
@@ -272,6 +279,8 @@ def fit_feature_specs(frame, num_keypoints):
         numeric calibrators (placed at quantiles of the column); None, and
         columns a dict omits, get ``default_num_keypoints`` of the column's
         number of non-missing values.
+      categorical: names of columns to make categorical whatever their
+        dtype (their distinct values are the categories).
 
     Returns:
       list of FeatureSpec in column order.
@@ -280,7 +289,12 @@ def fit_feature_specs(frame, num_keypoints):
     for name in frame.columns:
         series = frame[name]
         has_missing = bool(series.isna().any())
-        if column_kind(series) == NUMERIC:
+        if name in categorical:
+            if _is_temporal_dtype(series.dtype):
+                _refuse_temporal(series)
+            specs.append(FeatureSpec(name, CATEGORICAL, vocabulary=_vocabulary(series),
+                                     has_missing=has_missing))
+        elif column_kind(series) == NUMERIC:
             count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
             values = numeric_values(series)
             check_model_range(series.name, values)

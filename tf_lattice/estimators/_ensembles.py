@@ -79,6 +79,43 @@ def interaction_strengths(encoded, target, bins=4):
     return strengths
 
 
+def close_under_dominance(subsets, dominances):
+    """Subsets in which every lattice reading a dominated column also reads
+    its dominant one.
+
+    With lattices ``L_l`` combined by weights ``w_l >= 0``, ``d f/d a - d f/d
+    b = sum_l w_l (d L_l/d a - d L_l/d b)``. A lattice reading both columns
+    keeps ``d L/d a >= d L/d b`` by its own constraint and one reading
+    neither or only ``a`` (increasing) adds a non-negative term, but one
+    reading ``b`` without ``a`` adds ``-d L/d b <= 0``. Such a lattice gets
+    ``a`` in place of its last other column (or of ``b`` itself at rank 1).
+
+    Args:
+      subsets: lists of feature indices.
+      dominances: ``(dominant, weak)`` index pairs.
+
+    Returns:
+      New sorted lists, the same length as ``subsets``. (A chain of pairs
+      longer than the rank cannot be closed in every lattice; the
+      certificate's dominance check then fails and names the pair.)
+    """
+    paired = {f for pair in dominances for f in pair}
+    closed = []
+    for subset in subsets:
+        subset = list(subset)
+        for _ in range(len(dominances) * (len(subset) + 1) + 1):
+            open_pairs = [(a, b) for a, b in dominances if b in subset and a not in subset]
+            if not open_pairs:
+                break
+            dominant, weak = open_pairs[0]
+            # Prefer giving up a column outside every dominance pair.
+            others = sorted((f for f in subset if f != weak), key=lambda f: (f not in paired, f))
+            subset.remove(others[-1] if others else weak)
+            subset.append(dominant)
+        closed.append(sorted(subset))
+    return closed
+
+
 def choose_subsets(kind, num_features, num_lattices, rank, rng, encoded=None, target=None):
     """Feature subsets of an ensemble.
 

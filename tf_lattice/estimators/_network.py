@@ -11,8 +11,11 @@ of categories), and every layer after the calibrators is increasing in each
 calibrated value of a shaped feature (lattice dimensions marked
 ``"increasing"``, linear weights >= 0). An increasing function of a monotone
 (or unimodal) calibrator keeps that shape, so monotonicity holds on the model
-output and on every class score; convexity holds on the output of calibrated
-linear models and on the calibrators of every model. Unimodality is a lattice
+output and on every class score. Convexity holds on the whole real line on
+the output of calibrated linear models (whose unbounded calibrators continue
+their end segments beyond the keypoints), and on the calibrators of lattice
+models between their first and last keypoint (bounded calibrators are flat
+beyond them). Unimodality is a lattice
 constraint: the calibrator is increasing and the (single) lattice is
 valley- or peak-shaped along that feature.
 """
@@ -125,6 +128,13 @@ def _calibrator_monotonicity(feature):
     return "increasing" if feature.unimodality != "none" else feature.monotonicity
 
 
+def _calibrator_extrapolation(feature, bounded):
+    """Convex and concave columns of unbounded calibrators continue their end
+    segments (a flat tail would break the shape); every other column is flat
+    beyond its keypoints."""
+    return "linear" if feature.convexity != "none" and not bounded else "constant"
+
+
 def calibrated_features(inputs, specs, constraints, settings, output_min, output_max):
     """Every column calibrated by a few fused layers; returns `(batch, d)`.
 
@@ -140,6 +150,7 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
     :func:`calibrator_layout` for the layer of each column.
     """
     layout = calibrator_layout(specs, constraints)
+    bounded = output_min is not None or output_max is not None
     numeric = [j for j, (name, _) in enumerate(layout) if name == NUMERIC_CALIBRATION]
     shared = [j for j, (name, _) in enumerate(layout) if name == CATEGORICAL_CALIBRATION]
     ordered = [j for j, (name, _) in enumerate(layout)
@@ -154,6 +165,8 @@ def calibrated_features(inputs, specs, constraints, settings, output_min, output
             units=len(numeric),
             monotonicity=[_calibrator_monotonicity(constraints.features[j]) for j in numeric],
             convexity=[constraints.features[j].convexity for j in numeric],
+            extrapolation=[_calibrator_extrapolation(constraints.features[j], bounded)
+                           for j in numeric],
             output_min=output_min, output_max=output_max, impute_missing=True,
             kernel_initializer="equal_heights",
             kernel_regularizer=_calibrator_regularizers(settings), name=NUMERIC_CALIBRATION)

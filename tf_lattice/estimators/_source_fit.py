@@ -27,11 +27,13 @@ import tensorflow as tf
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_random_state
 
+from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._checkpoints import Checkpoints
 from tf_lattice.estimators._columns import FeatureSpec, encode
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._distributed import Workers, is_multi_worker
 from tf_lattice.estimators._feed import shard_count
+from tf_lattice.estimators._importance import feature_importances
 from tf_lattice.estimators._sources import DataError, as_source, is_source
 from tf_lattice.estimators._statistics import StreamStatistics
 from tf_lattice.estimators._streaming import train_stream
@@ -186,9 +188,15 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
                          "MultiWorkerMirroredStrategy")
     if estimator.early_stopping and (workers.count > 1 or checkpoint_dir is not None):
         raise ValueError(_NO_EARLY_STOPPING)
+    if getattr(estimator, "class_weight", None) is not None:
+        raise ValueError("class_weight applies to fits on in-memory data; data read as a stream "
+                         "(files, datasets, checkpoints, several workers) takes per-row weights: "
+                         "a weight column or sample_weight")
     error = None
     try:
         source = as_source(X, y, sample_weight).bind(classification, workers.count)
+        source.make_categorical(categorical_columns(estimator.categorical_features,
+                                                    source.feature_names()))
     except Exception as problem:  # every worker must reach the exchange below
         error = problem
     workers.raise_any(error)
@@ -259,6 +267,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
         estimator.model_, estimator.history_ = train_model(
             build, x, target, weight, task.loss, settings,
             strata=None if task.strata is None else task.strata(raw), description=description)
+        estimator.feature_importances_ = feature_importances(estimator.model_, x, specs, seed)
     else:
         if strategy is not None and not is_multi_worker(strategy):
             raise ValueError("data streamed from files or a dataset trains without a strategy or "
@@ -274,6 +283,9 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
         estimator.model_, estimator.history_ = train_stream(
             build, source, statistics, convert, task.loss, settings, workers, task.dtype,
             checkpoints=checkpoints, resume=resume, description=description)
+        if len(sample_x):  # the statistics' row sample (empty only for data without rows)
+            estimator.feature_importances_ = feature_importances(estimator.model_, sample_x,
+                                                                 specs, seed)
     if workers.is_chief and workers.count > 1:
         certificate = estimator.certify()
         if not certificate.holds:

@@ -162,6 +162,7 @@ class Source:
             raise ValueError("read_rows, shuffle_rows and max_categories must be >= 1, got "
                              f"{read_rows!r}, {shuffle_rows!r}, {max_categories!r}")
         self.kinds = None
+        self.numeric_categories = set()
         self.classification = None
         self._pieces = None
 
@@ -175,6 +176,15 @@ class Source:
         """
         self.classification = bool(classification)
         self._bind(int(num_workers))
+        return self
+
+    def make_categorical(self, names):
+        """Reads the columns ``names`` as categories whatever their type
+        (``categorical_features``); numeric ones keep their numbers as
+        categories. Call after :meth:`bind`."""
+        self.numeric_categories = {name for name in names if self.kinds[name] == NUMERIC}
+        for name in names:
+            self.kinds[name] = CATEGORICAL
         return self
 
     def pieces(self):
@@ -354,8 +364,8 @@ class FileSource(Source):
 
     def _csv_types(self):
         pa = _pyarrow()
-        types = {name: pa.float64() if kind == NUMERIC else pa.string()
-                 for name, kind in self.kinds.items()}
+        types = {name: pa.float64() if kind == NUMERIC or name in self.numeric_categories
+                 else pa.string() for name, kind in self.kinds.items()}
         if self.classification:
             target = self._target_type
             types[self.target] = (pa.string() if _arrow_kind(target) != NUMERIC else

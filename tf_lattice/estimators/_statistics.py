@@ -313,10 +313,13 @@ class StreamStatistics:
                 sketch = self.categories[name]
                 error = _datasketches().frequent_items_error_type.NO_FALSE_NEGATIVES
                 items = sorted(sketch.get_frequent_items(error), key=lambda item: (-item[1], item[0]))
-                vocabulary = _sorted_vocabulary(json.loads(item[0])
-                                                for item in items[:int(max_categories)])
+                kept = items[:int(max_categories)]
+                vocabulary = _sorted_vocabulary(json.loads(item[0]) for item in kept)
+                # Rows of categories the sketch dropped or the cap left out train the
+                # default bucket (kept counts are exact unless the sketch purged).
+                has_other = sum(item[1] for item in kept) < sketch.total_weight
                 specs.append(FeatureSpec(name, CATEGORICAL, vocabulary=vocabulary,
-                                         has_missing=has_missing))
+                                         has_missing=has_missing, has_other=bool(has_other)))
         return specs
 
     def target_statistics(self):

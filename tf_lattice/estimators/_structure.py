@@ -519,6 +519,15 @@ def _output_check(name, model, j, seed_state, wanted):
     return _structural(name, False, f"output {bad[0]} is {_NAMES[shapes[bad[0]]]} in it")
 
 
+def _convexity_domain(layers):
+    """Where a convex (concave) calibrator is convex (concave): everywhere when
+    every calibrator of the column continues its end segments, otherwise
+    between its first and last keypoint (a flat tail breaks the shape)."""
+    linear = all(getattr(layer, "unit_extrapolations", ["constant"] * (unit + 1))[unit] == "linear"
+                 for layer, unit in layers)
+    return "on the whole real line" if linear else "between the first and last keypoint"
+
+
 def declared_checks(model, specs, constraints):
     """One structural check per declared constraint.
 
@@ -559,8 +568,8 @@ def declared_checks(model, specs, constraints):
             if argument == "convexity":
                 wrong = [f"{layer.name} (unit {unit})" for layer, unit in layers
                          if getattr(layer, "unit_convexities", ["none"] * (unit + 1))[unit] != value]
-                checks.append(_structural(f"{name}: calibrator", not wrong,
-                                          f"{wrong[0] if wrong else ''} is not {value}"))
+                checks.append(_structural(f"{name}: calibrator, {_convexity_domain(layers)}",
+                                          not wrong, f"{wrong[0] if wrong else ''} is not {value}"))
             else:
                 missing = []
                 for layer, _ in layers:

@@ -1,15 +1,21 @@
 """Regression and classification on top of the shared estimator base."""
 
+import functools
+import inspect
+import numbers
+
 import keras
 import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from tf_lattice.estimators import _source_fit
-from tf_lattice.estimators._base import CalibratedEstimatorBase
+from tf_lattice.estimators._base import CalibratedEstimatorBase, _normalized_weights
+from tf_lattice.estimators._importance import feature_importances
 from tf_lattice.estimators._serialization import decode_array, encode_array
 from tf_lattice.estimators._training import train_model
 
@@ -86,6 +92,56 @@ def prior_scores(one_hot, sample_weight):
     return tuple(float(v) for v in logs - logs.mean())
 
 
+def class_sample_weights(class_weight, y, classes):
+    """Per-row weights of ``class_weight`` (scikit-learn's meaning), `(n,)`.
+
+    Args:
+      class_weight: None (ones), ``"balanced"`` (``n / (k * count(class))``)
+        or a dict class label -> non-negative weight (absent classes: 1).
+      y: the labels `(n,)`.
+      classes: the sorted distinct labels.
+
+    Raises:
+      ValueError: naming ``class_weight`` and the bad entry.
+    """
+    if class_weight is None:
+        return np.ones(len(y))
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict of class label -> "
+                             f"weight, got {class_weight!r}")
+    elif isinstance(class_weight, dict):
+        known = set(classes.tolist())
+        for label, weight in class_weight.items():
+            if label not in known:
+                raise ValueError(f"class_weight names the class {label!r}, which is not among "
+                                 f"the labels of y {list(classes)}")
+            if (isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real)
+                    or not np.isfinite(weight) or weight < 0):
+                raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, "
+                                 f"got {weight!r}")
+    else:
+        raise ValueError(f"class_weight must be None, 'balanced' or a dict of class label -> "
+                         f"weight, got {type(class_weight).__name__}")
+    return compute_sample_weight(class_weight, y)
+
+
+def _with_class_weight(init):
+    """``init`` with one more keyword parameter, ``class_weight=None``,
+    stored as ``self.class_weight`` (and in the signature scikit-learn reads)."""
+
+    @functools.wraps(init)
+    def __init__(self, *args, class_weight=None, **params):
+        init(self, *args, **params)
+        self.class_weight = class_weight
+
+    signature = inspect.signature(init)
+    extra = inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)
+    __init__.__signature__ = signature.replace(
+        parameters=list(signature.parameters.values()) + [extra])
+    return __init__
+
+
 class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
     """Least-squares regression on a standardized target.
 
@@ -132,6 +188,8 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, keras.losses.MeanSquaredError(),
             self._training_settings(seed), description=type(self).__name__)
+        self.feature_importances_ = feature_importances(self.model_, encoded, self.feature_specs_,
+                                                        seed)
         return self
 
     def predict(self, X):
@@ -146,6 +204,9 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
 
     def _serving_outputs(self):
         return {"predictions": {"dtype": "float64", "shape": [None]}}
+
+    def _score_unit(self):
+        return float(self.target_scale_)
 
     def _fitted_payload(self):
         payload = super()._fitted_payload()
@@ -166,7 +227,18 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
     e.g. ``monotonicity={"x": "increasing"}`` makes each class's score
     non-decreasing in ``x``. (Class probabilities are a softmax of the scores
     and so are not individually monotone.)
+
+    Every classifier takes, besides the shared parameters, ``class_weight``:
+    None, ``"balanced"`` or a dict class label -> weight, multiplied into
+    ``sample_weight`` as scikit-learn does (see :func:`class_sample_weights`).
+    Subclasses get it added to their ``__init__`` (``__init_subclass__``), so
+    the shared parameters are listed in one place.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "class_weight" not in inspect.signature(cls.__init__).parameters:
+            cls.__init__ = _with_class_weight(cls.__init__)
 
     def fit(self, X, y=None, sample_weight=None, *, checkpoint_dir=None):
         """Fits the model.
@@ -199,6 +271,9 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
         if len(self.classes_) < 2:
             raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs "
                              "at least 2 classes")
+        if self.class_weight is not None:
+            weights = _normalized_weights(
+                weights * class_sample_weights(self.class_weight, y, self.classes_), len(y))
         binary = len(self.classes_) == 2
         units = 1 if binary else len(self.classes_)
         target = indices.astype(np.float32 if binary else np.int32).reshape(-1, 1)
@@ -211,6 +286,8 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, loss, self._training_settings(seed),
             strata=indices, description=type(self).__name__)
+        self.feature_importances_ = feature_importances(self.model_, encoded, self.feature_specs_,
+                                                        seed)
         return self
 
     def decision_function(self, X):

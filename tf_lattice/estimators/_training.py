@@ -47,7 +47,7 @@ class TrainingSettings:
       early_stopping: stop when the validation loss stops improving and keep
         the best weights.
       seed: seeds Python, NumPy and TensorFlow before building the model.
-      verbose: 0 quiet, 1 a progress bar on a terminal, 2 always a bar.
+      verbose: 0 quiet, 1 a progress bar on a terminal or in a notebook, 2 always a bar.
       strategy: a `tf.distribute.Strategy` to build and train under, or None.
     """
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from tf_lattice.estimators import _network
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _check_number
-from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets
+from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 
 
@@ -30,7 +30,8 @@ class _EnsembleParams(CalibratedEstimatorBase):
                  calibration_laplacian=0.0, calibration_hessian=1e-4, calibration_wrinkle=0.0,
                  lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0, epochs=None, batch_size=None,
                  learning_rate=0.01, validation_fraction=0.1, early_stopping=False,
-                 random_state=None, verbose=1, distribute_strategy=None, implementation="kernel"):
+                 random_state=None, verbose=1, distribute_strategy=None, implementation="kernel",
+                 categorical_features=None):
         super().__init__(
             monotonicity=monotonicity, convexity=convexity, unimodality=unimodality, trust=trust,
             dominance=dominance, category_order=category_order, num_keypoints=num_keypoints,
@@ -40,7 +41,8 @@ class _EnsembleParams(CalibratedEstimatorBase):
             lattice_torsion=lattice_torsion, l2=l2, epochs=epochs, batch_size=batch_size,
             learning_rate=learning_rate, validation_fraction=validation_fraction,
             early_stopping=early_stopping, random_state=random_state, verbose=verbose,
-            distribute_strategy=distribute_strategy, implementation=implementation)
+            distribute_strategy=distribute_strategy, implementation=implementation,
+            categorical_features=categorical_features)
         self.num_lattices = num_lattices
         self.lattice_rank = lattice_rank
         self.ensemble = ensemble
@@ -57,6 +59,7 @@ class _EnsembleParams(CalibratedEstimatorBase):
         count = self.num_lattices or default_num_lattices(num_features, rank)
         subsets = choose_subsets(self.ensemble, num_features, int(count), rank,
                                  np.random.default_rng(seed), encoded, target)
+        subsets = close_under_dominance(subsets, self.constraints_.monotonic_dominances)
         self.lattices_ = [[self.feature_specs_[f].name for f in subset] for subset in subsets]
         return subsets, rank
 

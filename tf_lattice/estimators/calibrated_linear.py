@@ -45,16 +45,25 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
       validation_fraction, early_stopping: hold out rows and stop when their
         loss stops improving.
       random_state: seed (int), RandomState or None.
-      verbose: 0 quiet, 1 progress bar on a terminal, 2 always.
+      verbose: 0 quiet, 1 progress bar on a terminal or in a notebook, 2 always.
       distribute_strategy: a `tf.distribute.Strategy` to train under.
       implementation: ``"kernel"`` (tf_lattice's compiled ops) or
         ``"portable"`` (stock TensorFlow ops only).
+      categorical_features: columns to calibrate as categories whatever
+        their dtype (integer codes): names, int positions or a boolean mask
+        (as in ``HistGradientBoosting*``); None: kinds follow dtypes.
+      class_weight (classifiers only): None, ``"balanced"`` or a dict class
+        label -> weight, multiplied into ``sample_weight``.
 
     Attributes:
       model_: the fitted Keras model.
       feature_specs_: encoding of each column (keypoints, vocabulary).
       constraints_: the resolved constraints.
       history_: per-epoch losses.
+      feature_importances_: `(n_features,)`, summing to 1: each column's
+        mean absolute change of the scores when it is set to its median (or
+        most frequent category), on up to 1,000 training rows (see
+        :mod:`tf_lattice.estimators._importance`).
       target_mean_, target_scale_: the target standardization.
       n_features_in_, feature_names_in_: as in scikit-learn.
 
@@ -77,6 +86,6 @@ class CalibratedLinearClassifier(_CalibratedLinear, CalibratedClassifierBase):
 
     Attributes:
       classes_: the class labels.
-      model_, feature_specs_, constraints_, history_, n_features_in_,
-      feature_names_in_: as for the regressor.
+      model_, feature_specs_, constraints_, history_, feature_importances_,
+      n_features_in_, feature_names_in_: as for the regressor.
     """

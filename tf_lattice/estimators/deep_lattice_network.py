@@ -18,6 +18,19 @@ class _DeepLatticeNetwork(_EnsembleParams):
 
     _supports_unimodality = False
 
+    def _check_params(self):
+        super()._check_params()
+        # A second lattice layer mixes the first layer's outputs, whose
+        # partial derivatives in two columns it weighs differently: a trust
+        # or dominance pair that holds in every first-layer lattice does not
+        # reach the output.
+        for argument in ("trust", "dominance"):
+            if getattr(self, argument):
+                raise ValueError(
+                    f"{type(self).__name__} cannot keep a {argument} constraint ({argument}="
+                    f"{getattr(self, argument)!r}): its second lattice layer mixes the first "
+                    "layer's lattices; use CalibratedLattice or CalibratedLatticeEnsemble")
+
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)

@@ -10,6 +10,7 @@ from tf_lattice.constraints import Certificate, ConstraintCheck
 IMPLEMENTATIONS = ("kernel", "portable")
 MONOTONICITIES = ("none", "increasing", "decreasing")
 CONVEXITIES = ("none", "convex", "concave")
+EXTRAPOLATIONS = ("constant", "linear")
 UNIMODALITIES = ("none", "valley", "peak")
 INTERPOLATIONS = ("hypercube", "simplex")
 

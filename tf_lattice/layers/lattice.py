@@ -17,6 +17,7 @@ from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import lattice_initializers
+from tf_lattice.ops._lattice_constraints import parse_constraints
 
 KERNEL_INITIALIZERS = ("linear_initializer", "random_monotonic_initializer")
 TRUST_DIRECTIONS = ("increasing", "decreasing")
@@ -88,9 +89,6 @@ class Lattice(_common.LatticeLayer):
                                                     _common.MONOTONICITIES)
         self.unimodalities = _common.per_dimension("unimodalities", unimodalities, dims,
                                                    _common.UNIMODALITIES)
-        for k, (m, u) in enumerate(zip(self.monotonicities, self.unimodalities)):
-            if m != "none" and u != "none":
-                raise ValueError(f"dimension {k} cannot be both monotonic ({m}) and unimodal ({u})")
         self.edgeworth_trusts = _common.check_pairs("edgeworth_trusts", edgeworth_trusts, dims,
                                                     TRUST_DIRECTIONS)
         self.trapezoid_trusts = _common.check_pairs("trapezoid_trusts", trapezoid_trusts, dims,
@@ -98,16 +96,14 @@ class Lattice(_common.LatticeLayer):
         self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
         self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
         self.joint_monotonicities = _common.check_pairs("joint_monotonicities", joint_monotonicities, dims)
-        for name, entries in (("edgeworth_trusts", self.edgeworth_trusts),
-                              ("trapezoid_trusts", self.trapezoid_trusts),
-                              ("monotonic_dominances", self.monotonic_dominances),
-                              ("range_dominances", self.range_dominances)):
-            for entry in entries:
-                if self.monotonicities[entry[0]] == "none":
-                    raise ValueError(f"{name} entry {entry!r} needs dimension {entry[0]} to be monotonic")
         _common.check_bounds(output_min, output_max)
         self.output_min = None if output_min is None else float(output_min)
         self.output_max = None if output_max is None else float(output_max)
+        # The projection's own rules, asked once here: whatever the layer
+        # accepts, its projection accepts, and a contradiction (a dominance
+        # over a decreasing dimension, a unimodal dimension of size 2, ...)
+        # is an error now rather than at the first optimizer step.
+        self.constraint_spec = parse_constraints(self.lattice_sizes, **self._constraint_kwargs())
         self.num_projection_iterations = int(num_projection_iterations)
         if isinstance(kernel_initializer, str) and kernel_initializer in KERNEL_INITIALIZERS:
             self.kernel_initializer = kernel_initializer

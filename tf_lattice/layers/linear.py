@@ -15,6 +15,7 @@ from tf_lattice import constraints as tfl_constraints
 from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
+from tf_lattice.ops.linear_projection import LinearConstraints
 
 NORMALIZATION_ORDERS = (None, 1)
 
@@ -61,11 +62,6 @@ class Linear(_common.LatticeLayer):
                                                     _common.MONOTONICITIES)
         self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
         self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
-        for name, pairs in (("monotonic_dominances", self.monotonic_dominances),
-                            ("range_dominances", self.range_dominances)):
-            for pair in pairs:
-                if "none" in (self.monotonicities[pair[0]], self.monotonicities[pair[1]]):
-                    raise ValueError(f"{name} pair {pair} needs both inputs to be monotonic")
         self.input_min = None if input_min is None else [float(v) for v in np.broadcast_to(input_min, dims)]
         self.input_max = None if input_max is None else [float(v) for v in np.broadcast_to(input_max, dims)]
         if self.range_dominances and (self.input_min is None or self.input_max is None):
@@ -74,6 +70,10 @@ class Linear(_common.LatticeLayer):
             raise ValueError(f"normalization_order must be one of {NORMALIZATION_ORDERS}, got "
                              f"{normalization_order!r}")
         self.normalization_order = normalization_order
+        # The projection's own rules, asked once here (see Lattice).
+        self.constraint_spec = LinearConstraints(
+            dims, self.monotonicities, self.monotonic_dominances, self.range_dominances,
+            self._input_ranges(), self.normalization_order)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or keras.initializers.Constant(1.0 / dims))

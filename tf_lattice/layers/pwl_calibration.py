@@ -3,10 +3,20 @@
 Each unit ``u`` maps its input through a piecewise-linear function with
 keypoint inputs ``k_0 < ... < k_{K-1}`` and keypoint outputs ``o_0..o_{K-1}``
 (the trainable ``kernel``, shape ``[units, K]``): for ``k_i <= x <= k_{i+1}``,
-``y = o_i + (o_{i+1} - o_i) (x - k_i) / (k_{i+1} - k_i)``, flat outside the
-keypoints. Shape constraints (monotonicity, convexity, bounds) are properties
-of the keypoint outputs and are enforced by projecting them after every
-optimizer step.
+``y = o_i + (o_{i+1} - o_i) (x - k_i) / (k_{i+1} - k_i)``. Outside the
+keypoints a unit is flat (``extrapolation="constant"``) or continues its end
+segment (``"linear"``):
+
+    y = o_0 + s_0 (x - k_0)                  for x < k_0,
+    y = o_{K-1} + s_{K-2} (x - k_{K-1})      for x > k_{K-1},
+
+with ``s_i = (o_{i+1} - o_i) / (k_{i+1} - k_i)``. Shape constraints
+(monotonicity, convexity, bounds) are properties of the keypoint outputs and
+are enforced by projecting them after every optimizer step. A flat tail keeps
+monotonicity and bounds on the whole real line but not convexity (a sloped
+end segment meets a flat tail in a kink of the other sign); a linear tail
+keeps monotonicity and convexity on the whole real line but no bound, so a
+linearly extrapolating layer takes no ``output_min`` / ``output_max``.
 """
 
 import keras
@@ -98,6 +108,11 @@ class PWLCalibration(_common.LatticeLayer):
         keypoints non-decreasing / non-increasing), or one per unit; not with
         learned keypoints.
       output_min, output_max: bounds on every output (None: unbounded).
+      extrapolation: ``"constant"`` (flat beyond the first and last keypoint)
+        or ``"linear"`` (the end segments continue), or one per unit;
+        ``"linear"`` keeps a convex or concave unit convex or concave on the
+        whole real line and cannot be combined with output bounds or
+        ``is_cyclic``.
       clamp_min, clamp_max: with a monotonicity, pin the output at the low
         (high) end of the input range to ``output_min`` (``output_max``).
       is_cyclic: the output at the last keypoint equals the output at the
@@ -120,7 +135,7 @@ class PWLCalibration(_common.LatticeLayer):
                  clamp_min=False, clamp_max=False, is_cyclic=False, missing_input_value=None,
                  impute_missing=False, missing_output_value=None,
                  kernel_initializer="equal_heights", kernel_regularizer=None,
-                 implementation="kernel", **kwargs):
+                 implementation="kernel", extrapolation="constant", **kwargs):
         super().__init__(implementation=implementation, **kwargs)
         keypoints = np.asarray(input_keypoints, np.float64)
         if keypoints.ndim not in (1, 2) or keypoints.shape[-1] < 2:
@@ -140,6 +155,8 @@ class PWLCalibration(_common.LatticeLayer):
         self.monotonicity = _one_or_per_unit("monotonicity", monotonicity, self.units,
                                              _common.MONOTONICITIES)
         self.convexity = _one_or_per_unit("convexity", convexity, self.units, _common.CONVEXITIES)
+        self.extrapolation = _one_or_per_unit("extrapolation", extrapolation, self.units,
+                                              _common.EXTRAPOLATIONS)
         _common.check_bounds(output_min, output_max)
         self.output_min = None if output_min is None else float(output_min)
         self.output_max = None if output_max is None else float(output_max)
@@ -162,11 +179,23 @@ class PWLCalibration(_common.LatticeLayer):
         """The convexity of each unit, a list of ``units`` strings."""
         return _per_unit(self.convexity, self.units)
 
+    @property
+    def unit_extrapolations(self):
+        """The extrapolation of each unit, a list of ``units`` strings."""
+        return _per_unit(self.extrapolation, self.units)
+
     def _check_combinations(self):
         monotone = any(m != "none" for m in self.unit_monotonicities)
         convex = any(c != "none" for c in self.unit_convexities)
         if self.is_cyclic and (monotone or convex):
             raise ValueError("is_cyclic=True cannot be combined with a monotonicity or convexity")
+        if "linear" in self.unit_extrapolations:
+            if self.output_min is not None or self.output_max is not None:
+                raise ValueError(
+                    f"extrapolation='linear' cannot be combined with output_min={self.output_min} "
+                    f"or output_max={self.output_max}: a linear tail leaves every bound")
+            if self.is_cyclic:
+                raise ValueError("extrapolation='linear' cannot be combined with is_cyclic=True")
         if convex and self.input_keypoints_type != "fixed":
             raise ValueError("convexity requires input_keypoints_type='fixed'")
         for flag, bound, name in ((self.clamp_min, self.output_min, "min"),
@@ -254,18 +283,27 @@ class PWLCalibration(_common.LatticeLayer):
         if inputs.shape[-1] == 1 and self.units > 1:
             inputs = tf.repeat(inputs, self.units, axis=-1)
         outputs = tf.cast(self.keypoints_outputs(), self.compute_dtype)
-        calibrated = ops.pwl_calibration(inputs, self.keypoints_inputs(), outputs,
+        keypoints = self.keypoints_inputs()
+        calibrated = ops.pwl_calibration(inputs, keypoints, outputs,
                                          implementation=self.implementation)
+        if self.impute_missing:
+            if is_missing is None:
+                if self.missing_input_value is None:
+                    raise ValueError(
+                        "impute_missing=True without missing_input_value needs [inputs, is_missing]")
+                is_missing = tf.equal(inputs, tf.cast(self.missing_input_value, inputs.dtype))
+            else:
+                is_missing = tf.cast(is_missing, tf.bool)
+                if is_missing.shape[-1] == 1 and self.units > 1:
+                    is_missing = tf.repeat(is_missing, self.units, axis=-1)
+        linear = [e == "linear" for e in self.unit_extrapolations]
+        if any(linear):
+            if self.impute_missing:
+                # Missing inputs take the missing output below; their tail is 0.
+                inputs = tf.where(is_missing, tf.zeros_like(inputs), inputs)
+            calibrated += linear_tails(inputs, keypoints, outputs, linear)
         if not self.impute_missing:
             return calibrated
-        if is_missing is None:
-            if self.missing_input_value is None:
-                raise ValueError("impute_missing=True without missing_input_value needs [inputs, is_missing]")
-            is_missing = tf.equal(inputs, tf.cast(self.missing_input_value, inputs.dtype))
-        else:
-            is_missing = tf.cast(is_missing, tf.bool)
-            if is_missing.shape[-1] == 1 and self.units > 1:
-                is_missing = tf.repeat(is_missing, self.units, axis=-1)
         if self.missing_output_value is None:
             missing = tf.cast(self.missing_output, self.compute_dtype)
         else:
@@ -363,9 +401,37 @@ class PWLCalibration(_common.LatticeLayer):
             clamp_min=self.clamp_min, clamp_max=self.clamp_max, is_cyclic=self.is_cyclic,
             missing_input_value=self.missing_input_value, impute_missing=self.impute_missing,
             missing_output_value=self.missing_output_value,
+            extrapolation=_plain(self.extrapolation),
             kernel_initializer=_common.serialize_initializer(self.kernel_initializer),
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config
+
+
+def linear_tails(inputs, keypoints, outputs, linear):
+    """What linear extrapolation adds to the flat calibration outside the keypoints.
+
+    For unit ``u`` with ``linear[u]``: ``s_0 min(x - k_0, 0) + s_{K-2} max(x -
+    k_{K-1}, 0)``, with the end slopes ``s_0 = (o_1 - o_0) / (k_1 - k_0)`` and
+    ``s_{K-2} = (o_{K-1} - o_{K-2}) / (k_{K-1} - k_{K-2})``; 0 for the other
+    units. A zero slope gives a zero tail even for an infinite input.
+
+    Args:
+      inputs: ``[batch, units]``.
+      keypoints: ``[K]`` or ``[units, K]`` keypoint inputs.
+      outputs: ``[units, K]`` keypoint outputs.
+      linear: ``units`` booleans.
+
+    Returns:
+      ``[batch, units]``.
+    """
+    keypoints = tf.broadcast_to(tf.cast(keypoints, outputs.dtype), tf.shape(outputs))
+    first_slope = (outputs[:, 1] - outputs[:, 0]) / (keypoints[:, 1] - keypoints[:, 0])
+    last_slope = (outputs[:, -1] - outputs[:, -2]) / (keypoints[:, -1] - keypoints[:, -2])
+    mask = tf.constant(linear, outputs.dtype)
+    below = tf.minimum(inputs - keypoints[:, 0], 0.0)
+    above = tf.maximum(inputs - keypoints[:, -1], 0.0)
+    return (tf.math.multiply_no_nan(below, first_slope * mask)
+            + tf.math.multiply_no_nan(above, last_slope * mask))
 
 
 def _one_or_per_unit(name, value, units, allowed):

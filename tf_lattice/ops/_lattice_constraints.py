@@ -126,7 +126,7 @@ def _parse_pairs(name, values, rank):
         if a == b:
             raise ValueError(f"{name}[{index}] names dimension {a} twice: {pair!r}")
         pairs.append((a, b))
-    return tuple(pairs)
+    return _unique(pairs)
 
 
 def _parse_trusts(name, values, rank):
@@ -142,7 +142,14 @@ def _parse_trusts(name, values, rank):
             raise ValueError(
                 f"{name}[{index}] direction must be one of {tuple(TRUST_DIRECTIONS)}, got {trust[2]!r}")
         trusts.append((main, cond, TRUST_DIRECTIONS[trust[2]]))
-    return tuple(trusts)
+    return _unique(trusts)
+
+
+def _unique(entries):
+    """``entries`` without repeats, in order: a constraint declared twice is
+    one constraint (repeated rows would make the exact projection's program
+    degenerate)."""
+    return tuple(dict.fromkeys(entries))
 
 
 def _parse_bound(name, value):

@@ -598,9 +598,14 @@ def _exact_projection(params, program, bounds):
     matrix = None
     if index.shape[0]:
         rows = np.repeat(np.arange(index.shape[0]), 4)
-        matrix = sparse.coo_matrix(
+        dense = sparse.coo_matrix(
             (coef.reshape(-1), (rows, index.reshape(-1))),
-            shape=(index.shape[0], num_vertices)).tocsr()
+            shape=(index.shape[0], num_vertices)).toarray()
+        # Constraint families can share rows (a joint monotonicity declared
+        # as (a, b) and (b, a), ...); repeated rows make the interior-point
+        # solver fail, and all-zero rows say nothing.
+        dense = np.unique(dense[np.any(dense != 0, axis=1)], axis=0)
+        matrix = sparse.csr_matrix(dense) if dense.shape[0] else None
     solutions = []
     for unit in values:
         theta = cp.Variable(num_vertices)

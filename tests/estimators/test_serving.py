@@ -60,6 +60,7 @@ def serving_frame(n=150, seed=0):
         "2nd grade": pd.Categorical(grade),
         "member": member,
         "AGE_years": rng.normal(size=n),
+        "code": rng.integers(0, 4, n),
     })
     frame.loc[::6, "Age (years)"] = np.nan
     frame.loc[::9, "city"] = None
@@ -76,6 +77,7 @@ def unseen_rows(frame):
     rows["city"] = ["Lima", None, "Oslo", "", "Rome", "Paris"] * 2
     rows["2nd grade"] = pd.Categorical([1, 2, 3, 7, np.nan, 1] * 2)
     rows.loc[rows.index[::3], "Age (years)"] = np.nan
+    rows["code"] = [0, 1, 2, 3, 9, 0] * 2  # 9: an integer code never seen
     return rows
 
 
@@ -102,7 +104,7 @@ ESTIMATORS = [
     (estimators.CalibratedLatticeClassifier, {}, "binary"),
     (estimators.CalibratedLatticeEnsembleClassifier,
      dict(num_lattices=3, lattice_rank=3, interpolation="simplex"), "three"),
-    (estimators.CalibratedLinearRegressor, {}, "score"),
+    (estimators.CalibratedLinearRegressor, dict(categorical_features=["code"]), "score"),
     (estimators.DeepLatticeNetworkRegressor, {}, "score"),
 ]
 
@@ -185,6 +187,8 @@ def category_key_of(value):
 def test_raw_signature_matches_predict(tmp_path, estimator, params, target):
     import tensorflow as tf
     model, frame = _fit(estimator, params, target)
+    if "categorical_features" in params:
+        assert model.serving_inputs()["code"] == ("code", "string")
     model.export(str(tmp_path))
     signature = tf.saved_model.load(str(tmp_path)).signatures["serving_default"]
     rows = unseen_rows(frame)
@@ -210,6 +214,7 @@ def test_description_file_names_the_inputs(exported):
     assert mapping == model.serving_inputs()
     assert mapping["Age (years)"] == ("age__years_", "float64")
     assert mapping["2nd grade"] == ("col_2nd_grade", "string")
+    assert mapping["code"] == ("code", "float64")  # numeric unless categorical_features names it
     city = next(entry for entry in description["inputs"] if entry["column"] == "city")
     assert city["categories"] == ["Oslo", "Paris", "Rome"]
     assert description["outputs"]["probabilities"]["classes"] == ["no", "yes"]

@@ -18,7 +18,8 @@ $(VENV)/.deps-stamp: pyproject.toml
 	$(PIP) install "keras>=3.10" "numpy>=1.26" "pandas>=2.1" "scikit-learn>=1.6" \
 	    "cvxpy>=1.5" "matplotlib>=3.8" "tqdm>=4.66" "pyarrow>=15" "datasketches>=5.0" "polars>=1.0" \
 	    "pytest>=8" "pytest-xdist>=3.5" "hypothesis>=6.100" \
-	    "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29"
+	    "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" \
+	    "tf2onnx>=1.17" "onnxruntime>=1.20"
 	touch $@
 
 # An editable install, so the tests and the demo run the source tree.

@@ -66,3 +66,42 @@ def test_portable_export_serves_in_a_process_without_tf_lattice(tmp_path):
 def test_export_is_a_lazy_top_level_function():
     assert callable(tf_lattice.export)
     assert tf_lattice.export.__doc__
+
+
+ONNX_SCRIPT = r"""
+import json, subprocess, sys
+import numpy as np
+import onnxruntime
+
+saved, target, feeds = sys.argv[1], sys.argv[2], json.loads(open(sys.argv[3]).read())
+subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved, "--output", target],
+               check=True, capture_output=True)
+session = onnxruntime.InferenceSession(target, providers=["CPUExecutionProvider"])
+outputs = session.run(None, {name: np.array(v, np.float32) for name, v in feeds.items()})
+print(json.dumps(outputs[0].tolist()))
+"""
+
+
+def test_onnx_runs_a_deep_lattice_network_on_nan_and_infinite_inputs(tmp_path):
+    """tf2onnx turns most selects (``tf.where``) into ``c * a + (1 - c) * b``,
+    where a NaN or infinite discarded branch gives NaN: the portable ops keep
+    discarded branches finite, so onnxruntime agrees with TensorFlow (NaN
+    outputs for NaN inputs, flat extrapolation for infinite ones)."""
+    pytest.importorskip("tf2onnx", reason="tf2onnx is not installed (make test installs it)")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (make test installs it)")
+    features = tuple(models.FeatureConfig(name, keypoints=np.linspace(0, 1, 6), monotonicity="increasing",
+                                          lattice_size=3) for name in "abc")
+    model = models.deep_lattice_network(models.DeepLatticeNetworkConfig(features))
+    x = {name: np.random.default_rng(i).uniform(-0.5, 1.5, (40, 1)).astype("float32")
+         for i, name in enumerate("abc")}
+    x["a"][::5], x["b"][1::6], x["c"][2::7] = np.nan, np.inf, -np.inf
+    expected = np.asarray(keras.ops.convert_to_numpy(portable_clone(model)(x)))
+    assert np.isnan(expected).any() and not np.isnan(expected).all()
+    path = tf_lattice.export(model, str(tmp_path / "saved"))
+    feeds = tmp_path / "feeds.json"
+    feeds.write_text(json.dumps({name: value.tolist() for name, value in x.items()}))
+    result = subprocess.run([sys.executable, "-c", ONNX_SCRIPT, path, str(tmp_path / "model.onnx"),
+                             str(feeds)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.asarray(json.loads(result.stdout.strip().splitlines()[-1]), np.float64)
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)  # NaN where NaN

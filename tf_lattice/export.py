@@ -46,8 +46,8 @@ def portable_clone(model):
     return clone
 
 
-def custom_ops(saved_model_path):
-    """The tf_lattice op names used anywhere in a SavedModel's graphs."""
+def op_types(saved_model_path):
+    """The op names (``"MatMul"``, ...) used anywhere in a SavedModel's graphs."""
     from tensorflow.core.protobuf import saved_model_pb2
     import os
 
@@ -59,8 +59,13 @@ def custom_ops(saved_model_path):
         nodes = list(graph.graph_def.node)
         for function in graph.graph_def.library.function:
             nodes.extend(function.node_def)
-        names.update(node.op for node in nodes if node.op.startswith(CUSTOM_OP_PREFIX))
+        names.update(node.op for node in nodes)
     return sorted(names)
+
+
+def custom_ops(saved_model_path):
+    """The tf_lattice op names used anywhere in a SavedModel's graphs."""
+    return [name for name in op_types(saved_model_path) if name.startswith(CUSTOM_OP_PREFIX)]
 
 
 def export(model, path, portable=True):
@@ -82,10 +87,20 @@ def export(model, path, portable=True):
     exported = portable_clone(model) if portable else model
     exported.export(path, format="tf_saved_model", verbose=False)
     if portable:
-        remaining = custom_ops(path)
-        if remaining:
-            raise ValueError(f"the portable export of {model.name!r} still uses {remaining}")
+        check_portable(path, model.name)
     return path
+
+
+def check_portable(path, name):
+    """Raises ValueError when the SavedModel at ``path`` uses a tf_lattice op.
+
+    Args:
+      path: a SavedModel directory.
+      name: what was exported, for the message.
+    """
+    remaining = custom_ops(path)
+    if remaining:
+        raise ValueError(f"the portable export of {name!r} still uses {remaining}")
 
 
 class _CallableModule(types.ModuleType):

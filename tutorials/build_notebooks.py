@@ -683,63 +683,75 @@ DEPLOYMENT = [
     np.testing.assert_allclose(unpickled.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
     """),
     md("""
-    ## A portable SavedModel
+    ## A portable SavedModel that reads raw rows
 
-    The SavedModel reads the encoded float32 matrix that
-    `transform_features` produces (one column per feature; categories as
-    indices, missing values as NaN) and returns the raw scores (here the logit
-    of a click). `tf_lattice.export.custom_ops` lists any tf_lattice kernel
-    left in the graph: none.
+    The SavedModel's `serving_default` signature takes one tensor per column,
+    as a client has it: numbers as float64 (NaN for a missing value) and
+    categories as strings (any text the model never saw, `""` included, reads
+    the bucket of unseen and missing categories). The encoding (keypoints,
+    vocabularies) runs inside the graph, and the output is `predict_proba`'s.
+    `serving_inputs()` gives each column's input name and type;
+    `tf_lattice.export.custom_ops` lists any tf_lattice kernel left in the
+    graph: none.
     """),
     code("""
+    import json
     import tf_lattice.export
 
-    export_dir = workdir / "restaurants_savedmodel"
+    export_dir = workdir / "restaurants" / "1"
     model.export(str(export_dir), portable=True)
-    print(sorted(p.name for p in export_dir.iterdir()))
     assert tf_lattice.export.custom_ops(str(export_dir)) == []
-    features = model.transform_features(X)
-    np.save(workdir / "features.npy", features)
-    print(features[:3])
+    print(model.serving_inputs())
     """),
     md("""
-    ## Serving from a process without tf_lattice
+    ## A TensorFlow Serving request, served without tf_lattice
 
-    A fresh Python process that imports only TensorFlow loads the SavedModel
-    and calls its `serving_default` signature, as TensorFlow Serving would.
+    TensorFlow Serving's REST API takes a JSON body of rows
+    (`{"instances": [{...}, ...]}`) or of columns (`{"inputs": {...}}`); it
+    accepts the token `NaN`, which Python's `json` writes for missing
+    numbers. Here a fresh Python process that imports only TensorFlow plays
+    the server: it stacks the rows into one tensor per input, as the model
+    server does, and calls the signature.
+    """),
+    code("""
+    rows = X.head(5).copy()
+    rows.loc[rows.index[0], "avg_rating"] = np.nan      # a missing number
+    rows["dollar_rating"] = rows["dollar_rating"].astype(object)
+    rows.loc[rows.index[1], "dollar_rating"] = "DDDDD"   # a category never seen in training
+    inputs = model.serving_inputs()
+    instances = [{inputs[column][0]: (value if inputs[column][1] == "float64" else str(value))
+                  for column, value in row.items()} for _, row in rows.iterrows()]
+    body = json.dumps({"instances": instances})
+    print(body)
     """),
     code('''
     SERVER = """
-    import sys
-    import numpy as np
+    import json, sys
     import tensorflow as tf
     loaded = tf.saved_model.load(sys.argv[1])
-    serve = loaded.signatures["serving_default"]
-    (input_name,) = serve.structured_input_signature[1].keys()
-    outputs = serve(**{input_name: tf.constant(np.load(sys.argv[2]))})
-    (scores,) = outputs.values()
-    np.save(sys.argv[3], scores.numpy())
+    signature = loaded.signatures["serving_default"]
+    specs = signature.structured_input_signature[1]
+    rows = json.loads(sys.argv[2])["instances"]
+    inputs = {name: tf.constant([row[name] for row in rows], spec.dtype) for name, spec in specs.items()}
+    (probabilities,) = signature(**inputs).values()
     assert not any(name.startswith("tf_lattice") for name in sys.modules), "tf_lattice was imported"
-    print("served", scores.shape[0], "rows without tf_lattice")
+    print(json.dumps({"predictions": probabilities.numpy().tolist()}))
     """
-    served_path = workdir / "served.npy"
-    result = subprocess.run(
-        [sys.executable, "-c", SERVER, str(export_dir), str(workdir / "features.npy"), str(served_path)],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    print(result.stdout)
+    result = subprocess.run([sys.executable, "-c", SERVER, str(export_dir), body],
+                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-2000:]
-    served = np.load(served_path)[:, 0]
-    probability = 1.0 / (1.0 + np.exp(-served))
-    np.testing.assert_allclose(probability, expected[:, 1], rtol=1e-4, atol=1e-5)
+    served = np.array(json.loads(result.stdout.splitlines()[-1])["predictions"])
+    np.testing.assert_allclose(served, model.predict_proba(rows), rtol=1e-5, atol=1e-6)
+    print(served.round(4))
     print("served probabilities match the estimator's")
     '''),
     md("""
-    For TensorFlow Serving, copy the directory under a numbered version
-    (`models/restaurants/1/`) and start the server with
-    `--model_name=restaurants --model_base_path=/models/restaurants`. The
-    encoding step (`transform_features`) is a small function of the column
-    values; keep it next to the client, or save the fitted estimator and call
-    it there.
+    With TensorFlow Serving itself, point the server at the parent directory
+    (`--model_name=restaurants --model_base_path=<workdir>/restaurants`) and
+    POST the same body to `/v1/models/restaurants:predict`. The signature
+    `serve` still takes the encoded float32 matrix of `transform_features`
+    and returns the raw scores (logits), for clients that encode rows
+    themselves.
     """),
     code("""
     import shutil

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.oracles import pwl_calibration as oracle
+from tf_lattice.export import op_types
 from tf_lattice.ops import pwl_calibration
 
 IMPLEMENTATIONS = ["kernel", "portable"]
@@ -356,6 +357,8 @@ def test_twin_saved_model_has_no_custom_ops(tmp_path):
     tf.saved_model.save(module, str(tmp_path))
     with open(os.path.join(tmp_path, "saved_model.pb"), "rb") as handle:
         assert b"TfLattice" not in handle.read()
+    # Binary searches (searchsorted) have no ONNX equivalent.
+    assert not {"UpperBound", "LowerBound"} & set(op_types(str(tmp_path)))
     loaded = tf.saved_model.load(str(tmp_path))
     np.testing.assert_allclose(loaded.calibrate(tf.constant([[2.0]])).numpy(), [[7.5]])
 

@@ -595,16 +595,57 @@ class CalibratedEstimatorBase(BaseEstimator):
         return estimator
 
     def export(self, path, portable=True):
-        """Writes the model as a TensorFlow SavedModel.
+        """Writes the model as a TensorFlow SavedModel that reads raw columns.
 
-        The SavedModel's serving function takes the encoded float32 matrix
-        `(batch, n_features)` (see :meth:`transform_features`) and returns the
-        raw `(batch, units)` scores. With ``portable=True`` it uses only stock
-        TensorFlow ops, so it serves without tf_lattice installed.
+        Its ``serving_default`` signature takes one `(batch,)` tensor per
+        training column (float64 numbers with NaN for missing values, strings
+        for categorical columns; input names from :meth:`serving_inputs`),
+        encodes them in the graph as :meth:`transform_features` does and
+        returns ``predict``'s values: ``probabilities`` `(batch, n_classes)`
+        for classifiers, ``predictions`` `(batch,)` for regressors. The
+        ``serve`` signature takes the encoded float32 matrix
+        `(batch, n_features)` and returns the raw `(batch, units)` scores.
+        See :mod:`tf_lattice.estimators._serving` for the details.
+
+        With ``portable=True`` the graph uses only stock TensorFlow ops, so it
+        serves without tf_lattice installed (TensorFlow Serving, any
+        TensorFlow process, ONNX converters).
+
+        Args:
+          path: the output directory.
+          portable: replace the compiled kernels by their pure-TensorFlow
+            twins (True) or keep them (False; loading then needs tf_lattice's
+            library).
+
+        Returns:
+          ``path``.
+
+        Raises:
+          ValueError: a categorical column with two categories of the same
+            text (``3`` and ``"3"``), which a request could not tell apart.
         """
         check_is_fitted(self, "model_")
-        from tf_lattice.export import export as export_saved_model
-        export_saved_model(self.model_, path, portable=portable)
+        from tf_lattice.estimators import _serving
+        from tf_lattice.export import check_portable, portable_clone
+        model = portable_clone(self.model_) if portable else self.model_
+        _serving.write(model, path, self.feature_specs_, self._serving_prediction,
+                       self._serving_outputs())
+        if portable:
+            check_portable(os.fspath(path), type(self).__name__)
+        return path
+
+    def serving_inputs(self):
+        """The exported signature's input per column: ``{column: (name, dtype)}``.
+
+        ``dtype`` is ``"float64"`` for numeric and boolean columns (NaN for
+        missing values) and ``"string"`` for categorical ones; names follow
+        :func:`tf_lattice.estimators._serving.input_names`.
+        """
+        check_is_fitted(self, "model_")
+        from tf_lattice.estimators import _serving
+        names = _serving.input_names(spec.name for spec in self.feature_specs_)
+        return {spec.name: (name, "float64" if spec.kind == NUMERIC else "string")
+                for spec, name in zip(self.feature_specs_, names)}
 
     def transform_features(self, X):
         """The float32 matrix the Keras model reads (NaN marks missing values)."""

@@ -197,6 +197,14 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
         scores = self._raw_scores(X)[:, 0]
         return unstandardize(scores, self.target_mean_, self.target_scale_)
 
+    def _serving_prediction(self, scores):
+        """``predict`` in TensorFlow ops, from the model's `(batch, 1)` scores."""
+        from tf_lattice.estimators._serving import unstandardized
+        return {"predictions": unstandardized(scores, self.target_mean_, self.target_scale_)}
+
+    def _serving_outputs(self):
+        return {"predictions": {"dtype": "float64", "shape": [None]}}
+
     def _score_unit(self):
         return float(self.target_scale_)
 
@@ -300,6 +308,15 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
         """Predicted labels `(n_samples,)` (the most probable class)."""
         probabilities = self.predict_proba(X)
         return self.classes_[np.argmax(probabilities, axis=1)]
+
+    def _serving_prediction(self, scores):
+        """``predict_proba`` in TensorFlow ops, from the model's scores."""
+        from tf_lattice.estimators._serving import probabilities
+        return {"probabilities": probabilities(scores)}
+
+    def _serving_outputs(self):
+        return {"probabilities": {"dtype": "float64", "shape": [None, len(self.classes_)],
+                                  "classes": [str(c) for c in self.classes_]}}
 
     def _fitted_payload(self):
         payload = super()._fitted_payload()

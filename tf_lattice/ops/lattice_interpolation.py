@@ -292,7 +292,10 @@ def cell_and_residual(inputs, lattice_sizes):
     # Sizes are below 2^62, so clipping there keeps the int64 conversion exact
     # without changing which inputs lie above the last vertex.
     ceiling = tf.constant(2.0 ** 62, dtype)
-    safe = tf.stop_gradient(tf.where(is_nan | below, zero, tf.minimum(inputs, ceiling)))
+    # NaN is replaced on its own (a tf.where on is_nan alone stays a select
+    # in ONNX converters, which may turn other selects into arithmetic that
+    # lets NaN through), then the value is clipped.
+    safe = tf.stop_gradient(tf.minimum(tf.maximum(tf.where(is_nan, zero, inputs), zero), ceiling))
     floor_value = tf.floor(safe)
     whole = tf.cast(floor_value, tf.int64)
     at_top = whole > last_cell

@@ -21,8 +21,9 @@ def pwl_calibration(inputs, keypoints, outputs, implementation="kernel", name=No
         \quad \text{for } k_i \le x \le k_{i+1},
 
     with ``y = o_0`` for ``x < k_0`` and ``y = o_{K-1}`` for ``x > k_{K-1}``.
-    The segment is found by binary search, O(log K) per element; the kernel
-    takes an O(1) path when a unit's keypoints are evenly spaced.
+    The kernel finds the segment by binary search, O(log K) per element, or
+    in O(1) when a unit's keypoints are evenly spaced; the portable twin
+    counts the keypoints below each input, O(K), with ops that ONNX has.
 
     Infinite and far-apart keypoints: ``k_0`` may be ``-inf`` and
     ``k_{K-1}`` may be ``+inf`` (at least one keypoint must be finite). A
@@ -166,9 +167,10 @@ def _compatible(a, b):
 def portable_pwl_calibration(inputs, keypoints, outputs):
     """The pure-TensorFlow twin of the kernel: same outputs, same gradients.
 
-    Uses stock ops only (``searchsorted``, ``gather``, ``where``), so it runs
-    under XLA and in SavedModels loaded without tf_lattice. The run-time checks
-    are ``tf.debugging`` assertions, which XLA drops.
+    Uses stock ops only (comparisons, sums, ``gather``, ``where``), so it runs
+    under XLA, in SavedModels loaded without tf_lattice and, converted to
+    ONNX, in onnxruntime. The run-time checks are ``tf.debugging`` assertions,
+    which XLA drops.
 
     Args:
       inputs: ``[batch, units]`` float tensor.
@@ -185,14 +187,7 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     # [K] and [units, K] keypoints both broadcast to one row per unit.
     unit_keypoints = tf.broadcast_to(keypoints, tf.shape(outputs))
     x = tf.transpose(inputs)  # [units, batch], so each unit searches its own row.
-    num_keypoints = tf.shape(outputs)[1]
-    # Number of keypoints <= x, minus one: the floor segment, clipped so that
-    # x == k_{K-1} (and anything above) uses the last segment.
-    segment = tf.searchsorted(unit_keypoints, x, side="right") - 1
-    segment = tf.clip_by_value(segment, 0, num_keypoints - 2)
-    # NaN inputs take the first segment, as in the kernel (the output is NaN
-    # either way; this keeps the gradients of the two implementations equal).
-    segment = tf.where(tf.math.is_nan(x), tf.zeros_like(segment), segment)
+    segment = _floor_segment(unit_keypoints, x)
     k_lo = tf.gather(unit_keypoints, segment, batch_dims=1)
     k_hi = tf.gather(unit_keypoints, segment + 1, batch_dims=1)
     o_lo = tf.gather(outputs, segment, batch_dims=1)
@@ -200,8 +195,12 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
     below = x < unit_keypoints[:, :1]
     above = x > unit_keypoints[:, -1:]
     # The inside branch sees a point of its segment wherever the outside
-    # branches answer, so that its (discarded) gradient stays finite.
-    inside_x = tf.where(below | above, k_lo, x)
+    # branches answer (x clipped to [k_0, k_{K-1}]; NaN stays NaN), so that
+    # its discarded value and gradient stay finite: ONNX converters may turn
+    # tf.where into cond * a + (1 - cond) * b, where an infinite discarded
+    # value would give NaN.
+    clipped = tf.minimum(tf.maximum(x, unit_keypoints[:, :1]), unit_keypoints[:, -1:])
+    inside_x = tf.where(tf.math.is_nan(x), x, clipped)
     fraction = _segment_fraction(k_lo, k_hi, inside_x)
     rise = o_hi - o_lo
     # As the kernel: a rise that overflows (outputs of opposite signs near the
@@ -211,6 +210,31 @@ def portable_pwl_calibration(inputs, keypoints, outputs):
                       (1 - fraction) * o_lo + fraction * o_hi)
     y = tf.where(below, outputs[:, :1], tf.where(above, outputs[:, -1:], inside))
     return tf.transpose(y)
+
+
+def _floor_segment(unit_keypoints, x):
+    """Each input's segment: ``#{i : k_i <= x} - 1``, clipped to ``[0, K - 2]``.
+
+    The count is a sum of comparisons, ``O(K)`` work and memory per element
+    (a binary search, ``searchsorted``, becomes ``UpperBound``, an op ONNX
+    lacks); it equals ``searchsorted(keypoints, x, side="right")`` for
+    strictly increasing keypoints, infinite ones included. The clip sends
+    ``x == k_{K-1}`` (and anything above) to the last segment and ``x < k_0``
+    (and NaN, which compares false) to the first: as in the kernel, NaN
+    inputs take the first segment (the output is NaN either way; this keeps
+    the gradients of the two implementations equal).
+
+    Args:
+      unit_keypoints: ``[units, K]``.
+      x: ``[units, batch]``.
+
+    Returns:
+      int32 ``[units, batch]``.
+    """
+    num_keypoints = tf.shape(unit_keypoints)[1]
+    at_or_below = x[:, :, tf.newaxis] >= unit_keypoints[:, tf.newaxis, :]  # [units, batch, K]
+    count = tf.reduce_sum(tf.cast(at_or_below, tf.int32), axis=-1)
+    return tf.clip_by_value(count - 1, 0, num_keypoints - 2)
 
 
 def _segment_fraction(k_lo, k_hi, x):

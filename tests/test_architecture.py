@@ -10,7 +10,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_lattice"
 #: Level of each top-level unit of tf_lattice (as in docs/architecture.md).
 LEVELS = {
     "_native": 0, "_quiet": 0, "ops": 1, "datasets": 1, "constraints": 2, "regularizers": 2, "layers": 3,
-    "models": 4, "export": 5, "estimators": 6, "distribute": 6, "plotting": 7, "cli": 7,
+    "models": 4, "saved_model": 5, "estimators": 6, "distribute": 6, "plotting": 7, "cli": 7,
     "demo": 7, "tf_estimator": 7, "__main__": 8,
 }
 #: Imports allowed across a level boundary only by name (the package root).

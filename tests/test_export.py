@@ -11,7 +11,7 @@ import pytest
 
 import tf_lattice
 from tf_lattice import models
-from tf_lattice.export import custom_ops, portable_clone
+from tf_lattice.saved_model import custom_ops, portable_clone
 
 SERVE_SCRIPT = r"""
 import json, sys
@@ -63,9 +63,13 @@ def test_portable_export_serves_in_a_process_without_tf_lattice(tmp_path):
     np.testing.assert_allclose(served, y, rtol=1e-5, atol=1e-6)
 
 
-def test_export_is_a_lazy_top_level_function():
-    assert callable(tf_lattice.export)
-    assert tf_lattice.export.__doc__
+def test_export_is_a_plain_top_level_function():
+    import importlib
+    import types
+
+    saved_model = importlib.import_module("tf_lattice.saved_model")
+    assert isinstance(tf_lattice.export, types.FunctionType)
+    assert tf_lattice.export is saved_model.export and tf_lattice.export.__doc__
 
 
 ONNX_SCRIPT = r"""

@@ -16,15 +16,13 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "ops", "regularizers", "constraints", "layers", "models", "estimators",
-    "datasets", "plotting", "distribute",
+    "datasets", "plotting", "distribute", "saved_model",
 )
 
 
 def __getattr__(name):
-    if name == "export":
-        # The function shadows its module (importing a submodule sets the
-        # package attribute to the module).
-        function = importlib.import_module(f"{__name__}.export").export
+    if name == "export":  # the function of tf_lattice.saved_model
+        function = importlib.import_module(f"{__name__}.saved_model").export
         globals()["export"] = function
         return function
     if name in _SUBMODULES:

@@ -691,16 +691,16 @@ DEPLOYMENT = [
     the bucket of unseen and missing categories). The encoding (keypoints,
     vocabularies) runs inside the graph, and the output is `predict_proba`'s.
     `serving_inputs()` gives each column's input name and type;
-    `tf_lattice.export.custom_ops` lists any tf_lattice kernel left in the
+    `tf_lattice.saved_model.custom_ops` lists any tf_lattice kernel left in the
     graph: none.
     """),
     code("""
     import json
-    import tf_lattice.export
+    import tf_lattice.saved_model
 
     export_dir = workdir / "restaurants" / "1"
     model.export(str(export_dir), portable=True)
-    assert tf_lattice.export.custom_ops(str(export_dir)) == []
+    assert tf_lattice.saved_model.custom_ops(str(export_dir)) == []
     print(model.serving_inputs())
     """),
     md("""

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.oracles import pwl_calibration as oracle
-from tf_lattice.export import op_types
+from tf_lattice.saved_model import op_types
 from tf_lattice.ops import pwl_calibration
 
 IMPLEMENTATIONS = ["kernel", "portable"]

@@ -14,7 +14,7 @@ from tests.tf_estimator import _data
 from tests.tf_estimator.conftest import ONE_WORKER
 
 from tf_lattice import _native
-from tf_lattice.export import custom_ops
+from tf_lattice.saved_model import custom_ops
 
 pytestmark = ONE_WORKER
 

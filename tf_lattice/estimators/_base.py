@@ -626,7 +626,7 @@ class CalibratedEstimatorBase(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         from tf_lattice.estimators import _serving
-        from tf_lattice.export import check_portable, portable_clone
+        from tf_lattice.saved_model import check_portable, portable_clone
         model = portable_clone(self.model_) if portable else self.model_
         _serving.write(model, path, self.feature_specs_, self._serving_prediction,
                        self._serving_outputs())

@@ -343,7 +343,7 @@ class CalibratedEstimator(tf.estimator.Estimator):
         Raises:
           ValueError: a portable export whose graph still has a tf_lattice op.
         """
-        from tf_lattice.export import custom_ops
+        from tf_lattice.saved_model import custom_ops
 
         self._tfl_export_implementation = "portable" if portable else "kernel"
         try:

@@ -1,15 +1,13 @@
 """Export of trained models as TensorFlow SavedModels for serving.
 
-``export(model, path)`` writes a SavedModel with a ``serving_default``
+``export(model, path)`` (also ``tf_lattice.export``, a plain function)
+writes a SavedModel with a ``serving_default``
 signature. With ``portable=True`` (the default) every tf_lattice layer is
 switched to ``implementation="portable"`` first, so the graph uses only stock
 TensorFlow ops: TensorFlow Serving, TFLite converters and any Python process
 load it without tf_lattice. With ``portable=False`` the graph keeps the
 compiled kernels and loading it needs tf_lattice's library.
 """
-
-import sys
-import types
 
 import keras
 
@@ -101,14 +99,3 @@ def check_portable(path, name):
     remaining = custom_ops(path)
     if remaining:
         raise ValueError(f"the portable export of {name!r} still uses {remaining}")
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``tf_lattice.export(...)`` work after ``import tf_lattice.export``
-    (importing a submodule makes the package attribute the module itself)."""
-
-    def __call__(self, model, path, portable=True):
-        return export(model, path, portable=portable)
-
-
-sys.modules[__name__].__class__ = _CallableModule

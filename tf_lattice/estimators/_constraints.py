@@ -262,10 +262,6 @@ def resolve_constraints(specs, *, monotonicity=None, convexity=None, unimodality
     return ModelConstraints(features, edgeworth, trapezoid, dominances)
 
 
-def _is_monotone(constraints):
-    return constraints.monotonicity != "none" or bool(constraints.category_order)
-
-
 def _resolve_trust(trust, columns, features):
     edgeworth, trapezoid = [], []
     if trust is None:

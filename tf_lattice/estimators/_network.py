@@ -351,8 +351,3 @@ def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
     second = lattice_ensemble(recalibrated, second_subsets, increasing, settings, "lattice_2")
     outputs = _combine(second, len(second_subsets), settings)
     return keras.Model(inputs, outputs, name="deep_lattice_network")
-
-
-def constrained_layers(model):
-    """The layers of ``model`` that can certify their constraints."""
-    return [layer for layer in model.layers if hasattr(layer, "certify")]

@@ -197,10 +197,6 @@ def _dimension_props(layer):
     return props
 
 
-def _num_columns(model):
-    return _channels(model.inputs[0]) if len(model.inputs) == 1 else 0
-
-
 def _seeds(model, states):
     """Seed functions for `_trace`: the calibrators of every column.
 

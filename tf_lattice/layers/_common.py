@@ -5,7 +5,7 @@ certificates together."""
 import keras
 import numpy as np
 
-from tf_lattice.constraints import Certificate, ConstraintCheck
+from tf_lattice.constraints import ConstraintCheck
 
 IMPLEMENTATIONS = ("kernel", "portable")
 MONOTONICITIES = ("none", "increasing", "decreasing")
@@ -98,13 +98,6 @@ def check_bounds(output_min, output_max):
         raise ValueError(f"output_min ({output_min}) must not exceed output_max ({output_max})")
 
 
-def to_list(value):
-    """Converts array-likes (NumPy, tuples) to nested lists for configs."""
-    if value is None:
-        return None
-    return np.asarray(value).tolist()
-
-
 class Projection(keras.constraints.Constraint):
     """A Keras constraint that calls a projection function of the weight.
 
@@ -190,8 +183,3 @@ def bounds_check(name, values, output_min, output_max, tolerance=1e-6):
     if location is not None:
         location = tuple(int(i) for i in location)
     return ConstraintCheck(name, worst, location, tolerance)
-
-
-def empty_certificate(subject):
-    """A certificate with no declared constraints (it holds)."""
-    return Certificate(subject, ())

@@ -107,12 +107,6 @@ def cache_info():
         return CacheInfo(size=len(_functions), **_counts)
 
 
-def clear_cache():
-    """Drops every cached function (XLA's own cache keeps its executables)."""
-    with _lock:
-        _functions.clear()
-
-
 def in_xla_context():
     """Whether the caller is being traced inside an XLA-compiled function.
 

@@ -48,15 +48,6 @@ def canonical_convexity(value, argument="convexity"):
     return _canonical(value, CONVEXITIES, argument)
 
 
-def canonical_unimodality(value, argument="unimodality"):
-    """Returns 1, -1 or 0 for "valley", "peak" or "none".
-
-    Raises:
-      ValueError: ``value`` is not a known unimodality.
-    """
-    return _canonical(value, UNIMODALITIES, argument)
-
-
 def per_unit(value, units, parse, argument):
     """Parses one direction or a sequence of one direction per unit.
 

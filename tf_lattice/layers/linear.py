@@ -14,7 +14,6 @@ import tensorflow as tf
 from tf_lattice import constraints as tfl_constraints
 from tf_lattice import ops
 from tf_lattice.layers import _common
-from tf_lattice.layers import _regularizers
 from tf_lattice.ops.linear_projection import LinearConstraints
 
 NORMALIZATION_ORDERS = (None, 1)

@@ -259,6 +259,31 @@ def numeric_values(series):
     return values
 
 
+def numeric_block(frame, names):
+    """Float64 values `(n_rows, len(names))` of numeric columns, NaN where missing.
+
+    Columns of numeric dtypes convert together in one step; a frame with any
+    other dtype among them goes column by column through `numeric_values`,
+    whose errors name the column.
+
+    Raises:
+      ValueError: on infinite values or values that are not numbers.
+    """
+    block = frame[list(names)]
+    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in block.dtypes):
+        values = block.to_numpy(dtype=np.float64, na_value=np.nan)
+        infinite = np.isinf(values)
+        if not infinite.any():
+            return values
+        row, column = (int(i) for i in np.argwhere(infinite)[0])
+        raise ValueError(f"column {names[column]!r} has an infinite value at row {row}; "
+                         "replace it with a finite value or NaN (missing)")
+    values = np.empty((len(frame), len(names)), np.float64)
+    for k, name in enumerate(names):
+        values[:, k] = numeric_values(frame[name])
+    return values
+
+
 def _vocabulary(series):
     if isinstance(series.dtype, pd.CategoricalDtype):
         present = set(series.dropna().unique())
@@ -366,23 +391,23 @@ def check_predict_columns(frame, specs):
     had none in training: the calibrator's output for missing values was
     then never trained.
     """
-    newly_missing = []
-    for spec in specs:
-        if spec.name not in frame.columns:
-            continue
-        series = frame[spec.name]
-        if _is_temporal_dtype(series.dtype):
-            _refuse_temporal(series)
-        if spec.kind == NUMERIC and (pd.api.types.is_numeric_dtype(series.dtype)
-                                     or series.dtype == object):
-            try:
-                values = numeric_values(series)
-            except ValueError:
-                values = None  # encode reports it
-            if values is not None:
-                check_model_range(spec.name, values)
-        if not spec.has_missing and series.isna().any():
-            newly_missing.append(spec.name)
+    present = [spec for spec in specs if spec.name in frame.columns]
+    for spec in present:
+        if _is_temporal_dtype(frame[spec.name].dtype):
+            _refuse_temporal(frame[spec.name])
+    numeric = [spec.name for spec in present if spec.kind == NUMERIC
+               and (pd.api.types.is_numeric_dtype(frame[spec.name].dtype)
+                    or frame[spec.name].dtype == object)]
+    if numeric:
+        try:
+            values = numeric_block(frame, numeric)
+        except ValueError:
+            values = None  # encode reports it
+        if values is not None:
+            for k, name in enumerate(numeric):
+                check_model_range(name, values[:, k])
+    missing = frame[[spec.name for spec in present]].isna().any(axis=0)
+    newly_missing = [spec.name for spec in present if not spec.has_missing and missing[spec.name]]
     if newly_missing:
         warnings.warn(
             f"X has missing values in columns {newly_missing}, which had none in training; their "
@@ -421,12 +446,12 @@ def encode(frame, specs):
     check_columns(frame, specs)
     # Aligned for TensorFlow, so that training reads this array without a copy.
     encoded = aligned_empty((len(frame), len(specs)), np.float32)
+    numeric = [j for j, spec in enumerate(specs) if spec.kind == NUMERIC]
+    if numeric:
+        encoded[:, numeric] = numeric_block(frame, [specs[j].name for j in numeric])
     for j, spec in enumerate(specs):
-        series = frame[spec.name]
-        if spec.kind == NUMERIC:
-            encoded[:, j] = numeric_values(series)
-        else:
-            encoded[:, j] = _bucket_indices(series, spec)
+        if spec.kind != NUMERIC:
+            encoded[:, j] = _bucket_indices(frame[spec.name], spec)
     return encoded
 
 

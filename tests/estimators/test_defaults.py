@@ -52,14 +52,13 @@ def test_models_without_ensembles_resolve_no_lattice_count(model):
 
 
 @pytest.mark.parametrize("n", [150, 1000, 20000])
-def test_smoothing_shrinks_as_rows_grow_and_lattices_are_left_free(n):
-    lattice, linear = _resolve(n, model="ensemble"), _resolve(n, model="linear")
-    assert lattice.calibration_wrinkle == pytest.approx(_defaults.SMOOTHING_ROWS / n)
-    assert lattice.lattice_torsion == linear.lattice_torsion == 0.0
-    assert linear.calibration_wrinkle == 0.0  # unbounded calibrators: no smoothing
-    assert lattice.l2 == pytest.approx(_defaults.L2_ROWS / n)
-    assert lattice.calibration_hessian == _defaults.CALIBRATION_HESSIAN
-    assert lattice.calibration_laplacian == lattice.lattice_laplacian == 0.0
+@pytest.mark.parametrize("model", _defaults.MODELS)
+def test_l2_shrinks_as_rows_grow_and_curvature_amounts_are_fixed(n, model):
+    settings = _resolve(n, model=model)
+    assert settings.l2 == pytest.approx(_defaults.L2_ROWS / n)
+    assert settings.calibration_hessian == _defaults.CALIBRATION_HESSIAN
+    assert settings.calibration_wrinkle == settings.calibration_laplacian == 0.0
+    assert settings.lattice_torsion == settings.lattice_laplacian == 0.0
 
 
 def test_early_stopping_turns_on_from_the_threshold_and_lengthens_training():
@@ -91,7 +90,7 @@ def test_bad_arguments_are_refused(bad, message):
 # -- user values are kept -----------------------------------------------------------------
 
 GIVEN = dict(num_keypoints=7, num_lattices=5, lattice_rank=2, calibration_laplacian=0.5,
-             calibration_hessian=0.25, calibration_wrinkle=0.0, lattice_laplacian=0.125,
+             calibration_hessian=0.25, calibration_wrinkle=0.2, lattice_laplacian=0.125,
              lattice_torsion=0.3, l2=0.0, epochs=3, batch_size=16, lattice_size=3,
              learning_rate=0.05, validation_fraction=0.2)
 
@@ -139,8 +138,7 @@ def test_resolved_params_reproduce_the_fit_and_constraints_certify(cls):
     first = cls(random_state=3, verbose=0, **SHAPES).fit(frame, y)
     resolved = first.resolved_params_
     assert resolved["num_keypoints"] == default_num_keypoints(len(frame))
-    smoothing = 0.0 if "Linear" in cls.__name__ else _defaults.SMOOTHING_ROWS / len(frame)
-    assert resolved["calibration_wrinkle"] == pytest.approx(smoothing)
+    assert resolved["l2"] == pytest.approx(_defaults.L2_ROWS / len(frame))
     assert first.certify().holds
     again = cls(random_state=3, verbose=0, **SHAPES, **resolved).fit(frame, y)
     assert again.resolved_params_ == resolved
@@ -169,12 +167,13 @@ def test_automatic_regularization_reaches_the_model():
     calibrator = model.model_.get_layer("numeric_calibration")
     amounts = {name: amount for name, _, amount in calibrator.kernel_regularizer_config()} \
         if hasattr(calibrator, "kernel_regularizer_config") else None
-    wrinkle = _defaults.SMOOTHING_ROWS / len(frame)
     if amounts is None:  # the layer keeps its regularizer settings in its config
         config = calibrator.get_config()["kernel_regularizer"]
         amounts = {entry[0]: entry[2] for entry in config}
-    assert amounts["wrinkle"] == pytest.approx(wrinkle)
-    assert amounts["hessian"] == pytest.approx(_defaults.CALIBRATION_HESSIAN)
+    assert amounts == {"hessian": pytest.approx(_defaults.CALIBRATION_HESSIAN)}
+    combine = model.model_.get_layer("combine")
+    assert float(combine.kernel_regularizer.l2) == pytest.approx(
+        _defaults.L2_ROWS / len(frame), rel=1e-6)
 
 
 def test_bad_early_stopping_is_refused_before_training():

@@ -61,6 +61,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -341,17 +342,29 @@ def tfl_schedule(num_rows):
     return {"batch_size": batch, "epochs": int(np.clip(-(-600 // steps), 10, 50))}
 
 
+def tfl_names(columns):
+    """TensorFlow scope-safe names of the columns (``"mean radius"`` -> ``"mean_radius"``)."""
+    return {column: re.sub(r"[^A-Za-z0-9_.-]", "_", str(column)) for column in columns}
+
+
 def tfl_job(name, dataset, fold, ensemble, work_dir):
-    """Writes one fold's data for the TFL runner; returns its job."""
-    features = est.tfl_features(fold["X_train"], dataset.monotonicity)
+    """Writes one fold's data for the TFL runner; returns its job.
+
+    Columns are renamed to `tfl_names` (TensorFlow Lattice names its layers
+    after them, and TensorFlow refuses spaces in scope names).
+    """
+    names = tfl_names(fold["X_train"].columns)
+    monotonicity = {names[c]: d for c, d in dataset.monotonicity.items()}
+    train, test = fold["X_train"].rename(columns=names), fold["X_test"].rename(columns=names)
+    features = est.tfl_features(train, monotonicity)
     label = np.asarray(fold["y_train"], np.float64)
     mean, scale = (0.0, 1.0) if dataset.task == CLASSIFICATION else (label.mean(), label.std())
-    arrays = {**est.tfl_columns(fold["X_train"], features, "train_"),
-              **est.tfl_columns(fold["X_test"], features, "test_"),
+    arrays = {**est.tfl_columns(train, features, "train_"),
+              **est.tfl_columns(test, features, "test_"),
               "train_label": ((label - mean) / scale).astype(np.float32)}
     for column, grid in fold["grids"].items():
-        arrays.update(est.tfl_columns(est.probe_frame(fold["probe_rows"], column, grid),
-                                      features, f"probe_{column}__"))
+        probe = est.probe_frame(fold["probe_rows"], column, grid).rename(columns=names)
+        arrays.update(est.tfl_columns(probe, features, f"probe_{names[column]}__"))
     save_dir = os.path.join(work_dir, name)
     os.makedirs(save_dir, exist_ok=True)
     data_path = os.path.join(save_dir, "data.npz")
@@ -371,6 +384,7 @@ def tfl_job(name, dataset, fold, ensemble, work_dir):
     models.append({"name": "CalibratedLatticeEnsemble (rtl)", "kind": "ensemble",
                    "lattices": "rtl_layer"})
     return {"name": name, "task": dataset.task, "data_path": data_path, "save_dir": save_dir,
+            "names": names,
             "label_mean": float(mean), "label_scale": float(scale),
             "features": [{k: f[k] for k in ("name", "kind", "monotonicity")}
                          | {"num_buckets": f.get("num_buckets", 0)} for f in features],
@@ -398,7 +412,8 @@ def tfl_fold_results(job, fold, answers):
             "score": score(task, fold["y_test"], output(f"{stem}__test.npy")),
             "fit_seconds": answer["fit_seconds"],
             "violations": {column: est.count_violations(
-                output(f"{stem}__probe__{column}.npy"), len(fold["grids"][column]), direction)
+                output(f"{stem}__probe__{job['names'][column]}.npy"), len(fold["grids"][column]),
+                direction)
                 for column, direction in fold["monotonicity"].items()}}
     return measured
 

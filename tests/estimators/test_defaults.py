@@ -51,13 +51,16 @@ def test_models_without_ensembles_resolve_no_lattice_count(model):
     assert "num_lattices" not in settings.as_params()
 
 
-@pytest.mark.parametrize("n", [150, 1000, 20000])
+@pytest.mark.parametrize("n", [150, 999, 1000, 20000])
 @pytest.mark.parametrize("model", _defaults.MODELS)
 def test_l2_shrinks_as_rows_grow_and_curvature_amounts_are_fixed(n, model):
     settings = _resolve(n, model=model)
     assert settings.l2 == pytest.approx(_defaults.L2_ROWS / n)
     assert settings.calibration_hessian == _defaults.CALIBRATION_HESSIAN
-    assert settings.calibration_wrinkle == settings.calibration_laplacian == 0.0
+    smoothing = model != "linear" and n < _defaults.SMOOTHING_MAX_ROWS
+    assert settings.calibration_wrinkle == pytest.approx(
+        _defaults.SMOOTHING_ROWS / n if smoothing else 0.0)
+    assert settings.calibration_laplacian == 0.0
     assert settings.lattice_torsion == settings.lattice_laplacian == 0.0
 
 
@@ -170,7 +173,8 @@ def test_automatic_regularization_reaches_the_model():
     if amounts is None:  # the layer keeps its regularizer settings in its config
         config = calibrator.get_config()["kernel_regularizer"]
         amounts = {entry[0]: entry[2] for entry in config}
-    assert amounts == {"hessian": pytest.approx(_defaults.CALIBRATION_HESSIAN)}
+    assert amounts == {"hessian": pytest.approx(_defaults.CALIBRATION_HESSIAN),
+                       "wrinkle": pytest.approx(_defaults.SMOOTHING_ROWS / len(frame))}
     combine = model.model_.get_layer("combine")
     assert float(combine.kernel_regularizer.l2) == pytest.approx(
         _defaults.L2_ROWS / len(frame), rel=1e-6)

@@ -43,7 +43,8 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
         penalties on the first, second and third differences of calibrator
         outputs, on lattice differences and torsion, on linear weights). None
         (the default): chosen from the number of rows ``n``: l2 ``1.5 / n``,
-        hessian ``1e-4``, the others 0.
+        hessian ``1e-4``, for models with lattices below 1,000 rows wrinkle
+        ``150 / n``, the others 0.
       epochs, batch_size: None picks them from the data size.
       learning_rate: Adam step size.
       validation_fraction, early_stopping: hold out rows and stop when their

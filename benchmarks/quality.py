@@ -22,7 +22,8 @@ best baseline, the mean fit seconds, and monotonicity violations found by
 probing (as ``benchmarks/estimators.py``: up to `PROBE_ROWS` test rows per
 fold, each constrained column swept over a `PROBE_GRID`-point grid of its
 training range, a row counted when the prediction moves against the declared
-direction by more than `VIOLATION_TOLERANCE`).
+direction by more than `tolerance`: `VIOLATION_TOLERANCE` in probability, or
+in standard deviations of the training target for regression).
 
 Models, every one given the data set's known monotonicity where it takes it:
 
@@ -306,6 +307,24 @@ def make_fold(dataset, X, y, train, test, index):
             "grids": {c: est.probe_grid(X_train[c], PROBE_GRID) for c in dataset.monotonicity}}
 
 
+def tolerance(task, fold):
+    """The largest move against the declared direction that is not a violation:
+    `VIOLATION_TOLERANCE` in probability, or in standard deviations of the
+    training target for regression (the models compute in float32, so a
+    prediction of magnitude 150 moves by a few 1e-6 from rounding alone)."""
+    if task == CLASSIFICATION:
+        return VIOLATION_TOLERANCE
+    return VIOLATION_TOLERANCE * float(np.std(fold["y_train"]))
+
+
+def violations(task, predict, fold):
+    """Violating probe rows per constrained column (see `tolerance`)."""
+    return {column: est.count_violations(
+                predict(est.probe_frame(fold["probe_rows"], column, fold["grids"][column])),
+                len(fold["grids"][column]), direction, tolerance(task, fold))
+            for column, direction in fold["monotonicity"].items()}
+
+
 def run_model(task, family, factory, fold, threads):
     """Fits one model on one fold and measures it; an error is recorded, not raised."""
     from threadpoolctl import threadpool_limits
@@ -319,8 +338,7 @@ def run_model(task, family, factory, fold, threads):
             predict = predictor(task, model)
             result = {"score": score(task, fold["y_test"], predict(fold["X_test"])),
                       "fit_seconds": seconds,
-                      "violations": est.monotonicity_violations(
-                          predict, fold["probe_rows"], fold["grids"], fold["monotonicity"])}
+                      "violations": violations(task, predict, fold)}
     except Exception as error:  # noqa: BLE001 - one model's failure is reported, not fatal
         return {"error": f"{type(error).__name__}: {error}"[:400]}, None
     if family == TF_LATTICE:
@@ -413,7 +431,7 @@ def tfl_fold_results(job, fold, answers):
             "fit_seconds": answer["fit_seconds"],
             "violations": {column: est.count_violations(
                 output(f"{stem}__probe__{job['names'][column]}.npy"), len(fold["grids"][column]),
-                direction)
+                direction, tolerance(task, fold))
                 for column, direction in fold["monotonicity"].items()}}
     return measured
 
@@ -533,8 +551,9 @@ def markdown(report):
              "TensorFlow Lattice) ± its standard error, positive = better than it. Violations: "
              f"probe rows (up to {PROBE_ROWS} test rows per fold and constrained column) whose "
              f"prediction moves against the declared direction by more than "
-             f"{VIOLATION_TOLERANCE:g} on a {PROBE_GRID}-point sweep of the column's training "
-             "range. tf_lattice models use their defaults; `resolved` gives the settings the "
+             f"{VIOLATION_TOLERANCE:g} (in probability, or in standard deviations of the "
+             f"training target for regression) on a {PROBE_GRID}-point sweep of the column's "
+             "training range. tf_lattice models use their defaults; `resolved` gives the settings the "
              "defaults chose (on the first fold). TensorFlow Lattice (`tfl`) runs on the "
              f"{report['tfl_repeats'] * FOLDS} folds of the first {report['tfl_repeats']} "
              "repeat(s) only (its fits are slow), so its mean and SE come from those folds and "

@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PYTEST_WORKERS ?= 2
 KERNEL_SOURCES := $(shell find tf_lattice/ops/cc -name '*.cc' -o -name '*.h' 2>/dev/null)
 
-.PHONY: install kernels demo test test-slow test-gpu test-tf-estimator tutorials bench clean
+.PHONY: install kernels demo test test-slow test-gpu test-tf-estimator tutorials bench bench-quality clean
 
 install: $(VENV)/.kernels-stamp
 
@@ -92,6 +92,12 @@ bench: install
 	$(PY) benchmarks/projections.py
 	$(PY) benchmarks/estimators.py
 	$(PY) benchmarks/fit.py
+
+# Repeated cross-validation of the defaults on six small and medium data sets
+# (about 30 to 40 minutes on 2 cores; QUALITY_ARGS="--datasets heart,auto_mpg --repeats 1"
+# runs a subset quickly).
+bench-quality: install
+	$(PY) benchmarks/quality.py $(QUALITY_ARGS)
 
 clean:
 	rm -rf build tf_lattice/_native/*.so tf_lattice/_native/_build_info*.py $(VENV)/.kernels-stamp \

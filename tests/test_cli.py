@@ -440,7 +440,8 @@ def test_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for expected in ("--lattice-size LATTICE_SIZE vertices per lattice dimension (default: 2)",
                      "--num-keypoints NUM_KEYPOINTS keypoints per numeric calibrator (default: "
-                     "automatic", "--calibration-hessian AMOUNT", "(default: 0.0001)",
+                     "automatic", "--calibration-hessian AMOUNT",
+                     "(default: automatic, from the number of rows)",
                      "--learning-rate LEARNING_RATE Adam step size (default: 0.01)",
                      "--early-stopping", "--valley COLS", "--trust MAIN:COND:DIR[:KIND]"):
         assert expected in text, expected

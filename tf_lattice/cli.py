@@ -68,11 +68,11 @@ IMAGE_EXTENSIONS = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".ti
 #: the estimators' signatures, so the two cannot drift apart).
 ESTIMATOR_DEFAULTS = {
     "num_keypoints": None, "lattice_size": 2, "interpolation": "auto",
-    "calibration_laplacian": 0.0, "calibration_hessian": 1e-4, "calibration_wrinkle": 0.0,
-    "lattice_laplacian": 0.0, "lattice_torsion": 0.0, "l2": 0.0, "epochs": None,
+    "calibration_laplacian": None, "calibration_hessian": None, "calibration_wrinkle": None,
+    "lattice_laplacian": None, "lattice_torsion": None, "l2": None, "epochs": None,
     "batch_size": None, "learning_rate": 0.01, "validation_fraction": 0.1,
-    "early_stopping": False, "random_state": None, "implementation": "kernel",
-    "num_lattices": None, "lattice_rank": 3, "ensemble": "rtl", "categorical_features": None,
+    "early_stopping": "auto", "random_state": None, "implementation": "kernel",
+    "num_lattices": None, "lattice_rank": None, "ensemble": "rtl", "categorical_features": None,
 }
 
 
@@ -653,16 +653,16 @@ def _add_fit_options(fit):
     model = fit.add_argument_group("model")
     model.add_argument("--num-keypoints", type=int, default=d["num_keypoints"],
                        help="keypoints per numeric calibrator (default: automatic, "
-                            "clip(round(2 n^(1/3)), 10, 40) for n non-missing values)")
+                            "clip(round(2 n^(1/3)), 10, 40) for n rows)")
     model.add_argument("--lattice-size", type=int, default=d["lattice_size"],
                        help="vertices per lattice dimension")
     model.add_argument("--interpolation", choices=INTERPOLATIONS, default=d["interpolation"],
                        help="lattice interpolation (auto: simplex beyond 6 dimensions)")
     model.add_argument("--num-lattices", type=int, default=d["num_lattices"],
-                       help="ensemble/dln: lattices (default: automatic, "
-                            "max(4, ceil(6 d / lattice-rank)))")
+                       help="ensemble/dln: lattices (default: automatic, each column in "
+                            "about 3 lattices below 5,000 rows, 6 from there on)")
     model.add_argument("--lattice-rank", type=int, default=d["lattice_rank"],
-                       help="ensemble/dln: features per lattice")
+                       help="ensemble/dln: features per lattice (default: automatic, min(3, d))")
     model.add_argument("--ensemble", choices=ENSEMBLES, default=d["ensemble"],
                        help="ensemble/dln: how lattices pick their features")
     model.add_argument("--implementation", choices=IMPLEMENTATIONS, default=d["implementation"],
@@ -675,7 +675,8 @@ def _add_fit_options(fit):
                        ("lattice_torsion", "lattice torsion between dimensions (l2)"),
                        ("l2", "l2 on linear weights and categorical calibrators")):
         regularization.add_argument("--" + name.replace("_", "-"), type=_float, default=d[name],
-                                    metavar="AMOUNT", help=text)
+                                    metavar="AMOUNT",
+                                    help=text + " (default: automatic, from the number of rows)")
     training = fit.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=d["epochs"],
                           help="passes over the data (default: automatic, from the data size)")
@@ -683,9 +684,13 @@ def _add_fit_options(fit):
                           help="examples per step (default: automatic, clip(n / 8, 32, 1024))")
     training.add_argument("--learning-rate", type=_float, default=d["learning_rate"],
                           help="Adam step size")
-    training.add_argument("--early-stopping", action="store_true",
+    training.add_argument("--early-stopping", action="store_true", default=d["early_stopping"],
                           help="hold out --validation-fraction of the rows and stop when their "
-                               "loss stops improving (default: off)")
+                               "loss stops improving (default: automatic, on from 10,000 rows "
+                               "for data held in memory)")
+    training.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
+                          default=d["early_stopping"],
+                          help="never stop early")
     training.add_argument("--validation-fraction", type=_float,
                           default=d["validation_fraction"],
                           help="share of rows held out with --early-stopping")

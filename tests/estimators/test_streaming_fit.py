@@ -40,7 +40,9 @@ def _shards(frame, y, folder, parts, suffix=".parquet"):
     return os.path.join(folder, f"part-*{suffix}")
 
 
-PARAMS = dict(FAST, monotonicity={"x0": "increasing"}, epochs=3, batch_size=50)
+# l2 fixed at 0: three epochs leave the automatic l2 (1.5 / n) fits still
+# moving, so the streamed and in-memory paths agree less (correlation 0.95).
+PARAMS = dict(FAST, monotonicity={"x0": "increasing"}, epochs=3, batch_size=50, l2=0.0)
 
 
 def _fitted_attributes(model):

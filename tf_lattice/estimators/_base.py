@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
     check_array, check_is_fitted, check_random_state, validate_data)
 
 from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators import _limits, _serialization, _structure
+from tf_lattice.estimators import _defaults, _limits, _serialization, _structure
 from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._columns import (
     NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
@@ -143,13 +143,15 @@ class CalibratedEstimatorBase(BaseEstimator):
     """
 
     _supports_unimodality = False
+    #: The model kind `_defaults.resolve_defaults` resolves for.
+    _model_kind = "linear"
 
     def __init__(self, *, monotonicity=None, convexity=None, unimodality=None, trust=None,
                  dominance=None, category_order=None, num_keypoints=None, lattice_size=2,
-                 interpolation="auto", calibration_laplacian=0.0, calibration_hessian=1e-4,
-                 calibration_wrinkle=0.0, lattice_laplacian=0.0, lattice_torsion=0.0, l2=0.0,
+                 interpolation="auto", calibration_laplacian=None, calibration_hessian=None,
+                 calibration_wrinkle=None, lattice_laplacian=None, lattice_torsion=None, l2=None,
                  epochs=None, batch_size=None, learning_rate=0.01, validation_fraction=0.1,
-                 early_stopping=False, random_state=None, verbose=1, distribute_strategy=None,
+                 early_stopping="auto", random_state=None, verbose=1, distribute_strategy=None,
                  implementation="kernel", categorical_features=None):
         self.monotonicity = monotonicity
         self.convexity = convexity
@@ -202,15 +204,17 @@ class CalibratedEstimatorBase(BaseEstimator):
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         for name in _REGULARIZATION_PARAMS:
-            _check_number(name, getattr(self, name), 0.0)
+            _check_number(name, getattr(self, name), 0.0, allow_none=True)
         _check_number("epochs", self.epochs, 1, integer=True, allow_none=True)
         _check_number("batch_size", self.batch_size, 1, integer=True, allow_none=True)
         _check_number("learning_rate", self.learning_rate, 0.0, low_inclusive=False)
         _check_number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_inclusive=False)
         if self.validation_fraction >= 1.0:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction!r}")
-        if not isinstance(self.early_stopping, (bool, np.bool_)):
-            raise ValueError(f"early_stopping must be True or False, got {self.early_stopping!r}")
+        if not (isinstance(self.early_stopping, (bool, np.bool_)) or
+                (isinstance(self.early_stopping, str) and self.early_stopping == _defaults.AUTO)):
+            raise ValueError(f"early_stopping must be True, False or 'auto', got "
+                             f"{self.early_stopping!r}")
         _check_number("verbose", self.verbose, 0, integer=True)
         if self.distribute_strategy is not None and not hasattr(self.distribute_strategy, "scope"):
             raise ValueError("distribute_strategy must be a tf.distribute.Strategy or None, "
@@ -288,21 +292,40 @@ class CalibratedEstimatorBase(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------
 
+    def _resolve_settings(self, num_rows, columns, streamed=False):
+        """Resolves the automatic settings for ``num_rows`` rows of ``columns``.
+
+        Sets ``resolved_params_`` (see `_defaults.resolve_defaults`) and returns
+        the `_defaults.ResolvedSettings` every later step of the fit reads.
+        """
+        from sklearn.base import is_classifier
+
+        settings = _defaults.resolve_defaults(
+            num_rows, len(columns), "classification" if is_classifier(self) else "regression",
+            self.get_params(deep=False), model=self._model_kind,
+            columns=[str(c) for c in columns], streamed=streamed)
+        self._settings = settings
+        self.resolved_params_ = _defaults.describe(settings)
+        return settings
+
     def _network_settings(self, units, num_lattice_dims, initial_output):
+        settings = self._settings
         interpolation = self.interpolation
         if interpolation == "auto":
             interpolation = "hypercube" if num_lattice_dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
         return NetworkSettings(
-            units=units, lattice_size=int(self.lattice_size), interpolation=interpolation,
+            units=units, lattice_size=int(settings.lattice_size), interpolation=interpolation,
             implementation=self.implementation,
             initial_output=tuple(float(v) for v in initial_output),
-            **{name: float(getattr(self, name)) for name in _REGULARIZATION_PARAMS})
+            **{name: float(getattr(settings, name)) for name in _REGULARIZATION_PARAMS})
 
     def _training_settings(self, seed):
+        settings = self._settings
         return TrainingSettings(
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=float(self.learning_rate),
-            validation_fraction=float(self.validation_fraction),
-            early_stopping=bool(self.early_stopping), seed=seed, verbose=int(self.verbose),
+            epochs=settings.epochs, batch_size=settings.batch_size,
+            learning_rate=float(settings.learning_rate),
+            validation_fraction=float(settings.validation_fraction),
+            early_stopping=bool(settings.early_stopping), seed=seed, verbose=int(self.verbose),
             strategy=self.distribute_strategy)
 
     def _prepare_fit(self, X, sample_weight):
@@ -313,7 +336,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         """
         self._check_params()
         frame = self._validate_features(X, reset=True)
-        specs = fit_feature_specs(frame, self.num_keypoints, categorical_columns(
+        settings = self._resolve_settings(len(frame), list(frame.columns))
+        specs = fit_feature_specs(frame, settings.num_keypoints, categorical_columns(
             self.categorical_features, list(frame.columns)))
         if isinstance(self.num_keypoints, dict):
             for column in self.num_keypoints:
@@ -497,6 +521,7 @@ class CalibratedEstimatorBase(BaseEstimator):
             "feature_specs_": [spec.to_json() for spec in self.feature_specs_],
             "n_features_in_": int(self.n_features_in_),
             "history_": self.history_,
+            "resolved_params_": getattr(self, "resolved_params_", None),
         }
         if hasattr(self, "feature_names_in_"):
             payload["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
@@ -508,6 +533,8 @@ class CalibratedEstimatorBase(BaseEstimator):
         self.feature_specs_ = [FeatureSpec.from_json(s) for s in payload["feature_specs_"]]
         self.n_features_in_ = payload["n_features_in_"]
         self.history_ = payload["history_"]
+        if payload.get("resolved_params_") is not None:
+            self.resolved_params_ = payload["resolved_params_"]
         if "feature_names_in_" in payload:
             self.feature_names_in_ = np.asarray(payload["feature_names_in_"], dtype=object)
         if "feature_importances_" in payload:  # absent from files of earlier versions

@@ -186,7 +186,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
     if strategy is not None and not is_multi_worker(strategy) and checkpoint_dir is not None:
         raise ValueError("checkpoint_dir works without a strategy or with "
                          "MultiWorkerMirroredStrategy")
-    if estimator.early_stopping and (workers.count > 1 or checkpoint_dir is not None):
+    if estimator.early_stopping is True and (workers.count > 1 or checkpoint_dir is not None):
         raise ValueError(_NO_EARLY_STOPPING)
     if getattr(estimator, "class_weight", None) is not None:
         raise ValueError("class_weight applies to fits on in-memory data; data read as a stream "
@@ -243,10 +243,11 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
             raise DataError(f"{chunk.where()}: {problem}") from None
         return encode(chunk.features, specs), target, weight
 
-    settings = dataclasses.replace(estimator._training_settings(seed), strategy=None)
-    description = type(estimator).__name__
     in_memory = workers.count == 1 and checkpoints is None and \
         statistics.rows <= source.shuffle_rows
+    estimator._resolve_settings(statistics.rows, names, streamed=not in_memory)
+    settings = dataclasses.replace(estimator._training_settings(seed), strategy=None)
+    description = type(estimator).__name__
     if in_memory:
         x, target, weight, raw, raw_weight = _read_all(source, convert)
         if raw_weight is not None:  # scaled exactly as a DataFrame fit scales them
@@ -273,7 +274,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
             raise ValueError("data streamed from files or a dataset trains without a strategy or "
                              "under MultiWorkerMirroredStrategy, not under "
                              f"{type(strategy).__name__}")
-        if estimator.early_stopping:
+        if estimator.early_stopping is True:
             raise ValueError(_NO_EARLY_STOPPING)
         sample_x, sample_y = statistics.sample
         build = estimator._build_network(specs, estimator.constraints_, task.units, sample_x,

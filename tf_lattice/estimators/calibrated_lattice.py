@@ -27,6 +27,7 @@ class _CalibratedLattice:
     every constraint, unimodality included."""
 
     _supports_unimodality = True
+    _model_kind = "lattice"
 
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):

@@ -34,16 +34,22 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
         per column), placed at quantiles of the training data (all distinct
         values when there are fewer; quantiles merged by a value many rows
         share are spent on the other rows). None (the default, and columns a
-        dict omits): ``clip(round(2 n^(1/3)), 10, 40)`` for a column of ``n``
-        non-missing values, e.g. 12 for 200 rows and 40 from 8,000 rows on.
+        dict omits): ``clip(round(2 n^(1/3)), 10, 40)`` for ``n`` training
+        rows, e.g. 12 for 200 rows and 40 from 8,000 rows on.
       lattice_size: vertices per lattice dimension.
       interpolation: ``"auto"``, ``"hypercube"`` or ``"simplex"``.
       calibration_laplacian, calibration_hessian, calibration_wrinkle,
-        lattice_laplacian, lattice_torsion, l2: regularization amounts.
+        lattice_laplacian, lattice_torsion, l2: regularization amounts (l2
+        penalties on the first, second and third differences of calibrator
+        outputs, on lattice differences and torsion, on linear weights). None
+        (the default): chosen from the number of rows ``n``: l2 ``1.5 / n``,
+        hessian ``1e-4``, for models with lattices below 1,000 rows wrinkle
+        ``150 / n``, the others 0.
       epochs, batch_size: None picks them from the data size.
       learning_rate: Adam step size.
       validation_fraction, early_stopping: hold out rows and stop when their
-        loss stops improving.
+        loss stops improving. ``early_stopping="auto"`` (the default) turns it
+        on from 10,000 rows (fits held in memory).
       random_state: seed (int), RandomState or None.
       verbose: 0 quiet, 1 progress bar on a terminal or in a notebook, 2 always.
       distribute_strategy: a `tf.distribute.Strategy` to train under.
@@ -55,7 +61,16 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
       class_weight (classifiers only): None, ``"balanced"`` or a dict class
         label -> weight, multiplied into ``sample_weight``.
 
+    Every automatic choice is made by
+    :func:`tf_lattice.estimators._defaults.resolve_defaults` (its module
+    docstring states the rules) and reported in ``resolved_params_``:
+    ``type(est)(**est.get_params() | est.resolved_params_)`` fits the same
+    model.
+
     Attributes:
+      resolved_params_: dict, the settings the fit used, automatic ones
+        resolved (keypoints, lattices, regularization amounts, epochs, batch
+        size, early stopping).
       model_: the fitted Keras model.
       feature_specs_: encoding of each column (keypoints, vocabulary).
       constraints_: the resolved constraints.

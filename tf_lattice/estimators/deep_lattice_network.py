@@ -17,6 +17,7 @@ class _DeepLatticeNetwork(_EnsembleParams):
     increasing in each shaped feature, so monotonicity reaches the output."""
 
     _supports_unimodality = False
+    _model_kind = "dln"
 
     def _check_params(self):
         super()._check_params()

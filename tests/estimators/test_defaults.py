@@ -1,0 +1,186 @@
+"""Settings chosen from the data: the rules, user values kept, the report reproduces the fit."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tf_lattice import estimators
+from tf_lattice.estimators import _defaults
+from tf_lattice.estimators._defaults import resolve_defaults
+from tf_lattice.estimators._keypoints import default_num_keypoints
+from tf_lattice.estimators._training import resolve_schedule
+
+OPEN = estimators.CalibratedLatticeEnsembleRegressor().get_params()
+
+
+def _resolve(n, d=6, model="ensemble", task="regression", **given):
+    return resolve_defaults(n, d, task, dict(OPEN, **given), model=model)
+
+
+# -- the rules ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [50, 200, 3000, 100000])
+def test_keypoints_follow_the_rice_rule_of_the_rows(n):
+    expected = int(np.clip(round(2 * n ** (1 / 3)), 10, 40))
+    assert _resolve(n).num_keypoints == expected == default_num_keypoints(n)
+
+
+def test_a_keypoint_dict_gives_omitted_columns_the_automatic_count():
+    settings = resolve_defaults(200, 3, "regression", dict(OPEN, num_keypoints={"a": 5}),
+                                columns=["a", "b", "c"])
+    assert settings.num_keypoints == {"a": 5, "b": default_num_keypoints(200),
+                                      "c": default_num_keypoints(200)}
+
+
+@pytest.mark.parametrize("n, d, appearances", [(300, 13, 3), (4999, 7, 3), (5000, 7, 6),
+                                                (50000, 14, 6), (300, 2, 3)])
+def test_ensemble_capacity_grows_with_the_rows(n, d, appearances):
+    settings = _resolve(n, d)
+    rank = min(3, d)
+    assert settings.lattice_rank == rank
+    assert settings.num_lattices == max(4, math.ceil(appearances * d / rank))
+
+
+@pytest.mark.parametrize("model", ["linear", "lattice"])
+def test_models_without_ensembles_resolve_no_lattice_count(model):
+    settings = _resolve(300, model=model)
+    assert settings.num_lattices is None and settings.lattice_rank is None
+    assert "num_lattices" not in settings.as_params()
+
+
+@pytest.mark.parametrize("n", [150, 999, 1000, 20000])
+@pytest.mark.parametrize("model", _defaults.MODELS)
+def test_l2_shrinks_as_rows_grow_and_curvature_amounts_are_fixed(n, model):
+    settings = _resolve(n, model=model)
+    assert settings.l2 == pytest.approx(_defaults.L2_ROWS / n)
+    assert settings.calibration_hessian == _defaults.CALIBRATION_HESSIAN
+    smoothing = model != "linear" and n < _defaults.SMOOTHING_MAX_ROWS
+    assert settings.calibration_wrinkle == pytest.approx(
+        _defaults.SMOOTHING_ROWS / n if smoothing else 0.0)
+    assert settings.calibration_laplacian == 0.0
+    assert settings.lattice_torsion == settings.lattice_laplacian == 0.0
+
+
+def test_early_stopping_turns_on_from_the_threshold_and_lengthens_training():
+    threshold = _defaults.EARLY_STOPPING_MIN_ROWS
+    below, above = _resolve(threshold - 1), _resolve(threshold)
+    assert not below.early_stopping and above.early_stopping
+    assert (below.epochs, below.batch_size) == resolve_schedule(threshold - 1, None, None)
+    training_rows = threshold - round(0.1 * threshold)
+    assert (above.epochs, above.batch_size) == resolve_schedule(
+        training_rows, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS)
+    assert not resolve_defaults(threshold, 6, "regression", OPEN, streamed=True).early_stopping
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_task_does_not_change_the_rules(task):
+    assert _resolve(500, task=task) == _resolve(500, task="regression")
+
+
+@pytest.mark.parametrize("bad, message", [(dict(task="ranking"), "task"),
+                                          (dict(model="forest"), "model"),
+                                          (dict(num_rows=0), "row")])
+def test_bad_arguments_are_refused(bad, message):
+    arguments = dict(num_rows=100, num_features=3, task="regression", params=OPEN)
+    arguments.update({k: v for k, v in bad.items() if k != "model"})
+    with pytest.raises(ValueError, match=message):
+        resolve_defaults(**arguments, model=bad.get("model", "ensemble"))
+
+
+# -- user values are kept -----------------------------------------------------------------
+
+GIVEN = dict(num_keypoints=7, num_lattices=5, lattice_rank=2, calibration_laplacian=0.5,
+             calibration_hessian=0.25, calibration_wrinkle=0.2, lattice_laplacian=0.125,
+             lattice_torsion=0.3, l2=0.0, epochs=3, batch_size=16, lattice_size=3,
+             learning_rate=0.05, validation_fraction=0.2)
+
+
+@pytest.mark.parametrize("n", [100, 20000])
+@pytest.mark.parametrize("name", sorted(GIVEN) + ["early_stopping"])
+def test_an_explicit_value_is_never_overridden(n, name):
+    # Each given value differs from the automatic one, so keeping it is visible.
+    value = n < _defaults.EARLY_STOPPING_MIN_ROWS if name == "early_stopping" else GIVEN[name]
+    assert getattr(_resolve(n), name) != value
+    assert getattr(_resolve(n, **{name: value}), name) == value
+
+
+def test_explicit_early_stopping_on_small_data_is_kept():
+    settings = _resolve(100, early_stopping=True)
+    assert settings.early_stopping
+    assert (settings.epochs, settings.batch_size) == resolve_schedule(
+        90, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS)
+
+
+# -- fitted estimators ----------------------------------------------------------------------
+
+
+def _data(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"a": rng.uniform(size=n), "b": rng.uniform(size=n),
+                          "c": rng.normal(size=n), "kind": rng.choice(["x", "y", "z"], n)})
+    signal = 2 * frame["a"] - frame["b"] + 0.3 * np.sin(3 * frame["c"])
+    return frame, signal.to_numpy() + 0.2 * rng.normal(size=n)
+
+
+CLASSES = [estimators.CalibratedLinearRegressor, estimators.CalibratedLatticeClassifier,
+           estimators.CalibratedLatticeEnsembleRegressor, estimators.DeepLatticeNetworkClassifier]
+SHAPES = dict(monotonicity={"a": "increasing", "b": "decreasing"})
+
+
+def _target(cls, signal):
+    return (signal > np.median(signal)).astype(int) if "Classifier" in cls.__name__ else signal
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_resolved_params_reproduce_the_fit_and_constraints_certify(cls):
+    frame, signal = _data()
+    y = _target(cls, signal)
+    first = cls(random_state=3, verbose=0, **SHAPES).fit(frame, y)
+    resolved = first.resolved_params_
+    assert resolved["num_keypoints"] == default_num_keypoints(len(frame))
+    assert resolved["l2"] == pytest.approx(_defaults.L2_ROWS / len(frame))
+    assert first.certify().holds
+    again = cls(random_state=3, verbose=0, **SHAPES, **resolved).fit(frame, y)
+    assert again.resolved_params_ == resolved
+    outputs = (lambda m: m.predict_proba(frame)) if hasattr(first, "predict_proba") else \
+        (lambda m: m.predict(frame))
+    np.testing.assert_array_equal(outputs(again), outputs(first))
+    if hasattr(first, "lattices_"):
+        assert again.lattices_ == first.lattices_
+        assert len(first.lattices_) == resolved["num_lattices"]
+
+
+def test_resolved_params_survive_save_and_load(tmp_path):
+    frame, signal = _data()
+    model = estimators.CalibratedLinearRegressor(random_state=0, verbose=0, epochs=2).fit(
+        frame, signal)
+    model.save(tmp_path / "m.keras")
+    loaded = estimators.CalibratedLinearRegressor.load(tmp_path / "m.keras")
+    assert loaded.resolved_params_ == model.resolved_params_
+    assert loaded.early_stopping == "auto" and loaded.calibration_wrinkle is None
+
+
+def test_automatic_regularization_reaches_the_model():
+    frame, signal = _data()
+    model = estimators.CalibratedLatticeEnsembleRegressor(random_state=0, verbose=0,
+                                                          epochs=1).fit(frame, signal)
+    calibrator = model.model_.get_layer("numeric_calibration")
+    amounts = {name: amount for name, _, amount in calibrator.kernel_regularizer_config()} \
+        if hasattr(calibrator, "kernel_regularizer_config") else None
+    if amounts is None:  # the layer keeps its regularizer settings in its config
+        config = calibrator.get_config()["kernel_regularizer"]
+        amounts = {entry[0]: entry[2] for entry in config}
+    assert amounts == {"hessian": pytest.approx(_defaults.CALIBRATION_HESSIAN),
+                       "wrinkle": pytest.approx(_defaults.SMOOTHING_ROWS / len(frame))}
+    combine = model.model_.get_layer("combine")
+    assert float(combine.kernel_regularizer.l2) == pytest.approx(
+        _defaults.L2_ROWS / len(frame), rel=1e-6)
+
+
+def test_bad_early_stopping_is_refused_before_training():
+    frame, signal = _data()
+    with pytest.raises(ValueError, match="early_stopping must be True, False or 'auto'"):
+        estimators.CalibratedLinearRegressor(early_stopping="yes", verbose=0).fit(frame, signal)

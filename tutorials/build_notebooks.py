@@ -385,9 +385,9 @@ KERAS_LAYERS = [
     """),
     code(SETUP),
     code("""
+    from tf_lattice import layers  # first: tf_lattice keeps TensorFlow's start-up log quiet
     import keras
     from sklearn.metrics import r2_score
-    from tf_lattice import layers
     from tf_lattice.datasets import make_monotone_regression, monotone_regression_function
     from tf_lattice.models import keypoints_from_quantiles
 

@@ -476,7 +476,7 @@ def test_every_option_reaches_the_estimator():
         "--validation-fraction", "0.2", "--num-keypoints", "7", "--interpolation", "simplex",
         "--random-state", "3", "--num-lattices", "5", "--lattice-rank", "2",
         "--implementation", "portable", "--categorical-features", "c", "--quiet"])
-    params = cli._estimator_params(args, frame)
+    params = cli._estimator_params(args, frame, "regression")
     assert params["categorical_features"] == ["c"]
     assert params["monotonicity"] == {"a": "increasing", "b": "increasing"}
     assert params["unimodality"] == {"c": "peak"} and params["convexity"] is None
@@ -494,11 +494,25 @@ def test_every_option_reaches_the_estimator():
     estimators.CalibratedLatticeEnsembleRegressor(**params)._check_params()
 
 
+def test_class_weight_option_reaches_classifiers_only():
+    argv = ["fit", "d.csv", "--target", "y", "--out", "m.keras", "--class-weight", "balanced"]
+    args = cli.build_parser().parse_args(argv)
+    params = cli._estimator_params(args, _classification_frame(10), "classification")
+    assert params["class_weight"] == "balanced"
+    from tf_lattice import estimators
+    estimators.CalibratedLinearClassifier(**params)._check_params()
+    with pytest.raises(cli.UsageError, match="--class-weight balanced weighs classes"):
+        cli._estimator_params(args, _regression_frame(10), "regression")
+    default = cli.build_parser().parse_args(argv[:-2])
+    assert "class_weight" not in cli._estimator_params(default, _classification_frame(10),
+                                                       "classification")
+
+
 def test_categorical_features_option_checks_its_columns():
     args = cli.build_parser().parse_args(["fit", "d.csv", "--target", "y", "--out", "m.keras",
                                           "--categorical-features", "a,nope"])
     with pytest.raises(cli.UsageError, match=r"--categorical-features names column\(s\) \['nope'\]"):
-        cli._estimator_params(args, _regression_frame(10))
+        cli._estimator_params(args, _regression_frame(10), "regression")
 
 
 def test_fit_prints_training_metrics_and_uses_the_new_options(tmp_path, capsys):

@@ -297,8 +297,8 @@ def estimator_class(model, task):
     return getattr(estimators, _MODEL_CLASSES[model] + suffix)
 
 
-def _estimator_params(args, frame):
-    """The estimator's parameters from the ``fit`` options."""
+def _estimator_params(args, frame, task):
+    """The estimator's parameters from the ``fit`` options, for ``task``."""
     shapes = {"monotonicity": {}, "convexity": {}, "unimodality": {}}
     for option, (columns, argument, value) in _shape_options(args).items():
         _check_columns(option, columns, frame, args.data)
@@ -329,6 +329,11 @@ def _estimator_params(args, frame):
     if args.model in ("ensemble", "dln"):
         params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank,
                       ensemble=args.ensemble)
+    if args.class_weight is not None:
+        if task != "classification":
+            raise UsageError(f"--class-weight {args.class_weight} weighs classes: it needs a "
+                             f"classification task, and this target is {task}")
+        params["class_weight"] = args.class_weight
     return params
 
 
@@ -464,7 +469,7 @@ def command_fit_files(args):
         raise UsageError("no feature columns are left besides the target")
     task = infer_task(head[args.target]) if args.task == "auto" else args.task
     cls = estimator_class(args.model, task)
-    estimator = cls(**_estimator_params(args, head), distribute_strategy=strategy)
+    estimator = cls(**_estimator_params(args, head, task), distribute_strategy=strategy)
     chief = distribute.is_chief()
     if chief and not args.quiet:
         print(f"fitting {cls.__name__} ({task}) on {len(paths)} file(s), {len(names)} features, "
@@ -506,7 +511,7 @@ def command_fit(args):
         raise UsageError(f"--target {args.target!r} has {int(target.isna().sum())} missing "
                          "values; every row needs a target")
     task = infer_task(target) if args.task == "auto" else args.task
-    params = _estimator_params(args, frame)
+    params = _estimator_params(args, frame, task)
     cls = estimator_class(args.model, task)
     if not args.quiet:
         print(f"fitting {cls.__name__} ({task}) on {len(frame)} rows, "
@@ -618,6 +623,9 @@ def _add_fit_options(fit):
                      help="linear, lattice, ensemble or dln (deep lattice network)")
     fit.add_argument("--task", choices=TASKS, default="auto",
                      help="classification or regression (auto: inferred from the target)")
+    fit.add_argument("--class-weight", choices=("balanced",), default=None,
+                     help="classification: weigh each class by n / (classes * its count), as "
+                          "the classifiers' class_weight='balanced' (default: every row 1)")
     shapes = fit.add_argument_group("shape constraints (comma-separated column lists)")
     for option, text in (("--increasing", "output rises with these columns"),
                          ("--decreasing", "output falls with these columns"),

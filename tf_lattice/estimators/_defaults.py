@@ -138,6 +138,14 @@ class ResolvedSettings:
         return params
 
 
+def default_num_lattices(num_rows, num_features, rank):
+    """``max(4, ceil(k d / rank))`` lattices: each column in about ``k`` of
+    them, ``k = 3`` below `LARGE_ROWS` rows and 6 from there on (see the
+    module docstring)."""
+    appearances = 6 if num_rows >= LARGE_ROWS else 3
+    return max(4, math.ceil(appearances * num_features / max(1, min(int(rank), num_features))))
+
+
 def _given(params, name):
     """Whether the user set ``name`` (None and "auto" leave it open)."""
     value = params.get(name)
@@ -187,9 +195,8 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
     rank = count = None
     if model in ("ensemble", "dln"):
         rank = params["lattice_rank"] if _given(params, "lattice_rank") else min(DEFAULT_RANK, d)
-        appearances = 6 if n >= LARGE_ROWS else 3
         count = (params["num_lattices"] if _given(params, "num_lattices")
-                 else max(4, math.ceil(appearances * d / max(1, min(int(rank), d)))))
+                 else default_num_lattices(n, d, rank))
 
     smoothing = (SMOOTHING_ROWS / n if model != "linear" and n < SMOOTHING_MAX_ROWS
                  else 0.0)

@@ -5,7 +5,7 @@ import numpy as np
 from tf_lattice.estimators import _network
 from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators.calibrated_lattice import check_lattice_vertices
-from tf_lattice.estimators.calibrated_lattice_ensemble import default_num_lattices
+from tf_lattice.estimators._defaults import default_num_lattices
 from tf_lattice.estimators._base import _check_number
 from tf_lattice.tf_estimator._base import CalibratedEstimator
 
@@ -93,8 +93,9 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
     available) and:
 
     Args:
-      num_lattices: lattices in the ensemble (None: ``max(4, ceil(6 d /
-        lattice_rank))``).
+      num_lattices: lattices in the ensemble (None: ``max(4, ceil(k d /
+        lattice_rank))``, ``k = 3`` below 5,000 analysis rows and 6 from
+        there, as the scikit-learn ensembles choose).
       lattice_rank: features per lattice.
       ensemble: ``"random"``, ``"rtl"`` (balanced random tiny lattices) or
         ``"crystals"`` (strongly interacting features together, measured on
@@ -119,7 +120,7 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
     def _tfl_structure(self, specs, encoded, target, seed):
         params = self._tfl_params
         rank = min(int(params["lattice_rank"]), len(specs))
-        count = params["num_lattices"] or default_num_lattices(len(specs), rank)
+        count = params["num_lattices"] or default_num_lattices(len(encoded), len(specs), rank)
         if params["ensemble"] == "crystals" and target is None and rank >= 2:
             raise ValueError('ensemble="crystals" measures feature interactions against the labels: '
                              "the feature_analysis_input_fn must yield (features, labels)")

@@ -90,13 +90,18 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
         lower, upper = _bounds.inward(lower, upper, outputs.dtype.as_numpy_dtype)
         if size < 3 or not any(convexities):
             return _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
-        shaped = _convex_projection(outputs, keypoints, monotonicities, convexities,
-                                    lower, upper, num_iterations, implementation)
         if all(convexities):
-            return shaped
+            return _convex_projection(outputs, keypoints, monotonicities, convexities,
+                                      lower, upper, num_iterations, implementation)
+        # Only the units with a convexity constraint go through the
+        # interior-point solve; the others keep their closed form.
+        convex = [i for i, c in enumerate(convexities) if c]
+        shaped = _convex_projection(
+            tf.gather(outputs, convex), tf.gather(keypoints, convex),
+            [monotonicities[i] for i in convex], [convexities[i] for i in convex],
+            lower, upper, num_iterations, implementation)
         closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
-        has_convexity = tf.constant([c != 0 for c in convexities])[:, tf.newaxis]
-        return tf.where(has_convexity, shaped, closed_form)
+        return tf.tensor_scatter_nd_update(closed_form, [[i] for i in convex], shaped)
 
 
 def _check_keypoints(keypoints, outputs):

@@ -63,8 +63,11 @@ def test_missing_values_unseen_in_training_warn(fitted):
     model, frame = fitted
     holes = frame.copy()
     holes.loc[0, "a"] = np.nan
-    with pytest.warns(UserWarning, match=r"missing values in columns \['a'\].*none in training"):
+    with pytest.warns(UserWarning, match=r"missing values in columns \['a'\].*none in training") \
+            as caught:
         model.predict(holes)
+    # The warning points at the user's call, not inside the library.
+    assert [w.filename for w in caught] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.predict(frame)

@@ -22,7 +22,7 @@ from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _defaults, _limits, _serialization, _structure
 from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._columns import (
-    NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype, check_predict_columns,
+    NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype,
     duplicate_columns, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._network import NetworkSettings
@@ -265,7 +265,6 @@ class CalibratedEstimatorBase(BaseEstimator):
                 frame.columns = names
         else:
             frame = to_frame(X, feature_names=names)
-        check_predict_columns(frame, self.feature_specs_)
         return frame
 
     def _match_columns_by_name(self, X):

@@ -25,6 +25,8 @@ Numeric values must lie within the float32 range of the model.
 
 import dataclasses
 import datetime
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -383,37 +385,16 @@ def check_exact_in_model_dtype(series):
             "offset or rescale the column")
 
 
-def check_predict_columns(frame, specs):
-    """Checks a predict-time frame against the training encoding.
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-    Refuses date and time columns and numeric values beyond float32, and
-    warns (``UserWarning``) when a column has missing values although it
-    had none in training: the calibrator's output for missing values was
-    then never trained.
-    """
-    present = [spec for spec in specs if spec.name in frame.columns]
-    for spec in present:
-        if _is_temporal_dtype(frame[spec.name].dtype):
-            _refuse_temporal(frame[spec.name])
-    numeric = [spec.name for spec in present if spec.kind == NUMERIC
-               and (pd.api.types.is_numeric_dtype(frame[spec.name].dtype)
-                    or frame[spec.name].dtype == object)]
-    if numeric:
-        try:
-            values = numeric_block(frame, numeric)
-        except ValueError:
-            values = None  # encode reports it
-        if values is not None:
-            for k, name in enumerate(numeric):
-                check_model_range(name, values[:, k])
-    missing = frame[[spec.name for spec in present]].isna().any(axis=0)
-    newly_missing = [spec.name for spec in present if not spec.has_missing and missing[spec.name]]
-    if newly_missing:
-        warnings.warn(
-            f"X has missing values in columns {newly_missing}, which had none in training; their "
-            "output for missing values was never trained (numeric: the calibrator's initial "
-            "missing output; categorical: the default bucket of unseen categories)",
-            UserWarning, stacklevel=4)
+
+def _user_stacklevel():
+    """The ``warnings.warn`` stacklevel, seen from the caller, of the first
+    frame outside tf_lattice: a warning points at the user's own call."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRECTORY):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_columns(frame, specs):
@@ -433,6 +414,12 @@ def check_columns(frame, specs):
 def encode(frame, specs):
     """Encodes ``frame`` into the float32 matrix the Keras model reads.
 
+    One pass over the columns: each is checked and converted once. Numeric
+    columns become their float64 values (NaN where missing) rounded to
+    float32; categorical columns their bucket index (see `_bucket_indices`).
+    A column with missing values that had none in training gets a
+    ``UserWarning``: its output for missing values was never trained.
+
     Args:
       frame: DataFrame holding at least the columns of ``specs``.
       specs: list of FeatureSpec.
@@ -441,17 +428,39 @@ def encode(frame, specs):
       float32 array of shape `(n_samples, len(specs))`.
 
     Raises:
-      ValueError: on a missing column, infinite or non-numeric values.
+      ValueError: naming the column, on a missing column, a date or time
+        column, values that are not numbers, infinite, or beyond float32.
     """
     check_columns(frame, specs)
+    dtypes = dict(zip(frame.columns, frame.dtypes))
+    for spec in specs:
+        if _is_temporal_dtype(dtypes[spec.name]):
+            _refuse_temporal(frame[spec.name])
     # Aligned for TensorFlow, so that training reads this array without a copy.
     encoded = aligned_empty((len(frame), len(specs)), np.float32)
+    missing = {}
     numeric = [j for j, spec in enumerate(specs) if spec.kind == NUMERIC]
     if numeric:
-        encoded[:, numeric] = numeric_block(frame, [specs[j].name for j in numeric])
+        names = [specs[j].name for j in numeric]
+        values = numeric_block(frame, names)
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(values) > np.finfo(MODEL_DTYPE).max
+        for k in np.flatnonzero(beyond.any(axis=0))[:1]:
+            check_model_range(names[k], values[:, k])
+        encoded[:, numeric] = values
+        missing.update(zip(names, np.isnan(values).any(axis=0)))
     for j, spec in enumerate(specs):
         if spec.kind != NUMERIC:
-            encoded[:, j] = _bucket_indices(frame[spec.name], spec)
+            series = frame[spec.name]
+            encoded[:, j] = _bucket_indices(series, spec)
+            missing[spec.name] = not spec.has_missing and bool(series.isna().any())
+    newly_missing = [spec.name for spec in specs if missing[spec.name] and not spec.has_missing]
+    if newly_missing:
+        warnings.warn(
+            f"X has missing values in columns {newly_missing}, which had none in training; their "
+            "output for missing values was never trained (numeric: the calibrator's initial "
+            "missing output; categorical: the default bucket of unseen categories)",
+            UserWarning, stacklevel=_user_stacklevel())
     return encoded
 
 

@@ -443,8 +443,9 @@ def predictor(model):
     function = _PREDICTORS.get(model)
     if function is None:
         spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
+        # The concrete function: a call skips tf.function's signature dispatch.
         function = tf.function(lambda x: model(x, training=False), input_signature=[spec],
-                               autograph=False)
+                               autograph=False).get_concrete_function()
         _PREDICTORS[model] = function
     return function
 

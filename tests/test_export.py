@@ -11,6 +11,7 @@ import pytest
 
 import tf_lattice
 from tf_lattice import models
+from tf_lattice.layers import _common
 from tf_lattice.saved_model import custom_ops, portable_clone
 
 SERVE_SCRIPT = r"""
@@ -109,3 +110,58 @@ def test_onnx_runs_a_deep_lattice_network_on_nan_and_infinite_inputs(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     served = np.asarray(json.loads(result.stdout.strip().splitlines()[-1]), np.float64)
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)  # NaN where NaN
+
+
+def _sets_model():
+    """Sets of 4 elements of 3 columns -> Aggregation of an element model
+    ParallelCombination (kernel calibrators) -> KroneckerFactoredLattice,
+    plus a Lattice over the set mean: layers with and without kernels."""
+    inputs = keras.Input((3,))
+    combined = tf_lattice.layers.ParallelCombination([
+        tf_lattice.layers.PWLCalibration(np.linspace(0, 1, 4), monotonicity="increasing", output_min=0,
+                                         output_max=2, implementation="kernel"),
+        tf_lattice.layers.PWLCalibration(np.linspace(0, 1, 3), output_min=0, output_max=2,
+                                         implementation="kernel"),
+        tf_lattice.layers.CategoricalCalibration(3, output_min=0, output_max=2, implementation="kernel")])(inputs)
+    element = keras.Model(inputs, tf_lattice.layers.KroneckerFactoredLattice(
+        3, num_terms=2, monotonicities=["increasing", "none", "none"], seed=3)(combined))
+    sets = keras.Input((4, 3))
+    mean = tf_lattice.layers.Aggregation(element)(sets)
+    outputs = tf_lattice.layers.Lattice([2], output_min=0, output_max=1, implementation="kernel")(mean)
+    return keras.Model(sets, outputs)
+
+
+def _sets(n=6):
+    rng = np.random.default_rng(1)
+    return np.concatenate([rng.uniform(0, 1, (n, 4, 2)), rng.integers(0, 3, (n, 4, 1))],
+                          axis=-1).astype("float32")
+
+
+def test_portable_clone_of_layers_without_kernels_switches_only_the_kernel_layers():
+    model = _sets_model()
+    clone = portable_clone(model)
+    x = _sets()
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    names = set()
+    for layer in clone._flatten_layers():
+        names.add(type(layer).__name__)
+        if isinstance(layer, _common.LatticeLayer):
+            takes = isinstance(layer, _common.KernelLayer)
+            assert hasattr(layer, "implementation") == takes, layer.name
+            assert not takes or layer.implementation == "portable", layer.name
+    assert {"Aggregation", "ParallelCombination", "KroneckerFactoredLattice", "PWLCalibration",
+            "CategoricalCalibration", "Lattice"} <= names
+
+
+def test_portable_export_of_layers_without_kernels_uses_no_tf_lattice_op(tmp_path):
+    import tensorflow as tf
+
+    model = _sets_model()
+    x = _sets()
+    path = tf_lattice.export(model, os.path.join(tmp_path, "saved"))
+    assert custom_ops(path) == []
+    kept = tf_lattice.export(model, os.path.join(tmp_path, "kernels"), portable=False)
+    assert custom_ops(kept), "the model runs no compiled kernel: the check above tests nothing"
+    served = tf.saved_model.load(path).signatures["serving_default"](tf.constant(x))
+    np.testing.assert_allclose(next(iter(served.values())).numpy(), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -2,8 +2,9 @@
 
 ``export(model, path)`` (also ``tf_lattice.export``, a plain function)
 writes a SavedModel with a ``serving_default``
-signature. With ``portable=True`` (the default) every tf_lattice layer is
-switched to ``implementation="portable"`` first, so the graph uses only stock
+signature. With ``portable=True`` (the default) every tf_lattice layer with a
+compiled kernel is switched to ``implementation="portable"`` first (the layers
+without one run stock TensorFlow ops already), so the graph uses only stock
 TensorFlow ops: TensorFlow Serving, TFLite converters and any Python process
 load it without tf_lattice. With ``portable=False`` the graph keeps the
 compiled kernels and loading it needs tf_lattice's library.
@@ -16,7 +17,11 @@ CUSTOM_OP_PREFIX = "TfLattice>"
 
 def _with_implementation(config, implementation):
     """Returns a copy of a (nested) Keras config with every ``implementation``
-    entry set to ``implementation``."""
+    entry set to ``implementation``.
+
+    Only existing entries change: the configs of layers without a compiled
+    kernel hold no ``implementation`` and get none.
+    """
     if isinstance(config, dict):
         return {key: implementation if key == "implementation" else _with_implementation(value, implementation)
                 for key, value in config.items()}
@@ -29,7 +34,7 @@ def portable_clone(model):
     """A copy of ``model`` whose tf_lattice layers use stock TensorFlow ops.
 
     The copy is rebuilt from the model's config with every ``implementation``
-    set to ``"portable"`` and gets the model's weights, so it computes the same
+    entry (one per layer with a compiled kernel) set to ``"portable"`` and gets the model's weights, so it computes the same
     function.
 
     Args:

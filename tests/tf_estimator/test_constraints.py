@@ -141,7 +141,7 @@ def test_finalize_rewrites_the_latest_checkpoint_with_exact_projections(tmp_path
 
 
 def test_certificate_compares_the_network_with_the_declared_constraints(trained):
-    from tf_lattice.estimators._base import certify_network
+    from tf_lattice.estimators._inspection import certify_network
     from tf_lattice.estimators._constraints import resolve_constraints
 
     estimator = trained(("linear", "binary")).estimator

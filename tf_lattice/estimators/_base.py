@@ -1,16 +1,17 @@
-"""The scikit-learn plumbing shared by every calibrated estimator.
+"""The scikit-learn plumbing shared by every calibrated estimator: fitting.
 
 A fit runs in four steps: validate the parameters and the data, learn the
 column encoding (keypoints at quantiles, vocabularies), resolve the
 column-named constraints, then build and train the Keras model. Subclasses
 provide only ``_build_network`` (which model) and the task mixin (regression
-or classification).
+or classification). This module holds the parameters, their validation, the
+data checks and encoding and the settings of a fit; the inspection of a
+fitted estimator (certificates, calibrator curves, figures) is in
+:mod:`tf_lattice.estimators._inspection`, saving, loading, export and
+pickling in :mod:`tf_lattice.estimators._persistence`.
 """
 
-import copy
-import dataclasses
 import numbers
-import os
 
 import numpy as np
 import pandas as pd
@@ -18,14 +19,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import (
     check_array, check_is_fitted, check_random_state, validate_data)
 
-from tf_lattice.constraints import Certificate, ConstraintCheck
-from tf_lattice.estimators import _defaults, _limits, _serialization, _structure
+from tf_lattice.estimators import _defaults, _limits
 from tf_lattice.estimators._categorical import categorical_columns
 from tf_lattice.estimators._columns import (
-    NUMERIC, FeatureSpec, as_dataframe, check_exact_in_model_dtype,
+    NUMERIC, as_dataframe, check_exact_in_model_dtype,
     duplicate_columns, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
+from tf_lattice.estimators._inspection import InspectionMixin
 from tf_lattice.estimators._network import NetworkSettings
+from tf_lattice.estimators._persistence import PersistenceMixin
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
@@ -48,65 +50,6 @@ def _check_number(name, value, low, high=None, integer=False, low_inclusive=True
     if too_low or (high is not None and value > high) or not np.isfinite(value):
         bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
-
-
-def certify_network(subject, model, specs, constraints):
-    """One certificate of an estimator's network: its layers and its declared constraints.
-
-    Each column's calibrator, found by tracing the model graph
-    (:func:`_structure.layers_reading_column`), is certified on its own unit;
-    every other constrained layer is certified whole; then
-    :func:`_structure.declared_checks` compares the network's structure with
-    the declared constraints (a column without a calibrator fails there).
-
-    Args:
-      subject: what the certificate is about (the estimator's class name).
-      model: the Keras network built by :mod:`tf_lattice.estimators._network`.
-      specs: the feature specs, by column position.
-      constraints: the resolved constraints the network was built with.
-
-    Returns:
-      A :class:`tf_lattice.constraints.Certificate`; each check's name says
-      which layer (and for calibrators which column) it concerns.
-    """
-    checks, calibration_layers = [], set()
-    for j, spec in enumerate(specs):
-        for layer, unit in _structure.layers_reading_column(model, j):
-            calibration_layers.add(id(layer))
-            for check in layer.certify(units=[unit]).checks:
-                checks.append(ConstraintCheck(f"calibrator {spec.name!r}: {check.name}",
-                                              check.worst_violation, check.location,
-                                              check.tolerance))
-    for layer in model.layers:
-        if not hasattr(layer, "certify") or id(layer) in calibration_layers:
-            continue
-        for check in layer.certify().checks:
-            checks.append(ConstraintCheck(f"{layer.name}: {check.name}", check.worst_violation,
-                                          check.location, check.tolerance))
-    checks += _structure.declared_checks(model, specs, constraints)
-    return Certificate(subject, tuple(checks))
-
-
-_RESAVE = ("re-save it: load it with the tf_lattice version that wrote it and call save(), or "
-           "fit the estimator again and save it")
-
-
-def _missing_field(path, field):
-    return ValueError(f"{path!r} lacks the field {field!r} in its "
-                      f"{_serialization.ESTIMATOR_MEMBER} (written by another version of "
-                      f"tf_lattice, or edited); {_RESAVE}")
-
-
-def _stored_field(container, field, path, kind=None, prefix=""):
-    """``container[field]``, or ValueError naming the missing (or malformed) field."""
-    if not isinstance(container, dict) or field not in container:
-        raise _missing_field(path, prefix + field)
-    value = container[field]
-    if kind is not None and not isinstance(value, kind):
-        raise ValueError(f"{path!r}: the field {prefix + field!r} of its "
-                         f"{_serialization.ESTIMATOR_MEMBER} is a {type(value).__name__}, "
-                         f"expected a {kind.__name__}; {_RESAVE}")
     return value
 
 
@@ -134,8 +77,13 @@ def _normalized_weights(sample_weight, num_rows):
     return (weights * (num_rows / weights.sum())).astype(np.float32)
 
 
-class CalibratedEstimatorBase(BaseEstimator):
+class CalibratedEstimatorBase(InspectionMixin, PersistenceMixin, BaseEstimator):
     """Parameters, validation, encoding, training, certificates and saving.
+
+    Certificates and calibrator curves come from
+    :class:`~tf_lattice.estimators._inspection.InspectionMixin`; saving,
+    loading, export and pickling from
+    :class:`~tf_lattice.estimators._persistence.PersistenceMixin`.
 
     Subclasses set ``_supports_unimodality`` and implement
     ``_build_network(specs, constraints, units, encoded, target, seed,
@@ -383,330 +331,6 @@ class CalibratedEstimatorBase(BaseEstimator):
             return np.zeros((0, self.model_.output_shape[-1]), dtype=np.float64)
         return predict_scores(self.model_, encoded)
 
-    # -- inspection ---------------------------------------------------------------
-
-    def certify(self):
-        """Checks every declared constraint exactly on the fitted model.
-
-        Two kinds of checks:
-
-        - every constrained layer's certificate: its weights satisfy its own
-          settings (each column's calibrator unit, then lattices and linear
-          layers; check names say which column or layer);
-        - per constraint the user declared (``monotonicity``, ``convexity``,
-          ``unimodality``, ``category_order``, ``trust``, ``dominance``), a
-          structural check that the model carries it: the calibrator reading
-          the column has the declared shape (direction included) and every
-          later layer keeps it (see :mod:`tf_lattice.estimators._structure`).
-          A model whose layers do not carry a declared constraint fails here
-          even when each layer meets its own settings.
-
-        Where the shapes hold: monotonicity, unimodality, category orders,
-        trust and dominance on the whole input space; a declared convexity on
-        the whole real line for calibrated linear models (their convex and
-        concave calibrators continue their end segments) and, for lattice
-        models, on the column's calibrator between its first and last
-        keypoint (the check's name states the domain). The checks are exact
-        on the weights; the network computes in float32, whose rounding can
-        move a prediction against a declared direction by at most
-        :meth:`monotonicity_tolerance`.
-
-        Returns:
-          A :class:`tf_lattice.constraints.Certificate` that holds only if every
-          check holds.
-        """
-        check_is_fitted(self, "model_")
-        return certify_network(type(self).__name__, self.model_, self.feature_specs_,
-                               self.constraints_)
-
-    def monotonicity_tolerance(self, X):
-        """The largest move against a declared direction that rounding can cause.
-
-        The constraints hold exactly in real arithmetic; the network computes
-        in float32, whose rounding (at most a few units in the last place at
-        each interpolation) can make the prediction for a row that is larger
-        along an increasing column smaller by up to
-
-            2^-18 * max(1, max_i |s_i|) * c
-
-        where ``s_i`` are the network's scores on the rows of ``X`` and ``c``
-        converts scores to the units of the prediction (``target_scale_`` for
-        regressors; 1 for classifiers, whose scores are the
-        ``decision_function`` logits). That is 32 float32 units in the last
-        place of the largest score.
-
-        Args:
-          X: the rows whose predictions are compared.
-
-        Returns:
-          float, in the units of ``predict`` (regressors) or
-          ``decision_function`` (classifiers).
-        """
-        largest = float(np.max(np.abs(self._raw_scores(X)), initial=0.0))
-        return 2.0 ** -18 * max(1.0, largest) * self._score_unit()
-
-    def _score_unit(self):
-        """Prediction units per unit of network score."""
-        return 1.0
-
-    def _column_calibrators(self):
-        """The ``(layer, unit)`` calibrating each column of the fitted model."""
-        calibrators = []
-        for j, spec in enumerate(self.feature_specs_):
-            found = _structure.layers_reading_column(self.model_, j)
-            if len(found) != 1:
-                raise ValueError(f"the model has {len(found)} calibrators of column {spec.name!r}, "
-                                 "expected 1")
-            calibrators.append(found[0])
-        return calibrators
-
-    def calibrator_curves(self):
-        """The learned calibrators, one dict per column.
-
-        Returns:
-          list of dicts with ``name``, ``kind`` and, for numeric columns,
-          ``keypoints`` `(K,)`, ``outputs`` `(K,)` (the calibrator is linear
-          between keypoints and, beyond them, flat or continuing its end
-          segments as ``extrapolation`` says) and ``missing_output``; for
-          categorical columns ``categories`` (the vocabulary then
-          ``"<other>"``) and ``outputs`` `(len(vocabulary) + 1,)`. Every dict
-          also has ``has_missing`` and ``has_other`` (whether training rows
-          reached the missing output or the default bucket: see
-          :class:`~tf_lattice.estimators._columns.FeatureSpec`) and the
-          column's declared ``monotonicity``, ``convexity``, ``unimodality``
-          and ``category_order`` (vocabulary index pairs).
-        """
-        check_is_fitted(self, "model_")
-        curves = []
-        for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
-                                               self._column_calibrators()):
-            shared = {"name": spec.name, "kind": spec.kind, "has_missing": spec.has_missing,
-                      "has_other": spec.has_other, **dataclasses.asdict(feature)}
-            if spec.kind == NUMERIC:
-                keypoints = np.broadcast_to(layer.input_keypoints,
-                                            (layer.units, layer.num_keypoints))[unit]
-                outputs = np.asarray(layer.keypoints_outputs(), np.float64)[unit]
-                curves.append({**shared, "keypoints": np.array(keypoints), "outputs": outputs,
-                               "missing_output": float(np.asarray(layer.missing_output)[unit]),
-                               "extrapolation": layer.unit_extrapolations[unit]})
-            else:
-                outputs = np.asarray(layer.kernel, np.float64)[unit, :spec.num_buckets]
-                curves.append({**shared, "outputs": outputs,
-                               "categories": [str(c) for c in spec.vocabulary] + ["<other>"]})
-        return curves
-
-    def plot_calibrators(self, columns=None):
-        """A matplotlib figure with one panel per calibrator.
-
-        Args:
-          columns: the columns to draw (names or positions; default: all).
-
-        See :class:`tf_lattice.plotting.CalibratorDisplay`, which this draws
-        (its ``figure_``).
-        """
-        from tf_lattice.plotting import CalibratorDisplay
-        return CalibratorDisplay.from_estimator(self, columns=columns).figure_
-
-    def plot_feature(self, column):
-        """A matplotlib figure of one column's learned calibrator."""
-        from tf_lattice.plotting import CalibratorDisplay
-        return CalibratorDisplay.from_estimator(self, columns=[column]).figure_
-
-    # -- persistence ---------------------------------------------------------------
-
-    def _fitted_payload(self):
-        """JSON form of the fitted attributes (subclasses add theirs)."""
-        payload = {
-            "feature_specs_": [spec.to_json() for spec in self.feature_specs_],
-            "n_features_in_": int(self.n_features_in_),
-            "history_": self.history_,
-            "resolved_params_": getattr(self, "resolved_params_", None),
-        }
-        if hasattr(self, "feature_names_in_"):
-            payload["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
-        if hasattr(self, "feature_importances_"):
-            payload["feature_importances_"] = [float(v) for v in self.feature_importances_]
-        return payload
-
-    def _restore_payload(self, payload):
-        self.feature_specs_ = [FeatureSpec.from_json(s) for s in payload["feature_specs_"]]
-        self.n_features_in_ = payload["n_features_in_"]
-        self.history_ = payload["history_"]
-        if payload.get("resolved_params_") is not None:
-            self.resolved_params_ = payload["resolved_params_"]
-        if "feature_names_in_" in payload:
-            self.feature_names_in_ = np.asarray(payload["feature_names_in_"], dtype=object)
-        if "feature_importances_" in payload:  # absent from files of earlier versions
-            self.feature_importances_ = np.asarray(payload["feature_importances_"], np.float64)
-
-    def _json_params(self):
-        params = self.get_params(deep=False)
-        params["distribute_strategy"] = None
-        return {name: _serialization.encode_param(value) for name, value in params.items()}
-
-    def save(self, path):
-        """Saves the fitted estimator to one ``.keras`` file.
-
-        The file is a Keras archive of the model with one extra member, a JSON
-        of the estimator's class, parameters and fitted attributes.
-
-        Args:
-          path: destination ending in ``.keras``.
-
-        Prefer this to pickling for exchanging models: :meth:`load` checks
-        the file before reading it, while unpickling runs arbitrary code.
-        """
-        check_is_fitted(self, "model_")
-        payload = {"class": type(self).__name__, "params": self._json_params(),
-                   "fitted": self._fitted_payload()}
-        _serialization.write(path, self.model_, payload)
-
-    @classmethod
-    def load(cls, path):
-        """Loads an estimator written by :meth:`save`.
-
-        The estimator description is checked before the model is read: its
-        class, its fields, its parameters; the model archive is checked for
-        code and oversized lattices (see
-        :mod:`tf_lattice.estimators._serialization`); then the stored encoding
-        (keypoints, vocabularies) must match the model's calibrators.
-
-        Raises:
-          ValueError: naming the file and the problem: another estimator
-            class, a missing field (with how to re-save), an unsafe archive,
-            an encoding that does not match the model.
-        """
-        path = os.fspath(path)
-        payload = _serialization.read_payload(path)
-        name = _stored_field(payload, "class", path)
-        if name != cls.__name__:
-            raise ValueError(f"{path!r} holds a {name}, not a {cls.__name__}")
-        params = _serialization.decode_param(_stored_field(payload, "params", path, dict))
-        fitted = _stored_field(payload, "fitted", path, dict)
-        for name in ("trust", "dominance"):
-            if params.get(name) is not None:
-                params[name] = [tuple(entry) for entry in params[name]]
-        if isinstance(params.get("category_order"), dict):
-            params["category_order"] = {k: [tuple(p) for p in v]
-                                        for k, v in params["category_order"].items()}
-        try:
-            estimator = cls(**params)
-        except TypeError as error:
-            raise ValueError(f"{path!r}: the stored parameters do not fit {cls.__name__} "
-                             f"({error}); {_RESAVE}") from None
-        specs = _stored_field(fitted, "feature_specs_", path, list, "fitted.")
-        for j, spec in enumerate(specs):
-            for field in ("name", "kind", "keypoints", "vocabulary", "has_missing"):
-                _stored_field(spec, field, path, None, f"fitted.feature_specs_[{j}].")
-        try:
-            estimator._restore_payload(fitted)
-        except KeyError as error:
-            raise _missing_field(path, f"fitted.{error.args[0]}") from None
-        try:
-            estimator.constraints_ = resolve_constraints(
-                estimator.feature_specs_, monotonicity=params.get("monotonicity"),
-                convexity=params.get("convexity"), unimodality=params.get("unimodality"),
-                category_order=params.get("category_order"), trust=params.get("trust"),
-                dominance=params.get("dominance"), allow_unimodality=cls._supports_unimodality)
-        except ValueError as error:
-            raise ValueError(f"{path!r}: the stored constraints do not fit the stored columns "
-                             f"({error})") from None
-        model = _serialization.read_model(path)
-        problem = _structure.check_encoding(model, estimator.feature_specs_)
-        if problem:
-            raise ValueError(f"{path!r}: {problem}: the stored encoding does not match the model "
-                             "(the file was edited or assembled from two models); fit and save "
-                             "the estimator again")
-        estimator.model_ = model
-        return estimator
-
-    def export(self, path, portable=True):
-        """Writes the model as a TensorFlow SavedModel that reads raw columns.
-
-        Its ``serving_default`` signature takes one `(batch,)` tensor per
-        training column (float64 numbers with NaN for missing values, strings
-        for categorical columns; input names from :meth:`serving_inputs`),
-        encodes them in the graph as :meth:`transform_features` does and
-        returns ``predict``'s values: ``probabilities`` `(batch, n_classes)`
-        for classifiers, ``predictions`` `(batch,)` for regressors. The
-        ``serve`` signature takes the encoded float32 matrix
-        `(batch, n_features)` and returns the raw `(batch, units)` scores.
-        See :mod:`tf_lattice.estimators._serving` for the details.
-
-        With ``portable=True`` the graph uses only stock TensorFlow ops, so it
-        serves without tf_lattice installed (TensorFlow Serving, any
-        TensorFlow process, ONNX converters).
-
-        Args:
-          path: the output directory.
-          portable: replace the compiled kernels by their pure-TensorFlow
-            twins (True) or keep them (False; loading then needs tf_lattice's
-            library).
-
-        Returns:
-          ``path``.
-
-        Raises:
-          ValueError: a categorical column with two categories of the same
-            text (``3`` and ``"3"``), which a request could not tell apart.
-        """
-        check_is_fitted(self, "model_")
-        from tf_lattice.estimators import _serving
-        from tf_lattice.saved_model import check_portable, portable_clone
-        model = portable_clone(self.model_) if portable else self.model_
-        _serving.write(model, path, self.feature_specs_, self._serving_prediction,
-                       self._serving_outputs())
-        if portable:
-            check_portable(os.fspath(path), type(self).__name__)
-        return path
-
-    def serving_inputs(self):
-        """The exported signature's input per column: ``{column: (name, dtype)}``.
-
-        ``dtype`` is ``"float64"`` for numeric and boolean columns (NaN for
-        missing values) and ``"string"`` for categorical ones; names follow
-        :func:`tf_lattice.estimators._serving.input_names`.
-        """
-        check_is_fitted(self, "model_")
-        from tf_lattice.estimators import _serving
-        names = _serving.input_names(spec.name for spec in self.feature_specs_)
-        return {spec.name: (name, "float64" if spec.kind == NUMERIC else "string")
-                for spec, name in zip(self.feature_specs_, names)}
-
     def transform_features(self, X):
         """The float32 matrix the Keras model reads (NaN marks missing values)."""
         return self._encode_for_predict(X)
-
-    # -- pickling -------------------------------------------------------------------
-
-    def __getstate__(self):
-        """Pickling support (the model travels as its ``.keras`` bytes).
-
-        Warning: unpickling runs arbitrary code chosen by whoever wrote the
-        pickle. Unpickle only data you trust; to exchange models use
-        :meth:`save` and :meth:`load`, which check the file (see the Security
-        section of the README).
-        """
-        state = self.__dict__.copy()
-        state["distribute_strategy"] = None
-        if "model_" in state:
-            state["model_"] = _serialization.model_to_bytes(state["model_"])
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        if isinstance(state.get("model_"), bytes):
-            state["model_"] = _serialization.model_from_bytes(state["model_"])
-        self.__dict__.update(state)
-
-    def __deepcopy__(self, memo):
-        clone = type(self).__new__(type(self))
-        memo[id(self)] = clone
-        state = self.__dict__.copy()
-        model = state.pop("model_", None)
-        strategy = state.pop("distribute_strategy", None)
-        clone.__dict__.update(copy.deepcopy(state, memo))
-        clone.distribute_strategy = strategy
-        if model is not None:
-            clone.model_ = _serialization.model_from_bytes(_serialization.model_to_bytes(model))
-        return clone

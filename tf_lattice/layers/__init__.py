@@ -3,8 +3,12 @@
 Every layer enforces its declared shape constraints by projecting its weights
 after each optimizer step, offers ``finalize_constraints()`` (the strictest
 projection) and ``certify()`` (an exact check returning a
-:class:`tf_lattice.constraints.Certificate`), takes ``implementation=
-"kernel" | "portable"`` and opts out of XLA when it runs compiled kernels.
+:class:`tf_lattice.constraints.Certificate`). The layers with a compiled
+kernel (``PWLCalibration``, ``CategoricalCalibration``, ``Lattice``,
+``Linear``, ``RTL``) take ``implementation="kernel" | "portable"`` and opt out
+of XLA when their forward pass runs a compiled kernel; the others
+(``KroneckerFactoredLattice``, ``Aggregation``, ``ParallelCombination``) run
+stock TensorFlow ops and refuse ``implementation`` with a TypeError.
 """
 
 from tf_lattice.layers.aggregation import Aggregation

@@ -1,6 +1,7 @@
 """Pieces shared by every tf_lattice layer: argument checks, the projection
-constraint and the base class that wires ``implementation``, XLA and
-certificates together."""
+constraint, the base class of the constraint API (``LatticeLayer``) and the
+base of the layers that run a compiled kernel or its portable twin
+(``KernelLayer``, the only ones taking ``implementation``)."""
 
 import keras
 import numpy as np
@@ -119,22 +120,32 @@ class Projection(keras.constraints.Constraint):
 
 
 class LatticeLayer(keras.layers.Layer):
-    """Base class: ``implementation`` handling, XLA opt-out and constraint API.
+    """Base class of every tf_lattice layer: the constraint API.
 
     Subclasses implement ``_project(exact)`` returning a list of ``(variable, value)`` pairs and
     ``certify()``.
+
+    A layer that derives only from this class runs stock TensorFlow ops and
+    takes no ``implementation`` argument: passing one raises TypeError naming
+    the layer. ``from_config`` drops an ``implementation`` entry, which the
+    configs of earlier versions hold, so those configs keep loading. Layers with
+    a compiled kernel and a portable twin derive from :class:`KernelLayer`.
     """
 
-    #: Whether the layer calls a compiled tf_lattice kernel when
-    #: ``implementation="kernel"``; such a layer cannot run under XLA.
-    uses_kernels = True
+    #: Whether the layer takes ``implementation`` (see :class:`KernelLayer`).
+    takes_implementation = False
 
-    def __init__(self, implementation="kernel", **kwargs):
+    def __init__(self, **kwargs):
+        if not self.takes_implementation and "implementation" in kwargs:
+            raise TypeError(f"{type(self).__name__} has no compiled kernel; it takes no implementation "
+                            f"argument (got implementation={kwargs['implementation']!r})")
         super().__init__(**kwargs)
-        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
-        # Custom ops cannot be compiled by XLA: Keras' jit_compile="auto"
-        # checks this flag on every layer and falls back to plain tf.function.
-        self.supports_jit = not (self.uses_kernels and implementation == "kernel")
+
+    @classmethod
+    def from_config(cls, config):
+        if not cls.takes_implementation and "implementation" in config:
+            config = {key: value for key, value in config.items() if key != "implementation"}
+        return super().from_config(config)
 
     def _project(self, exact):
         raise NotImplementedError
@@ -160,6 +171,29 @@ class LatticeLayer(keras.layers.Layer):
           A :class:`tf_lattice.constraints.Certificate`.
         """
         raise NotImplementedError
+
+
+class KernelLayer(LatticeLayer):
+    """Base class of the layers with a compiled kernel and a portable twin.
+
+    Takes ``implementation="kernel"`` (the compiled tf_lattice ops) or
+    ``"portable"`` (their stock TensorFlow twins, same values) and stores it in
+    its config. The kernel may serve the forward pass (``uses_kernels``) or
+    only the projection after each optimizer step.
+    """
+
+    takes_implementation = True
+
+    #: Whether the forward pass calls a compiled tf_lattice kernel when
+    #: ``implementation="kernel"``; such a layer cannot run under XLA.
+    uses_kernels = True
+
+    def __init__(self, implementation="kernel", **kwargs):
+        super().__init__(**kwargs)
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        # Custom ops cannot be compiled by XLA: Keras' jit_compile="auto"
+        # checks this flag on every layer and falls back to plain tf.function.
+        self.supports_jit = not (self.uses_kernels and implementation == "kernel")
 
     def get_config(self):
         config = super().get_config()

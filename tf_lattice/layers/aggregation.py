@@ -20,13 +20,13 @@ class Aggregation(_common.LatticeLayer):
     Args:
       model: a Keras layer or model taking ``[n, ...]`` elements.
       **kwargs: Keras layer arguments.
+
+    The mean runs in stock TensorFlow ops; the layers of ``model`` choose
+    their own ``implementation``, and this layer takes none.
     """
 
-    uses_kernels = False
-
     def __init__(self, model, **kwargs):
-        kwargs.pop("implementation", None)
-        super().__init__(implementation="portable", **kwargs)
+        super().__init__(**kwargs)
         if not isinstance(model, keras.layers.Layer):
             model = keras.saving.deserialize_keras_object(model)
         self.model = model
@@ -78,6 +78,5 @@ class Aggregation(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("implementation", None)
         config["model"] = keras.saving.serialize_keras_object(self.model)
         return config

@@ -38,7 +38,7 @@ def _has_cycle(pairs, size):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class CategoricalCalibration(_common.LatticeLayer):
+class CategoricalCalibration(_common.KernelLayer):
     """Maps category ids to learned outputs.
 
     Input: ``[batch, 1]`` (shared by every unit) or ``[batch, units]``, integer

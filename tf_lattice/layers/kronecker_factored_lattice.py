@@ -6,7 +6,8 @@ For sizes ``m`` (one size for all ``d`` dimensions) and ``T`` terms,
 
 where ``PL(x; w)`` interpolates ``w_0..w_{m-1}`` linearly at ``x`` clipped to
 ``[0, m-1]``. The parameters grow as ``d m T`` instead of ``m^d``. The
-interpolation uses stock TensorFlow ops only.
+interpolation uses stock TensorFlow ops only (the layer has no compiled kernel and
+takes no ``implementation``).
 
 Constraints, all kept by projection after each step:
 - monotonic dimension ``k``: every factor is non-negative, the factors along
@@ -63,15 +64,12 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
         ``"decreasing"``.
       output_min, output_max: bounds on the output.
       seed: seed of the random initial factors.
-      implementation: accepted for uniformity; always stock TensorFlow.
       **kwargs: Keras layer arguments.
     """
 
-    uses_kernels = False
-
     def __init__(self, lattice_sizes, num_dims=None, units=1, num_terms=2, monotonicities=None,
-                 output_min=None, output_max=None, seed=0, implementation="kernel", **kwargs):
-        super().__init__(implementation=implementation, **kwargs)
+                 output_min=None, output_max=None, seed=0, **kwargs):
+        super().__init__(**kwargs)
         if int(lattice_sizes) < 2 or units < 1 or num_terms < 1:
             raise ValueError(f"lattice_sizes must be >= 2 and units, num_terms >= 1, got "
                              f"{lattice_sizes}, {units}, {num_terms}")

@@ -34,7 +34,7 @@ def lattice_regularizer_builders(lattice_sizes):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class Lattice(_common.LatticeLayer):
+class Lattice(_common.KernelLayer):
     """An interpolated lattice (look-up table) with shape constraints.
 
     Input: ``[batch, d]`` (every unit reads the same point), ``[batch, units,

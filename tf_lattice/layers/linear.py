@@ -20,7 +20,7 @@ NORMALIZATION_ORDERS = (None, 1)
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class Linear(_common.LatticeLayer):
+class Linear(_common.KernelLayer):
     """A linear function of ``[batch, d]`` inputs with shape constraints.
 
     Args:

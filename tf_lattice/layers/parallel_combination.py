@@ -17,13 +17,14 @@ class ParallelCombination(_common.LatticeLayer):
       calibration_layers: ``n`` layers, each taking ``[batch, 1]``.
       single_output: concatenate (True) or return the list of outputs.
       **kwargs: Keras layer arguments.
+
+    The split and the concatenation run in stock TensorFlow ops; each
+    calibration layer chooses its own ``implementation``, and this layer
+    takes none.
     """
 
-    uses_kernels = False
-
     def __init__(self, calibration_layers=None, single_output=True, **kwargs):
-        kwargs.pop("implementation", None)
-        super().__init__(implementation="portable", **kwargs)
+        super().__init__(**kwargs)
         self.calibration_layers = [
             layer if isinstance(layer, keras.layers.Layer) else keras.saving.deserialize_keras_object(layer)
             for layer in (calibration_layers or [])]
@@ -87,7 +88,6 @@ class ParallelCombination(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("implementation", None)
         config.update(
             calibration_layers=[keras.saving.serialize_keras_object(l) for l in self.calibration_layers],
             single_output=self.single_output)

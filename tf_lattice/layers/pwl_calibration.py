@@ -86,7 +86,7 @@ def initial_outputs(keypoints, units, kind, low, high, decreasing):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class PWLCalibration(_common.LatticeLayer):
+class PWLCalibration(_common.KernelLayer):
     """Piecewise-linear calibration of one or more inputs.
 
     Input: ``[batch, 1]`` (one input shared by every unit) or

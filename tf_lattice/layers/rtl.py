@@ -47,7 +47,7 @@ def random_lattice_structure(num_inputs, num_lattices, lattice_rank, seed):
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
-class RTL(_common.LatticeLayer):
+class RTL(_common.KernelLayer):
     """An ensemble of random tiny lattices as one layer.
 
     Input: ``[batch, n]`` (typically calibrated to ``[0, lattice_size - 1]``).

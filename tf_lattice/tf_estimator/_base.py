@@ -19,10 +19,10 @@ import tensorflow as tf
 from sklearn.utils import check_random_state
 
 from tf_lattice.estimators._base import (
-    _REGULARIZATION_PARAMS, AUTO_HYPERCUBE_MAX_DIMS, IMPLEMENTATIONS, INTERPOLATIONS, _check_number,
-    certify_network)
+    _REGULARIZATION_PARAMS, AUTO_HYPERCUBE_MAX_DIMS, IMPLEMENTATIONS, INTERPOLATIONS, _check_number)
 from tf_lattice.estimators._columns import encode
 from tf_lattice.estimators._constraints import resolve_constraints
+from tf_lattice.estimators._inspection import certify_network
 from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.tf_estimator import _checkpoint, _features, _plan
 

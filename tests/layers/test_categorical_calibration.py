@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.layers import _checks
 from tf_lattice.layers import CategoricalCalibration
@@ -22,6 +23,41 @@ def test_multi_unit_shapes(input_width):
     layer = CategoricalCalibration(4, units=2)
     y = layer(np.random.default_rng(0).integers(0, 4, (5, input_width)))
     assert y.shape == (5, 2)
+
+
+@pytest.mark.parametrize("input_width", [1, 3])
+def test_multi_unit_lookup_and_gradient_match_numpy(input_width):
+    """Unit u reads kernel[u, id of its column]; the kernel's gradient counts
+    each (unit, bucket) read: a NumPy oracle, and a finite difference."""
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(3, 6))
+    layer = CategoricalCalibration(5, units=3, dtype="float64",
+                                   kernel_initializer=keras.initializers.Constant(kernel))
+    ids = rng.integers(-1, 7, (40, input_width))
+    layer(ids)
+    bucket = np.where((ids < 0) | (ids >= 5), 5, ids)
+    bucket = np.broadcast_to(bucket, (40, 3))
+    expected = kernel[np.arange(3), bucket]
+    weights = rng.normal(size=(40, 3))
+    with tf.GradientTape() as tape:
+        outputs = layer(ids)
+        objective = tf.reduce_sum(weights * outputs)
+    np.testing.assert_allclose(outputs.numpy(), expected)
+    gradient = tf.convert_to_tensor(tape.gradient(objective, layer.kernel)).numpy()
+    oracle = np.zeros_like(kernel)
+    np.add.at(oracle, (np.broadcast_to(np.arange(3), (40, 3)), bucket), weights)
+    np.testing.assert_allclose(gradient, oracle, atol=1e-12)
+    step = 1e-6
+    for unit, column in [(0, int(bucket[0, 0])), (2, 5), (1, 4)]:
+        moved = kernel.copy()
+        moved[unit, column] += step
+        layer.kernel.assign(moved)
+        above = float(tf.reduce_sum(weights * layer(ids)))
+        moved[unit, column] -= 2 * step
+        layer.kernel.assign(moved)
+        below = float(tf.reduce_sum(weights * layer(ids)))
+        layer.kernel.assign(kernel)
+        np.testing.assert_allclose((above - below) / (2 * step), gradient[unit, column], atol=1e-6)
 
 
 def test_training_keeps_partial_order_and_bounds():

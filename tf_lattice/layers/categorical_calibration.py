@@ -114,10 +114,12 @@ class CategoricalCalibration(_common.KernelLayer):
         if ids.shape[-1] == 1 and self.units > 1:
             ids = tf.repeat(ids, self.units, axis=-1)
         kernel = tf.cast(self.kernel, self.compute_dtype)
-        # Output [batch, units]: unit u reads kernel[u, ids[:, u]], as a sum
-        # over one-hot buckets (whose gradient is cheaper than a gather's).
-        buckets = tf.one_hot(ids, self.num_buckets + 1, dtype=kernel.dtype)
-        return tf.reduce_sum(buckets * kernel, axis=-1)
+        # Output [batch, units]: unit u reads kernel[u, ids[:, u]], one gather
+        # from the flattened kernel (row u starts at u * (num_buckets + 1)):
+        # O(batch * units) work, where a one-hot product costs num_buckets
+        # times that forward and backward.
+        offsets = tf.range(self.units, dtype=tf.int64) * (self.num_buckets + 1)
+        return tf.gather(tf.reshape(kernel, [-1]), ids + offsets)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -330,7 +330,7 @@ class PWLCalibration(_common.KernelLayer):
         projected = ops.calibrator_projection(
             kernel, self.keypoints_inputs(), monotonicity=monotonicities,
             convexity=convexities, output_min=self.output_min, output_max=self.output_max,
-            exact=exact)
+            exact=exact, implementation=self.implementation)
         return self._clamp(projected)
 
     def _clamp(self, outputs):

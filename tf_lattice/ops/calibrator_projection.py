@@ -105,33 +105,38 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
 
 
 def _check_keypoints(keypoints, outputs):
-    """Returns keypoints as a ``[units, K]`` tensor of the outputs' dtype."""
+    """Returns keypoints as a ``[units, K]`` tensor of the outputs' dtype.
+
+    Known keypoints (eager, or constants in a graph, as a layer's fixed
+    keypoints are) are checked here once and returned as a constant; others
+    get a check in the graph.
+    """
     keypoints = tf.convert_to_tensor(keypoints, dtype_hint=outputs.dtype, name="keypoints")
     if keypoints.dtype != outputs.dtype:
         keypoints = tf.cast(keypoints, outputs.dtype)
     units, size = outputs.shape
-    if keypoints.shape.rank == 1:
-        keypoints = tf.broadcast_to(keypoints[tf.newaxis], [units, keypoints.shape[0]])
-    if keypoints.shape.rank != 2 or keypoints.shape[1] != size or keypoints.shape[0] != units:
+    if keypoints.shape.rank not in (1, 2) or keypoints.shape[-1] != size or (
+            keypoints.shape.rank == 2 and keypoints.shape[0] != units):
         raise ValueError(
             f"keypoints must have shape [K] or [units, K] = [{units}, {size}] to match "
             f"outputs, got {keypoints.shape}")
-    # Known values (eager, or constants in a graph) are checked once, here.
     values = tf.get_static_value(keypoints)
-    if values is not None:
-        gaps = np.diff(values, axis=1)
-        bad = np.argwhere(~(gaps > 0))
-        if bad.size:
-            unit, index = bad[0]
-            raise ValueError(
-                "keypoints must be strictly increasing; unit "
-                f"{unit} has keypoints[{index}]={values[unit, index]} >= "
-                f"keypoints[{index + 1}]={values[unit, index + 1]}")
-    else:
+    if values is None:
+        if keypoints.shape.rank == 1:
+            keypoints = tf.broadcast_to(keypoints[tf.newaxis], [units, size])
         tf.debugging.assert_positive(
             keypoints[:, 1:] - keypoints[:, :-1],
             message="calibrator_projection: keypoints must be strictly increasing")
-    return keypoints
+        return keypoints
+    values = np.broadcast_to(values, (units, size))
+    bad = np.argwhere(~(np.diff(values, axis=1) > 0))
+    if bad.size:
+        unit, index = bad[0]
+        raise ValueError(
+            "keypoints must be strictly increasing; unit "
+            f"{unit} has keypoints[{index}]={values[unit, index]} >= "
+            f"keypoints[{index + 1}]={values[unit, index + 1]}")
+    return tf.constant(values, outputs.dtype)
 
 
 def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
@@ -211,8 +216,16 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
            tuple(convexities), lower, upper, num_iterations, float(epsilon))
     call = (_compiled.call_traced_in_graphs if implementation == "kernel"
             else _compiled.call_compiled_in_graphs)
-    final = call(
-        key, project, tf.cast(outputs, tf.float64), tf.cast(keypoints, tf.float64))
+    outputs_64 = tf.cast(outputs, tf.float64)
+    known = tf.get_static_value(keypoints)
+    if known is None:
+        final = call(key, project, outputs_64, tf.cast(keypoints, tf.float64))
+    else:
+        # Fixed keypoints are constants of the function (its key holds their
+        # values), so the constraint rows are computed once, not every step.
+        known = np.asarray(known, np.float64)
+        final = call(key + (known.shape, known.tobytes()),
+                     lambda values: project(values, tf.constant(known)), outputs_64)
     return tf.cast(final, outputs.dtype)
 
 

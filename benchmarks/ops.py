@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from benchmarks import _cases  # noqa: E402
-from benchmarks._tfl_env import ensure_tfl_environment  # noqa: E402
+from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 SCHEMA_VERSION = 1
 IMPLEMENTATIONS = ("kernel", "twin_graph", "twin_xla")
@@ -198,26 +198,8 @@ def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu", log=pr
     """
     request = {"cases": cases, "seed": seed, "threads": threads, "timing": timing,
                "save_dir": save_dir, "device": device}
-    with tempfile.TemporaryFile("w+") as stdout:
-        process = subprocess.Popen(
-            [python, TFL_RUNNER], stdin=subprocess.PIPE, stdout=stdout,
-            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-        process.stdin.write(json.dumps(request))
-        process.stdin.close()
-        other_lines = []
-        for line in process.stderr:
-            if line.startswith("tfl "):
-                log(line.rstrip())
-            else:
-                other_lines.append(line)
-        returncode = process.wait()
-        stdout.seek(0)
-        answer = stdout.read()
-    if returncode != 0:
-        raise RuntimeError(
-            f"TensorFlow Lattice runner failed ({returncode}):\n"
-            f"{''.join(other_lines)[-3000:]}")
-    return json.loads(answer.strip().splitlines()[-1])
+    return run_runner(python, TFL_RUNNER, request, log=log,
+                      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
 
 # ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks._tfl_env import ensure_tfl_environment  # noqa: E402
+from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_projection_runner.py")
 OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
@@ -111,11 +111,7 @@ def run_tfl(python, all_cases, params, threads, repeats, work_dir):
         np.save(path, params[index])
         request["cases"].append({"name": f"case{index}", "sizes": case["sizes"],
                                  "params_path": path})
-    completed = subprocess.run([python, TFL_RUNNER], input=json.dumps(request),
-                               capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise RuntimeError(f"TFL runner failed:\n{completed.stderr[-3000:]}")
-    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    answer = run_runner(python, TFL_RUNNER, request)
     outputs = [np.load(os.path.join(work_dir, f"case{i}.npy")) for i in range(len(all_cases))]
     times = [answer["results"][f"case{i}"]["median_seconds"] for i in range(len(all_cases))]
     return answer["versions"], outputs, times

@@ -436,6 +436,22 @@ def dataset_splits(dataset, quick):
 
 # -- summaries and report ------------------------------------------------------
 
+def summed_violations(runs):
+    """Violating probe rows per constrained column, summed over ``runs`` (results
+    without an error, each with ``violations`` ``{column: rows}``)."""
+    violations = {}
+    for run in runs:
+        for column, count in run["violations"].items():
+            violations[column] = violations.get(column, 0) + int(count)
+    return violations
+
+
+def all_certified(runs):
+    """Whether every run that carries ``certified`` holds it (None when none does)."""
+    certified = [r["certified"] for r in runs if "certified" in r]
+    return all(certified) if certified else None
+
+
 def summarize(runs):
     """Aggregates one model's per-split results.
 
@@ -455,14 +471,10 @@ def summarize(runs):
         values = np.array([r[key] for r in good], dtype=np.float64)
         summary[key] = ({"mean": float(values.mean()), "std": float(values.std())}
                         if len(values) else None)
-    violations = {}
-    for run in good:
-        for column, count in run["violations"].items():
-            violations[column] = violations.get(column, 0) + int(count)
+    violations = summed_violations(good)
     summary["violations"] = violations
     summary["total_violations"] = sum(violations.values()) if good else None
-    certified = [r["certified"] for r in good if "certified" in r]
-    summary["certified"] = all(certified) if certified else None
+    summary["certified"] = all_certified(good)
     return summary
 
 

@@ -453,14 +453,10 @@ def summarize(runs):
                         "se": float(scores.std(ddof=1) / np.sqrt(len(scores)))
                         if len(scores) > 1 else 0.0}
     summary["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in good]))
-    violations = {}
-    for run in good:
-        for column, count in run["violations"].items():
-            violations[column] = violations.get(column, 0) + int(count)
+    violations = est.summed_violations(good)
     summary["violations"] = violations
     summary["total_violations"] = sum(violations.values())
-    certified = [r["certified"] for r in good if "certified" in r]
-    summary["certified"] = all(certified) if certified else None
+    summary["certified"] = est.all_certified(good)
     return summary
 
 

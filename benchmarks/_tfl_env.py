@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TFL_VENV = os.path.join(REPO_ROOT, ".venv-tfl")
@@ -69,28 +70,33 @@ def ensure_tfl_environment(venv=TFL_VENV, log=print):
     raise RuntimeError("could not build a TensorFlow Lattice environment:\n" + "\n".join(errors))
 
 
-def run_runner(python, runner, request, log=print):
+def run_runner(python, runner, request, log=print, env=None):
     """Runs a TensorFlow Lattice runner script and returns its answer.
 
     The runner reads ``request`` as JSON on stdin and prints its answer as one
-    JSON object on the last line of stdout; its stderr lines that start with
-    ``tfl `` are progress, passed to ``log`` as they come.
+    JSON object on the last line of stdout (see `_tfl_serve`); its stderr
+    lines that start with ``tfl `` are progress, passed to ``log`` as they
+    come. ``env``: the runner's environment (default: this process's).
 
     Raises:
       RuntimeError: when the runner exits with an error (the message holds
         the end of its stderr).
     """
-    process = subprocess.Popen([python, runner], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    process.stdin.write(json.dumps(request))
-    process.stdin.close()
-    errors = []
-    for line in process.stderr:
-        if line.startswith("tfl "):
-            log(line.rstrip())
-        else:
-            errors.append(line)
-    output = process.stdout.read()
-    if process.wait() != 0:
-        raise RuntimeError(f"{os.path.basename(runner)} failed:\n" + "".join(errors)[-3000:])
+    with tempfile.TemporaryFile("w+") as stdout:
+        process = subprocess.Popen([python, runner], stdin=subprocess.PIPE, stdout=stdout,
+                                   stderr=subprocess.PIPE, text=True, env=env)
+        process.stdin.write(json.dumps(request))
+        process.stdin.close()
+        errors = []
+        for line in process.stderr:
+            if line.startswith("tfl "):
+                log(line.rstrip())
+            else:
+                errors.append(line)
+        returncode = process.wait()
+        stdout.seek(0)
+        output = stdout.read()
+    if returncode != 0:
+        raise RuntimeError(f"{os.path.basename(runner)} failed ({returncode}):\n"
+                           + "".join(errors)[-3000:])
     return json.loads(output.strip().splitlines()[-1])

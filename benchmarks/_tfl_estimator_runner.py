@@ -22,16 +22,17 @@ logits are saved as ``<save_dir>/<model>__test.npy`` and
 {"error": str}}}}``. Progress lines on stderr start with ``tfl ``.
 """
 
-import json
 import os
 import sys
 import time
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _tfl_serve import failure, progress, serve  # noqa: E402
 
 
 def quantile_keypoints(values, count):
@@ -98,8 +99,16 @@ def model_config(tfl, model, configs, settings):
         use_linear_combination=True, use_bias=True, random_seed=settings["seed"])
 
 
-def compile_and_fit(tf, keras, model, inputs, labels, settings, epochs):
-    model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
+def loss_of(keras, task):
+    """The loss of ``task``: the binary cross-entropy of the logit for
+    "classification", the mean squared error for "regression"."""
+    if task == "classification":
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+    return keras.losses.MeanSquaredError()
+
+
+def compile_and_fit(tf, keras, model, inputs, labels, settings, epochs, task="classification"):
+    model.compile(loss=loss_of(keras, task),
                   optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     model.fit(inputs, labels, epochs=epochs, batch_size=settings["batch_size"], verbose=0,
               shuffle=True)
@@ -128,7 +137,10 @@ def predict(model, inputs):
     return np.asarray(model.predict(inputs, batch_size=8192, verbose=0)).reshape(-1)
 
 
-def run_job(tf, keras, tfl, premade_lib, job):
+def run_job(tf, keras, tfl, premade_lib, job, task="classification", clear_session=False):
+    """Trains every model of ``job`` on the loss of ``task`` (see `loss_of`),
+    saves its test and probe outputs and returns ``{model: {"fit_seconds"} or
+    {"error"}}``; ``clear_session`` clears the Keras session after each model."""
     data = np.load(job["data_path"])
     features, settings = job["features"], job["settings"]
     labels = data["train_label"].astype(np.float32).reshape(-1, 1)
@@ -137,13 +149,14 @@ def run_job(tf, keras, tfl, premade_lib, job):
                      if key.startswith("probe_")})
     results = {}
     for model in job["models"]:
-        print(f"tfl {job['name']} {model['name']}", file=sys.stderr, flush=True)
+        progress(f"{job['name']} {model['name']}")
         try:
             keras.utils.set_random_seed(settings["seed"])
             start = time.perf_counter()
             built = build_model(tf, keras, tfl, premade_lib, model, features, settings, data,
                                 labels)
-            compile_and_fit(tf, keras, built, train_inputs, labels, settings, settings["epochs"])
+            compile_and_fit(tf, keras, built, train_inputs, labels, settings, settings["epochs"],
+                            task)
             results[model["name"]] = {"fit_seconds": time.perf_counter() - start}
             stem = os.path.join(job["save_dir"], model["name"])
             np.save(f"{stem}__test.npy", predict(built, columns(data, "test_", features)))
@@ -151,26 +164,15 @@ def run_job(tf, keras, tfl, premade_lib, job):
                 np.save(f"{stem}__probe__{name}.npy",
                         predict(built, columns(data, f"probe_{name}__", features)))
         except Exception as error:  # noqa: BLE001 - one model's failure is reported, not fatal
-            traceback.print_exc(file=sys.stderr)
-            results[model["name"]] = {"error": f"{type(error).__name__}: {error}"[:500]}
+            results[model["name"]] = failure(error)
+        if clear_session:
+            keras.backend.clear_session()
     return results
 
 
-def main():
-    request = json.loads(sys.stdin.read())
-    import tensorflow as tf
-    import tf_keras as keras
-    import tensorflow_lattice as tfl
-    from tensorflow_lattice.python import premade_lib
-    from importlib import metadata
-
-    tf.config.threading.set_intra_op_parallelism_threads(request["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(request["threads"])
-    results = {job["name"]: run_job(tf, keras, tfl, premade_lib, job) for job in request["jobs"]}
-    versions = {"tensorflow": tf.__version__,
-                "tensorflow-lattice": metadata.version("tensorflow-lattice")}
-    print(json.dumps({"versions": versions, "results": results}))
+def run(request, tf, keras, tfl, premade_lib):
+    return {job["name"]: run_job(tf, keras, tfl, premade_lib, job) for job in request["jobs"]}
 
 
 if __name__ == "__main__":
-    main()
+    serve(run)

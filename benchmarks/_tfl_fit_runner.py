@@ -23,11 +23,9 @@ object ``{"versions": {...}, "results": {model: {"fits": [{"wall_seconds",
 on stderr start with ``tfl ``.
 """
 
-import json
 import os
 import sys
 import time
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -37,6 +35,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _cases  # noqa: E402
 from _tfl_estimator_runner import build_model, columns  # noqa: E402
+from _tfl_serve import failure, progress, serve  # noqa: E402
 
 
 def epoch_clock(keras):
@@ -72,7 +71,7 @@ def fit_once(tf, keras, tfl, premade_lib, model, features, settings, data, label
                                                   len(labels))}
 
 
-def run(tf, keras, tfl, premade_lib, request):
+def run(request, tf, keras, tfl, premade_lib):
     data = dict(np.load(request["data_path"]))
     labels = data["train_label"].astype(np.float32).reshape(-1, 1)
     results = {}
@@ -83,31 +82,14 @@ def run(tf, keras, tfl, premade_lib, request):
         fits = []
         try:
             for index in range(request["fits"]):
-                print(f"tfl {model['name']} fit {index + 1}", file=sys.stderr, flush=True)
+                progress(f"{model['name']} fit {index + 1}")
                 fits.append(fit_once(tf, keras, tfl, premade_lib, model, features, settings,
                                      data, labels))
             results[model["name"]] = {"fits": fits}
         except Exception as error:  # noqa: BLE001 - one model's failure is reported, not fatal
-            traceback.print_exc(file=sys.stderr)
-            results[model["name"]] = {"error": f"{type(error).__name__}: {error}"[:500]}
+            results[model["name"]] = failure(error)
     return results
 
 
-def main():
-    request = json.loads(sys.stdin.read())
-    import tensorflow as tf
-    import tf_keras as keras
-    import tensorflow_lattice as tfl
-    from tensorflow_lattice.python import premade_lib
-    from importlib import metadata
-
-    tf.config.threading.set_intra_op_parallelism_threads(request["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(request["threads"])
-    results = run(tf, keras, tfl, premade_lib, request)
-    versions = {"tensorflow": tf.__version__,
-                "tensorflow-lattice": metadata.version("tensorflow-lattice")}
-    print(json.dumps({"versions": versions, "results": results}))
-
-
 if __name__ == "__main__":
-    main()
+    serve(run)

@@ -11,7 +11,6 @@ TFL's Lattice layer runs when it enforces its constraints), saves the result to
 ``{"versions": {...}, "results": {name: {"median_seconds": float}}}``.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -21,15 +20,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _tfl_serve import serve  # noqa: E402
 
-def main():
-    request = json.loads(sys.stdin.read())
+
+def projection_modules():
+    """``(tensorflow, lattice_lib)``."""
     import tensorflow as tf
     from tensorflow_lattice.python import lattice_lib
-    from importlib import metadata
 
-    tf.config.threading.set_intra_op_parallelism_threads(request["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(request["threads"])
+    return tf, lattice_lib
+
+
+def run(request, tf, lattice_lib):
     results = {}
     for case in request["cases"]:
         sizes = case["sizes"]
@@ -52,10 +55,8 @@ def main():
             times.append(time.perf_counter() - start)
         np.save(os.path.join(request["save_dir"], case["name"] + ".npy"), out.T)
         results[case["name"]] = {"median_seconds": statistics.median(times)}
-    versions = {"tensorflow": tf.__version__,
-                "tensorflow-lattice": metadata.version("tensorflow-lattice")}
-    print(json.dumps({"versions": versions, "results": results}))
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    serve(run, modules=projection_modules)

@@ -18,10 +18,8 @@ with ``grad_params`` in tf_lattice's parameterisation) so that the caller can
 check that both libraries compute the same function.
 """
 
-import json
 import os
 import sys
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,12 +27,19 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _cases  # noqa: E402
+from _tfl_serve import failure, progress, serve  # noqa: E402
 
 
-def _versions():
-    from importlib import metadata
-
+def layer_modules():
+    """``(tensorflow, tensorflow_lattice)`` (fails early when TFL is absent)."""
     import tensorflow as tf
+    import tensorflow_lattice
+
+    return tf, tensorflow_lattice
+
+
+def _versions(tf):
+    from importlib import metadata
 
     versions = {"tensorflow": tf.__version__, "python": sys.version.split()[0],
                 "numpy": np.__version__}
@@ -120,16 +125,7 @@ def _run_case_here(case, seed, timing, save_path):
     return result
 
 
-def main():
-    request = json.load(sys.stdin)
-    import tensorflow as tf
-
-    threads = request.get("threads")
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    import tensorflow_lattice  # noqa: F401  (fails early if absent)
-
+def run(request, tf, tensorflow_lattice):
     results = {}
     for index, case in enumerate(request["cases"]):
         save_path = None
@@ -139,14 +135,13 @@ def main():
             results[case["name"]] = run_case(case, request["seed"], request["timing"], save_path,
                                              request.get("device", "cpu"))
         except Exception as error:  # noqa: BLE001  (reported, not fatal)
-            traceback.print_exc(file=sys.stderr)
-            results[case["name"]] = {"error": f"{type(error).__name__}: {error}"}
+            results[case["name"]] = failure(error, limit=None)
         result = results[case["name"]]
         speed = (f"{case['batch'] / result['timing']['median_seconds']:.0f} ex/s"
                  if "timing" in result else result["error"])
-        print(f"tfl {case['name']:32s} {speed}", file=sys.stderr, flush=True)
-    print(json.dumps({"versions": _versions(), "results": results}))
+        progress(f"{case['name']:32s} {speed}")
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    serve(run, modules=layer_modules, versions=_versions)

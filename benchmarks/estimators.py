@@ -47,10 +47,7 @@ Usage::
 """
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -67,10 +64,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks import _report  # noqa: E402
 from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_estimator_runner.py")
-OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+OUTPUT_DIR = _report.OUTPUT_DIR
 SEED = 0
 HEART_SPLITS = 5
 HEART_TEST_FRACTION = 0.3
@@ -438,6 +436,22 @@ def dataset_splits(dataset, quick):
 
 # -- summaries and report ------------------------------------------------------
 
+def summed_violations(runs):
+    """Violating probe rows per constrained column, summed over ``runs`` (results
+    without an error, each with ``violations`` ``{column: rows}``)."""
+    violations = {}
+    for run in runs:
+        for column, count in run["violations"].items():
+            violations[column] = violations.get(column, 0) + int(count)
+    return violations
+
+
+def all_certified(runs):
+    """Whether every run that carries ``certified`` holds it (None when none does)."""
+    certified = [r["certified"] for r in runs if "certified" in r]
+    return all(certified) if certified else None
+
+
 def summarize(runs):
     """Aggregates one model's per-split results.
 
@@ -457,14 +471,10 @@ def summarize(runs):
         values = np.array([r[key] for r in good], dtype=np.float64)
         summary[key] = ({"mean": float(values.mean()), "std": float(values.std())}
                         if len(values) else None)
-    violations = {}
-    for run in good:
-        for column, count in run["violations"].items():
-            violations[column] = violations.get(column, 0) + int(count)
+    violations = summed_violations(good)
     summary["violations"] = violations
     summary["total_violations"] = sum(violations.values()) if good else None
-    certified = [r["certified"] for r in good if "certified" in r]
-    summary["certified"] = all(certified) if certified else None
+    summary["certified"] = all_certified(good)
     return summary
 
 
@@ -613,15 +623,12 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    _report.configure_threads(args.threads)
     with_lightgbm = lightgbm_available()
     if not with_lightgbm:
         print(f"WARNING: {LIGHTGBM_MISSING}", file=sys.stderr, flush=True)
     datasets = ("heart",) if args.quick else ("adult", "heart")
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "machine": {"processor": platform.processor() or platform.machine(),
-                          "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+    report = {"date": _report.now(), "machine": _report.machine(),
               "threads": args.threads, "quick": args.quick, "tensorflow": tf.__version__,
               "lightgbm": _lightgbm_version() if with_lightgbm else LIGHTGBM_MISSING,
               "tfl_status": "skipped", "tfl_versions": None,
@@ -659,13 +666,8 @@ def main(argv=None):
     report["machine"]["load_average_end"] = os.getloadavg()
     report["targets"] = target_status(
         report, f"CalibratedLatticeEnsemble ({default_ensemble_kind()})")
-    output_dir = args.output_dir or (tempfile.mkdtemp(prefix="estimators-quick-") if args.quick
-                                     else OUTPUT_DIR)
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "estimators.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(output_dir, "estimators.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(report))
+    output_dir = _report.output_dir(args.output_dir, "estimators-quick-" if args.quick else None)
+    _report.write(output_dir, "estimators", report, markdown(report))
     print(markdown(report))
     print(f"results written to {output_dir} ({report['total_seconds']:.0f} s)")
 

@@ -55,7 +55,6 @@ Usage::
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import resource
@@ -73,12 +72,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import _cases  # noqa: E402
+from benchmarks import _cases, _report  # noqa: E402
 from benchmarks import estimators as est  # noqa: E402
 from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_FIT_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_fit_runner.py")
-OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+OUTPUT_DIR = _report.OUTPUT_DIR
 SECTIONS = ("heart", "adult", "tfl", "scale", "predict")
 SEED = 0
 TF_LATTICE, BASELINE = est.TF_LATTICE, est.BASELINE
@@ -873,7 +872,7 @@ def _versions():
 def run_benchmark(sections=SECTIONS, *, quick=False, tfl=True, rows=None, threads=2,
                   tfl_python=None, log=print):
     """Runs the chosen sections; returns the report (targets included)."""
-    from benchmarks.ops import configure_threads, machine_info
+    from benchmarks.ops import machine_info
 
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -881,13 +880,13 @@ def run_benchmark(sections=SECTIONS, *, quick=False, tfl=True, rows=None, thread
     import tensorflow as tf
 
     try:
-        configure_threads(threads)
+        _report.configure_threads(threads)
     except RuntimeError as error:  # TensorFlow already ran in this process (e.g. under pytest)
         log(f"WARNING: TensorFlow's thread pools are already set up, kept as they are: {error}")
     import tf_lattice.estimators  # noqa: F401 - imports before any timing
 
     size = "quick" if quick else "full"
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+    report = {"date": _report.now(),
               "machine": machine_info(threads), "threads": threads, "quick": quick,
               "tensorflow_threads": {
                   "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -912,11 +911,7 @@ def run_benchmark(sections=SECTIONS, *, quick=False, tfl=True, rows=None, thread
 
 
 def write_report(report, output_dir):
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "fit.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(output_dir, "fit.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(report))
+    _report.write(output_dir, "fit", report, markdown(report))
 
 
 def main(argv=None):
@@ -942,8 +937,7 @@ def main(argv=None):
     report = run_benchmark(sections, quick=args.quick, tfl=not args.no_tfl, rows=args.rows,
                            threads=args.threads, tfl_python=args.tfl_python,
                            log=lambda line: print(line, flush=True))
-    output_dir = args.output_dir or (tempfile.mkdtemp(prefix="fit-quick-") if args.quick
-                                     else OUTPUT_DIR)
+    output_dir = _report.output_dir(args.output_dir, "fit-quick-" if args.quick else None)
     write_report(report, output_dir)
     print(markdown(report))
     print(f"results written to {output_dir} ({report['total_seconds']:.0f} s)")

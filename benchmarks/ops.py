@@ -35,14 +35,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import _cases  # noqa: E402
-from benchmarks._tfl_env import ensure_tfl_environment  # noqa: E402
+from benchmarks import _cases, _report  # noqa: E402
+from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 SCHEMA_VERSION = 1
 IMPLEMENTATIONS = ("kernel", "twin_graph", "twin_xla")
 ALL_IMPLEMENTATIONS = IMPLEMENTATIONS + ("tfl",)
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_runner.py")
-DEFAULT_OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+DEFAULT_OUTPUT_DIR = _report.OUTPUT_DIR
 
 # Speed-up targets: (case name or None for every case, baseline, minimum ratio).
 TARGETS = (
@@ -57,15 +57,6 @@ TARGETS = (
 # ----------------------------------------------------------------------------
 # Our side: kernel and twins.
 # ----------------------------------------------------------------------------
-
-
-def configure_threads(threads):
-    """Sets TensorFlow's intra- and inter-op thread pools (before first use)."""
-    import tensorflow as tf
-
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def _op_function(case, implementation):
@@ -198,26 +189,8 @@ def run_tfl(cases, seed, threads, timing, save_dir, python, device="cpu", log=pr
     """
     request = {"cases": cases, "seed": seed, "threads": threads, "timing": timing,
                "save_dir": save_dir, "device": device}
-    with tempfile.TemporaryFile("w+") as stdout:
-        process = subprocess.Popen(
-            [python, TFL_RUNNER], stdin=subprocess.PIPE, stdout=stdout,
-            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-        process.stdin.write(json.dumps(request))
-        process.stdin.close()
-        other_lines = []
-        for line in process.stderr:
-            if line.startswith("tfl "):
-                log(line.rstrip())
-            else:
-                other_lines.append(line)
-        returncode = process.wait()
-        stdout.seek(0)
-        answer = stdout.read()
-    if returncode != 0:
-        raise RuntimeError(
-            f"TensorFlow Lattice runner failed ({returncode}):\n"
-            f"{''.join(other_lines)[-3000:]}")
-    return json.loads(answer.strip().splitlines()[-1])
+    return run_runner(python, TFL_RUNNER, request, log=log,
+                      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
 
 
 # ----------------------------------------------------------------------------
@@ -572,15 +545,8 @@ def run_benchmark(cases, *, quick=False, tfl=True, threads=2, device="cpu",
 
 def write_report(report, output_dir):
     """Writes ``ops.json`` and ``ops.md`` into ``output_dir``; returns paths."""
-    os.makedirs(output_dir, exist_ok=True)
-    json_path = os.path.join(output_dir, "ops.json")
-    md_path = os.path.join(output_dir, "ops.md")
-    with open(json_path, "w") as handle:
-        json.dump(report, handle, indent=1)
-        handle.write("\n")
-    with open(md_path, "w") as handle:
-        handle.write(markdown_report(report))
-    return json_path, md_path
+    return _report.write(output_dir, "ops", report, markdown_report(report), indent=1,
+                         final_newline=True)
 
 
 def parse_args(argv):
@@ -603,7 +569,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_threads(args.threads)
+    _report.configure_threads(args.threads)
     cases = [case for case in _cases.select_cases(args.quick, args.batch)
              if args.cases in case["name"]]
     if not cases:

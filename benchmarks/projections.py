@@ -23,10 +23,7 @@ Usage::
 """
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,10 +37,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from benchmarks._tfl_env import ensure_tfl_environment  # noqa: E402
+from benchmarks import _report  # noqa: E402
+from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_projection_runner.py")
-OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+OUTPUT_DIR = _report.OUTPUT_DIR
 LATTICES = ((2, 8), (3, 6), (4, 4))
 UNITS = (1, 16)
 TFL_ITERATIONS = 10
@@ -111,11 +109,7 @@ def run_tfl(python, all_cases, params, threads, repeats, work_dir):
         np.save(path, params[index])
         request["cases"].append({"name": f"case{index}", "sizes": case["sizes"],
                                  "params_path": path})
-    completed = subprocess.run([python, TFL_RUNNER], input=json.dumps(request),
-                               capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise RuntimeError(f"TFL runner failed:\n{completed.stderr[-3000:]}")
-    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    answer = run_runner(python, TFL_RUNNER, request)
     outputs = [np.load(os.path.join(work_dir, f"case{i}.npy")) for i in range(len(all_cases))]
     times = [answer["results"][f"case{i}"]["median_seconds"] for i in range(len(all_cases))]
     return answer["versions"], outputs, times
@@ -170,8 +164,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    _report.configure_threads(args.threads)
     all_cases = cases()
     params = [case_params(case) for case in all_cases]
     exact = [exact_projection(case, p) for case, p in zip(all_cases, params)]
@@ -204,20 +197,15 @@ def main(argv=None):
         except (RuntimeError, OSError, subprocess.SubprocessError) as error:
             tfl_status = f"failed: {error}"
     report = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "date": _report.now(),
+        "machine": _report.machine(),
         "threads": args.threads, "repeats": args.repeats, "tensorflow": tf.__version__,
         "tfl_status": tfl_status, "tfl_versions": tfl_versions,
         "targets": {"speed": f"kernel time <= TFL time x {SPEED_TARGET}",
                     "accuracy": f"kernel distance <= TFL distance / {ACCURACY_TARGET}"},
         "cases": rows,
     }
-    os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, "projections.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    with open(os.path.join(args.output_dir, "projections.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(report))
+    _report.write(args.output_dir, "projections", report, markdown(report))
     print(markdown(report))
 
 

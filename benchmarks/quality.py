@@ -58,10 +58,8 @@ Usage::
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -75,13 +73,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
+from benchmarks import _report  # noqa: E402
 from benchmarks import estimators as est  # noqa: E402
 from benchmarks._tfl_env import ensure_tfl_environment, run_runner  # noqa: E402
 
 TFL_RUNNER = os.path.join(REPO_ROOT, "benchmarks", "_tfl_quality_runner.py")
-OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+OUTPUT_DIR = _report.OUTPUT_DIR
 SEED = 0
 FOLDS = 2
 REPEATS = 5
@@ -455,14 +453,10 @@ def summarize(runs):
                         "se": float(scores.std(ddof=1) / np.sqrt(len(scores)))
                         if len(scores) > 1 else 0.0}
     summary["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in good]))
-    violations = {}
-    for run in good:
-        for column, count in run["violations"].items():
-            violations[column] = violations.get(column, 0) + int(count)
+    violations = est.summed_violations(good)
     summary["violations"] = violations
     summary["total_violations"] = sum(violations.values())
-    certified = [r["certified"] for r in good if "certified" in r]
-    summary["certified"] = all(certified) if certified else None
+    summary["certified"] = est.all_certified(good)
     return summary
 
 
@@ -656,11 +650,8 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "machine": {"processor": platform.processor() or platform.machine(),
-                          "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+    _report.configure_threads(args.threads)
+    report = {"date": _report.now(), "machine": _report.machine(),
               "threads": args.threads, "repeats": args.repeats, "adult_rows": args.adult_rows,
               "tfl_repeats": min(args.tfl_repeats, args.repeats),
               "params": params, "tensorflow": tf.__version__, "tfl_status": "skipped",
@@ -696,13 +687,8 @@ def main(argv=None):
     report["machine"]["load_average_end"] = os.getloadavg()
     report["targets"] = targets(report)
     full = set(names) == set(DATASETS) and args.repeats == REPEATS and not params and not only
-    output_dir = args.output_dir or (OUTPUT_DIR if full else
-                                     tempfile.mkdtemp(prefix="quality-"))
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "quality.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2, default=str)
-    with open(os.path.join(output_dir, "quality.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(report))
+    output_dir = _report.output_dir(args.output_dir, None if full else "quality-")
+    _report.write(output_dir, "quality", report, markdown(report), default=str)
     print(markdown(report))
     print(f"results written to {output_dir} ({report['total_seconds']:.0f} s)")
 

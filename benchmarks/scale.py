@@ -35,7 +35,6 @@ Usage::
 """
 
 import argparse
-import datetime
 import glob
 import json
 import os
@@ -51,7 +50,9 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
+from benchmarks import _report  # noqa: E402
+
+OUTPUT_DIR = _report.OUTPUT_DIR
 FEATURES = 16
 SHARD_ROWS = 500_000
 ROW_GROUP_ROWS = 131_072
@@ -236,15 +237,11 @@ def main(argv=None):
                       f"{result['fit_seconds']:7.1f} s, {result['rows_per_second']:>9,.0f} rows/s, "
                       f"{result['rows_per_second_per_worker']:>9,.0f} rows/s per worker, "
                       f"{result['peak_mb']:,.0f} MB", flush=True)
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+    report = {"date": _report.now(),
               "machine": platform.machine(), "cpus": os.cpu_count(),
               "load": [load_start, os.getloadavg()[0]], "epochs": EPOCHS, "features": FEATURES,
               "results": results, "checks": _checks(results)}
-    os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, "scale.json"), "w") as handle:
-        json.dump(report, handle, indent=1)
-    with open(os.path.join(args.output_dir, "scale.md"), "w") as handle:
-        handle.write(_markdown(report))
+    _report.write(args.output_dir, "scale", report, _markdown(report), indent=1)
     for check in report["checks"]:
         print(check)
     return 0

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests._archives import rewrite_archive
 from tf_lattice import cli, estimators
 from tf_lattice.estimators import _serialization
 
@@ -24,17 +25,8 @@ def saved(tmp_path_factory):
 
 
 def _tamper(source, target, edit_config=None, extra_members=()):
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
-        for name in old.namelist():
-            data = old.read(name)
-            if name == "config.json" and edit_config:
-                config = json.loads(data)
-                edit_config(config)
-                data = json.dumps(config)
-            new.writestr(name, data)
-        for name, data in extra_members:
-            new.writestr(name, data)
-    return target
+    return rewrite_archive(source, target, {"config.json": edit_config},
+                           extra_members=extra_members)
 
 
 def _first_layer(config, class_name):

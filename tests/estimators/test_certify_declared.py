@@ -1,12 +1,10 @@
 """Certificates check the constraints the user declared, and loading checks the file."""
 
-import json
-import zipfile
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests._archives import rewrite_archive
 from tf_lattice import estimators
 from tf_lattice.estimators import _structure
 from tf_lattice.estimators._serialization import ESTIMATOR_MEMBER
@@ -22,21 +20,8 @@ def _frame(n=60, seed=0):
 
 def _rewrite(path, out, edit_json=None, edit_config=None, drop=()):
     """Copies a saved estimator, editing its description or model config."""
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
-        for name in source.namelist():
-            if name in drop:
-                continue
-            data = source.read(name)
-            if name == ESTIMATOR_MEMBER and edit_json:
-                payload = json.loads(data)
-                edit_json(payload)
-                data = json.dumps(payload)
-            if name == "config.json" and edit_config:
-                config = json.loads(data)
-                edit_config(config)
-                data = json.dumps(config)
-            target.writestr(name, data)
-    return out
+    return rewrite_archive(path, out, {ESTIMATOR_MEMBER: edit_json, "config.json": edit_config},
+                           drop)
 
 
 def _declared(certificate):

@@ -25,6 +25,13 @@ def _coded(n=200, seed=0):
     return frame, y
 
 
+def _assert_refused_before_training(model, frame, y, message):
+    """``fit`` raises ValueError matching ``message`` and leaves no trained ``model_``."""
+    with pytest.raises(ValueError, match=message):
+        model.fit(frame, y)
+    assert not hasattr(model, "model_")
+
+
 # -- categorical_features ------------------------------------------------------------------
 
 
@@ -55,9 +62,7 @@ def test_without_categorical_features_integer_codes_are_numeric():
 def test_bad_categorical_features_are_refused_before_training(value, message):
     frame, y = _coded()
     model = estimators.CalibratedLinearRegressor(categorical_features=value, **ONE_EPOCH)
-    with pytest.raises(ValueError, match=message):
-        model.fit(frame, y)
-    assert not hasattr(model, "model_")
+    _assert_refused_before_training(model, frame, y, message)
 
 
 def test_integer_codes_calibrate_as_categories_with_an_order():
@@ -138,9 +143,7 @@ def test_dict_class_weight_multiplies_sample_weight():
 def test_bad_class_weight_is_refused_before_training(value, message):
     frame, y = _imbalanced()
     model = estimators.CalibratedLatticeClassifier(class_weight=value, **ONE_EPOCH)
-    with pytest.raises(ValueError, match=message):
-        model.fit(frame, y)
-    assert not hasattr(model, "model_")
+    _assert_refused_before_training(model, frame, y, message)
 
 
 def test_class_weight_is_a_parameter_of_every_classifier_only():

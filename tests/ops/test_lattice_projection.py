@@ -291,6 +291,28 @@ def test_kernel_rejects_invalid_inputs(name, value, match):
 
 
 @needs_kernel
+@pytest.mark.parametrize("tables, match", [
+    (dict(halfspace_index=[[0, 7, 0, 0]], halfspace_coef=[[1.0, 1.0, 0, 0]]),
+     r"halfspace_index\[0, 1\] = 7 is not a vertex in \[0, 4\)"),
+    (dict(halfspace_index=[[0, 1, 0, 0]], halfspace_coef=[[1.0, np.nan, 0, 0]]),
+     r"halfspace_coef\[0, 1\] = nan is not finite"),
+    (dict(halfspace_index=[[0, 1, 0, 0]], halfspace_coef=[[0.0, 0.0, 0, 0]]),
+     r"halfspace_coef\[0\] is all zeros"),
+    (dict(row_index=[[1, 9, 1, 1]] + [[2, 0, 2, 2], [3, 1, 3, 3], [3, 2, 3, 3]]),
+     r"row_index\[0, 1\] = 9 must lie in"),
+])
+def test_kernel_names_bad_halfspace_and_row_terms(tables, match):
+    from tf_lattice import _native
+    inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
+    if "halfspace_index" in tables:
+        tables = dict(tables, halfspace_groups=[0, 1])
+    inputs.update({name: tf.constant(value, inputs[name].dtype) for name, value in tables.items()})
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        _native.load_ops().tf_lattice_lattice_projection(
+            params=tf.zeros((2, 4), tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+
+
+@needs_kernel
 def test_kernel_rejects_negative_iterations_attr():
     from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])

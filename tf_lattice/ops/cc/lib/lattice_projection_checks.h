@@ -84,6 +84,27 @@ TF_LATTICE_HOST_DEVICE int64_t RowTarget(const ProjectionProgram<T>& program, in
   return low;
 }
 
+// Term t of a row of kRowTerms (vertex `index`, coefficient `coef`) of a
+// table over v vertices: records t and the vertex in failure->ints[0..1] and
+// fails with kind 0 when the vertex is outside [0, v) or `bad_index`, else
+// with kind 1 (failure->real = coef) when `bad_coef`. Returns whether it fails.
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool TermFails(int t, int64_t index, T coef, int64_t v, bool bad_index,
+                                      bool bad_coef, ProjectionCheckFailure* failure) {
+  failure->ints[0] = t;
+  failure->ints[1] = index;
+  if (index < 0 || index >= v || bad_index) {
+    failure->kind = 0;
+    return true;
+  }
+  if (bad_coef) {
+    failure->kind = 1;
+    failure->real = static_cast<double>(coef);
+    return true;
+  }
+  return false;
+}
+
 // Fills *failure when `item` of `check` fails; returns whether it does.
 template <typename T>
 TF_LATTICE_HOST_DEVICE bool DescribeFailure(const ProjectionProgram<T>& program,
@@ -114,15 +135,7 @@ TF_LATTICE_HOST_DEVICE bool DescribeFailure(const ProjectionProgram<T>& program,
       const T* coef = program.halfspace_coef + item * kRowTerms;
       bool nonzero = false;
       for (int t = 0; t < kRowTerms; ++t) {
-        failure->ints[0] = t;
-        failure->ints[1] = index[t];
-        if (index[t] < 0 || index[t] >= v) {
-          failure->kind = 0;
-          return true;
-        }
-        if (!IsFiniteValue(coef[t])) {
-          failure->kind = 1;
-          failure->real = static_cast<double>(coef[t]);
+        if (TermFails(t, index[t], coef[t], v, false, !IsFiniteValue(coef[t]), failure)) {
           return true;
         }
         nonzero = nonzero || coef[t] != T(0);
@@ -159,15 +172,9 @@ TF_LATTICE_HOST_DEVICE bool DescribeFailure(const ProjectionProgram<T>& program,
       bool has_target = false;
       failure->ints[2] = target;
       for (int t = 0; t < kRowTerms; ++t) {
-        failure->ints[0] = t;
-        failure->ints[1] = index[t];
-        if (index[t] < 0 || index[t] >= v || (coef[t] != T(0) && index[t] > target)) {
-          failure->kind = 0;
-          return true;
-        }
-        if (!IsRowCoefficient(coef[t])) {
-          failure->kind = 1;
-          failure->real = static_cast<double>(coef[t]);
+        const bool after_target = coef[t] != T(0) && index[t] > target;
+        if (TermFails(t, index[t], coef[t], v, after_target, !IsRowCoefficient(coef[t]),
+                      failure)) {
           return true;
         }
         has_target = has_target || (index[t] == target && coef[t] != T(0));

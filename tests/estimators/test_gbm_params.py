@@ -207,6 +207,21 @@ def test_feature_importances_of_a_classifier_and_of_a_streamed_fit(tmp_path):
         np.testing.assert_allclose(streamed.feature_importances_.sum(), 1.0)
 
 
+def test_feature_importances_belong_to_the_latest_fit_and_survive_saving(tmp_path):
+    frame, y = _coded()
+    model = estimators.CalibratedLinearRegressor(**FAST)
+    assert not hasattr(model, "feature_importances_")
+    first = model.fit(frame, y).feature_importances_.copy()
+    assert first[0] > first[2]
+    # A refit on data where only "noise" matters replaces the importances.
+    model.fit(frame, frame["noise"] * 10.0)
+    second = model.feature_importances_
+    assert second[2] > second[0] and not np.allclose(first, second)
+    model.save(tmp_path / "model.keras")
+    loaded = estimators.CalibratedLinearRegressor.load(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.feature_importances_, second)
+
+
 # -- saving ---------------------------------------------------------------------------------
 
 

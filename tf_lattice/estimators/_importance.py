@@ -17,9 +17,11 @@ its most frequent bucket (categorical columns: a category, or the default
 bucket of missing values). A column the model ignores has importance 0; a
 model whose scores move with no column has all importances 0.
 
-It is computed once, at the end of ``fit``, on at most ``SAMPLE_ROWS``
-training rows drawn with the fit's seed (a streamed fit uses the uniform
-row sample of its statistics): ``d + 1`` predictions of the sample.
+``fit`` keeps at most ``SAMPLE_ROWS`` training rows drawn with the fit's
+seed (a streamed fit the uniform row sample of its statistics) and the
+references (`importance_inputs`); the importances are computed from them on
+the first read of ``feature_importances_`` (`feature_importances`: ``d + 1``
+predictions of the sample, in one call), so a fit does not pay for them.
 """
 
 import numpy as np
@@ -46,27 +48,42 @@ def reference_values(encoded, specs):
     return references
 
 
-def feature_importances(model, encoded, specs, seed):
-    """The normalized importances `(d,)` (see the module docstring).
+def importance_inputs(encoded, specs, seed):
+    """What the importances need from the training rows: ``(sample, references)``.
 
     Args:
-      model: the fitted Keras model.
       encoded: float32 `(n, d)` encoded training rows.
       specs: the FeatureSpec of every column.
       seed: seeds the choice of the sample rows.
+
+    Returns:
+      ``sample``: float32 `(min(n, SAMPLE_ROWS), d)` rows; ``references``:
+      float32 `(d,)` (see `reference_values`, over all ``n`` rows).
     """
     encoded = np.asarray(encoded, np.float32)
     if len(encoded) > SAMPLE_ROWS:
         rows = np.random.default_rng(seed).choice(len(encoded), SAMPLE_ROWS, replace=False)
         sample = encoded[np.sort(rows)]
     else:
-        sample = encoded
-    references = reference_values(encoded, specs)
-    base = predict_scores(model, sample)
-    changes = np.empty(len(specs), np.float64)
-    for j in range(len(specs)):
-        moved = sample.copy()
-        moved[:, j] = references[j]
-        changes[j] = np.abs(predict_scores(model, moved) - base).sum(axis=1).mean()
+        sample = encoded.copy()
+    return sample, reference_values(encoded, specs)
+
+
+def feature_importances(model, sample, references):
+    """The normalized importances `(d,)` (see the module docstring).
+
+    Args:
+      model: the fitted Keras model.
+      sample: float32 `(m, d)` rows (see `importance_inputs`).
+      references: float32 `(d,)` reference value of each column.
+    """
+    m, d = sample.shape
+    # Block 0 holds the sample as it is, block j + 1 the sample with column j
+    # at its reference: one prediction of `(d + 1) m` rows.
+    stacked = np.tile(sample, (d + 1, 1))
+    for j in range(d):
+        stacked[(j + 1) * m:(j + 2) * m, j] = references[j]
+    scores = predict_scores(model, stacked).reshape(d + 1, m, -1)
+    changes = np.abs(scores[1:] - scores[0]).sum(axis=2).mean(axis=1)
     total = changes.sum()
     return changes / total if total > 0 else np.zeros_like(changes)

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _structure
 from tf_lattice.estimators._columns import NUMERIC
+from tf_lattice.estimators._importance import feature_importances
 
 
 def certify_network(subject, model, specs, constraints):
@@ -61,6 +62,37 @@ def certify_network(subject, model, specs, constraints):
 class InspectionMixin:
     """Certificates, the rounding tolerance, calibrator curves and figures of
     a fitted estimator (a mixin of ``CalibratedEstimatorBase``)."""
+
+    @property
+    def feature_importances_(self):
+        """Each column's importance `(n_features_in_,)`, summing to 1 (or all 0).
+
+        The mean absolute change of the scores when the column is set to its
+        median (or most frequent category), see
+        :mod:`tf_lattice.estimators._importance`. Computed on the first read
+        from the training rows ``fit`` kept, then stored.
+
+        Raises:
+          AttributeError: before ``fit`` (so ``hasattr`` is False).
+        """
+        state = self.__dict__
+        if "_feature_importances" not in state:
+            if state.get("_importance_inputs") is None:
+                raise AttributeError(f"this {type(self).__name__} has no feature_importances_ "
+                                     "(it is not fitted)")
+            sample, references = state["_importance_inputs"]
+            state["_feature_importances"] = feature_importances(self.model_, sample, references)
+        return state["_feature_importances"]
+
+    @feature_importances_.setter
+    def feature_importances_(self, values):
+        self.__dict__["_feature_importances"] = np.asarray(values, np.float64)
+
+    def _keep_importance_inputs(self, inputs):
+        """Keeps ``(sample, references)`` for `feature_importances_` (and
+        forgets importances of an earlier fit)."""
+        self.__dict__.pop("_feature_importances", None)
+        self._importance_inputs = inputs
 
     def certify(self):
         """Checks every declared constraint exactly on the fitted model.

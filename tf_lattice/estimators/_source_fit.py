@@ -33,7 +33,7 @@ from tf_lattice.estimators._columns import FeatureSpec, encode
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._distributed import Workers, is_multi_worker
 from tf_lattice.estimators._feed import shard_count
-from tf_lattice.estimators._importance import feature_importances
+from tf_lattice.estimators._importance import importance_inputs
 from tf_lattice.estimators._sources import DataError, as_source, is_source
 from tf_lattice.estimators._statistics import StreamStatistics
 from tf_lattice.estimators._streaming import train_stream
@@ -268,7 +268,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
         estimator.model_, estimator.history_ = train_model(
             build, x, target, weight, task.loss, settings,
             strata=None if task.strata is None else task.strata(raw), description=description)
-        estimator.feature_importances_ = feature_importances(estimator.model_, x, specs, seed)
+        estimator._keep_importance_inputs(importance_inputs(x, specs, seed))
     else:
         if strategy is not None and not is_multi_worker(strategy):
             raise ValueError("data streamed from files or a dataset trains without a strategy or "
@@ -285,8 +285,7 @@ def fit(estimator, X, y=None, sample_weight=None, checkpoint_dir=None):
             build, source, statistics, convert, task.loss, settings, workers, task.dtype,
             checkpoints=checkpoints, resume=resume, description=description)
         if len(sample_x):  # the statistics' row sample (empty only for data without rows)
-            estimator.feature_importances_ = feature_importances(estimator.model_, sample_x,
-                                                                 specs, seed)
+            estimator._keep_importance_inputs(importance_inputs(sample_x, specs, seed))
     if workers.is_chief and workers.count > 1:
         certificate = estimator.certify()
         if not certificate.holds:

@@ -15,7 +15,7 @@ from sklearn.utils.validation import column_or_1d
 
 from tf_lattice.estimators import _source_fit
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _normalized_weights
-from tf_lattice.estimators._importance import feature_importances
+from tf_lattice.estimators._importance import importance_inputs
 from tf_lattice.estimators._serialization import decode_array, encode_array
 from tf_lattice.estimators._training import train_model
 
@@ -188,8 +188,7 @@ class CalibratedRegressorBase(RegressorMixin, CalibratedEstimatorBase):
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, keras.losses.MeanSquaredError(),
             self._training_settings(seed), description=type(self).__name__)
-        self.feature_importances_ = feature_importances(self.model_, encoded, self.feature_specs_,
-                                                        seed)
+        self._keep_importance_inputs(importance_inputs(encoded, self.feature_specs_, seed))
         return self
 
     def predict(self, X):
@@ -286,8 +285,7 @@ class CalibratedClassifierBase(ClassifierMixin, CalibratedEstimatorBase):
         self.model_, self.history_ = train_model(
             build, encoded, target, weights, loss, self._training_settings(seed),
             strata=indices, description=type(self).__name__)
-        self.feature_importances_ = feature_importances(self.model_, encoded, self.feature_specs_,
-                                                        seed)
+        self._keep_importance_inputs(importance_inputs(encoded, self.feature_specs_, seed))
         return self
 
     def decision_function(self, X):

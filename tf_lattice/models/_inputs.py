@@ -1,4 +1,5 @@
-"""The Keras layer that splits the encoded input matrix into calibrator inputs."""
+"""Keras layers that read the columns of a `(batch, n_features)` input matrix
+for the fused calibrators and lattices (see :mod:`tf_lattice.models.fused`)."""
 
 import keras
 import tensorflow as tf

@@ -107,12 +107,12 @@ def _calibrator_groups(columns):
         else:
             shared.setdefault(column.bounds, []).append(j)
     groups = []
-    for members, layer, reader, categorical in (
-            [(m, NUMERIC_CALIBRATION, "numeric_inputs", False) for m in numeric.values()]
-            + [(m, CATEGORICAL_CALIBRATION, "categorical_inputs", True) for m in shared.values()]):
-        first_of_kind = not any(g.categorical == categorical for g in groups)
-        suffix = "" if first_of_kind else f"_{members[0]}"
-        groups.append(_Group(layer + suffix, reader + suffix, categorical, tuple(members)))
+    for layer, reader, categorical, by_bounds in (
+            (NUMERIC_CALIBRATION, "numeric_inputs", False, numeric),
+            (CATEGORICAL_CALIBRATION, "categorical_inputs", True, shared)):
+        for g, members in enumerate(by_bounds.values()):
+            suffix = "" if g == 0 else f"_{members[0]}"
+            groups.append(_Group(layer + suffix, reader + suffix, categorical, tuple(members)))
     groups += [_Group(f"{CATEGORICAL_CALIBRATION}_{j}", f"categorical_inputs_{j}", True, (j,))
                for j in ordered]
     return groups

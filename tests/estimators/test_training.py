@@ -8,7 +8,7 @@ import tensorflow as tf
 from tests.estimators._data import mixed_frame
 from tf_lattice import estimators
 from tf_lattice.estimators import _training
-from tf_lattice.estimators._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
+from tf_lattice.models._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
 
 
 def test_fused_adam_matches_keras_adam():

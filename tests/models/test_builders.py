@@ -8,6 +8,7 @@ import pytest
 
 from tests.models import _data
 from tf_lattice import models
+from tf_lattice.layers import lattice_initializers
 
 
 def _fit(model, x, y, epochs=4):
@@ -90,3 +91,61 @@ def test_explicit_lattices_and_config_errors():
         models.FeatureConfig("x", keypoints=(0, 1), monotonicity="up")
     with pytest.raises(ValueError, match="unique"):
         models.CalibratedLatticeConfig((features[0], features[0]))
+
+
+def _layers_of(model, kind):
+    return [layer for layer in model.layers if type(layer).__name__ == kind]
+
+
+def test_ensemble_fuses_calibrators_and_lattices_and_averages_every_lattice():
+    """Numeric features of each lattice size share a PWLCalibration, lattices
+    of equal sizes and constraint pattern share a Lattice layer, and every
+    unit of the output is the mean of that unit over all lattices."""
+    x, _ = _data.monotone_data()
+    small, large = _data.features(2), _data.features(3)
+    features = (small[0], small[1], large[2], small[3])
+    lattices = (("a", "c"), ("b", "c"), ("a", "b"), ("a", "d"), ("b", "d"))
+    units = 2
+    model = models.calibrated_lattice_ensemble(
+        models.CalibratedLatticeEnsembleConfig(features, lattices=lattices, units=units))
+    pwl = _layers_of(model, "PWLCalibration")
+    assert sorted(layer.units for layer in pwl) == [1, 2]  # a, b to [0, 1]; c to [0, 2]
+    assert len(_layers_of(model, "CategoricalCalibration")) == 1
+    fused_lattices = _layers_of(model, "Lattice")
+    # (a, c) and (b, c) are [2, 3] lattices increasing in their first dimension;
+    # (a, b), (a, d) and (b, d) are [2, 2] lattices increasing in both.
+    assert sorted(layer.units for layer in fused_lattices) == [2 * units, 3 * units]
+    # Unit u of every lattice outputs (u + 1) * (the sum of its inputs), so
+    # output unit u is (u + 1) * the mean over lattices of their input sums.
+    for layer in fused_lattices:
+        vertex_sums = lattice_initializers.vertex_coordinates(layer.lattice_sizes).sum(axis=1)
+        scales = np.arange(layer.units) % units + 1.0
+        layer.kernel.assign((scales[:, None] * vertex_sums[None, :]).astype(np.float32))
+    calibrated = keras.Model(model.inputs, model.get_layer("lattice_inputs_0").input).predict(x, verbose=0)
+    index = {f.name: i for i, f in enumerate(features)}
+    sums = np.mean([calibrated[:, [index[name] for name in lattice]].sum(axis=1)
+                    for lattice in lattices], axis=0)
+    expected = sums[:, None] * (np.arange(units) + 1.0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_categorical_ids_outside_the_buckets_and_missing_sentinels_read_the_missing_outputs():
+    features = (models.FeatureConfig("n", keypoints=(0.0, 1.0, 2.0), missing_input_value=-1.0),
+                models.FeatureConfig("k", num_buckets=3))
+    model = models.calibrated_linear(models.CalibratedLinearConfig(features))
+    numeric, = _layers_of(model, "PWLCalibration")
+    categorical, = _layers_of(model, "CategoricalCalibration")
+    numeric.missing_output.assign([7.0])
+    categorical.kernel.assign(np.arange(categorical.kernel.shape[1], dtype=np.float32)[None] * 10)
+
+    def predict(n, k):
+        x = {"n": np.asarray([[n]], np.float32), "k": np.asarray([[k]], np.float32)}
+        return float(model.predict(x, verbose=0)[0, 0])
+
+    known = [predict(1.0, k) for k in range(3)]
+    assert len(set(known)) == 3
+    default = predict(1.0, 3.0)
+    assert default not in known
+    for unknown in (-2.0, 7.0, float("nan")):
+        assert predict(1.0, unknown) == default
+    assert predict(-1.0, 0.0) == predict(float("nan"), 0.0) != predict(0.0, 0.0)

@@ -22,12 +22,12 @@ numbers (``"0"``, ``"1"``, ...) and position ``k`` is not the column named
 string then.
 """
 
-import dataclasses
 import numbers
 
 import numpy as np
 
 from tf_lattice.estimators._columns import CATEGORICAL
+from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
 
 MONOTONICITIES = ("increasing", "decreasing", "none")
 CONVEXITIES = ("convex", "concave", "none")
@@ -37,48 +37,6 @@ TRUST_KINDS = ("edgeworth", "trapezoid")
 
 #: The signed forms: +1, -1 and 0 stand for the first, second and third choice.
 _SIGNS = {1: 0, -1: 1, 0: 2}
-
-
-@dataclasses.dataclass(frozen=True)
-class FeatureConstraints:
-    """The resolved constraints of one column.
-
-    Attributes:
-      monotonicity: ``"increasing"``, ``"decreasing"`` or ``"none"``.
-      convexity: ``"convex"``, ``"concave"`` or ``"none"``.
-      unimodality: ``"valley"``, ``"peak"`` or ``"none"``.
-      category_order: categorical only: ``(i, j)`` vocabulary index pairs,
-        output of category ``i`` <= output of category ``j``.
-    """
-
-    monotonicity: str = "none"
-    convexity: str = "none"
-    unimodality: str = "none"
-    category_order: tuple = ()
-
-    @property
-    def shaped(self):
-        """Whether any constraint applies (the model then keeps the calibrated
-        value's direction, so the calibrator's shape carries to the output)."""
-        return (self.monotonicity != "none" or self.convexity != "none"
-                or self.unimodality != "none" or bool(self.category_order))
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConstraints:
-    """Every resolved constraint of a model, by column position.
-
-    Attributes:
-      features: one FeatureConstraints per column.
-      edgeworth_trusts, trapezoid_trusts: ``(main, conditional, direction)``
-        with column positions.
-      monotonic_dominances: ``(dominant, weak)`` column positions.
-    """
-
-    features: tuple
-    edgeworth_trusts: tuple = ()
-    trapezoid_trusts: tuple = ()
-    monotonic_dominances: tuple = ()
 
 
 def _is_integer(value):

@@ -5,6 +5,16 @@ Every builder returns a ``keras.Model`` taking a dict ``{feature name:
 multi-class classifier). Monotone features get monotone calibrators, and
 every later layer is increasing in its monotone inputs, so the model is
 monotone in each such feature in the declared direction.
+
+The builders concatenate the inputs and assemble the model with
+:mod:`tf_lattice.models.fused`: the numeric features share one
+PWLCalibration per set of output bounds (one unit per feature), the
+categorical ones one CategoricalCalibration (a feature with category pairs
+has its own), and the lattices of an ensemble with the same sizes and
+constraint pattern are one multi-unit Lattice layer. A categorical id
+outside ``[0, num_buckets)`` (NaN included) reads the feature's default
+bucket; a NaN numeric input (or one equal to the feature's
+``missing_input_value``) reads the calibrator's learned missing output.
 """
 
 import keras
@@ -13,12 +23,13 @@ import numpy as np
 from tf_lattice import layers
 from tf_lattice.layers.rtl import random_lattice_structure
 from tf_lattice.models import _calibration
-from tf_lattice.models._select import SelectColumns
 from tf_lattice.models import crystals
+from tf_lattice.models import fused
 
 
-def _concatenate(tensors):
-    return tensors[0] if len(tensors) == 1 else keras.layers.Concatenate()(tensors)
+def _lattice_bounds(features):
+    """Each feature's calibrator range ``[0, lattice_size - 1]``."""
+    return [(0.0, f.lattice_size - 1.0) for f in features]
 
 
 def calibrated_linear(config):
@@ -32,9 +43,8 @@ def calibrated_linear(config):
     """
     bounded = config.output_min is not None and config.output_max is not None
     inputs = _calibration.feature_inputs(config.features)
-    calibrated = _concatenate([
-        _calibration.calibrator(f, 1, config.output_min, config.output_max, config.implementation)(inputs[f.name])
-        for f in config.features])
+    calibrated = _calibration.calibrated(config.features, inputs, (config.output_min, config.output_max),
+                                         config.implementation)
     monotonicities = ["increasing" if bounded or f.is_monotone else "none" for f in config.features]
     linear = layers.Linear(
         len(config.features), units=config.units, monotonicities=monotonicities,
@@ -53,12 +63,12 @@ def calibrated_lattice(config):
       A ``keras.Model``.
     """
     inputs = _calibration.feature_inputs(config.features)
-    calibrated = _concatenate([
-        _calibration.calibrator(f, 1, 0.0, f.lattice_size - 1.0, config.implementation)(inputs[f.name])
-        for f in config.features])
+    calibrated = _calibration.calibrated(config.features, inputs, _lattice_bounds(config.features),
+                                         config.implementation)
+    monotonicities, _ = fused.lattice_directions(_calibration.lattice_constraints(config.features))
     lattice = layers.Lattice(
         [f.lattice_size for f in config.features], units=config.units, interpolation=config.interpolation,
-        monotonicities=[_calibration.lattice_monotonicity(f) for f in config.features],
+        monotonicities=monotonicities,
         output_min=config.output_min, output_max=config.output_max,
         implementation=config.implementation, name="lattice")
     return keras.Model(inputs, lattice(calibrated), name="calibrated_lattice")
@@ -95,9 +105,13 @@ def ensemble_structure(config, x=None, y=None, prefit_epochs=5):
 def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5):
     """Calibrators, then the mean of several small lattices.
 
-    With ``ensemble="random"``/``"crystals"`` (or explicit ``lattices``) each
-    feature gets one calibrator unit per lattice that reads it; with
-    ``ensemble="rtl"`` the calibrated features feed one
+    Every feature has one calibrator unit to ``[0, lattice_size - 1]``,
+    shared by the lattices that read it. With ``ensemble="random"`` /
+    ``"crystals"`` (or explicit ``lattices``) the lattices of equal sizes and
+    constraint pattern are one multi-unit Lattice layer
+    (:func:`tf_lattice.models.fused.lattice_ensemble`), and the output is
+    the mean of the ``num_lattices`` lattices' `(batch, units)` outputs;
+    with ``ensemble="rtl"`` the calibrated features feed one
     :class:`tf_lattice.layers.RTL` layer.
 
     Args:
@@ -111,28 +125,18 @@ def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5):
     inputs = _calibration.feature_inputs(config.features)
     if config.ensemble == "rtl" and config.lattices is None:
         return _rtl_ensemble(config, inputs)
-    structure = ensemble_structure(config, x, y, prefit_epochs)
-    uses = {i: [k for k, lattice in enumerate(structure) if i in lattice] for i in range(len(config.features))}
-    calibrated = {}
-    for i, feature in enumerate(config.features):
-        if not uses[i]:
-            continue
-        output = _calibration.calibrator(
-            feature, len(uses[i]), 0.0, feature.lattice_size - 1.0, config.implementation)(inputs[feature.name])
-        for unit, lattice_index in enumerate(uses[i]):
-            calibrated[(i, lattice_index)] = SelectColumns(
-                [unit], name=f"{feature.name}_for_lattice_{lattice_index}")(output)
-    outputs = []
-    for k, lattice_features in enumerate(structure):
-        features = [config.features[i] for i in lattice_features]
-        lattice = layers.Lattice(
-            [f.lattice_size for f in features], units=config.units, interpolation=config.interpolation,
-            monotonicities=[_calibration.lattice_monotonicity(f) for f in features],
-            output_min=config.output_min, output_max=config.output_max,
-            kernel_initializer="random_monotonic_initializer", implementation=config.implementation,
-            name=f"lattice_{k}")
-        outputs.append(lattice(_concatenate([calibrated[(i, k)] for i in lattice_features])))
-    output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="average")(outputs)
+    structure = [list(lattice) for lattice in ensemble_structure(config, x, y, prefit_epochs)]
+    calibrated = _calibration.calibrated(config.features, inputs, _lattice_bounds(config.features),
+                                         config.implementation)
+    output = fused.lattice_ensemble(
+        calibrated, structure, _calibration.lattice_constraints(config.features),
+        [f.lattice_size for f in config.features], "lattice", units=config.units,
+        interpolation=config.interpolation, output_min=config.output_min, output_max=config.output_max,
+        kernel_initializer="random_monotonic_initializer", implementation=config.implementation)
+    if len(structure) > 1:
+        # [batch, lattices * units], lattice-major -> the mean over lattices.
+        by_lattice = keras.layers.Reshape((len(structure), config.units), name="lattice_grid")(output)
+        output = keras.layers.GlobalAveragePooling1D(name="average")(by_lattice)
     return keras.Model(inputs, output, name="calibrated_lattice_ensemble")
 
 
@@ -141,12 +145,10 @@ def _rtl_ensemble(config, inputs):
     if len(sizes) != 1:
         raise ValueError(f'ensemble="rtl" needs one lattice_size for every feature, got {sorted(sizes)}')
     size = sizes.pop()
-    calibrated = _concatenate([
-        _calibration.calibrator(f, 1, 0.0, size - 1.0, config.implementation)(inputs[f.name])
-        for f in config.features])
+    calibrated = _calibration.calibrated(config.features, inputs, (0.0, size - 1.0), config.implementation)
+    monotonicities, _ = fused.lattice_directions(_calibration.lattice_constraints(config.features))
     rtl = layers.RTL(
-        config.num_lattices, config.lattice_rank, lattice_size=size,
-        monotonicities=[_calibration.lattice_monotonicity(f) for f in config.features],
+        config.num_lattices, config.lattice_rank, lattice_size=size, monotonicities=monotonicities,
         output_min=config.output_min, output_max=config.output_max, interpolation=config.interpolation,
         random_seed=config.seed, average_outputs=config.units == 1, implementation=config.implementation,
         name="rtl")

@@ -36,7 +36,8 @@ class FeatureConfig:
       category_pairs: ``(i, j)`` pairs, output of category ``i`` <= output of
         category ``j`` (a partial-order monotonicity of a categorical feature).
       missing_input_value: a sentinel meaning "missing"; missing inputs get a
-        learned output.
+        learned output. In calibrated linear, lattice and ensemble models a
+        NaN input is missing too.
     """
 
     name: str

@@ -39,8 +39,7 @@ def pairwise_interactions(features, x, y, epochs=5, batch_size=64, seed=0, imple
     dims = len(features)
     pairs = list(itertools.combinations(range(dims), 2))
     inputs = _calibration.feature_inputs(features)
-    calibrated = keras.layers.Concatenate()([
-        _calibration.calibrator(f, 1, 0.0, 1.0, implementation)(inputs[f.name]) for f in features])
+    calibrated = _calibration.calibrated(features, inputs, (0.0, 1.0), implementation)
     lattice = layers.Lattice([2, 2], units=len(pairs), kernel_initializer="random_monotonic_initializer",
                              implementation=implementation)
     gathered = keras.layers.Reshape((len(pairs), 2))(SelectColumns(np.reshape(pairs, -1))(calibrated))

@@ -1,4 +1,5 @@
-"""The Keras layer that splits the encoded input matrix into calibrator inputs."""
+"""Keras layers that read the columns of a `(batch, n_features)` input matrix
+for the fused calibrators and lattices (see :mod:`tf_lattice.models.fused`)."""
 
 import keras
 import tensorflow as tf
@@ -145,3 +146,49 @@ class ReorderFeatures(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "columns": self.columns}
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class EncodeFeatures(keras.layers.Layer):
+    """Raw feature values `(batch, d)` -> the encoded matrix the fused assembly
+    reads (:mod:`tf_lattice.models.fused`).
+
+    A numeric column ``j`` (``num_categories[j] == 0``) passes through, NaN
+    where it equals ``missing_values[j]`` (None: only NaN is missing). A
+    categorical column of ``n = num_categories[j]`` categories becomes
+    ``round(x)`` where ``0 <= round(x) < n`` and ``n`` (its default bucket)
+    elsewhere, NaN included.
+
+    Args:
+      num_categories: ``d`` ints, 0 for a numeric column.
+      missing_values: ``d`` sentinels of missing numeric values, or None.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, num_categories, missing_values, **kwargs):
+        super().__init__(**kwargs)
+        self.num_categories = [int(n) for n in num_categories]
+        self.missing_values = [None if v is None else float(v) for v in missing_values]
+        if len(self.missing_values) != len(self.num_categories):
+            raise ValueError(f"missing_values has {len(self.missing_values)} entries for "
+                             f"{len(self.num_categories)} columns")
+        if any(n < 0 for n in self.num_categories):
+            raise ValueError(f"num_categories must be >= 0, got {self.num_categories}")
+
+    def call(self, inputs):
+        values = tf.cast(inputs, self.compute_dtype)
+        count = tf.constant(self.num_categories, values.dtype)
+        ids = tf.round(values)
+        ids = tf.where((ids >= 0) & (ids < count), ids, count)
+        sentinel = tf.constant([0.0 if v is None else v for v in self.missing_values], values.dtype)
+        has_sentinel = tf.constant([v is not None for v in self.missing_values])
+        missing = has_sentinel & tf.equal(values, sentinel)
+        numeric = tf.where(missing, tf.constant(float("nan"), values.dtype), values)
+        return tf.where(tf.constant([n > 0 for n in self.num_categories]), ids, numeric)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "num_categories": self.num_categories,
+                "missing_values": self.missing_values}

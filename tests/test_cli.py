@@ -106,7 +106,7 @@ def test_certify_passes_then_fails_after_tampering(regression_model, tmp_path, c
     column = list(estimator.feature_names_in_).index("a")
     layer, unit = estimator._column_calibrators()[column]
     weights = layer.get_weights()
-    kernel = next(i for i, w in enumerate(weights) if w.ndim == 2 and w.shape[-1] > 2)
+    kernel = next(i for i, v in enumerate(layer.weights) if v.path.split("/")[-1] == "kernel")
     row = weights[kernel][unit]
     weights[kernel][unit] = row[::-1] - np.linspace(0, 1, row.shape[-1])
     layer.set_weights(weights)

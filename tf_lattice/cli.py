@@ -661,7 +661,8 @@ def _add_fit_options(fit):
     model = fit.add_argument_group("model")
     model.add_argument("--num-keypoints", type=int, default=d["num_keypoints"],
                        help="keypoints per numeric calibrator (default: automatic, "
-                            "clip(round(2 n^(1/3)), 10, 40) for n rows)")
+                            "clip(round(2 n^(1/3)), 10, 40) for n rows; linear models: at "
+                            "most 1 + n / (10 d) for d columns)")
     model.add_argument("--lattice-size", type=int, default=d["lattice_size"],
                        help="vertices per lattice dimension")
     model.add_argument("--interpolation", choices=INTERPOLATIONS, default=d["interpolation"],

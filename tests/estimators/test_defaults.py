@@ -28,6 +28,32 @@ def test_keypoints_follow_the_rice_rule_of_the_rows(n):
     assert _resolve(n).num_keypoints == expected == default_num_keypoints(n)
 
 
+@pytest.mark.parametrize("n, d, expected", [(284, 30, 2), (151, 13, 2), (199, 7, 3),
+                                             (221, 10, 3), (1500, 8, 19), (50, 1, 6),
+                                             (100000, 6, 40)])
+def test_linear_keypoints_keep_ten_rows_per_calibrator_slope(n, d, expected):
+    settings = _resolve(n, d, model="linear")
+    assert settings.num_keypoints == expected == _defaults.linear_num_keypoints(n, d)
+    assert d * (expected - 1) <= max(d, n / _defaults.ROWS_PER_PARAMETER)
+    assert expected <= default_num_keypoints(n)
+    # Lattice models keep the Rice rule on the same data.
+    assert _resolve(n, d, model="ensemble").num_keypoints == default_num_keypoints(n)
+
+
+def test_linear_models_with_affine_calibrators_get_no_l2():
+    affine = _resolve(284, 30, model="linear")
+    assert affine.num_keypoints == 2 and affine.l2 == 0.0
+    assert _resolve(284, 30, model="linear", num_keypoints=5).l2 == pytest.approx(
+        _defaults.L2_ROWS / 284)
+    assert _resolve(199, 7, model="linear").l2 == pytest.approx(_defaults.L2_ROWS / 199)
+    assert _resolve(284, 30, model="linear", l2=0.01).l2 == 0.01
+    mixed = resolve_defaults(284, 30, "classification", dict(OPEN, num_keypoints={"a": 5}),
+                             model="linear", columns=["a", "b"])
+    assert mixed.num_keypoints == {"a": 5, "b": 2} and mixed.l2 > 0
+    # Lattice models keep their l2 whatever the keypoints.
+    assert _resolve(284, 30, num_keypoints=2).l2 == pytest.approx(_defaults.L2_ROWS / 284)
+
+
 def test_a_keypoint_dict_gives_omitted_columns_the_automatic_count():
     settings = resolve_defaults(200, 3, "regression", dict(OPEN, num_keypoints={"a": 5}),
                                 columns=["a", "b", "c"])
@@ -140,7 +166,10 @@ def test_resolved_params_reproduce_the_fit_and_constraints_certify(cls):
     y = _target(cls, signal)
     first = cls(random_state=3, verbose=0, **SHAPES).fit(frame, y)
     resolved = first.resolved_params_
-    assert resolved["num_keypoints"] == default_num_keypoints(len(frame))
+    linear = cls is estimators.CalibratedLinearRegressor
+    assert resolved["num_keypoints"] == (
+        _defaults.linear_num_keypoints(len(frame), frame.shape[1]) if linear
+        else default_num_keypoints(len(frame)))
     assert resolved["l2"] == pytest.approx(_defaults.L2_ROWS / len(frame))
     assert first.certify().holds
     again = cls(random_state=3, verbose=0, **SHAPES, **resolved).fit(frame, y)

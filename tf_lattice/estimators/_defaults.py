@@ -10,8 +10,25 @@ model.
 The rules (``n`` rows of ``d`` columns):
 
 - ``num_keypoints`` (None): ``clip(round(2 n^(1/3)), 10, 40)``, the Rice rule
-  (see `_keypoints.default_num_keypoints`); a dict keeps its counts and gives
-  the omitted columns this count.
+  (see `_keypoints.default_num_keypoints`), for models with lattices; a dict
+  keeps its counts and gives the omitted columns the automatic count.
+  Calibrated linear models take at most ``1 + floor(n / (10 d))`` keypoints
+  (`linear_num_keypoints`, `ROWS_PER_PARAMETER` = 10), and at least 2:
+  a calibrator of ``K`` keypoints has ``K - 1`` free slopes, and the rule of
+  ten rows per parameter (the "one in ten" rule of regression modelling) caps
+  the model's ``d (K - 1)`` slopes at ``n / 10``. All of the linear model's
+  flexibility is in its calibrators (a lattice model spends its rows on the
+  lattices too, and its calibrators are smoothed by the wrinkle below), so
+  with many columns on few rows the calibrators become affine and the model
+  a linear one. Measured on 5x2-fold cross-validation (training folds of
+  ``n`` rows): breast cancer (n = 284, d = 30: 13 keypoints to 2) 0.9917 to
+  0.9951 AUC, logistic regression 0.9954; Heart (151, 13: 11 to 2) 0.9099 to
+  0.9152 AUC; Auto MPG (199, 7: 12 to 3) 2.929 to 2.960 RMSE and diabetes
+  (221, 10: 12 to 3) 54.73 to 54.96 RMSE, both within one standard error
+  (0.037 and 0.66); make_monotone_regression (1,500, 8: 23 to 19) 0.5159 to
+  0.5158 RMSE; Adult (2,500, 14: 27 to 18; 2x2 folds) 0.9099 AUC both. The
+  ensembles keep the Rice rule: on breast cancer 3 or 5 keypoints left the
+  default ensemble within noise (0.9918 to 0.9931 and 0.9926 AUC, 2x2 folds).
 - ``lattice_rank`` (None; ensembles and deep lattice networks):
   ``min(3, d)``.
 - ``num_lattices`` (None): ``max(4, ceil(k d / rank))`` lattices, so that each
@@ -46,7 +63,17 @@ The rules (``n`` rows of ``d`` columns):
   calibrators, the amount that shrinks as the data grows (the penalty is
   added to the *mean* loss, so a fixed amount would count for more the fewer
   rows there are): on Heart 0.900 to 0.904 AUC for the calibrated linear
-  model (``0.3 / n``: 0.895), Auto MPG 2.90 to 2.88 RMSE.
+  model (``0.3 / n``: 0.895), Auto MPG 2.90 to 2.88 RMSE. A calibrated
+  linear model whose numeric calibrators are all affine (2 keypoints) gets
+  ``l2 = 0`` (categorical calibrators included): an affine calibrator ``a x + b`` has no curvature for the
+  hessian to penalize, so nothing bounds its slope ``a``, and ``w a`` is the
+  same model for any split of the product between the weight ``w`` and the
+  slope; the penalty on ``w`` then shrinks no model, it only slows the
+  weights. (With more keypoints the hessian on the calibrator and the l2 on
+  its weight together penalize the curvature of ``w c``.) Measured with the
+  2 keypoints above (5x2 folds): breast cancer 0.9938 AUC with ``1.5 / n``,
+  0.9945 with ``0.5 / n``, 0.9951 with 0; Heart 0.9160, 0.9161, 0.9152
+  (within noise, SE 0.0025).
 - ``early_stopping`` ("auto"): on when ``n >= EARLY_STOPPING_MIN_ROWS`` and
   the fit reads its rows in memory (streamed fits have no validation split).
   Below that the held-out share costs more than the stopping saves (a
@@ -98,6 +125,8 @@ DEFAULT_STEPS = 600
 EARLY_STOPPING_STEPS = 1200
 #: The rank of automatic ensembles (features per lattice).
 DEFAULT_RANK = 3
+#: Calibrated linear models keep at least this many rows per calibrator slope.
+ROWS_PER_PARAMETER = 10
 CALIBRATION_HESSIAN = 1e-4
 
 _REGULARIZERS = ("calibration_laplacian", "calibration_hessian", "calibration_wrinkle",
@@ -146,6 +175,22 @@ def default_num_lattices(num_rows, num_features, rank):
     return max(4, math.ceil(appearances * num_features / max(1, min(int(rank), num_features))))
 
 
+def linear_num_keypoints(num_rows, num_features):
+    """The automatic keypoint count of calibrated linear models:
+    ``clip(1 + floor(n / (10 d)), 2, rice(n))`` with ``rice(n)`` the count of
+    `_keypoints.default_num_keypoints`, so that the ``d (K - 1)`` calibrator
+    slopes are at most ``n / ROWS_PER_PARAMETER`` (see the module docstring).
+    """
+    budget = 1 + int(num_rows) // (ROWS_PER_PARAMETER * max(1, int(num_features)))
+    return int(min(default_num_keypoints(num_rows), max(2, budget)))
+
+
+def _affine(num_keypoints):
+    """Whether every numeric calibrator of this ``num_keypoints`` (int or dict) is affine."""
+    counts = num_keypoints.values() if isinstance(num_keypoints, dict) else [num_keypoints]
+    return all(int(count) <= 2 for count in counts)
+
+
 def _given(params, name):
     """Whether the user set ``name`` (None and "auto" leave it open)."""
     value = params.get(name)
@@ -183,7 +228,7 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
                          f"{num_features} columns")
     n, d = int(num_rows), int(num_features)
 
-    keypoints = default_num_keypoints(n)
+    keypoints = linear_num_keypoints(n, d) if model == "linear" else default_num_keypoints(n)
     num_keypoints = params.get("num_keypoints")
     if isinstance(num_keypoints, dict):
         num_keypoints = dict(num_keypoints)
@@ -202,7 +247,8 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
                  else 0.0)
     automatic = {"calibration_laplacian": 0.0, "calibration_hessian": CALIBRATION_HESSIAN,
                  "calibration_wrinkle": smoothing, "lattice_laplacian": 0.0,
-                 "lattice_torsion": 0.0, "l2": L2_ROWS / n}
+                 "lattice_torsion": 0.0,
+                 "l2": 0.0 if model == "linear" and _affine(num_keypoints) else L2_ROWS / n}
     amounts = {name: float(params[name]) if _given(params, name) else float(automatic[name])
                for name in _REGULARIZERS}
 

@@ -35,14 +35,17 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
         values when there are fewer; quantiles merged by a value many rows
         share are spent on the other rows). None (the default, and columns a
         dict omits): ``clip(round(2 n^(1/3)), 10, 40)`` for ``n`` training
-        rows, e.g. 12 for 200 rows and 40 from 8,000 rows on.
+        rows, e.g. 12 for 200 rows and 40 from 8,000 rows on; calibrated
+        linear models take at most ``1 + floor(n / (10 d))`` of them for
+        ``d`` columns (ten rows per calibrator slope), at least 2.
       lattice_size: vertices per lattice dimension.
       interpolation: ``"auto"``, ``"hypercube"`` or ``"simplex"``.
       calibration_laplacian, calibration_hessian, calibration_wrinkle,
         lattice_laplacian, lattice_torsion, l2: regularization amounts (l2
         penalties on the first, second and third differences of calibrator
         outputs, on lattice differences and torsion, on linear weights). None
-        (the default): chosen from the number of rows ``n``: l2 ``1.5 / n``,
+        (the default): chosen from the number of rows ``n``: l2 ``1.5 / n``
+        (0 for calibrated linear models whose calibrators are affine),
         hessian ``1e-4``, for models with lattices below 1,000 rows wrinkle
         ``150 / n``, the others 0.
       epochs, batch_size: None picks them from the data size.

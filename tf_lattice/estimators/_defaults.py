@@ -65,8 +65,9 @@ The rules (``n`` rows of ``d`` columns):
   rows there are): on Heart 0.900 to 0.904 AUC for the calibrated linear
   model (``0.3 / n``: 0.895), Auto MPG 2.90 to 2.88 RMSE. A calibrated
   linear model whose numeric calibrators are all affine (2 keypoints) gets
-  ``l2 = 0`` (categorical calibrators included): an affine calibrator ``a x + b`` has no curvature for the
-  hessian to penalize, so nothing bounds its slope ``a``, and ``w a`` is the
+  ``l2 = 0`` (categorical calibrators included): an affine calibrator
+  ``a x + b`` has no curvature for the hessian to penalize, so nothing
+  bounds its slope ``a``, and ``w a`` is the
   same model for any split of the product between the weight ``w`` and the
   slope; the penalty on ``w`` then shrinks no model, it only slows the
   weights. (With more keypoints the hessian on the calibrator and the l2 on

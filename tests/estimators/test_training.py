@@ -42,6 +42,16 @@ def test_epoch_order_is_a_permutation_cut_to_whole_batches():
     assert not np.array_equal(first, second)
 
 
+def test_epoch_order_of_training_rows_draws_only_those_rows_in_the_same_order():
+    """With held-out rows the epoch indexes the training rows of the full
+    arrays, in the order an epoch over a copy of those rows would take."""
+    rows = np.array([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31], np.int64)
+    order = _training.epoch_order(rows, 4, np.random.default_rng(5))
+    on_a_copy = _training.epoch_order(len(rows), 4, np.random.default_rng(5))
+    assert order.shape == (8,) and order.dtype == np.int32
+    np.testing.assert_array_equal(order, rows[on_a_copy])
+
+
 def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
     frame, y = mixed_frame(80)
     kwargs = dict(monotonicity={"x": "increasing"}, epochs=3, batch_size=8, random_state=0,
@@ -119,3 +129,23 @@ def test_aligned_arrays_reach_tensorflow_without_a_copy():
 def test_the_automatic_schedule_takes_about_600_steps(rows, expected):
     assert _training.resolve_schedule(rows, None, None) == expected
     assert _training.resolve_schedule(rows, 4, 100) == (4, 100)
+
+
+def test_early_stopping_trains_on_the_training_rows_and_keeps_the_best_epoch():
+    """The held-out rows only score epochs: the model ends at the epoch of the
+    lowest validation loss, and its loss on those rows is that value."""
+    frame, y = mixed_frame(200)
+    settings = dict(early_stopping=True, validation_fraction=0.25, epochs=12, batch_size=16,
+                    random_state=0, verbose=0)
+    model = estimators.CalibratedLinearRegressor(**settings).fit(frame, y)
+    history = model.history_
+    assert len(history["val_loss"]) == len(history["loss"]) >= 1
+    encoded = model.transform_features(frame)
+    target = (np.asarray(y, np.float64) - model.target_mean_) / model.target_scale_
+    # The fit's seed, drawn from random_state=0 as every fit draws it.
+    seed = int(np.random.RandomState(0).randint(0, 2**31 - 1))
+    _, held = _training.validation_split(len(frame), 0.25, np.random.default_rng(seed))
+    scores = model.model_(encoded[held], training=False).numpy()[:, 0]
+    data_loss = float(np.mean((scores - target[held]) ** 2))
+    penalty = float(sum(float(loss) for loss in model.model_.losses))
+    np.testing.assert_allclose(data_loss + penalty, min(history["val_loss"]), rtol=1e-4)

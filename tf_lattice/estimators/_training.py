@@ -97,15 +97,22 @@ def validation_split(num_rows, fraction, rng, strata=None):
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
 
 
-def epoch_order(num_rows, batch_size, rng):
+def epoch_order(rows, batch_size, rng):
     """Row indices of one epoch, `(steps * batch_size,)` int32.
 
     A fresh permutation of the rows cut to whole batches: the rows left over
     differ from epoch to epoch, and every batch has one shape, so the train
     step is traced once.
+
+    Args:
+      rows: the number ``n`` of rows (all of them train), or the `(n,)`
+        indices of the training rows (the others are held out).
+      batch_size: rows per step.
+      rng: a NumPy Generator.
     """
-    steps = num_rows // batch_size
-    return rng.permutation(num_rows)[:steps * batch_size].astype(np.int32)
+    num_rows = rows if np.isscalar(rows) else len(rows)
+    steps = int(num_rows) // batch_size
+    return rng.permutation(rows)[:steps * batch_size].astype(np.int32)
 
 
 class FusedAdam:
@@ -320,17 +327,20 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     epochs, batch_size = resolve_schedule(len(x), settings.epochs, settings.batch_size)
-    validation = None
+    validation, rows = None, len(x)
     if settings.early_stopping:
         train_rows, held_rows = validation_split(len(x), settings.validation_fraction, rng, strata)
         if len(held_rows):
+            # Only the held-out rows are copied; batches index the training
+            # rows of the full arrays.
             validation = (x[held_rows], y[held_rows], sample_weight[held_rows])
-            x, y, sample_weight = x[train_rows], y[train_rows], sample_weight[train_rows]
+            rows = train_rows
+    num_train = rows if np.isscalar(rows) else len(rows)
     strategy = settings.strategy
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
-    batch_size = min(batch_size, len(x))
+    batch_size = min(batch_size, num_train)
     batch_size = max(replicas, batch_size - batch_size % replicas)
-    eager = strategy is None and epochs * (len(x) // batch_size) <= EAGER_MAX_STEPS
+    eager = strategy is None and epochs * (num_train // batch_size) <= EAGER_MAX_STEPS
 
     def scope():
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -342,7 +352,7 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     if strategy is not None or eager:
         with scope():
             loop = _Loop(model, loss, settings.learning_rate, batch_size, strategy, eager)
-        history = _train_epochs(loop, data, held, epochs, rng, settings, description)
+        history = _train_epochs(loop, data, held, rows, epochs, rng, settings, description)
         return model, history
     key = _TraceCache.key(model, loss, settings.learning_rate, batch_size)
     # The template is a model of its own: the one returned stays the caller's.
@@ -350,18 +360,18 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     with _TRACES.checkout(key, template) as loop:
         loop.model.set_weights(model.get_weights())
         loop.optimizer.reset()
-        history = _train_epochs(loop, data, held, epochs, rng, settings, description)
+        history = _train_epochs(loop, data, held, rows, epochs, rng, settings, description)
         model.set_weights(loop.model.get_weights())
         return model, history
 
 
-def _train_epochs(loop, data, held, epochs, rng, settings, description):
+def _train_epochs(loop, data, held, rows, epochs, rng, settings, description):
     """Runs the epochs (with early stopping when ``held`` is given); returns the history.
 
-    With early stopping the model ends with the weights of its best epoch.
+    ``rows`` are the training rows of ``data`` (see `epoch_order`). With
+    early stopping the model ends with the weights of its best epoch.
     """
     model = loop.model
-    num_rows = int(data[0].shape[0])
     progress = EpochProgress(epochs, description) if progress_enabled(settings.verbose) else None
     history = {"loss": []}
     if held is not None:
@@ -370,7 +380,7 @@ def _train_epochs(loop, data, held, epochs, rng, settings, description):
     if progress is not None:
         progress.on_train_begin()
     for _ in range(epochs):
-        order = tf.constant(epoch_order(num_rows, loop.batch_size, rng))
+        order = tf.constant(epoch_order(rows, loop.batch_size, rng))
         with loop.scope():
             history["loss"].append(float(loop.run_epoch(*data, order)))
         logs = {"loss": history["loss"][-1]}

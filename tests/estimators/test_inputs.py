@@ -139,3 +139,26 @@ def test_a_lattice_over_too_many_features_is_refused_before_training():
     with pytest.raises(ValueError, match=r"30 features .* 1,073,741,824 vertices .*Ensemble"):
         model.fit(X, y)
     assert not hasattr(model, "model_")
+
+
+def test_encoding_in_column_groups_matches_one_group_and_names_the_bad_column(monkeypatch):
+    """Numeric columns are converted a few at a time (bounded float64 memory):
+    the result does not depend on the group size, and an error names the
+    column even when it is in a later group."""
+    from tf_lattice.estimators import _columns
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=50) for i in range(7)})
+    frame["x3"] = frame["x3"].where(rng.uniform(size=50) > 0.2)  # some missing
+    frame["kind"] = rng.choice(["a", "b"], 50)
+    specs = fit_feature_specs(frame, 5)
+    whole = encode(frame, specs)
+    monkeypatch.setattr(_columns, "ENCODE_CHUNK_BYTES", 8 * 50 * 2)  # two columns per group
+    np.testing.assert_array_equal(encode(frame, specs), whole)
+    bad = frame.copy()
+    bad.loc[7, "x6"] = np.inf
+    with pytest.raises(ValueError, match=r"column 'x6' has an infinite value at row 7"):
+        encode(bad, specs)
+    bad.loc[7, "x6"] = 1e39
+    with pytest.raises(ValueError, match=r"column 'x6' has the value 1e\+39 at row 7"):
+        encode(bad, specs)

@@ -385,6 +385,9 @@ def check_exact_in_model_dtype(series):
             "offset or rescale the column")
 
 
+#: `encode` converts numeric columns in groups of at most this many float64 bytes.
+ENCODE_CHUNK_BYTES = 16 * 2**20
+
 _PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -440,14 +443,18 @@ def encode(frame, specs):
     encoded = aligned_empty((len(frame), len(specs)), np.float32)
     missing = {}
     numeric = [j for j, spec in enumerate(specs) if spec.kind == NUMERIC]
-    if numeric:
-        names = [specs[j].name for j in numeric]
+    width = max(1, ENCODE_CHUNK_BYTES // (8 * max(1, len(frame))))
+    for start in range(0, len(numeric), width):
+        # A few columns at a time: the float64 values of one group exist at
+        # once, never a float64 copy of the whole frame.
+        group = numeric[start:start + width]
+        names = [specs[j].name for j in group]
         values = numeric_block(frame, names)
         with np.errstate(invalid="ignore"):
             beyond = np.abs(values) > np.finfo(MODEL_DTYPE).max
         for k in np.flatnonzero(beyond.any(axis=0))[:1]:
             check_model_range(names[k], values[:, k])
-        encoded[:, numeric] = values
+        encoded[:, group] = values
         missing.update(zip(names, np.isnan(values).any(axis=0)))
     for j, spec in enumerate(specs):
         if spec.kind != NUMERIC:

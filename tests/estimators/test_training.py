@@ -149,3 +149,13 @@ def test_early_stopping_trains_on_the_training_rows_and_keeps_the_best_epoch():
     data_loss = float(np.mean((scores - target[held]) ** 2))
     penalty = float(sum(float(loss) for loss in model.model_.losses))
     np.testing.assert_allclose(data_loss + penalty, min(history["val_loss"]), rtol=1e-4)
+
+
+def test_validation_loss_scored_in_chunks_equals_one_chunk(monkeypatch):
+    frame, y = mixed_frame(160)
+    settings = dict(early_stopping=True, validation_fraction=0.25, epochs=4, batch_size=16,
+                    random_state=0, verbose=0)
+    whole = estimators.CalibratedLinearRegressor(**settings).fit(frame, y).history_["val_loss"]
+    monkeypatch.setattr(_training, "EVALUATION_CHUNK", 7)  # 40 held-out rows: 6 chunks
+    chunked = estimators.CalibratedLinearRegressor(**settings).fit(frame, y).history_["val_loss"]
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5)

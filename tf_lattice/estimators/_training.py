@@ -162,6 +162,10 @@ class FusedAdam:
                 variable.assign(variable.constraint(variable))
 
 
+#: Validation rows scored per call of the evaluation (bounds its activations).
+EVALUATION_CHUNK = 8192
+
+
 class _Loop:
     """A model, its optimizer and loss, and the traced epoch and loss functions.
 
@@ -187,7 +191,8 @@ class _Loop:
             self.optimizer.build(model.trainable_variables)
         run = (lambda f: f) if eager else (lambda f: tf.function(f, autograph=False))
         self.run_epoch = run(self._epoch)
-        self.evaluate = run(self._mean_loss)
+        self._loss_sum = run(self._weighted_loss_sum)
+        self._penalty = run(self._regularization)
 
     def scope(self):
         """The strategy's scope, or a null context."""
@@ -243,13 +248,27 @@ class _Loop:
                                  (tf.constant(0), tf.constant(0.0)))
         return total / tf.cast(steps, tf.float32)
 
-    def _mean_loss(self, x, y, weight):
-        """The weighted mean loss on ``(x, y, weight)`` plus the regularization."""
+    def _weighted_loss_sum(self, x, y, weight):
+        """``sum_i weight_i loss_i`` over the rows of ``(x, y, weight)``."""
         scores = self.model(x, training=False)
         per_example = tf.reshape(self.loss.call(y, scores), [-1])
-        data = tf.reduce_sum(per_example * weight) / tf.cast(tf.shape(per_example)[0], tf.float32)
-        penalty = tf.add_n(self.model.losses) if self.model.losses else 0.0
-        return data + penalty
+        return tf.reduce_sum(per_example * weight)
+
+    def _regularization(self):
+        return tf.add_n(self.model.losses) if self.model.losses else tf.constant(0.0)
+
+    def evaluate(self, x, y, weight):
+        """The weighted mean loss on ``(x, y, weight)`` plus the regularization.
+
+        The rows are scored `EVALUATION_CHUNK` at a time, so a large
+        validation set costs the activations of one chunk, not of all rows.
+        """
+        num_rows = int(x.shape[0])
+        total = 0.0
+        for start in range(0, num_rows, EVALUATION_CHUNK):
+            stop = start + EVALUATION_CHUNK
+            total += float(self._loss_sum(x[start:stop], y[start:stop], weight[start:stop]))
+        return total / max(1, num_rows) + float(self._penalty())
 
 
 class _TraceCache:

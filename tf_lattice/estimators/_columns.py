@@ -324,7 +324,7 @@ def fit_feature_specs(frame, num_keypoints, categorical=()):
         elif column_kind(series) == NUMERIC:
             count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
             values = numeric_values(series)
-            check_model_range(series.name, values)
+            check_model_range([series.name], values[:, np.newaxis])
             keypoints = quantile_keypoints(values, count)
             specs.append(FeatureSpec(name, NUMERIC, tuple(float(k) for k in keypoints),
                                      has_missing=has_missing))
@@ -334,19 +334,25 @@ def fit_feature_specs(frame, num_keypoints, categorical=()):
     return specs
 
 
-def check_model_range(name, values):
-    """Raises ValueError when a value of column ``name`` overflows float32.
+def check_model_range(names, values):
+    """Raises ValueError when a value overflows float32, naming its column.
 
     The model reads float32: a larger value would become infinite.
+
+    Args:
+      names: the names of the ``k`` columns.
+      values: float64 `(n, k)` values of those columns (NaN where missing).
     """
     limit = float(np.finfo(MODEL_DTYPE).max)
     with np.errstate(invalid="ignore"):
         beyond = np.abs(values) > limit
     if beyond.any():
-        row = int(np.flatnonzero(beyond)[0])
-        raise ValueError(f"column {name!r} has the value {float(values[row]):g} at row {row}, beyond the "
-                         f"float32 range of the model (+-{limit:.4g}); rescale the column "
-                         "(e.g. divide it by a power of ten or take its logarithm)")
+        column = int(np.flatnonzero(beyond.any(axis=0))[0])
+        row = int(np.flatnonzero(beyond[:, column])[0])
+        raise ValueError(f"column {names[column]!r} has the value {float(values[row, column]):g} "
+                         f"at row {row}, beyond the float32 range of the model (+-{limit:.4g}); "
+                         "rescale the column (e.g. divide it by a power of ten or take its "
+                         "logarithm)")
 
 
 def check_exact_in_model_dtype(series):
@@ -450,10 +456,7 @@ def encode(frame, specs):
         group = numeric[start:start + width]
         names = [specs[j].name for j in group]
         values = numeric_block(frame, names)
-        with np.errstate(invalid="ignore"):
-            beyond = np.abs(values) > np.finfo(MODEL_DTYPE).max
-        for k in np.flatnonzero(beyond.any(axis=0))[:1]:
-            check_model_range(names[k], values[:, k])
+        check_model_range(names, values)
         encoded[:, group] = values
         missing.update(zip(names, np.isnan(values).any(axis=0)))
     for j, spec in enumerate(specs):

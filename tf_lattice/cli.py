@@ -327,8 +327,9 @@ def _estimator_params(args, frame, task):
         **{name: getattr(args, name) for name in ESTIMATOR_DEFAULTS
            if name not in ("num_lattices", "lattice_rank", "ensemble")})
     if args.model in ("ensemble", "dln"):
-        params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank,
-                      ensemble=args.ensemble)
+        params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank)
+    if args.model == "ensemble":
+        params.update(ensemble=args.ensemble)
     if args.class_weight is not None:
         if task != "classification":
             raise UsageError(f"--class-weight {args.class_weight} weighs classes: it needs a "
@@ -668,12 +669,14 @@ def _add_fit_options(fit):
     model.add_argument("--interpolation", choices=INTERPOLATIONS, default=d["interpolation"],
                        help="lattice interpolation (auto: simplex beyond 6 dimensions)")
     model.add_argument("--num-lattices", type=int, default=d["num_lattices"],
-                       help="ensemble/dln: lattices (default: automatic, each column in "
-                            "about 3 lattices below 5,000 rows, 6 from there on)")
+                       help="ensemble/dln: lattices (dln: per block; default: automatic, each "
+                            "column (dln: embedding output) in about 3 lattices below 5,000 "
+                            "rows, 6 from there on)")
     model.add_argument("--lattice-rank", type=int, default=d["lattice_rank"],
-                       help="ensemble/dln: features per lattice (default: automatic, min(3, d))")
+                       help="ensemble/dln: features (dln: embedding outputs) per lattice "
+                            "(default: automatic, at most 3)")
     model.add_argument("--ensemble", choices=ENSEMBLES, default=d["ensemble"],
-                       help="ensemble/dln: how lattices pick their features")
+                       help="ensemble: how lattices pick their features")
     model.add_argument("--implementation", choices=IMPLEMENTATIONS, default=d["implementation"],
                        help="compiled kernels, or portable stock TensorFlow ops")
     regularization = fit.add_argument_group("regularization")

@@ -307,14 +307,12 @@ class CalibratedEstimatorBase(InspectionMixin, PersistenceMixin, BaseEstimator):
     def _check_model_size(self, units):
         """Refuses, before allocation, lattices too large to train (see `_limits`).
 
-        Reads the structure ``_build_network`` chose: ``lattices_`` and
-        ``second_lattices_`` of ensembles and deep lattice networks, or one
-        lattice over every column.
+        Reads the structure ``_build_network`` chose: ``lattices_`` of
+        ensembles, or one lattice over every column (deep lattice networks
+        check their blocks themselves).
         """
         size = int(self.lattice_size)
         lattices = [([size] * len(subset), 1) for subset in getattr(self, "lattices_", None) or ()]
-        lattices += [([size] * len(subset), 1)
-                     for subset in getattr(self, "second_lattices_", None) or ()]
         if not lattices and self._supports_unimodality:  # one lattice over every column
             lattices = [([size] * len(self.feature_specs_), units)]
         _limits.check_lattices(lattices, f"this {type(self).__name__}")

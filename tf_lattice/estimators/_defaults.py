@@ -128,6 +128,11 @@ EARLY_STOPPING_STEPS = 1200
 DEFAULT_RANK = 3
 #: Calibrated linear models keep at least this many rows per calibrator slope.
 ROWS_PER_PARAMETER = 10
+#: Deep lattice networks: blocks, and the most outputs of the monotone and
+#: free parts of an embedding.
+DLN_LAYERS = 1
+DLN_MONOTONE_DIMS = 6
+DLN_FREE_DIMS = 4
 CALIBRATION_HESSIAN = 1e-4
 
 _REGULARIZERS = ("calibration_laplacian", "calibration_hessian", "calibration_wrinkle",
@@ -158,11 +163,14 @@ class ResolvedSettings:
     learning_rate: float
     validation_fraction: float
     early_stopping: bool
+    num_layers: object = None
+    monotone_dims: object = None
+    free_dims: object = None
 
     def as_params(self):
         """The settings as constructor arguments (ensemble-only ones left out when None)."""
         params = dataclasses.asdict(self)
-        for name in ("num_lattices", "lattice_rank"):
+        for name in ("num_lattices", "lattice_rank", "num_layers", "monotone_dims", "free_dims"):
             if params[name] is None:
                 del params[name]
         return params
@@ -239,7 +247,18 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
         num_keypoints = keypoints
 
     rank = count = None
-    if model in ("ensemble", "dln"):
+    network = {}
+    if model == "dln":
+        network = {name: int(params[name]) if _given(params, name) else automatic
+                   for name, automatic in (("num_layers", DLN_LAYERS),
+                                           ("monotone_dims", min(d, DLN_MONOTONE_DIMS)),
+                                           ("free_dims", min(d, DLN_FREE_DIMS)))}
+        width = network["monotone_dims"] + network["free_dims"]
+        rank = (params["lattice_rank"] if _given(params, "lattice_rank")
+                else min(DEFAULT_RANK, width))
+        count = (params["num_lattices"] if _given(params, "num_lattices")
+                 else default_num_lattices(n, width, rank))
+    elif model == "ensemble":
         rank = params["lattice_rank"] if _given(params, "lattice_rank") else min(DEFAULT_RANK, d)
         count = (params["num_lattices"] if _given(params, "num_lattices")
                  else default_num_lattices(n, d, rank))
@@ -268,7 +287,7 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
         num_lattices=None if count is None else int(count),
         lattice_rank=None if rank is None else int(rank), epochs=int(epochs),
         batch_size=int(batch_size), learning_rate=float(params.get("learning_rate", 0.01)),
-        validation_fraction=fraction, early_stopping=early_stopping, **amounts)
+        validation_fraction=fraction, early_stopping=early_stopping, **network, **amounts)
 
 
 def describe(settings):

@@ -30,7 +30,7 @@ import numpy as np
 from tf_lattice import layers as tfl_layers
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.models import fused
-from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.models.deep_lattice_network import deep_lattice_core
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,24 +182,22 @@ def calibrated_lattice_ensemble(specs, constraints, settings, subsets):
     return keras.Model(inputs, outputs, name="calibrated_lattice_ensemble")
 
 
-def deep_lattice_network(specs, constraints, settings, subsets, second_subsets):
-    """Two lattice layers with a calibration between them, then a linear layer.
+def deep_lattice_network(specs, constraints, settings, blocks, seed):
+    """The published deep lattice network on the fused calibrators.
 
-    Calibrators -> lattices over ``subsets`` (outputs in [0, 1]) -> an
-    increasing PWL calibration of each lattice output onto
-    `[0, lattice_size - 1]` -> lattices over ``second_subsets`` of those
-    (increasing in every input) -> increasing linear combination.
+    Calibrators onto `[0, 1]` (each with its column's shape, missing values
+    and category order) -> the blocks of
+    :func:`tf_lattice.models.deep_lattice_network.deep_lattice_core` (linear
+    embedding, calibrators, random tiny lattices; ``blocks``:
+    DeepLatticeLayerConfig per block) -> a linear layer, weights >= 0 on the
+    signals of shaped columns, starting from ``settings.initial_output``.
     """
     inputs = _inputs(specs)
-    top = settings.lattice_size - 1.0
-    calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, top)
-    first = lattice_ensemble(calibrated, subsets, constraints, settings, "lattice_1", 0.0, 1.0)
-    width = len(subsets)
-    recalibrated = tfl_layers.PWLCalibration(
-        implementation=settings.implementation,
-        input_keypoints=np.linspace(0.0, 1.0, 5).tolist(), units=width, monotonicity="increasing",
-        output_min=0.0, output_max=top, name="recalibration")(first)
-    increasing = ModelConstraints(tuple(FeatureConstraints("increasing") for _ in range(width)))
-    second = lattice_ensemble(recalibrated, second_subsets, increasing, settings, "lattice_2")
-    outputs = _combine(second, len(second_subsets), settings)
+    calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, 1.0)
+    monotonicities, _ = fused.lattice_directions(constraints)
+    outputs = deep_lattice_core(
+        calibrated, [m == "increasing" for m in monotonicities], blocks, units=settings.units,
+        seed=seed, interpolation=settings.interpolation,
+        lattice_regularizer=_lattice_regularizers(settings), output_regularizer=_l2(settings),
+        bias_initializer=settings.initial_bias(), implementation=settings.implementation)
     return keras.Model(inputs, outputs, name="deep_lattice_network")

@@ -106,6 +106,17 @@ def test_monotone_certified_and_saved_with_missing_values_and_category_order(cls
     assert loaded.certify().holds
 
 
+def test_every_class_score_of_a_multiclass_network_keeps_the_constraints():
+    frame, y = mixed_frame(200)
+    labels = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    model = estimators.DeepLatticeNetworkClassifier(**SHAPES, **FAST).fit(frame, labels)
+    assert model.model_.output_shape[-1] == 3
+    assert model.certify().holds, str(model.certify())
+    base = frame.iloc[[5] * 31].reset_index(drop=True)
+    base["x"] = np.linspace(0.0, 10.0, 31)
+    assert np.all(np.diff(model.decision_function(base), axis=0) >= -1e-5)
+
+
 def test_unconstrained_columns_only_and_sizes_are_checked():
     frame, y = mixed_frame(120)
     model = estimators.DeepLatticeNetworkRegressor(**FAST).fit(frame, y)

@@ -1,4 +1,5 @@
-"""Keras models of the estimators, assembled by :mod:`tf_lattice.models.fused`.
+"""Keras models of the estimators, assembled by :mod:`tf_lattice.models.fused`
+(and, for deep lattice networks, :mod:`tf_lattice.models.deep_lattice_network`).
 
 This module turns the estimators' column specs and resolved constraints into
 the fused assembly's :class:`~tf_lattice.models.fused.CalibratedColumn`
@@ -191,6 +192,9 @@ def deep_lattice_network(specs, constraints, settings, blocks, seed):
     embedding, calibrators, random tiny lattices; ``blocks``:
     DeepLatticeLayerConfig per block) -> a linear layer, weights >= 0 on the
     signals of shaped columns, starting from ``settings.initial_output``.
+    The column calibrators take the calibrator regularizers, the lattices the
+    lattice regularizers and the output layer the l2 amount; the embedding
+    (L1-normalized) and its calibrators (on a fixed grid) take none.
     """
     inputs = _inputs(specs)
     calibrated = calibrated_features(inputs, specs, constraints, settings, 0.0, 1.0)

@@ -69,21 +69,21 @@ def _deep_lattice_stages(estimator, size, stages, edges):
     The monotone embedding outputs read every signal, the free ones the
     signals that carry no shape."""
     monotone = [feature.shaped for feature in estimator.constraints_.features]
+    several = len(estimator.layers_) > 1
     for b, block in enumerate(estimator.layers_):
-        suffix = "" if len(estimator.layers_) == 1 else f" {b + 1}"
+        suffix, prefix = (f" {b + 1}", f"{b + 1}.") if several else ("", "")
         flags = [True] * block["monotone_dims"] + [False] * block["free_dims"]
         stages.append((f"embedding{suffix}", [
-            (f"e{suffix.strip()}.{k}", "linear, weights >= 0 on shaped inputs" if flag
+            (f"e{prefix}{k}", "linear, weights >= 0 on shaped inputs" if flag
              else "linear of unshaped inputs") for k, flag in enumerate(flags)]))
         edges.append([(i, k) for k, flag in enumerate(flags) for i, m in enumerate(monotone)
                       if flag or not m])
         stages.append((f"embedding calibrators{suffix}", [
-            (f"c(e{suffix.strip()}.{k})", "PWL, increasing" if flag else "PWL")
+            (f"c(e{prefix}{k})", "PWL, increasing" if flag else "PWL")
             for k, flag in enumerate(flags)]))
         edges.append([(k, k) for k in range(len(flags))])
         lattices = block["lattices"]
-        stages.append((f"lattices{suffix}", [(f"lattice{suffix.strip()}.{k}",
-                                              f"{size}^{len(subset)} vertices")
+        stages.append((f"lattices{suffix}", [(f"lattice {prefix}{k}", f"{size}^{len(subset)} vertices")
                                              for k, subset in enumerate(lattices)]))
         edges.append([(int(i), k) for k, subset in enumerate(lattices) for i in subset])
         monotone = [any(flags[int(i)] for i in subset) for subset in lattices]
@@ -118,7 +118,9 @@ def model_graph(estimator):
             edges.append([(names.index(c), k) for k, subset in enumerate(lattices)
                           for c in subset])
         width = len(stages[-1][1])
-        stages.append(("combine", [("combine", f"increasing weighted sum, {units} output(s)")]))
+        combine = ("weighted sum, weights >= 0 on lattices of shaped inputs"
+                   if model.name == "deep_lattice_network" else "increasing weighted sum")
+        stages.append(("combine", [("combine", f"{combine}, {units} output(s)")]))
         edges.append([(k, 0) for k in range(width)])
     stages.append(("output", [_output_node(estimator)]))
     edges.append([(0, 0)])

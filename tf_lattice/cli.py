@@ -73,7 +73,11 @@ ESTIMATOR_DEFAULTS = {
     "batch_size": None, "learning_rate": 0.01, "validation_fraction": 0.1,
     "early_stopping": "auto", "random_state": None, "implementation": "kernel",
     "num_lattices": None, "lattice_rank": None, "ensemble": "rtl", "categorical_features": None,
+    "num_layers": None, "monotone_dims": None, "free_dims": None,
 }
+#: Options of one model kind only.
+MODEL_OPTIONS = {"ensemble": ("ensemble",), "num_layers": ("dln",), "monotone_dims": ("dln",),
+                 "free_dims": ("dln",)}
 
 
 class UsageError(Exception):
@@ -325,11 +329,11 @@ def _estimator_params(args, frame, task):
         category_order=order or None,
         verbose=0 if args.quiet else 2,
         **{name: getattr(args, name) for name in ESTIMATOR_DEFAULTS
-           if name not in ("num_lattices", "lattice_rank", "ensemble")})
+           if name not in ("num_lattices", "lattice_rank") and name not in MODEL_OPTIONS})
     if args.model in ("ensemble", "dln"):
         params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank)
-    if args.model == "ensemble":
-        params.update(ensemble=args.ensemble)
+    params.update({name: getattr(args, name) for name, kinds in MODEL_OPTIONS.items()
+                   if args.model in kinds})
     if args.class_weight is not None:
         if task != "classification":
             raise UsageError(f"--class-weight {args.class_weight} weighs classes: it needs a "
@@ -677,6 +681,14 @@ def _add_fit_options(fit):
                             "(default: automatic, at most 3)")
     model.add_argument("--ensemble", choices=ENSEMBLES, default=d["ensemble"],
                        help="ensemble: how lattices pick their features")
+    model.add_argument("--num-layers", type=int, default=d["num_layers"],
+                       help="dln: blocks of embedding, calibrators and lattices (default: 1)")
+    model.add_argument("--monotone-dims", type=int, default=d["monotone_dims"],
+                       help="dln: embedding outputs monotone in the shaped columns, per block "
+                            "(default: automatic, at most 6)")
+    model.add_argument("--free-dims", type=int, default=d["free_dims"],
+                       help="dln: embedding outputs of the unconstrained columns, per block "
+                            "(default: automatic, at most 4)")
     model.add_argument("--implementation", choices=IMPLEMENTATIONS, default=d["implementation"],
                        help="compiled kernels, or portable stock TensorFlow ops")
     regularization = fit.add_argument_group("regularization")

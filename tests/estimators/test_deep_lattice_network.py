@@ -126,6 +126,10 @@ def test_unconstrained_columns_only_and_sizes_are_checked():
         estimators.DeepLatticeNetworkRegressor(monotone_dims=0, **SHAPES, **FAST).fit(frame, y)
     with pytest.raises(ValueError, match="free_dims=0 and no column has a declared shape"):
         estimators.DeepLatticeNetworkRegressor(free_dims=0, **FAST).fit(frame, y)
+    with pytest.raises(ValueError, match="monotone_dims and free_dims are both 0"):
+        estimators.DeepLatticeNetworkRegressor(monotone_dims=0, free_dims=0, **FAST).fit(frame, y)
+    with pytest.raises(ValueError, match="unimodality"):
+        estimators.DeepLatticeNetworkRegressor(unimodality={"x": "valley"}, **FAST).fit(frame, y)
     with pytest.raises(ValueError, match="num_layers must be >= 1"):
         estimators.DeepLatticeNetworkRegressor(num_layers=0, **FAST).fit(frame, y)
 

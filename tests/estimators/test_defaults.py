@@ -70,6 +70,22 @@ def test_ensemble_capacity_grows_with_the_rows(n, d, appearances):
     assert settings.num_lattices == max(4, math.ceil(appearances * d / rank))
 
 
+@pytest.mark.parametrize("n, d, appearances", [(212, 13, 3), (212, 2, 3), (30000, 14, 6)])
+def test_deep_lattice_network_sizes_follow_the_embedding(n, d, appearances):
+    settings = _resolve(n, d, model="dln")
+    assert settings.num_layers == _defaults.DLN_LAYERS == 1
+    assert settings.monotone_dims == min(d, 6) and settings.free_dims == min(d, 4)
+    width = settings.monotone_dims + settings.free_dims
+    assert settings.lattice_rank == min(3, width)
+    assert settings.num_lattices == max(4, math.ceil(appearances * width / min(3, width)))
+    given = _resolve(n, d, model="dln", num_layers=2, monotone_dims=3, free_dims=0,
+                     num_lattices=5, lattice_rank=2)
+    assert (given.num_layers, given.monotone_dims, given.free_dims, given.num_lattices,
+            given.lattice_rank) == (2, 3, 0, 5, 2)
+    assert {"num_layers", "monotone_dims", "free_dims"} <= set(settings.as_params())
+    assert "num_layers" not in _resolve(n, d).as_params()
+
+
 @pytest.mark.parametrize("model", ["linear", "lattice"])
 def test_models_without_ensembles_resolve_no_lattice_count(model):
     settings = _resolve(300, model=model)

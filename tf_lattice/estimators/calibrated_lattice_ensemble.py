@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _check_number
 from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
@@ -71,8 +71,10 @@ class _CalibratedLatticeEnsemble(_EnsembleParams):
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)
-        settings = self._network_settings(units, rank, initial_output)
-        return lambda: _network.calibrated_lattice_ensemble(specs, constraints, settings, subsets)
+        config = _model_configs.model_config(
+            "ensemble", specs, constraints, lattices=subsets,
+            **self._model_settings(units, rank, initial_output))
+        return lambda: _model_configs.build(config)
 
 
 class CalibratedLatticeEnsembleRegressor(_CalibratedLatticeEnsemble, CalibratedRegressorBase):

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._ensembles import rtl_subsets
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 from tf_lattice.estimators.calibrated_lattice_ensemble import _EnsembleParams
+from tf_lattice.models import _stacked_ensembles
 
 
 class _DeepLatticeNetwork(_EnsembleParams):
@@ -41,8 +42,10 @@ class _DeepLatticeNetwork(_EnsembleParams):
         rng = np.random.default_rng(seed + 1)
         second = rtl_subsets(width, second_count, second_rank, rng)
         self.second_lattices_ = second
-        settings = self._network_settings(units, rank, initial_output)
-        return lambda: _network.deep_lattice_network(specs, constraints, settings, subsets, second)
+        config = _model_configs.model_config(
+            "ensemble", specs, constraints, lattices=subsets,
+            **self._model_settings(units, rank, initial_output))
+        return lambda: _stacked_ensembles.deep_lattice_network(config, second)
 
     def _fitted_payload(self):
         payload = super()._fitted_payload()

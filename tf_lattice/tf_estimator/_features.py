@@ -7,7 +7,7 @@ from a DataFrame (:class:`tf_lattice.estimators._columns.FeatureSpec`):
 keypoints at quantiles of each numeric feature, the vocabulary of each string
 feature, and the label statistics that set the model's initial output. In the
 graph, the feature dict is encoded into the float32 matrix the shared
-networks (:mod:`tf_lattice.estimators._network`) read: numeric values with
+models (:mod:`tf_lattice.estimators._model_configs`) read: numeric values with
 NaN where missing, categorical features as vocabulary indices with one
 default bucket (index ``len(vocabulary)``) for missing and unseen values.
 """

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators.calibrated_lattice import check_lattice_vertices
 from tf_lattice.estimators._defaults import default_num_lattices
@@ -60,7 +60,8 @@ class CalibratedLinearEstimator(CalibratedEstimator):
     """
 
     def _tfl_network(self, plan, settings):
-        return _network.calibrated_linear(list(plan.specs), self._tfl_constraints, settings)
+        return _model_configs.build(_model_configs.model_config(
+            "linear", list(plan.specs), self._tfl_constraints, **settings))
 
 
 class CalibratedLatticeEstimator(CalibratedEstimator):
@@ -81,7 +82,8 @@ class CalibratedLatticeEstimator(CalibratedEstimator):
         return super()._tfl_model_params(num_features, lattice_size, **model_params)
 
     def _tfl_network(self, plan, settings):
-        return _network.calibrated_lattice(list(plan.specs), self._tfl_constraints, settings)
+        return _model_configs.build(_model_configs.model_config(
+            "lattice", list(plan.specs), self._tfl_constraints, **settings))
 
 
 class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
@@ -140,5 +142,5 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
     def _tfl_network(self, plan, settings):
         index = {spec.name: j for j, spec in enumerate(plan.specs)}
         subsets = [[index[name] for name in lattice] for lattice in plan.lattices]
-        return _network.calibrated_lattice_ensemble(list(plan.specs), self._tfl_constraints,
-                                                    settings, subsets)
+        return _model_configs.build(_model_configs.model_config(
+            "ensemble", list(plan.specs), self._tfl_constraints, lattices=subsets, **settings))

@@ -231,3 +231,20 @@ def test_the_dict_and_the_matrix_models_compute_the_same_function():
     np.testing.assert_allclose(
         by_name.predict({"a": raw[:, :1], "d": raw[:, 1:]}, verbose=0),
         encoded.predict(matrix, verbose=0), rtol=1e-6)
+
+
+def test_num_buckets_none_is_numeric_and_zero_buckets_is_a_categorical_default_bucket():
+    assert not models.FeatureConfig("x", keypoints=KEYPOINTS).is_categorical
+    # The former spelling of a numeric feature still reads as one.
+    assert not models.FeatureConfig("x", keypoints=KEYPOINTS, num_buckets=0).is_categorical
+    with pytest.raises(ValueError, match="categorical feature 'x' .* takes no keypoints"):
+        models.FeatureConfig("x", keypoints=KEYPOINTS, num_buckets=2)
+    with pytest.raises(ValueError, match="num_buckets of 'x' must be an int >= 0"):
+        models.FeatureConfig("x", num_buckets=-1)
+    # A column of no known category (all missing in training) reads its default bucket.
+    features = (_numeric("a"), models.FeatureConfig("k", num_buckets=0))
+    model = models.calibrated_linear(models.CalibratedLinearConfig(features), encoded=True)
+    assert model.get_layer("categorical_calibration").num_buckets == 1
+    assert model.predict(np.array([[0.5, 0.0]], np.float32), verbose=0).shape == (1, 1)
+    with pytest.raises(ValueError, match="categorical feature 'k' has num_buckets=0"):
+        models.calibrated_linear(models.CalibratedLinearConfig(features))

@@ -40,6 +40,10 @@ def input_matrix(features, inputs):
     categorical ids outside ``[0, num_buckets)`` moved to the default bucket
     ``num_buckets`` and numeric ``missing_input_value`` entries made NaN
     (see :class:`~tf_lattice.models._inputs.EncodeFeatures`)."""
+    empty = [f.name for f in features if f.is_categorical and f.num_buckets == 0]
+    if empty:
+        raise ValueError(f"categorical feature {empty[0]!r} has num_buckets=0: a model reading a dict "
+                         "needs at least one category (build it with encoded=True)")
     tensors = [inputs[f.name] for f in features]
     matrix = tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(
         axis=-1, name="feature_matrix")(tensors)

@@ -60,9 +60,13 @@ class FeatureConfig:
         shape, so only :class:`CalibratedLatticeConfig` takes it, with
         ``lattice_size >= 3``; it excludes a monotonicity and a convexity.
       lattice_size: lattice vertices along this feature (lattice models).
-      num_buckets: > 0 makes the feature categorical with ids in
+      num_buckets: an int makes the feature categorical with ids in
         ``[0, num_buckets)`` (other ids go to a default bucket, id
-        ``num_buckets``).
+        ``num_buckets``); None (the default) makes it numeric. A categorical
+        feature of no known category (``num_buckets=0``, only its default
+        bucket) is read from the encoded matrix only. ``num_buckets=0``
+        together with ``keypoints`` is the former spelling of a numeric
+        feature and still reads as one.
       category_order: ``(i, j)`` pairs of category ids, output of category
         ``i`` <= output of category ``j`` (a partial-order monotonicity of a
         categorical feature).
@@ -76,12 +80,23 @@ class FeatureConfig:
     monotonicity: str = "none"
     convexity: str = "none"
     lattice_size: int = 2
-    num_buckets: int = 0
+    num_buckets: Optional[int] = None
     category_order: tuple = ()
     missing_input_value: Optional[float] = None
     unimodality: str = "none"
 
     def __post_init__(self):
+        if self.num_buckets == 0 and self.keypoints is not None:
+            object.__setattr__(self, "num_buckets", None)
+        if self.num_buckets is not None:
+            if isinstance(self.num_buckets, bool) or not isinstance(self.num_buckets, (int, np.integer)) \
+                    or self.num_buckets < 0:
+                raise ValueError(f"num_buckets of {self.name!r} must be an int >= 0 (or None for a "
+                                 f"numeric feature), got {self.num_buckets!r}")
+            if self.keypoints is not None:
+                raise ValueError(f"categorical feature {self.name!r} (num_buckets={self.num_buckets}) "
+                                 "takes no keypoints")
+            object.__setattr__(self, "num_buckets", int(self.num_buckets))
         _check(f"monotonicity of {self.name!r}", self.monotonicity, _MONOTONICITIES)
         _check(f"convexity of {self.name!r}", self.convexity, _CONVEXITIES)
         _check(f"unimodality of {self.name!r}", self.unimodality, _UNIMODALITIES)
@@ -96,7 +111,7 @@ class FeatureConfig:
         else:
             if self.category_order:
                 raise ValueError(f"category_order of {self.name!r} needs a categorical feature "
-                                 "(num_buckets > 0); use monotonicity for a numeric feature")
+                                 "(num_buckets given); use monotonicity for a numeric feature")
             object.__setattr__(self, "keypoints", self._checked_keypoints())
         if self.unimodality != "none":
             for argument in ("monotonicity", "convexity"):
@@ -129,7 +144,7 @@ class FeatureConfig:
 
     @property
     def is_categorical(self):
-        return self.num_buckets > 0
+        return self.num_buckets is not None
 
     @property
     def is_monotone(self):

@@ -10,7 +10,7 @@ model.
 The rules (``n`` rows of ``d`` columns):
 
 - ``num_keypoints`` (None): ``clip(round(2 n^(1/3)), 10, 40)``, the Rice rule
-  (see `_keypoints.default_num_keypoints`), for models with lattices; a dict
+  (see `tf_lattice.models.keypoints.default_num_keypoints`), for models with lattices; a dict
   keeps its counts and gives the omitted columns the automatic count.
   Calibrated linear models take at most ``1 + floor(n / (10 d))`` keypoints
   (`linear_num_keypoints`, `ROWS_PER_PARAMETER` = 10), and at least 2:
@@ -102,7 +102,7 @@ import math
 
 import numpy as np
 
-from tf_lattice.estimators._keypoints import default_num_keypoints
+from tf_lattice.models.keypoints import default_num_keypoints
 from tf_lattice.estimators._training import resolve_schedule
 
 #: Model kinds: calibrated linear, one lattice, a lattice ensemble, a deep lattice network.
@@ -179,7 +179,7 @@ def default_num_lattices(num_rows, num_features, rank):
 def linear_num_keypoints(num_rows, num_features):
     """The automatic keypoint count of calibrated linear models:
     ``clip(1 + floor(n / (10 d)), 2, rice(n))`` with ``rice(n)`` the count of
-    `_keypoints.default_num_keypoints`, so that the ``d (K - 1)`` calibrator
+    `tf_lattice.models.keypoints.default_num_keypoints`, so that the ``d (K - 1)`` calibrator
     slopes are at most ``n / ROWS_PER_PARAMETER`` (see the module docstring).
     """
     budget = 1 + int(num_rows) // (ROWS_PER_PARAMETER * max(1, int(num_features)))

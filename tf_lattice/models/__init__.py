@@ -15,5 +15,6 @@ from tf_lattice.models.configs import FeatureConfig
 from tf_lattice.models.crystals import crystals_structure
 from tf_lattice.models.crystals import pairwise_interactions
 from tf_lattice.models.deep_lattice_network import deep_lattice_network
+from tf_lattice.models.keypoints import default_num_keypoints
 from tf_lattice.models.keypoints import keypoints_from_quantiles
 from tf_lattice.models.keypoints import refine_keypoints

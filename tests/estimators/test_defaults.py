@@ -9,7 +9,7 @@ import pytest
 from tf_lattice import estimators
 from tf_lattice.estimators import _defaults
 from tf_lattice.estimators._defaults import resolve_defaults
-from tf_lattice.estimators._keypoints import default_num_keypoints
+from tf_lattice.models import default_num_keypoints
 from tf_lattice.estimators._training import resolve_schedule
 
 OPEN = estimators.CalibratedLatticeEnsembleRegressor().get_params()

@@ -14,7 +14,7 @@ The rules (``n`` rows of ``d`` columns):
   kind; a dict keeps its counts and gives the omitted columns the automatic
   count. ``rice(n) = clip(round(2 n^(1/3)), 10, 40)`` is the Rice rule for
   the number of histogram bins of ``n`` values (see
-  `_keypoints.default_num_keypoints`): more data supports a finer
+  `tf_lattice.models.keypoints.default_num_keypoints`): more data supports a finer
   calibrator, up to 40 keypoints, where UCI Adult stops improving. The row
   budget: a calibrator of ``K`` keypoints has ``K - 1`` free slopes, and the
   rule of ten rows per parameter (the "one in ten" rule of regression
@@ -108,7 +108,7 @@ import math
 
 import numpy as np
 
-from tf_lattice.estimators._keypoints import default_num_keypoints
+from tf_lattice.models.keypoints import default_num_keypoints
 from tf_lattice.estimators._training import resolve_schedule
 
 #: Model kinds: calibrated linear, one lattice, a lattice ensemble, a deep lattice network.
@@ -185,7 +185,7 @@ def default_num_lattices(num_rows, num_features, rank):
 def automatic_num_keypoints(num_rows, num_features):
     """The automatic keypoint count of every model kind:
     ``clip(1 + floor(n / (10 d)), 2, rice(n))`` with ``rice(n)`` the count of
-    `_keypoints.default_num_keypoints`, so that the ``d (K - 1)`` calibrator
+    `tf_lattice.models.keypoints.default_num_keypoints`, so that the ``d (K - 1)`` calibrator
     slopes are at most ``n / ROWS_PER_PARAMETER`` (see the module docstring).
     """
     budget = 1 + int(num_rows) // (ROWS_PER_PARAMETER * max(1, int(num_features)))

@@ -125,10 +125,12 @@ class CalibratedLatticeEnsembleConfig:
     """Calibrators followed by the mean of several small lattices.
 
     Attributes:
-      ensemble: how features are assigned to lattices: ``"random"`` (seeded,
-        balanced), ``"crystals"`` (features that interact in a short pre-fit
-        share lattices; the builder needs data) or ``"rtl"`` (one
-        :class:`tf_lattice.layers.RTL` layer over shared calibrators).
+      ensemble: how features are assigned to lattices (one meaning each, see
+        :mod:`tf_lattice.models.ensembles`): ``"random"`` (every feature
+        once, the other slots uniform; seeded), ``"rtl"`` (balanced random
+        tiny lattices; seeded) or ``"crystals"`` (features that interact,
+        measured by binned target means, share lattices; the builder needs
+        data).
       lattices: explicit lattices as tuples of feature names (overrides
         ``ensemble``).
     """

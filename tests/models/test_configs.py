@@ -84,9 +84,6 @@ def test_category_order_is_the_one_name_of_the_categorical_order():
      'initial_output of CalibratedLatticeEnsembleConfig sets the bias of combination="linear"'),
     (models.CalibratedLatticeEnsembleConfig, dict(monotonic_dominances=(("a", "g"),)),
      "monotonic_dominances .* need explicit lattices"),
-    (models.CalibratedLatticeEnsembleConfig,
-     dict(ensemble="rtl", edgeworth_trusts=(("a", "e", "increasing"),)),
-     'ensemble="rtl" takes no edgeworth_trusts'),
     (models.CalibratedLatticeEnsembleConfig, dict(combination="sum"), "combination must be one of"),
 ])
 def test_model_configs_refuse_contradictions(config, arguments, message):

@@ -2,13 +2,11 @@
 
 import math
 
-import numpy as np
-
 from tf_lattice.estimators import _model_configs
-from tf_lattice.estimators._ensembles import rtl_subsets
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
-from tf_lattice.estimators.calibrated_lattice_ensemble import _EnsembleParams
+from tf_lattice.estimators.calibrated_lattice_ensemble import _EnsembleParams, structure_seed
 from tf_lattice.models import _stacked_ensembles
+from tf_lattice.models.ensembles import rtl_structure
 
 
 class _DeepLatticeNetwork(_EnsembleParams):
@@ -39,8 +37,8 @@ class _DeepLatticeNetwork(_EnsembleParams):
         width = len(subsets)
         second_rank = min(rank, width)
         second_count = max(1, math.ceil(width / max(1, second_rank)))
-        rng = np.random.default_rng(seed + 1)
-        second = rtl_subsets(width, second_count, second_rank, rng)
+        second = [list(subset) for subset in
+                  rtl_structure(width, second_count, second_rank, structure_seed(seed + 1))]
         self.second_lattices_ = second
         config = _model_configs.model_config(
             "ensemble", specs, constraints, lattices=subsets,

@@ -29,9 +29,8 @@ import keras
 import numpy as np
 
 from tf_lattice import layers
-from tf_lattice.layers.rtl import random_lattice_structure
 from tf_lattice.models import _calibration
-from tf_lattice.models import crystals
+from tf_lattice.models import ensembles
 from tf_lattice.models import fused
 
 
@@ -137,32 +136,37 @@ def calibrated_lattice(config, encoded=False):
     return keras.Model(inputs, lattice(calibrated), name="calibrated_lattice")
 
 
-def ensemble_structure(config, x=None, y=None, prefit_epochs=5):
+def ensemble_structure(config, x=None, y=None):
     """The feature indices of each lattice of an ensemble config.
+
+    Explicit ``config.lattices`` are used as given; otherwise the strategy
+    ``config.ensemble`` (seeded by ``config.seed``) of
+    :mod:`tf_lattice.models.ensembles` chooses them.
 
     Args:
       config: a :class:`CalibratedLatticeEnsembleConfig`.
-      x, y: training data (dict of feature arrays, targets); needed for
-        ``ensemble="crystals"``.
-      prefit_epochs: epochs of the crystals pre-fit.
+      x, y: training data (dict of feature arrays ``[n]`` or ``[n, 1]``,
+        targets ``[n]`` or ``[n, k]``); needed for ``ensemble="crystals"``,
+        which measures feature interactions by binned target means
+        (:func:`tf_lattice.models.ensembles.interaction_strengths`).
 
     Returns:
       A list of sorted tuples of feature indices.
 
     Raises:
-      ValueError: crystals without data.
+      ValueError: crystals without data, or ``x`` without a feature.
     """
     if config.lattices is not None:
         index = {f.name: i for i, f in enumerate(config.features)}
         return [tuple(sorted(index[name] for name in lattice)) for lattice in config.lattices]
-    if config.ensemble == "crystals":
-        if x is None or y is None:
-            raise ValueError('ensemble="crystals" needs training data: pass x and y to the builder')
-        interactions = crystals.pairwise_interactions(
-            config.features, x, y, epochs=prefit_epochs, seed=config.seed,
-            implementation=config.implementation)
-        return crystals.crystals_structure(interactions, config.num_lattices, config.lattice_rank)
-    return random_lattice_structure(len(config.features), config.num_lattices, config.lattice_rank, config.seed)
+    matrix = None
+    if x is not None:
+        missing = [f.name for f in config.features if f.name not in x]
+        if missing:
+            raise ValueError(f"x has no values for the features {missing}")
+        matrix = np.column_stack([np.asarray(x[f.name], np.float64).reshape(-1) for f in config.features])
+    return ensembles.lattice_structure(config.ensemble, len(config.features), config.num_lattices,
+                                       config.lattice_rank, seed=config.seed, x=matrix, y=y)
 
 
 def combine(lattice_outputs, num_lattices, config):
@@ -175,34 +179,30 @@ def combine(lattice_outputs, num_lattices, config):
         implementation=config.implementation, name="combine")(lattice_outputs)
 
 
-def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5, encoded=False):
+def calibrated_lattice_ensemble(config, x=None, y=None, encoded=False):
     """Calibrators, then several small lattices, averaged or linearly combined.
 
     Every feature has one calibrator unit to ``[0, lattice_size - 1]``,
-    shared by the lattices that read it. With ``ensemble="random"`` /
-    ``"crystals"`` (or explicit ``lattices``) the lattices of equal sizes and
-    constraint pattern are one multi-unit Lattice layer
+    shared by the lattices that read it. The lattices (chosen by
+    :func:`ensemble_structure`, whatever the ``ensemble`` strategy) of equal
+    sizes and constraint pattern are one multi-unit Lattice layer
     (:func:`tf_lattice.models.fused.lattice_ensemble`). With
     ``combination="average"`` each lattice has ``units`` outputs and the
     model returns the mean over the lattices of each unit; with
     ``combination="linear"`` each lattice has one output and the increasing
     linear layer of :func:`combine` maps them to the `(batch, units)`
-    scores. With ``ensemble="rtl"`` the calibrated features feed one
-    :class:`tf_lattice.layers.RTL` layer.
+    scores.
 
     Args:
       config: a :class:`CalibratedLatticeEnsembleConfig`.
-      x, y: training data for the crystals pre-fit (ignored otherwise).
-      prefit_epochs: epochs of the crystals pre-fit.
+      x, y: training data for ``ensemble="crystals"`` (ignored otherwise).
       encoded: read the encoded `(batch, d)` matrix instead of a dict.
 
     Returns:
       A ``keras.Model``.
     """
     inputs, matrix = _inputs(config, encoded)
-    if config.ensemble == "rtl" and config.lattices is None:
-        return _rtl_ensemble(config, inputs, matrix)
-    structure = [list(lattice) for lattice in ensemble_structure(config, x, y, prefit_epochs)]
+    structure = [list(lattice) for lattice in ensemble_structure(config, x, y)]
     calibrated = _calibrated(config, matrix, _lattice_bounds(config.features))
     linear = config.combination == "linear"
     output = fused.lattice_ensemble(
@@ -219,33 +219,6 @@ def calibrated_lattice_ensemble(config, x=None, y=None, prefit_epochs=5, encoded
         by_lattice = keras.layers.Reshape((len(structure), config.units), name="lattice_grid")(output)
         output = keras.layers.GlobalAveragePooling1D(name="average")(by_lattice)
     return keras.Model(inputs, output, name="calibrated_lattice_ensemble")
-
-
-def _rtl_ensemble(config, inputs, matrix):
-    sizes = {f.lattice_size for f in config.features}
-    if len(sizes) != 1:
-        raise ValueError(f'ensemble="rtl" needs one lattice_size for every feature, got {sorted(sizes)}')
-    size = sizes.pop()
-    calibrated = _calibrated(config, matrix, (0.0, size - 1.0))
-    monotonicities, _ = fused.lattice_directions(_constraints(config))
-    rtl = layers.RTL(
-        config.num_lattices, config.lattice_rank, lattice_size=size, monotonicities=monotonicities,
-        output_min=config.output_min, output_max=config.output_max, interpolation=config.interpolation,
-        random_seed=config.seed, average_outputs=config.units == 1, implementation=config.implementation,
-        name="rtl")
-    output = rtl(calibrated)
-    if config.units > 1:
-        # One score per unit: a monotone average-like combination of the lattices.
-        rtl_outputs = [m for m in _rtl_output_monotonicities(rtl, len(config.features), size)]
-        output = layers.Linear(config.num_lattices, units=config.units, monotonicities=rtl_outputs,
-                               implementation=config.implementation, name="combination")(output)
-    return keras.Model(inputs, output, name="calibrated_lattice_ensemble")
-
-
-def _rtl_output_monotonicities(rtl, num_inputs, size):
-    if not rtl.built:
-        rtl.build((None, num_inputs))
-    return rtl.output_monotonicities
 
 
 def feature_arrays(x):

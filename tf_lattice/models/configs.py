@@ -23,11 +23,12 @@ from typing import Optional
 
 import numpy as np
 
+from tf_lattice.models.ensembles import ENSEMBLES
+
 _MONOTONICITIES = ("none", "increasing", "decreasing")
 _CONVEXITIES = ("none", "convex", "concave")
 _UNIMODALITIES = ("none", "valley", "peak")
 _TRUST_DIRECTIONS = ("increasing", "decreasing")
-_ENSEMBLES = ("random", "crystals", "rtl")
 _INTERPOLATIONS = ("hypercube", "simplex")
 _IMPLEMENTATIONS = ("kernel", "portable")
 _COMBINATIONS = ("average", "linear")
@@ -344,10 +345,12 @@ class CalibratedLatticeEnsembleConfig:
     """Calibrators followed by several small lattices, combined.
 
     Attributes:
-      ensemble: how features are assigned to lattices: ``"random"`` (seeded,
-        balanced), ``"crystals"`` (features that interact in a short pre-fit
-        share lattices; the builder needs data) or ``"rtl"`` (one
-        :class:`tf_lattice.layers.RTL` layer over shared calibrators).
+      ensemble: how features are assigned to lattices (one meaning each, see
+        :mod:`tf_lattice.models.ensembles`): ``"random"`` (every feature
+        once, the other slots uniform; seeded), ``"rtl"`` (balanced random
+        tiny lattices; seeded) or ``"crystals"`` (features that interact,
+        measured by binned target means, share lattices; the builder needs
+        data).
       lattices: explicit lattices as tuples of feature names (overrides
         ``ensemble``).
       combination: ``"average"``: each lattice has ``units`` outputs and the
@@ -363,7 +366,7 @@ class CalibratedLatticeEnsembleConfig:
         both features. A dominance needs explicit ``lattices`` and holds on
         the output when every lattice reading the weak feature reads the
         dominant one too (a lattice reading the weak feature alone adds to
-        its effect only); ``ensemble="rtl"`` takes no trust.
+        its effect only).
       Other attributes: as in :class:`CalibratedLatticeConfig`.
     """
 
@@ -393,7 +396,7 @@ class CalibratedLatticeEnsembleConfig:
 
     def __post_init__(self):
         _check_model(self, _CALIBRATION_REGULARIZERS + _LATTICE_REGULARIZERS + ("l2",))
-        _check("ensemble", self.ensemble, _ENSEMBLES)
+        _check("ensemble", self.ensemble, ENSEMBLES)
         _check("combination", self.combination, _COMBINATIONS)
         _check("lattice_initializer", self.lattice_initializer, _LATTICE_INITIALIZERS)
         _refuse_unimodality(self, "a sum of lattices with valleys at different places has "
@@ -416,13 +419,6 @@ class CalibratedLatticeEnsembleConfig:
             raise ValueError(f"monotonic_dominances {self.monotonic_dominances[0]!r} need explicit "
                              f"lattices (ensemble={self.ensemble!r} may put the weak feature in a "
                              "lattice without the dominant one)")
-        elif self.ensemble == "rtl":
-            if self.edgeworth_trusts or self.trapezoid_trusts:
-                raise ValueError('ensemble="rtl" takes no edgeworth_trusts or trapezoid_trusts: '
-                                 'pass explicit lattices or use ensemble="random"')
-            if self.combination != "average":
-                raise ValueError('ensemble="rtl" combines its lattices itself: it takes '
-                                 'combination="average" only')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -586,3 +586,16 @@ def test_a_real_process_prints_only_the_error_line(regression_model, tmp_path):
     assert result.stderr.strip().splitlines() == [
         line for line in result.stderr.strip().splitlines() if line.startswith("tf-lattice")]
     _one_error_line(result.stderr, corrupt)
+
+
+def test_the_command_line_offers_the_library_vocabularies():
+    """The parser keeps its choice lists as literals (``--help`` loads no
+    TensorFlow); they must be the library's own."""
+    from tf_lattice.estimators import _defaults
+    from tf_lattice.layers import _common
+    from tf_lattice.models import ensembles
+
+    assert set(cli.ENSEMBLES) == set(ensembles.ENSEMBLES)
+    assert cli.MODELS == _defaults.MODELS
+    assert cli.IMPLEMENTATIONS == _common.IMPLEMENTATIONS
+    assert set(cli.TASKS) == {"auto", *_defaults.TASKS}

@@ -46,7 +46,7 @@ EXIT_USAGE = 2
 
 MODELS = ("linear", "lattice", "ensemble", "dln")
 TASKS = ("auto", "classification", "regression")
-ENSEMBLES = ("random", "rtl", "crystals")
+ENSEMBLES = ("random", "rtl", "crystals")  # tf_lattice.models.ensembles.ENSEMBLES (tested)
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
 IMPLEMENTATIONS = ("kernel", "portable")
 _MODEL_CLASSES = {

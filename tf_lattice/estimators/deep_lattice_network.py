@@ -21,7 +21,7 @@ output. Trust, dominance and unimodality constraints are not kept by the
 embedding (which mixes columns with weights of its own) and are refused.
 """
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _check_number
 from tf_lattice.estimators._limits import check_lattices
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
@@ -118,8 +118,10 @@ class _DeepLatticeNetwork(CalibratedEstimatorBase):
                          "num_lattices": len(subsets), "lattice_rank": len(subsets[0]),
                          "lattices": [[int(k) for k in subset] for subset in subsets]}
                         for flags, subsets in structure]
-        settings = self._network_settings(units, blocks[0].lattice_rank, initial_output)
-        return lambda: _network.deep_lattice_network(specs, constraints, settings, blocks, seed)
+        config = _model_configs.model_config(
+            "dln", specs, constraints, blocks=blocks, seed=seed,
+            **self._model_settings(units, blocks[0].lattice_rank, initial_output))
+        return lambda: _model_configs.build(config)
 
     def _check_model_size(self, units):
         size = int(self.lattice_size)

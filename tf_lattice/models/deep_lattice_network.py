@@ -170,24 +170,62 @@ def deep_lattice_core(signals, monotone, blocks, *, units=1, seed=0, input_range
         implementation=implementation, name="output_linear")(signals)
 
 
-def deep_lattice_network(config):
+def _regularizer(terms):
+    terms = [term for term in terms if term[2] > 0]
+    return terms or None
+
+
+def deep_lattice_network(config, encoded=False):
     """Builds a deep lattice network with ``len(config.layers)`` blocks.
 
-    Each feature has its own calibrator onto ``[0, 1]`` (a NaN input
-    propagates unless the feature's ``missing_input_value`` marks it); the
-    blocks and output layer are :func:`deep_lattice_core`'s.
+    The features are calibrated onto ``[0, 1]``, then the blocks and output
+    layer of :func:`deep_lattice_core` follow; the network is increasing in
+    the calibrated value of every shaped feature
+    (:attr:`~tf_lattice.models.FeatureConfig.shaped`).
+
+    - ``encoded=False``: the model reads a dict ``{name: [batch, 1]}`` and
+      each feature has a calibrator of its own (a NaN input propagates unless
+      the feature's ``missing_input_value`` marks it).
+    - ``encoded=True``: the model reads the encoded `(batch, d)` matrix (one
+      input ``"features"``, see :mod:`tf_lattice.models.builders`) through
+      the fused calibrators of :func:`tf_lattice.models.fused.calibrated_features`
+      (a learned output for NaN, categorical features with their category
+      order), the estimators' model.
+
+    The feature calibrators take the config's calibrator regularizers (and
+    the categorical ones its l2), the lattices its lattice regularizers, the
+    output layer its l2 and ``initial_output`` as bias; the embedding
+    (L1-normalized) and its calibrators (on a fixed grid) take none.
 
     Args:
       config: a :class:`DeepLatticeNetworkConfig`.
+      encoded: read the encoded matrix instead of a dict.
 
     Returns:
-      A ``keras.Model`` from a dict of ``[batch, 1]`` features to ``[batch, units]``.
+      A ``keras.Model`` to ``[batch, units]``.
     """
-    inputs = _calibration.feature_inputs(config.features)
-    signals = keras.layers.Concatenate()([
-        _calibration.calibrator(f, 1, 0.0, 1.0, config.implementation)(inputs[f.name])
-        for f in config.features])
-    output = deep_lattice_core(signals, [f.is_monotone for f in config.features], config.layers,
-                               units=config.units, seed=config.seed,
-                               implementation=config.implementation)
+    l2 = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    if encoded:
+        inputs = signals = _calibration.matrix_input(config.features)
+        signals = _calibration.calibrated(
+            config.features, inputs, (0.0, 1.0), config.implementation,
+            calibration_regularizer=_regularizer(
+                [(name, 0.0, getattr(config, f"calibration_{name}"))
+                 for name in ("laplacian", "hessian", "wrinkle")]),
+            categorical_regularizer=l2)
+    else:
+        inputs = _calibration.feature_inputs(config.features)
+        signals = keras.layers.Concatenate()([
+            _calibration.calibrator(f, 1, 0.0, 1.0, config.implementation)(inputs[f.name])
+            for f in config.features])
+    bias = "zeros"
+    if config.initial_output is not None:
+        values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
+        bias = keras.initializers.Constant([float(v) for v in values])
+    output = deep_lattice_core(
+        signals, [f.shaped for f in config.features], config.layers, units=config.units,
+        seed=config.seed, interpolation=config.interpolation,
+        lattice_regularizer=_regularizer([("laplacian", 0.0, config.lattice_laplacian),
+                                          ("torsion", 0.0, config.lattice_torsion)]),
+        output_regularizer=l2, bias_initializer=bias, implementation=config.implementation)
     return keras.Model(inputs, output, name="deep_lattice_network")

@@ -63,7 +63,8 @@ def _segment_after(value, dtype):
     above = float(np.asarray(value + 1.0, dtype))
     if above > value and np.isfinite(above):
         return np.array([value, above])
-    above = float(np.nextafter(np.asarray(value, dtype), np.asarray(np.inf, dtype)))
+    with np.errstate(over="ignore"):  # the largest finite value has nothing above it
+        above = float(np.nextafter(np.asarray(value, dtype), np.asarray(np.inf, dtype)))
     if np.isfinite(above):
         return np.array([value, above])
     below = float(np.nextafter(np.asarray(value, dtype), np.asarray(-np.inf, dtype)))

@@ -106,7 +106,7 @@ def test_a_constraint_declared_twice_is_one_constraint():
                            monotonicities=["decreasing", "none", "none"],
                            unimodalities=["none", "none", "peak"],
                            joint_monotonicities=[(0, 2), (0, 2)])
-    assert layer.constraint_spec.joint_monotonicities == ((0, 2),)
+    assert layer.spec.joint_monotonicities == ((0, 2),)
     layer.build((None, 3))
     layer.kernel.assign(np.random.default_rng(364).normal(size=layer.kernel.shape).astype("float32"))
     layer.finalize_constraints()

@@ -92,12 +92,12 @@ _MAX_NUDGES = 4
 tf.no_gradient("TfLattice>LatticeProjection")
 
 
-def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalities=None,
+def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimodalities=None,
                        edgeworth_trusts=None, trapezoid_trusts=None,
                        monotonic_dominances=None, range_dominances=None,
                        joint_monotonicities=None, output_min=None, output_max=None,
                        num_iterations=DEFAULT_NUM_ITERATIONS, tolerance=None, exact=False,
-                       implementation="kernel", name=None):
+                       implementation="kernel", name=None, spec=None):
     """Projects lattice parameters onto their shape constraints.
 
     Computes, per unit, a point satisfying every declared constraint exactly
@@ -109,7 +109,7 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
     Args:
       params: float32/float64 tensor ``[units, V]``, ``V = prod(lattice_sizes)``,
         vertices row-major (last dimension fastest).
-      lattice_sizes: list of ints ``>= 2``.
+      lattice_sizes: list of ints ``>= 2`` (or None with ``spec``).
       monotonicities: None or one of "increasing"/"decreasing"/"none" per dimension.
       unimodalities: None or one of "valley"/"peak"/"none" per dimension.
       edgeworth_trusts: list of ``(main_dim, conditional_dim, direction)``,
@@ -126,13 +126,17 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
       exact: solve the projection with cvxpy instead (small lattices; eager).
       implementation: "kernel" (the fused C++/CUDA op) or "portable" (stock TF).
       name: optional name scope.
+      spec: a :class:`tf_lattice.specs.LatticeSpec` in place of
+        ``lattice_sizes`` and the constraint arguments (which then stay
+        unset); layers pass the spec they built once.
 
     Returns:
       Tensor like ``params``: the projected parameters.
 
     Raises:
+      TypeError: both ``spec`` and raw constraint arguments.
       ValueError: for invalid constraints (see
-        :func:`tf_lattice.ops._lattice_constraints.parse_constraints`), a
+        :meth:`tf_lattice.specs.LatticeSpec.parse`), a
         ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
         dtype, a bad ``num_iterations`` or ``implementation``, or a lattice too
         large for the set-up (see
@@ -145,8 +149,9 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
         constraints; only contradictory tables can cause it).
     """
     _common.check_implementation(implementation)
-    constraints = _lattice_constraints.parse_constraints(
-        lattice_sizes, monotonicities=monotonicities, unimodalities=unimodalities,
+    constraints = _lattice_constraints.lattice_spec(
+        "lattice_projection", spec, lattice_sizes, monotonicities=monotonicities,
+        unimodalities=unimodalities,
         edgeworth_trusts=edgeworth_trusts, trapezoid_trusts=trapezoid_trusts,
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,

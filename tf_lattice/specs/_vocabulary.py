@@ -158,8 +158,10 @@ def find_cycle(num_nodes, edges):
 
 def parse_count(value, argument, minimum=1):
     """An int ``>= minimum`` (bools and non-integral numbers are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{argument} must be an int >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{argument} must be an int, at least {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{argument} must be at least {minimum}, got {value!r}")
     return int(value)
 
 
@@ -204,6 +206,13 @@ def parse_bounds(output_min, output_max, finite=False, names=("output_min", "out
             f"infeasible bounds: {names[0]}={low} > {names[1]}={high}, no output can satisfy "
             "both")
     return low, high
+
+
+def is_unset(value):
+    """Whether an optional constraint argument was left out (None, "none" or empty)."""
+    if value is None or (isinstance(value, str) and value == "none"):
+        return True
+    return isinstance(value, (tuple, list)) and len(value) == 0
 
 
 def check_keys(config, known, spec):

@@ -123,7 +123,7 @@ def calibrator(feature, units, output_min, output_max, implementation, name_pref
     if feature.is_categorical:
         return layers.CategoricalCalibration(
             feature.num_buckets, units=units, output_min=output_min, output_max=output_max,
-            monotonicities=feature.category_order, kernel_initializer="constant",
+            category_order=feature.category_order, kernel_initializer="constant",
             implementation=implementation, name=name)
     return layers.PWLCalibration(
         feature.keypoints, units=units, monotonicity=feature.monotonicity, convexity=feature.convexity,

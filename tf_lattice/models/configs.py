@@ -24,11 +24,12 @@ from typing import Optional
 import numpy as np
 
 from tf_lattice.models.ensembles import ENSEMBLES
+from tf_lattice.specs import _vocabulary as vocabulary
 
-_MONOTONICITIES = ("none", "increasing", "decreasing")
-_CONVEXITIES = ("none", "convex", "concave")
-_UNIMODALITIES = ("none", "valley", "peak")
-_TRUST_DIRECTIONS = ("increasing", "decreasing")
+_MONOTONICITIES = tuple(vocabulary.MONOTONICITIES)
+_CONVEXITIES = tuple(vocabulary.CONVEXITIES)
+_UNIMODALITIES = tuple(vocabulary.UNIMODALITIES)
+_TRUST_DIRECTIONS = tuple(vocabulary.TRUST_DIRECTIONS)
 _INTERPOLATIONS = ("hypercube", "simplex")
 _IMPLEMENTATIONS = ("kernel", "portable")
 _COMBINATIONS = ("average", "linear")

@@ -1,14 +1,19 @@
-// Input checks of the lattice projection, shared by the CPU kernel (a loop on
-// the host) and the CUDA kernel (one thread per item, then the first failing
-// item is described on the device and the message written on the host).
-// TF-free: only host_device.h, <cstdint> and lattice_projection.h.
+// Input checks of the lattice projection, shared by the CPU and the GPU
+// kernel. TF-free: only host_device.h, <cstdint> and lattice_projection.h.
+//
+// Both kernels hold the constraint tables in host memory and check them with
+// the same host loop (FindFirstFailure up to kCheckParams), before any
+// projection step reads them; the params, last, are checked where they are:
+// by the same loop on the CPU, one thread per value on the GPU
+// (CheckFails / DescribeFailure). A malformed table or a non-finite value is
+// thus the same InvalidArgument error on every device.
 //
 // Each check covers a list of items and fails for some of them; checks run in
 // the order of ProjectionCheck and the error reported is that of the first
-// failing item of the first failing check, so both devices report the same
-// error. The items of a check read only their own entries of the tables (and
-// offsets already checked by an earlier check), never an index taken from a
-// table, so a check is safe on any input.
+// failing item of the first failing check. The items of a check read only
+// their own entries of the tables (and offsets already checked by an earlier
+// check), never an index taken from a table, so a check is safe on any
+// input.
 #ifndef TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_CHECKS_H_
 #define TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_CHECKS_H_
 
@@ -213,12 +218,12 @@ TF_LATTICE_HOST_DEVICE bool CheckFails(const ProjectionProgram<T>& program, cons
   return DescribeFailure(program, params, check, item, &failure);
 }
 
-// Host loop: the first failing item of the first failing check (true), or
-// false when every input passes.
+// Host loop: the first failing item of the first failing check before
+// end_check (true), or false when every input passes.
 template <typename T>
 bool FindFirstFailure(const ProjectionProgram<T>& program, const T* params, int64_t num_params,
-                      ProjectionCheckFailure* failure) {
-  for (int check = 0; check < kNumProjectionChecks; ++check) {
+                      ProjectionCheckFailure* failure, int end_check = kNumProjectionChecks) {
+  for (int check = 0; check < end_check; ++check) {
     const int64_t items = NumCheckItems(program, check, num_params);
     for (int64_t item = 0; item < items; ++item) {
       if (DescribeFailure(program, params, check, item, failure)) return true;

@@ -529,7 +529,8 @@ def _kernel_inputs(program, bounds, dtype):
     They are created eagerly (``tf.init_scope``) so that one set serves every
     call, eager or inside any ``tf.function``. Under a TF1 graph (an
     Estimator's) ``tf.init_scope`` enters that graph instead: the constants
-    then belong to it and are not kept.
+    then belong to it and are not kept. They live in host memory, where the
+    kernel of every device reads (and checks) them.
     """
     with tf.init_scope():
         eager = tf.executing_eagerly()
@@ -539,7 +540,7 @@ def _kernel_inputs(program, bounds, dtype):
         tables = kernel_tables(program)
         direction, margin = _lattice_constraints.interior_direction(program)
         np_dtype = dtype.as_numpy_dtype
-        with tf.init_scope():
+        with tf.init_scope(), tf.device("/cpu:0"):
             cache[key] = {
                 "chain_index": tf.constant(tables["chain_index"], tf.int64),
                 "chain_families": tf.constant(tables["chain_families"], tf.int64),

@@ -198,6 +198,26 @@ absl::Status CheckFailureStatus(const ProjectionCheckFailure& f,
   }
 }
 
+// The checks of the tables (host memory on both devices): the per-item
+// checks before kCheckParams, then FindOverlappingChains. Both kernels run
+// it before the params check.
+template <typename T>
+absl::Status CheckTables(const ProjectionProgram<T>& program) {
+  ProjectionCheckFailure failure;
+  if (::tf_lattice::FindFirstFailure(program, static_cast<const T*>(nullptr), 0, &failure, 0,
+                                     ::tf_lattice::kCheckParams)) {
+    return CheckFailureStatus(failure, program);
+  }
+  ::tf_lattice::ChainOverlap overlap;
+  if (::tf_lattice::FindOverlappingChains(program, &overlap)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chain_index: vertex ", overlap.vertex, " is in chains ", overlap.first, " and ",
+        overlap.second, " of chain family ", overlap.family,
+        " (the chains of a family must be disjoint and visit a vertex once)"));
+  }
+  return absl::OkStatus();
+}
+
 // The error for the first unit whose projection is not exactly feasible
 // (masks from ProjectBatch), or OK.
 template <typename T>
@@ -315,8 +335,10 @@ class LatticeProjectionCpuOp : public OpKernel {
     const int64_t v = params.dim_size(1);
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
     const T* in = params.flat<T>().data();
+    OP_REQUIRES_OK(context, CheckTables(program));
     ProjectionCheckFailure failure;
-    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure)) {
+    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure,
+                                       ::tf_lattice::kCheckParams)) {
       OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
     }
     Tensor* projected = nullptr;
@@ -395,11 +417,8 @@ class LatticeProjectionGpuOp : public OpKernel {
     const int64_t units = params.dim_size(0);
     // Host pointers for the tables; params stays on the device.
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
+    OP_REQUIRES_OK(context, CheckTables(program));
     ProjectionCheckFailure failure;
-    if (::tf_lattice::FindFirstFailure(program, static_cast<const T*>(nullptr), 0, &failure,
-                                       ::tf_lattice::kCheckParams)) {
-      OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
-    }
     Tensor check_scratch;
     OP_REQUIRES_OK(context,
                    context->allocate_temp(

@@ -60,7 +60,8 @@ TF_LATTICE_HOST_DEVICE int RowSign(const ProjectionProgram<T>& program, const T*
   for (int t = 0; t < kRowTerms; ++t) {
     const int64_t i = program.row_index[r * kRowTerms + t];
     const T c = program.row_coef[r * kRowTerms + t];
-    terms[t] = c == T(0) ? 0.0 : static_cast<double>(c) * static_cast<double>(i == target ? value : x[i]);
+    const T xi = i == target ? value : x[i];
+    terms[t] = c == T(0) ? 0.0 : static_cast<double>(c) * static_cast<double>(xi);
   }
   return ExactSign(terms, kRowTerms);
 }

@@ -37,8 +37,10 @@ namespace tf_lattice {
 // Terms per inequality row (unused terms have coefficient 0).
 constexpr int kRowTerms = 4;
 
-// A compiled constraint program; every pointer is on the device that runs
-// the projection. Tables as produced by lattice_projection.kernel_tables.
+// A compiled constraint program. Tables as produced by
+// lattice_projection.kernel_tables, in host memory for the checks and the
+// Dykstra plan on both devices; the GPU kernel reads a copy whose pointers
+// are on the device (LaunchLatticeProjection).
 template <typename T>
 struct ProjectionProgram {
   int64_t num_vertices;

@@ -139,15 +139,16 @@ int Layouts() {
   std::vector<double> threads(units * n);
   std::vector<uint64_t> thread_masks(units);
   std::vector<double> rows(units * (2 * n + tf_lattice::kPoolReals * plan.max_chain_length));
-  std::vector<int64_t> ends(units * plan.max_chain_length);
+  std::vector<int64_t> ends(units * tf_lattice::kPoolInts * plan.max_chain_length);
   std::vector<double> thresholds(units), changes(units);
   std::vector<char> actives(units);
   std::vector<int> shifts(units);
+  const int64_t ints_per_thread = tf_lattice::kPoolInts * plan.max_chain_length;
   const auto thread_scratch = [&](int64_t u) {
     double* unit_rows = rows.data() + u * (2 * n + tf_lattice::kPoolReals * plan.max_chain_length);
     return tf_lattice::LaneScratch<double>{thresholds.data() + u, changes.data() + u,
                                            actives.data() + u, unit_rows + 2 * n,
-                                           ends.data() + u * plan.max_chain_length};
+                                           ends.data() + u * ints_per_thread};
   };
   // Each phase runs every thread before the next phase starts, so that a
   // thread that touched another's lane would change that thread's result.

@@ -54,7 +54,8 @@ GpuProjectionScratch GpuProjectionScratchSize(const ProjectionProgram<T>& progra
   const int64_t longest = plan.max_chain_length;
   GpuProjectionScratch size;
   size.ints = program.num_chain_values + kRowTerms * program.num_rows + (n + 1) +
-              program.num_rows + static_cast<int64_t>(plan.ints.size()) + units * longest;
+              program.num_rows + static_cast<int64_t>(plan.ints.size()) +
+              units * kPoolInts * longest;
   size.reals = kRowTerms * program.num_rows + static_cast<int64_t>(plan.reals.size()) +
                units * ((plan.num_projections + 3) * n + 2 * n + kPoolReals * longest);
   size.doubles = n;

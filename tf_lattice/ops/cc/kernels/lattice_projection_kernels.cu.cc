@@ -49,7 +49,7 @@ __global__ void LatticeProjectionKernel(const ProjectionProgram<T> program,
     T change[1];
     char active[1];
     const LaneScratch<T> scratch{threshold, change, active, rows + 2 * n,
-                                 unit_ints + u * longest};
+                                 unit_ints + u * kPoolInts * longest};
     const int shift = DownscaleExponent(x0, n);
     T low, high;
     ScaledBounds(program, shift, &low, &high);

@@ -58,20 +58,23 @@ TF_LATTICE_HOST_DEVICE int64_t PoolAdjacentViolators(const T* v, const T* w, int
                                                      T* block_mean, int64_t* block_end) {
   int64_t blocks = 0;
   for (int64_t i = 0; i < size; ++i) {
-    const T weight = w == nullptr ? T(1) : w[i];
+    // The new block, merged with the blocks before it while their mean is
+    // above its mean; then pushed.
     const T value = sign * v[i];
-    block_sum[blocks] = weight * value;
+    T weight = w == nullptr ? T(1) : w[i];
+    T sum = weight * value;
+    T mean = value;  // the mean of one entry is its value
+    while (blocks > 0 && block_mean[blocks - 1] > mean) {
+      --blocks;
+      sum = block_sum[blocks] + sum;
+      weight = block_weight[blocks] + weight;
+      mean = sum / weight;
+    }
+    block_sum[blocks] = sum;
     block_weight[blocks] = weight;
-    block_mean[blocks] = value;  // the mean of one entry is its value
+    block_mean[blocks] = mean;
     block_end[blocks] = i + 1;
     ++blocks;
-    while (blocks > 1 && block_mean[blocks - 2] > block_mean[blocks - 1]) {
-      block_sum[blocks - 2] += block_sum[blocks - 1];
-      block_weight[blocks - 2] += block_weight[blocks - 1];
-      block_mean[blocks - 2] = block_sum[blocks - 2] / block_weight[blocks - 2];
-      block_end[blocks - 2] = block_end[blocks - 1];
-      --blocks;
-    }
   }
   return blocks;
 }

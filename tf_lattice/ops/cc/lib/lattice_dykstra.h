@@ -75,9 +75,11 @@ namespace tf_lattice {
 // Longest chain projected by IsotonicShortChain (its cost grows as
 // length^2, pooling's as length); longer ones are pooled.
 constexpr int kMaxShortChainLength = 8;
-// Reals per chain vertex that LongChainsStep's pooling uses: the chain's
-// values, its Dykstra input and three pooling stacks.
+// Reals per chain vertex that LongChainsStep's pooling uses (the chain's
+// values, its Dykstra input and three pooling stacks), and integers (the
+// pooling's block ends and the chain's offsets in the layout).
 constexpr int kPoolReals = 5;
+constexpr int kPoolInts = 2;
 
 // CPU layout: the `lanes` units of a batch, all in one call.
 struct BatchLanes {
@@ -278,7 +280,7 @@ DykstraPlanTables<T> MakeDykstraPlan(const ProjectionProgram<T>& program) {
 // lane of the call, its stop threshold and last change and whether it still
 // runs; and the pooling buffers of one chain longer than
 // kMaxShortChainLength (kPoolReals * max_chain_length reals,
-// max_chain_length ints).
+// kPoolInts * max_chain_length ints).
 template <typename T>
 struct LaneScratch {
   T* threshold;
@@ -337,17 +339,20 @@ TF_LATTICE_HOST_DEVICE void LongChainsStep(const Layout& layout, const int64_t* 
   T* block_sum = input + length;
   T* block_weight = block_sum + length;
   T* block_mean = block_weight + length;
+  int64_t* block_end = scratch.pool_ends;
+  int64_t* offsets = block_end + length;
   for (int64_t r = 0; r < repeats; ++r) {
+    for (int64_t i = 0; i < length; ++i) offsets[i] = (chain[i] + r * step) * stride;
     for (int64_t w = 0; w < width; ++w) {
-      const int64_t o = layout.Offset(w) + r * step * stride;
+      const int64_t o = layout.Offset(w);
       for (int64_t i = 0; i < length; ++i) {
-        const int64_t at = chain[i] * stride + o;
+        const int64_t at = offsets[i] + o;
         y[i] = x[at] + inc[at];
         input[i] = y[i];
       }
-      IsotonicInPlace(y, length, block_sum, block_weight, block_mean, scratch.pool_ends);
+      IsotonicInPlace(y, length, block_sum, block_weight, block_mean, block_end);
       for (int64_t i = 0; i < length; ++i) {
-        const int64_t at = chain[i] * stride + o;
+        const int64_t at = offsets[i] + o;
         x[at] = y[i];
         inc[at] = input[i] - y[i];
       }
@@ -576,7 +581,7 @@ struct BatchScratch {
         scaled_x0(plan.num_vertices),
         active(lanes),
         holds(lanes),
-        pool_ends(plan.max_chain_length) {}
+        pool_ends(kPoolInts * plan.max_chain_length) {}
   std::vector<T> values, swept, threshold, change, pool, saved, scaled_x0;
   std::vector<char> active, holds;
   std::vector<int64_t> pool_ends;

@@ -5,8 +5,8 @@
 // Math. The program (lattice_projection.h) has P projections, in this order:
 // F chain families (every chain of a family is projected onto non-decreasing
 // values by isotonic regression, isotonic.h), G half-space groups (rows
-// c.x >= 0 with disjoint supports, each projected in closed form
-// x += c max(-c.x, 0) / |c|^2), and the box [low, high] when a bound is
+// c.x >= 0, meant to have disjoint supports, each projected in turn in
+// closed form x += c max(-c.x, 0) / |c|^2), and the box [low, high] when a bound is
 // finite. Dykstra's algorithm keeps one increment inc_p per projection
 // (0 at the start); each cycle runs, for p = 1..P,
 //
@@ -385,7 +385,9 @@ TF_LATTICE_HOST_DEVICE void ChainFamilyStep(const DykstraPlan<T>& plan, const La
   }
 }
 
-// Dykstra step of half-space group g (rows with disjoint supports).
+// Dykstra step of half-space group g: its rows one after another, each by
+// its closed form (a row's increment is kept per vertex, so rows of a group
+// are meant to touch disjoint vertices).
 template <typename T, typename Layout>
 TF_LATTICE_HOST_DEVICE void HalfspaceGroupStep(const DykstraPlan<T>& plan, const Layout& layout,
                                                int64_t g, T* x, T* inc) {

@@ -341,7 +341,7 @@ def tfl_models(num_features):
 def resolved_num_keypoints(num_keypoints, num_rows):
     """The keypoint count our estimator used: its parameter, or the automatic
     count for ``num_rows`` rows when the parameter is None."""
-    from tf_lattice.estimators._keypoints import default_num_keypoints
+    from tf_lattice.models.keypoints import default_num_keypoints
 
     return int(num_keypoints) if num_keypoints is not None else default_num_keypoints(num_rows)
 

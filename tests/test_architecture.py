@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_lattice"
 
 #: Level of each top-level unit of tf_lattice (as in docs/architecture.md).
 LEVELS = {
-    "_native": 0, "_quiet": 0, "ops": 1, "datasets": 1, "constraints": 2, "regularizers": 2, "layers": 3,
+    "_native": 0, "_quiet": 0, "specs": 0, "ops": 1, "datasets": 1, "constraints": 2, "regularizers": 2, "layers": 3,
     "models": 4, "saved_model": 5, "estimators": 6, "distribute": 6, "plotting": 7, "cli": 7,
     "demo": 7, "tf_estimator": 7, "__main__": 8,
 }
@@ -65,3 +65,18 @@ def test_imports_point_down(path):
     upward = sorted({target for target in _imported_units(ast.parse(path.read_text()), unit)
                      if target != unit and LEVELS.get(target, 99) >= LEVELS[unit]})
     assert not upward, f"{path.relative_to(PACKAGE)} (level {LEVELS[unit]}) imports {upward}"
+
+
+SPEC_MODULES = sorted((PACKAGE / "specs").rglob("*.py"))
+#: What the specs may import: the standard library, NumPy and themselves.
+SPEC_IMPORTS = {"dataclasses", "math", "numbers", "numpy", "tf_lattice"}
+
+
+@pytest.mark.parametrize("path", SPEC_MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_specs_import_nothing_from_tensorflow(path):
+    tree = ast.parse(path.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    assert imported <= SPEC_IMPORTS, sorted(imported - SPEC_IMPORTS)

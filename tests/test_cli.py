@@ -168,6 +168,22 @@ def test_model_choice_picks_the_estimator(tmp_path, model, expected):
     assert cli.main(["certify", str(out)]) == 0
 
 
+def test_deep_lattice_network_options_reach_the_estimator(tmp_path):
+    from tf_lattice.estimators import DeepLatticeNetworkRegressor
+
+    data = tmp_path / "train.csv"
+    _regression_frame(40).drop(columns=["kind"]).to_csv(data, index=False)
+    out = tmp_path / "m.keras"
+    code = cli.main(_fit_args(data, out, "--target", "y", "--task", "regression",
+                              "--increasing", "a", "--model", "dln", "--num-layers", "2",
+                              "--monotone-dims", "3", "--free-dims", "2", "--num-lattices", "4"))
+    assert code == 0
+    estimator = DeepLatticeNetworkRegressor.load(out)
+    assert (estimator.num_layers, estimator.monotone_dims, estimator.free_dims) == (2, 3, 2)
+    assert [block["num_lattices"] for block in estimator.layers_] == [4, 4]
+    assert estimator.layers_[0]["monotone_dims"] == 3 and estimator.layers_[0]["free_dims"] == 2
+
+
 def test_concave_and_task_override(tmp_path):
     from tf_lattice.estimators import CalibratedLinearClassifier
 
@@ -452,11 +468,15 @@ def test_defaults_mirror_the_estimators():
 
     from tf_lattice import estimators
 
-    signatures = [inspect.signature(cls).parameters for cls in (
-        estimators.CalibratedLatticeEnsembleRegressor, estimators.DeepLatticeNetworkClassifier)]
+    signatures = {kind: inspect.signature(cls).parameters for kind, cls in (
+        ("ensemble", estimators.CalibratedLatticeEnsembleRegressor),
+        ("dln", estimators.DeepLatticeNetworkClassifier))}
     for name, value in cli.ESTIMATOR_DEFAULTS.items():
-        for parameters in signatures:
-            assert parameters[name].default == value, name
+        kinds = cli.MODEL_OPTIONS.get(name, tuple(signatures))
+        for kind in kinds:
+            assert signatures[kind][name].default == value, name
+        for kind in set(signatures) - set(kinds):
+            assert name not in signatures[kind], (name, kind)
     base = inspect.signature(estimators.CalibratedLinearRegressor).parameters
     shared = set(base) - {"monotonicity", "convexity", "unimodality", "trust", "dominance",
                           "category_order", "verbose", "distribute_strategy"}
@@ -566,3 +586,16 @@ def test_a_real_process_prints_only_the_error_line(regression_model, tmp_path):
     assert result.stderr.strip().splitlines() == [
         line for line in result.stderr.strip().splitlines() if line.startswith("tf-lattice")]
     _one_error_line(result.stderr, corrupt)
+
+
+def test_the_command_line_offers_the_library_vocabularies():
+    """The parser keeps its choice lists as literals (``--help`` loads no
+    TensorFlow); they must be the library's own."""
+    from tf_lattice.estimators import _defaults
+    from tf_lattice.layers import _common
+    from tf_lattice.models import ensembles
+
+    assert set(cli.ENSEMBLES) == set(ensembles.ENSEMBLES)
+    assert cli.MODELS == _defaults.MODELS
+    assert cli.IMPLEMENTATIONS == _common.IMPLEMENTATIONS
+    assert set(cli.TASKS) == {"auto", *_defaults.TASKS}

@@ -30,7 +30,7 @@ def _model(implementation="kernel"):
     features = (
         models.FeatureConfig("a", keypoints=np.linspace(0, 1, 5), monotonicity="increasing", lattice_size=3),
         models.FeatureConfig("b", keypoints=np.linspace(0, 1, 4), monotonicity="decreasing"),
-        models.FeatureConfig("c", num_buckets=3, category_pairs=((0, 2),)),
+        models.FeatureConfig("c", num_buckets=3, category_order=((0, 2),)),
     )
     return models.calibrated_lattice(models.CalibratedLatticeConfig(features, implementation=implementation))
 

@@ -15,7 +15,7 @@ _quiet.install()
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "ops", "regularizers", "constraints", "layers", "models", "estimators",
+    "specs", "ops", "regularizers", "constraints", "layers", "models", "estimators",
     "datasets", "plotting", "distribute", "saved_model",
 )
 

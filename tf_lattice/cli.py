@@ -46,7 +46,7 @@ EXIT_USAGE = 2
 
 MODELS = ("linear", "lattice", "ensemble", "dln")
 TASKS = ("auto", "classification", "regression")
-ENSEMBLES = ("random", "rtl", "crystals")
+ENSEMBLES = ("random", "rtl", "crystals")  # tf_lattice.models.ensembles.ENSEMBLES (tested)
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
 IMPLEMENTATIONS = ("kernel", "portable")
 _MODEL_CLASSES = {
@@ -73,7 +73,11 @@ ESTIMATOR_DEFAULTS = {
     "batch_size": None, "learning_rate": 0.01, "validation_fraction": 0.1,
     "early_stopping": "auto", "random_state": None, "implementation": "kernel",
     "num_lattices": None, "lattice_rank": None, "ensemble": "rtl", "categorical_features": None,
+    "num_layers": None, "monotone_dims": None, "free_dims": None,
 }
+#: Options of one model kind only.
+MODEL_OPTIONS = {"ensemble": ("ensemble",), "num_layers": ("dln",), "monotone_dims": ("dln",),
+                 "free_dims": ("dln",)}
 
 
 class UsageError(Exception):
@@ -325,10 +329,11 @@ def _estimator_params(args, frame, task):
         category_order=order or None,
         verbose=0 if args.quiet else 2,
         **{name: getattr(args, name) for name in ESTIMATOR_DEFAULTS
-           if name not in ("num_lattices", "lattice_rank", "ensemble")})
+           if name not in ("num_lattices", "lattice_rank") and name not in MODEL_OPTIONS})
     if args.model in ("ensemble", "dln"):
-        params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank,
-                      ensemble=args.ensemble)
+        params.update(num_lattices=args.num_lattices, lattice_rank=args.lattice_rank)
+    params.update({name: getattr(args, name) for name, kinds in MODEL_OPTIONS.items()
+                   if args.model in kinds})
     if args.class_weight is not None:
         if task != "classification":
             raise UsageError(f"--class-weight {args.class_weight} weighs classes: it needs a "
@@ -668,12 +673,22 @@ def _add_fit_options(fit):
     model.add_argument("--interpolation", choices=INTERPOLATIONS, default=d["interpolation"],
                        help="lattice interpolation (auto: simplex beyond 6 dimensions)")
     model.add_argument("--num-lattices", type=int, default=d["num_lattices"],
-                       help="ensemble/dln: lattices (default: automatic, each column in "
-                            "about 3 lattices below 5,000 rows, 6 from there on)")
+                       help="ensemble/dln: lattices (dln: per block; default: automatic, each "
+                            "column (dln: embedding output) in about 3 lattices below 5,000 "
+                            "rows, 6 from there on)")
     model.add_argument("--lattice-rank", type=int, default=d["lattice_rank"],
-                       help="ensemble/dln: features per lattice (default: automatic, min(3, d))")
+                       help="ensemble/dln: features (dln: embedding outputs) per lattice "
+                            "(default: automatic, at most 3)")
     model.add_argument("--ensemble", choices=ENSEMBLES, default=d["ensemble"],
-                       help="ensemble/dln: how lattices pick their features")
+                       help="ensemble: how lattices pick their features")
+    model.add_argument("--num-layers", type=int, default=d["num_layers"],
+                       help="dln: blocks of embedding, calibrators and lattices (default: 1)")
+    model.add_argument("--monotone-dims", type=int, default=d["monotone_dims"],
+                       help="dln: embedding outputs monotone in the shaped columns, per block "
+                            "(default: automatic, at most 6)")
+    model.add_argument("--free-dims", type=int, default=d["free_dims"],
+                       help="dln: embedding outputs of the unconstrained columns, per block "
+                            "(default: automatic, at most 4)")
     model.add_argument("--implementation", choices=IMPLEMENTATIONS, default=d["implementation"],
                        help="compiled kernels, or portable stock TensorFlow ops")
     regularization = fit.add_argument_group("regularization")

@@ -515,11 +515,12 @@ ENSEMBLES = [
     big (`2^d` vertices). Ensembles of small lattices share the calibrators
     and combine lattices over subsets of features:
 
-    * `ensemble="random"`: each lattice picks its features at random;
+    * `ensemble="random"`: every feature goes to one lattice at random, and
+      the other slots are filled with features drawn at random;
     * `ensemble="rtl"`: random tiny lattices, balanced so every feature is
       used about equally often;
-    * `ensemble="crystals"`: features that interact strongly (measured by a
-      quick pairwise fit) share lattices.
+    * `ensemble="crystals"`: features that interact strongly (measured by
+      binned means of the target over pairs of features) share lattices.
 
     We compare them with scikit-learn's `HistGradientBoostingClassifier`
     under the same monotonicity constraints (`monotonic_cst`) on the Adult

@@ -115,6 +115,9 @@ def test_pairs_split_across_lattices_do_not_certify_a_dominance(monkeypatch):
     from tf_lattice.estimators import calibrated_lattice_ensemble
     monkeypatch.setattr(calibrated_lattice_ensemble, "close_under_dominance",
                         lambda subsets, dominances: subsets)
+    # Lattices over (b, d), (b, d), (b, c): the dominant column a in none.
+    monkeypatch.setattr(calibrated_lattice_ensemble, "lattice_structure",
+                        lambda *args, **kwargs: [(1, 3), (1, 3), (1, 2)])
     frame = _frame(80).drop(columns=["kind"]).assign(c=np.linspace(0, 1, 80),
                                                      d=np.linspace(1, 0, 80))
     model = estimators.CalibratedLatticeEnsembleRegressor(

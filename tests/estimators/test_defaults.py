@@ -9,7 +9,7 @@ import pytest
 from tf_lattice import estimators
 from tf_lattice.estimators import _defaults
 from tf_lattice.estimators._defaults import resolve_defaults
-from tf_lattice.estimators._keypoints import default_num_keypoints
+from tf_lattice.models import default_num_keypoints
 from tf_lattice.estimators._training import resolve_schedule
 
 OPEN = estimators.CalibratedLatticeEnsembleRegressor().get_params()
@@ -23,21 +23,21 @@ def _resolve(n, d=6, model="ensemble", task="regression", **given):
 
 
 @pytest.mark.parametrize("n", [50, 200, 3000, 100000])
-def test_keypoints_follow_the_rice_rule_of_the_rows(n):
+def test_keypoints_follow_the_rice_rule_of_the_rows_when_rows_are_plentiful(n):
     expected = int(np.clip(round(2 * n ** (1 / 3)), 10, 40))
-    assert _resolve(n).num_keypoints == expected == default_num_keypoints(n)
+    assert default_num_keypoints(n) == expected
+    assert _resolve(n, d=1).num_keypoints == min(expected, 1 + n // 10)
 
 
+@pytest.mark.parametrize("model", ["linear", "lattice", "ensemble", "dln"])
 @pytest.mark.parametrize("n, d, expected", [(284, 30, 2), (151, 13, 2), (199, 7, 3),
                                              (221, 10, 3), (1500, 8, 19), (50, 1, 6),
                                              (100000, 6, 40)])
-def test_linear_keypoints_keep_ten_rows_per_calibrator_slope(n, d, expected):
-    settings = _resolve(n, d, model="linear")
-    assert settings.num_keypoints == expected == _defaults.linear_num_keypoints(n, d)
+def test_keypoints_keep_ten_rows_per_calibrator_slope(n, d, expected, model):
+    settings = _resolve(n, d, model=model)
+    assert settings.num_keypoints == expected == _defaults.automatic_num_keypoints(n, d)
     assert d * (expected - 1) <= max(d, n / _defaults.ROWS_PER_PARAMETER)
     assert expected <= default_num_keypoints(n)
-    # Lattice models keep the Rice rule on the same data.
-    assert _resolve(n, d, model="ensemble").num_keypoints == default_num_keypoints(n)
 
 
 def test_linear_models_with_affine_calibrators_get_no_l2():
@@ -57,8 +57,9 @@ def test_linear_models_with_affine_calibrators_get_no_l2():
 def test_a_keypoint_dict_gives_omitted_columns_the_automatic_count():
     settings = resolve_defaults(200, 3, "regression", dict(OPEN, num_keypoints={"a": 5}),
                                 columns=["a", "b", "c"])
-    assert settings.num_keypoints == {"a": 5, "b": default_num_keypoints(200),
-                                      "c": default_num_keypoints(200)}
+    automatic = _defaults.automatic_num_keypoints(200, 3)
+    assert automatic == 7
+    assert settings.num_keypoints == {"a": 5, "b": automatic, "c": automatic}
 
 
 @pytest.mark.parametrize("n, d, appearances", [(300, 13, 3), (4999, 7, 3), (5000, 7, 6),
@@ -68,6 +69,22 @@ def test_ensemble_capacity_grows_with_the_rows(n, d, appearances):
     rank = min(3, d)
     assert settings.lattice_rank == rank
     assert settings.num_lattices == max(4, math.ceil(appearances * d / rank))
+
+
+@pytest.mark.parametrize("n, d, appearances", [(212, 13, 3), (212, 2, 3), (30000, 14, 6)])
+def test_deep_lattice_network_sizes_follow_the_embedding(n, d, appearances):
+    settings = _resolve(n, d, model="dln")
+    assert settings.num_layers == _defaults.DLN_LAYERS == 1
+    assert settings.monotone_dims == min(d, 6) and settings.free_dims == min(d, 4)
+    width = settings.monotone_dims + settings.free_dims
+    assert settings.lattice_rank == min(3, width)
+    assert settings.num_lattices == max(4, math.ceil(appearances * width / min(3, width)))
+    given = _resolve(n, d, model="dln", num_layers=2, monotone_dims=3, free_dims=0,
+                     num_lattices=5, lattice_rank=2)
+    assert (given.num_layers, given.monotone_dims, given.free_dims, given.num_lattices,
+            given.lattice_rank) == (2, 3, 0, 5, 2)
+    assert {"num_layers", "monotone_dims", "free_dims"} <= set(settings.as_params())
+    assert "num_layers" not in _resolve(n, d).as_params()
 
 
 @pytest.mark.parametrize("model", ["linear", "lattice"])
@@ -166,10 +183,8 @@ def test_resolved_params_reproduce_the_fit_and_constraints_certify(cls):
     y = _target(cls, signal)
     first = cls(random_state=3, verbose=0, **SHAPES).fit(frame, y)
     resolved = first.resolved_params_
-    linear = cls is estimators.CalibratedLinearRegressor
-    assert resolved["num_keypoints"] == (
-        _defaults.linear_num_keypoints(len(frame), frame.shape[1]) if linear
-        else default_num_keypoints(len(frame)))
+    assert resolved["num_keypoints"] == _defaults.automatic_num_keypoints(len(frame),
+                                                                           frame.shape[1])
     assert resolved["l2"] == pytest.approx(_defaults.L2_ROWS / len(frame))
     assert first.certify().holds
     again = cls(random_state=3, verbose=0, **SHAPES, **resolved).fit(frame, y)

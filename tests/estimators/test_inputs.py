@@ -7,46 +7,6 @@ import pytest
 from tests.estimators._data import FAST, mixed_frame
 from tf_lattice.estimators import CalibratedLatticeClassifier, CalibratedLinearRegressor
 from tf_lattice.estimators._columns import encode, fit_feature_specs
-from tf_lattice.estimators._keypoints import default_num_keypoints, quantile_keypoints
-
-
-def test_quantile_keypoints_are_strictly_increasing_and_span_the_data():
-    values = np.r_[np.random.default_rng(0).exponential(size=500), np.nan]
-    keypoints = quantile_keypoints(values, 10)
-    # The ends are the extremes as the model reads them (float32).
-    assert keypoints[0] == np.float32(np.nanmin(values))
-    assert keypoints[-1] == np.float32(np.nanmax(values))
-    assert np.all(np.diff(keypoints) > 0) and len(keypoints) <= 10
-    np.testing.assert_array_equal(quantile_keypoints([1, 2, 2, 1], 10), [1, 2])
-    np.testing.assert_array_equal(quantile_keypoints([4.0, 4.0], 5), [4, 5])
-
-
-def test_quantile_keypoints_spread_over_the_rows_off_a_point_mass():
-    rng = np.random.default_rng(1)
-    # 90% zeros: plain quantiles would give only [0, max].
-    values = np.r_[np.zeros(900), rng.uniform(1000.0, 5000.0, size=100)]
-    keypoints = quantile_keypoints(values, 10)
-    assert len(keypoints) == 10 and np.all(np.diff(keypoints) > 0)
-    assert keypoints[0] == 0.0 and keypoints[-1] == np.float32(values.max())
-    # The nine non-zero keypoints split the non-zero rows into even shares.
-    nonzero = np.sort(values[values > 0])
-    shares = np.diff(np.searchsorted(nonzero, keypoints[1:], side="right"))
-    assert shares.max() - shares.min() <= 3, shares
-    # Two point masses and a sparse rest: every keypoint is still distinct and
-    # the count stops at the number of distinct values available.
-    masses = np.r_[np.full(500, 40.0), np.full(300, 50.0), np.arange(12.0)]
-    keypoints = quantile_keypoints(masses, 8)
-    assert len(keypoints) == 8 and {40.0, 50.0} <= set(keypoints.tolist())
-    assert np.all(np.diff(keypoints) > 0)
-
-
-def test_default_keypoint_count_grows_with_the_rows_within_bounds():
-    counts = [default_num_keypoints(n) for n in (0, 50, 200, 1000, 8000, 10**6)]
-    assert counts[0] == counts[1] == 10 and counts[-2] == counts[-1] == 40
-    assert counts == sorted(counts) and 10 < counts[2] < counts[3] < 40
-    values = np.r_[np.random.default_rng(2).normal(size=1000), [np.nan] * 5000]
-    # The count follows the non-missing values: 2 * 1000^(1/3) = 20.
-    assert len(quantile_keypoints(values)) == default_num_keypoints(1000) == 20
 
 
 def test_encoding_maps_missing_and_unseen_categories_to_the_default_bucket():

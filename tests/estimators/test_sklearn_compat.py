@@ -16,8 +16,9 @@ SMALL = dict(epochs=2, batch_size=256, learning_rate=0.05, num_keypoints=5, rand
 # Precision-sensitive checks train on tiny separable data: more steps (traced: each
 # traced fit keeps its graph in memory, see the report on the slow suite).
 TRAINED = dict(epochs=20, batch_size=256, learning_rate=0.2, random_state=0, verbose=0)
-# Deep lattice networks stack several constrained layers: a smaller step, more epochs.
-TRAINED_DEEP = dict(TRAINED, epochs=60, learning_rate=0.05)
+# Deep lattice networks stack several constrained layers (embedding, calibrators,
+# lattices, output): a smaller step, more epochs.
+TRAINED_DEEP = dict(TRAINED, epochs=60, learning_rate=0.1)
 
 STOCHASTIC_REASON = (
     "training is stochastic mini-batch gradient descent, so weighting a row k times is not the "

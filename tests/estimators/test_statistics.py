@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tf_lattice.estimators._columns import CATEGORICAL, NUMERIC, fit_feature_specs
-from tf_lattice.estimators._keypoints import quantile_keypoints
+from tf_lattice.models import keypoints_from_quantiles
 from tf_lattice.estimators._statistics import StreamStatistics, sketch_keypoints
 
 datasketches = pytest.importorskip("datasketches")
@@ -63,8 +63,8 @@ def test_an_exact_sketch_gives_exactly_todays_keypoints():
     sketch = datasketches.kll_doubles_sketch(1000)
     sketch.update(values)
     assert not sketch.is_estimation_mode()
-    np.testing.assert_array_equal(sketch_keypoints(sketch, 12), quantile_keypoints(values, 12))
-    np.testing.assert_array_equal(sketch_keypoints(sketch), quantile_keypoints(values))
+    np.testing.assert_array_equal(sketch_keypoints(sketch, 12), keypoints_from_quantiles(values, 12))
+    np.testing.assert_array_equal(sketch_keypoints(sketch), keypoints_from_quantiles(values))
 
 
 def test_categories_are_capped_to_the_most_frequent_and_sorted():

@@ -35,8 +35,8 @@ def test_fused_adam_projects_constrained_variables():
 
 def test_epoch_order_is_a_permutation_cut_to_whole_batches():
     rng = np.random.default_rng(0)
-    first = _training.epoch_order(23, 5, rng)
-    second = _training.epoch_order(23, 5, rng)
+    first = _training.epoch_order(np.arange(23), 5, rng)
+    second = _training.epoch_order(np.arange(23), 5, rng)
     assert first.shape == (20,) and first.dtype == np.int32
     assert len(set(first.tolist())) == 20 and first.max() < 23
     assert not np.array_equal(first, second)
@@ -47,7 +47,7 @@ def test_epoch_order_of_training_rows_draws_only_those_rows_in_the_same_order():
     arrays, in the order an epoch over a copy of those rows would take."""
     rows = np.array([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31], np.int64)
     order = _training.epoch_order(rows, 4, np.random.default_rng(5))
-    on_a_copy = _training.epoch_order(len(rows), 4, np.random.default_rng(5))
+    on_a_copy = _training.epoch_order(np.arange(len(rows)), 4, np.random.default_rng(5))
     assert order.shape == (8,) and order.dtype == np.int32
     np.testing.assert_array_equal(order, rows[on_a_copy])
 

@@ -65,7 +65,7 @@ def test_training_keeps_partial_order_and_bounds():
     ids = rng.integers(0, 4, (256, 1))
     # The data prefers category 3 below category 0; the constraint says 0 <= ... <= 3.
     y = np.array([2.0, 1.0, 0.5, -1.0])[ids[:, 0]][:, None].astype("float32")
-    layer = CategoricalCalibration(4, monotonicities=[(0, 1), (1, 3), (2, 3)], output_min=-0.5, output_max=1.5)
+    layer = CategoricalCalibration(4, category_order=[(0, 1), (1, 3), (2, 3)], output_min=-0.5, output_max=1.5)
     model = _checks.make_model(layer, (1,))
     # Full-batch projected gradient descent on a convex loss: with a step below
     # 1 / Lipschitz (the gradient of the mean squared error in one output is
@@ -89,7 +89,7 @@ def test_training_keeps_partial_order_and_bounds():
 
 def test_save_load_and_config_round_trip(tmp_path):
     ids = np.random.default_rng(0).integers(0, 3, (64, 1))
-    layer = CategoricalCalibration(3, units=2, monotonicities=[(0, 2)])
+    layer = CategoricalCalibration(3, units=2, category_order=[(0, 2)])
     model = _checks.make_model(layer, (1,), head=True)
     _checks.train_lowers_loss(model, ids, ids.astype("float32"), epochs=2)
     _checks.assert_save_load_round_trip(model, ids, tmp_path)
@@ -98,8 +98,8 @@ def test_save_load_and_config_round_trip(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(num_buckets=0), "num_buckets"),
-    (dict(num_buckets=3, monotonicities=[(0, 3)]), "outside"),
-    (dict(num_buckets=3, monotonicities=[(0, 1), (1, 2), (2, 0)]), "cycle"),
+    (dict(num_buckets=3, category_order=[(0, 3)]), "outside"),
+    (dict(num_buckets=3, category_order=[(0, 1), (1, 2), (2, 0)]), "cycle"),
 ])
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -62,7 +62,7 @@ def test_save_load_and_config_round_trip(tmp_path):
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match="lattice_sizes"):
+    with pytest.raises(ValueError, match="lattice_size"):
         KroneckerFactoredLattice(1)
     with pytest.raises(ValueError, match="num_dims=2"):
         KroneckerFactoredLattice(2, num_dims=2)(np.zeros((2, 3), "float32"))

@@ -25,7 +25,7 @@ def features(lattice_size=2):
                              monotonicity="decreasing", lattice_size=lattice_size),
         models.FeatureConfig("c", keypoints=models.keypoints_from_quantiles(x["c"], 6),
                              lattice_size=lattice_size),
-        models.FeatureConfig("d", num_buckets=3, category_pairs=((0, 2),), lattice_size=lattice_size),
+        models.FeatureConfig("d", num_buckets=3, category_order=((0, 2),), lattice_size=lattice_size),
     )
 
 

@@ -67,14 +67,26 @@ def test_crystals_groups_interacting_features():
     y = (4 * raw["p"] * raw["q"] + raw["r"] + raw["s"]).astype("float32")
     features = tuple(models.FeatureConfig(n, keypoints=np.linspace(0, 1, 5), monotonicity="increasing")
                      for n in "pqrs")
-    interactions = models.pairwise_interactions(features, raw, y, epochs=8)
+    interactions = models.interaction_strengths(np.column_stack([raw[n] for n in "pqrs"]), y)
     assert interactions[0, 1] == interactions.max()
     config = models.CalibratedLatticeEnsembleConfig(features, num_lattices=2, lattice_rank=2, ensemble="crystals")
-    structure = models.ensemble_structure(config, raw, y, prefit_epochs=8)
+    structure = models.ensemble_structure(config, raw, y)
     assert structure[0] == (0, 1)
     assert set().union(*structure) == {0, 1, 2, 3}
-    model = models.calibrated_lattice_ensemble(config, raw, y, prefit_epochs=2)
+    model = models.calibrated_lattice_ensemble(config, raw, y)
     assert model.predict(models.feature_arrays(raw), verbose=0).shape == (512, 1)
+
+
+def test_crystals_have_no_pre_fit_to_configure():
+    features = _data.features()
+    config = models.CalibratedLatticeEnsembleConfig(features, ensemble="crystals")
+    x, y = _data.monotone_data()
+    with pytest.raises(TypeError, match="prefit_epochs"):
+        models.ensemble_structure(config, x, y, prefit_epochs=8)
+    with pytest.raises(TypeError, match="prefit_epochs"):
+        models.calibrated_lattice_ensemble(config, x, y, prefit_epochs=2)
+    with pytest.raises(ValueError, match="no values for the features"):
+        models.ensemble_structure(config, {"a": x["a"]}, y)
 
 
 def test_explicit_lattices_and_config_errors():

@@ -274,7 +274,7 @@ def test_model_graph_of_an_ensemble(ensemble):
     (estimators.CalibratedLinearClassifier, ["columns", "calibrators", "linear", "output"]),
     (estimators.CalibratedLatticeRegressor, ["columns", "calibrators", "lattice", "output"]),
     (estimators.DeepLatticeNetworkRegressor,
-     ["columns", "calibrators", "lattices", "recalibration", "second lattices", "combine",
+     ["columns", "calibrators", "embedding", "embedding calibrators", "lattices", "combine",
       "output"]),
 ])
 def test_model_graph_stages(cls, stages):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tests.tf_estimator import _data
 from tests.tf_estimator.conftest import ONE_WORKER, estimator_for
 
-from tf_lattice.estimators._keypoints import quantile_keypoints
+from tf_lattice.models import keypoints_from_quantiles
 
 pytestmark = ONE_WORKER
 
@@ -135,8 +135,8 @@ def test_keypoints_vocabularies_and_prior_come_from_one_pass(tmp_path):
     estimator = _construct(input_fn=analysis, model_dir=str(tmp_path), num_keypoints={"up": 5})
     assert len(reads) == 1
     specs = {spec.name: spec for spec in estimator.feature_specs}
-    np.testing.assert_array_equal(specs["up"].keypoints, quantile_keypoints(features["up"], 5))
-    np.testing.assert_array_equal(specs["down"].keypoints, quantile_keypoints(features["down"]))
+    np.testing.assert_array_equal(specs["up"].keypoints, keypoints_from_quantiles(features["up"], 5))
+    np.testing.assert_array_equal(specs["down"].keypoints, keypoints_from_quantiles(features["down"]))
     assert len(specs["down"].keypoints) == 17  # clip(round(2 * 600 ** (1/3)), 10, 40)
     assert specs["color"].vocabulary == ("blue", "green", "red")
     assert specs["color"].has_missing  # the empty string

@@ -4,12 +4,12 @@ import numpy as np
 
 from tf_lattice.constraints import _exact
 from tf_lattice.constraints.certificate import Certificate, ConstraintCheck
-from tf_lattice.ops import _directions
+from tf_lattice.ops.calibrator_projection import unit_constraints
 
 
 def certify_calibrator(keypoints, outputs, *, monotonicity="none", convexity="none",
                        output_min=None, output_max=None, tolerance=0.0,
-                       subject="calibrator"):
+                       subject="calibrator", spec=None):
     """Checks a calibrator's declared constraints exactly on its outputs.
 
     With ``h_i = k_{i+1} - k_i`` and slopes ``s_i = (o_{i+1} - o_i) / h_i``:
@@ -32,12 +32,16 @@ def certify_calibrator(keypoints, outputs, *, monotonicity="none", convexity="no
       output_max: upper bound or None.
       tolerance: violations up to this size count as holding.
       subject: the name reported in the certificate.
+      spec: a :class:`tf_lattice.specs.CalibratorSpec` of ``units``
+        calibrators in place of the direction and bound arguments.
 
     Returns:
       A :class:`Certificate` with one check per declared constraint family.
 
     Raises:
-      ValueError: bad shapes or directions, or keypoints not strictly increasing.
+      TypeError: both ``spec`` and direction or bound arguments.
+      ValueError: bad shapes, directions or bounds, or keypoints not strictly
+        increasing.
     """
     outputs = np.asarray(outputs, np.float64)
     if outputs.ndim != 2:
@@ -52,10 +56,10 @@ def certify_calibrator(keypoints, outputs, *, monotonicity="none", convexity="no
             f"{list(keypoints.shape)}")
     if np.any(~(np.diff(keypoints, axis=1) > 0)):
         raise ValueError("keypoints must be strictly increasing")
-    monotonicities = np.array(_directions.per_unit(
-        monotonicity, units, _directions.canonical_monotonicity, "monotonicity"))
-    convexities = np.array(_directions.per_unit(
-        convexity, units, _directions.canonical_convexity, "convexity"))
+    monotonicities, convexities, output_min, output_max = unit_constraints(
+        "certify_calibrator", spec, units, monotonicity=monotonicity, convexity=convexity,
+        output_min=output_min, output_max=output_max)
+    monotonicities, convexities = np.array(monotonicities), np.array(convexities)
     checks = []
     if monotonicities.any():
         violation = monotonicities[:, None] * (outputs[:, :-1] - outputs[:, 1:])

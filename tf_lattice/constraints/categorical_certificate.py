@@ -5,10 +5,11 @@ import numpy as np
 from tf_lattice.constraints import _exact
 from tf_lattice.constraints.certificate import Certificate, ConstraintCheck
 from tf_lattice.ops._pairwise import check_pairs
+from tf_lattice.specs import CategoricalSpec
 
 
 def certify_categorical(outputs, *, pairs=(), output_min=None, output_max=None,
-                        tolerance=0.0, subject="categorical calibrator"):
+                        tolerance=0.0, subject="categorical calibrator", spec=None):
     """Checks a categorical calibrator's partial order and bounds exactly.
 
     Args:
@@ -20,18 +21,32 @@ def certify_categorical(outputs, *, pairs=(), output_min=None, output_max=None,
       output_max: upper bound or None.
       tolerance: violations up to this size count as holding.
       subject: the name reported in the certificate.
+      spec: a :class:`tf_lattice.specs.CategoricalSpec` in place of
+        ``pairs`` and the bounds (its ``category_order`` and bounds).
 
     Returns:
       A :class:`Certificate` with a "partial_order" check (when pairs are
       given) and one check per bound.
 
     Raises:
+      TypeError: both ``spec`` and pairs or bounds.
       ValueError: bad shapes or pair indices.
     """
     outputs = np.asarray(outputs, np.float64)
     if outputs.ndim != 2:
         raise ValueError(f"outputs must have shape [units, C], got shape {outputs.shape}")
-    pairs = check_pairs(pairs, outputs.shape[1])
+    if spec is None:
+        pairs = check_pairs(pairs, outputs.shape[1])
+    else:
+        if not isinstance(spec, CategoricalSpec):
+            raise TypeError(
+                f"certify_categorical spec must be a CategoricalSpec, got {type(spec).__name__}")
+        if len(pairs) or output_min is not None or output_max is not None:
+            raise TypeError("certify_categorical takes either spec or pairs and bounds")
+        if outputs.shape[1] < spec.num_buckets:
+            raise ValueError(f"certify_categorical: the spec declares {spec.num_buckets} "
+                             f"categories, the outputs have {outputs.shape[1]}")
+        pairs, output_min, output_max = spec.category_order, spec.output_min, spec.output_max
     checks = []
     if pairs:
         lower = outputs[:, [a for a, _ in pairs]]

@@ -1,7 +1,8 @@
 """Exact certificate of a lattice's declared shape constraints.
 
 Every declared constraint is a set of linear inequalities on the vertex values
-(defined in :mod:`tf_lattice.ops._lattice_constraints`). Each inequality
+(declared by a :class:`tf_lattice.specs.LatticeSpec`, compiled in
+:mod:`tf_lattice.ops._lattice_constraints`). Each inequality
 ``sum_i c_i theta_i >= 0`` is evaluated without rounding error (an exact
 floating-point expansion of the float64 terms, see
 :mod:`tf_lattice.ops._exact_sum`), so a check that reports "holds" is right.
@@ -14,10 +15,10 @@ from tf_lattice.ops import _exact_sum
 from tf_lattice.ops import _lattice_constraints
 
 
-def certify_lattice(params, lattice_sizes, *, monotonicities=None, unimodalities=None,
+def certify_lattice(params, lattice_sizes=None, *, monotonicities=None, unimodalities=None,
                     edgeworth_trusts=None, trapezoid_trusts=None, monotonic_dominances=None,
                     range_dominances=None, joint_monotonicities=None, output_min=None,
-                    output_max=None, tolerance=0.0):
+                    output_max=None, tolerance=0.0, spec=None):
     """Checks every declared lattice constraint exactly.
 
     Args:
@@ -26,6 +27,8 @@ def certify_lattice(params, lattice_sizes, *, monotonicities=None, unimodalities
       lattice_sizes, monotonicities, ...: as in
         :func:`tf_lattice.ops.lattice_projection`.
       tolerance: violations at most this large count as holding.
+      spec: a :class:`tf_lattice.specs.LatticeSpec` in place of
+        ``lattice_sizes`` and the constraint arguments.
 
     Returns:
       A :class:`Certificate` with one :class:`ConstraintCheck` per declared
@@ -39,10 +42,12 @@ def certify_lattice(params, lattice_sizes, *, monotonicities=None, unimodalities
       along the dominant and ``j`` along the weak dimension.
 
     Raises:
+      TypeError: both ``spec`` and raw constraint arguments.
       ValueError: for invalid constraints or a ``params`` shape mismatch.
     """
-    constraints = _lattice_constraints.parse_constraints(
-        lattice_sizes, monotonicities=monotonicities, unimodalities=unimodalities,
+    constraints = _lattice_constraints.lattice_spec(
+        "certify_lattice", spec, lattice_sizes, monotonicities=monotonicities,
+        unimodalities=unimodalities,
         edgeworth_trusts=edgeworth_trusts, trapezoid_trusts=trapezoid_trusts,
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,

@@ -6,12 +6,14 @@ import numpy as np
 
 from tf_lattice.constraints import _exact
 from tf_lattice.constraints.certificate import Certificate, ConstraintCheck
-from tf_lattice.ops import _directions
+from tf_lattice.specs import LinearSpec
+from tf_lattice.specs._vocabulary import is_unset
+from tf_lattice.specs.linear import parse_inequalities
 
 
 def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
                    range_dominances=(), input_ranges=None, normalization_order=None,
-                   tolerance=0.0, subject="linear"):
+                   tolerance=0.0, subject="linear", spec=None):
     """Checks a linear layer's declared weight constraints exactly.
 
     For weights ``w`` of shape ``[d, units]`` (input ``i``, unit ``u``):
@@ -35,12 +37,16 @@ def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
       normalization_order: None or 1.
       tolerance: violations up to this size count as holding.
       subject: the name reported in the certificate.
+      spec: a :class:`tf_lattice.specs.LinearSpec` in place of the
+        constraint arguments (which are parsed into one otherwise).
 
     Returns:
       A :class:`Certificate`, one check per declared constraint family.
 
     Raises:
-      ValueError: bad shapes, directions, pairs or ranges.
+      TypeError: both ``spec`` and constraint arguments.
+      ValueError: bad shapes, directions, pairs or ranges (see
+        :meth:`tf_lattice.specs.LinearSpec.parse`).
     """
     weights = np.asarray(weights)
     epsilon = np.finfo(weights.dtype if weights.dtype == np.float32 else np.float64).eps
@@ -50,20 +56,35 @@ def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
     if weights.ndim != 2:
         raise ValueError(f"weights must have shape [d, units], got shape {weights.shape}")
     size = weights.shape[0]
-    signs = np.array(parse_monotonicities(monotonicities, size))
+    if spec is None:
+        # Any declared inequalities are checked, also those that the
+        # projection refuses (a cycle of dominances, a dominance over an input
+        # that is not increasing).
+        signs, dominances, ranges, input_ranges = parse_inequalities(
+            size, monotonicities, monotonic_dominances, range_dominances, input_ranges)
+        if normalization_order not in (None, 1) or isinstance(normalization_order, bool):
+            raise ValueError(
+                f"normalization_order must be None or 1, got {normalization_order!r}")
+    else:
+        _check_spec(spec, size, monotonicities, monotonic_dominances, range_dominances,
+                    input_ranges, normalization_order)
+        signs, dominances, ranges = (spec.monotonicities, spec.monotonic_dominances,
+                                     spec.range_dominances)
+        input_ranges, normalization_order = spec.input_ranges, spec.normalization_order
+    signs = np.array(signs)
     checks = []
     if signs.any():
         violation = -signs[:, None] * weights
         checks.append(_check("monotonicity", violation, tolerance, lambda index: index))
-    dominances = [tuple(p) for p in monotonic_dominances]
+    dominances = list(dominances)
     if dominances:
         strong = weights[[i for i, _ in dominances]].T
         weak = weights[[j for _, j in dominances]].T
         checks.append(_check("monotonic_dominance", weak - strong, tolerance,
                              lambda index: (index[1], dominances[index[0]])))
-    ranges = [tuple(p) for p in range_dominances]
+    ranges = list(ranges)
     if ranges:
-        widths = parse_input_ranges(input_ranges, size)
+        widths = [_exact.rational(high) - _exact.rational(low) for low, high in input_ranges]
         checks.append(_check("range_dominance", _range_violation(weights, ranges, widths),
                              tolerance, lambda index: (index[1], ranges[index[0]])))
     if normalization_order is not None:
@@ -71,39 +92,14 @@ def certify_linear(weights, *, monotonicities=None, monotonic_dominances=(),
     return Certificate(subject, tuple(checks))
 
 
-def parse_monotonicities(monotonicities, size):
-    """Returns ``size`` ints (1, -1, 0) from None or a sequence of directions."""
-    if monotonicities is None:
-        return (0,) * size
-    if isinstance(monotonicities, str):
-        return (_directions.canonical_monotonicity(monotonicities),) * size
-    parsed = tuple(_directions.canonical_monotonicity(m, f"monotonicities[{i}]")
-                   for i, m in enumerate(monotonicities))
-    if len(parsed) != size:
-        raise ValueError(
-            f"monotonicities must have one direction per input ({size}), got {len(parsed)}")
-    return parsed
-
-
-def parse_input_ranges(input_ranges, size):
-    """Returns the ``size`` range widths ``max - min`` (exact rationals).
-
-    Raises:
-      ValueError: ranges are missing, of the wrong length or not increasing.
-    """
-    if input_ranges is None:
-        raise ValueError("range dominance needs input_ranges: one (min, max) per input")
-    input_ranges = [tuple(r) for r in input_ranges]
-    if len(input_ranges) != size or any(len(r) != 2 for r in input_ranges):
-        raise ValueError(
-            f"input_ranges must hold one (min, max) pair per input ({size}), got "
-            f"{input_ranges!r}")
-    widths = [_exact.rational(high) - _exact.rational(low) for low, high in input_ranges]
-    for i, width in enumerate(widths):
-        if not width > 0:
-            raise ValueError(
-                f"input_ranges[{i}] = {input_ranges[i]!r} must have min < max")
-    return widths
+def _check_spec(spec, size, *arguments):
+    if not isinstance(spec, LinearSpec):
+        raise TypeError(f"certify_linear spec must be a LinearSpec, got {type(spec).__name__}")
+    if not all(is_unset(value) for value in arguments):
+        raise TypeError("certify_linear takes either spec or constraint arguments, not both")
+    if spec.num_inputs != size:
+        raise ValueError(f"certify_linear: the spec declares {spec.num_inputs} inputs, the "
+                         f"weights have {size}")
 
 
 def _range_violation(weights, pairs, widths):
@@ -122,8 +118,6 @@ def _range_violation(weights, pairs, widths):
 
 
 def _normalization_check(weights, order, epsilon):
-    if order != 1:
-        raise ValueError(f"normalization_order must be None or 1, got {order!r}")
     tolerance = weights.shape[0] * epsilon
     deviation = np.array([abs(math.fsum(np.abs(weights[:, u])) - 1.0)
                           for u in range(weights.shape[1])])

@@ -26,7 +26,6 @@ from tf_lattice.estimators._columns import (
     duplicate_columns, encode, fit_feature_specs, to_frame)
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._inspection import InspectionMixin
-from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.estimators._persistence import PersistenceMixin
 from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
@@ -255,12 +254,15 @@ class CalibratedEstimatorBase(InspectionMixin, PersistenceMixin, BaseEstimator):
         self.resolved_params_ = _defaults.describe(settings)
         return settings
 
-    def _network_settings(self, units, num_lattice_dims, initial_output):
+    def _model_settings(self, units, num_lattice_dims, initial_output):
+        """The keyword arguments of `_model_configs.model_config` of this fit:
+        sizes, interpolation, implementation, initial output and the resolved
+        regularization amounts."""
         settings = self._settings
         interpolation = self.interpolation
         if interpolation == "auto":
             interpolation = "hypercube" if num_lattice_dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
-        return NetworkSettings(
+        return dict(
             units=units, lattice_size=int(settings.lattice_size), interpolation=interpolation,
             implementation=self.implementation,
             initial_output=tuple(float(v) for v in initial_output),
@@ -307,14 +309,12 @@ class CalibratedEstimatorBase(InspectionMixin, PersistenceMixin, BaseEstimator):
     def _check_model_size(self, units):
         """Refuses, before allocation, lattices too large to train (see `_limits`).
 
-        Reads the structure ``_build_network`` chose: ``lattices_`` and
-        ``second_lattices_`` of ensembles and deep lattice networks, or one
-        lattice over every column.
+        Reads the structure ``_build_network`` chose: ``lattices_`` of
+        ensembles, or one lattice over every column (deep lattice networks
+        check their blocks themselves).
         """
         size = int(self.lattice_size)
         lattices = [([size] * len(subset), 1) for subset in getattr(self, "lattices_", None) or ()]
-        lattices += [([size] * len(subset), 1)
-                     for subset in getattr(self, "second_lattices_", None) or ()]
         if not lattices and self._supports_unimodality:  # one lattice over every column
             lattices = [([size] * len(self.feature_specs_), units)]
         _limits.check_lattices(lattices, f"this {type(self).__name__}")

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tf_lattice.estimators._training import aligned_empty
-from tf_lattice.estimators._keypoints import MODEL_DTYPE, quantile_keypoints
+from tf_lattice.models.keypoints import MODEL_DTYPE, keypoints_from_quantiles
 
 #: An object or string column is refused as "numeric with stray strings" when
 #: at least this share of its non-missing values parse as numbers, but not all.
@@ -325,7 +325,7 @@ def fit_feature_specs(frame, num_keypoints, categorical=()):
             count = num_keypoints.get(name) if isinstance(num_keypoints, dict) else num_keypoints
             values = numeric_values(series)
             check_model_range([series.name], values[:, np.newaxis])
-            keypoints = quantile_keypoints(values, count)
+            keypoints = keypoints_from_quantiles(values, count)
             specs.append(FeatureSpec(name, NUMERIC, tuple(float(k) for k in keypoints),
                                      has_missing=has_missing))
         else:

@@ -28,15 +28,22 @@ import numpy as np
 
 from tf_lattice.estimators._columns import CATEGORICAL
 from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
-
-MONOTONICITIES = ("increasing", "decreasing", "none")
-CONVEXITIES = ("convex", "concave", "none")
-UNIMODALITIES = ("valley", "peak", "none")
-TRUST_DIRECTIONS = ("increasing", "decreasing")
-TRUST_KINDS = ("edgeworth", "trapezoid")
+from tf_lattice.specs import _vocabulary as vocabulary
 
 #: The signed forms: +1, -1 and 0 stand for the first, second and third choice.
 _SIGNS = {1: 0, -1: 1, 0: 2}
+
+
+def _by_sign(table):
+    """The names of a `tf_lattice.specs` vocabulary table ordered as `_SIGNS`."""
+    return tuple(sorted(table, key=lambda name: _SIGNS[table[name]]))
+
+
+MONOTONICITIES = _by_sign(vocabulary.MONOTONICITIES)
+CONVEXITIES = _by_sign(vocabulary.CONVEXITIES)
+UNIMODALITIES = _by_sign(vocabulary.UNIMODALITIES)
+TRUST_DIRECTIONS = _by_sign(vocabulary.TRUST_DIRECTIONS)
+TRUST_KINDS = ("edgeworth", "trapezoid")
 
 
 def _is_integer(value):

@@ -33,7 +33,7 @@ def certify_network(subject, model, specs, constraints):
 
     Args:
       subject: what the certificate is about (the estimator's class name).
-      model: the Keras network built by :mod:`tf_lattice.estimators._network`.
+      model: the Keras network built by :mod:`tf_lattice.estimators._model_configs` (with the builders of :mod:`tf_lattice.models`).
       specs: the feature specs, by column position.
       constraints: the resolved constraints the network was built with.
 

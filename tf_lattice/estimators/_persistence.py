@@ -72,6 +72,15 @@ class PersistenceMixin:
         if "feature_importances_" in payload:  # absent from files of earlier versions
             self.feature_importances_ = np.asarray(payload["feature_importances_"], np.float64)
 
+    @classmethod
+    def _saved_problem(cls, params, fitted):
+        """Why a saved estimator of this class cannot be loaded (None: it can).
+
+        Args:
+          params: the stored parameters; fitted: the stored fitted attributes.
+        """
+        return None
+
     def _json_params(self):
         params = self.get_params(deep=False)
         params["distribute_strategy"] = None
@@ -116,6 +125,9 @@ class PersistenceMixin:
             raise ValueError(f"{path!r} holds a {name}, not a {cls.__name__}")
         params = _serialization.decode_param(_stored_field(payload, "params", path, dict))
         fitted = _stored_field(payload, "fitted", path, dict)
+        problem = cls._saved_problem(params, fitted)
+        if problem:
+            raise ValueError(f"{path!r}: {problem}")
         for name in ("trust", "dominance"):
             if params.get(name) is not None:
                 params[name] = [tuple(entry) for entry in params[name]]

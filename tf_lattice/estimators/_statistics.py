@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tf_lattice.estimators._columns import CATEGORICAL, NUMERIC, FeatureSpec
-from tf_lattice.estimators._keypoints import default_num_keypoints, quantile_keypoints
+from tf_lattice.models.keypoints import default_num_keypoints, keypoints_from_quantiles
 
 #: Accuracy of the quantile sketches (DataSketches' KLL ``k``).
 KLL_K = 1000
@@ -54,7 +54,7 @@ def _datasketches():
 def sketch_keypoints(sketch, num_keypoints=None):
     r"""Keypoints of the values summarized by a KLL sketch.
 
-    The rule of :func:`~tf_lattice.estimators._keypoints.quantile_keypoints`
+    The rule of :func:`~tf_lattice.models.keypoints_from_quantiles`
     (quantiles, point masses refilled, few distinct values kept as they are)
     applied to the distribution the sketch holds: while the sketch is exact
     (fewer values than it retains) to the values themselves, else to
@@ -70,18 +70,18 @@ def sketch_keypoints(sketch, num_keypoints=None):
         the number ``n`` of values the sketch has seen.
 
     Returns:
-      strictly increasing float64 array, as ``quantile_keypoints``.
+      strictly increasing float64 array, as ``keypoints_from_quantiles``.
     """
     if sketch.is_empty():
-        return quantile_keypoints(np.empty(0), num_keypoints)
+        return keypoints_from_quantiles(np.empty(0), num_keypoints)
     count = default_num_keypoints(sketch.n) if num_keypoints is None else int(num_keypoints)
     if not sketch.is_estimation_mode():
         values = np.fromiter((item for item, _ in sketch), dtype=np.float64)
-        return quantile_keypoints(values, count)
+        return keypoints_from_quantiles(values, count)
     ranks = (np.arange(SKETCH_POINTS) + 0.5) / SKETCH_POINTS
     points = np.asarray(sketch.get_quantiles(ranks.tolist()), dtype=np.float64)
     points = np.concatenate([[sketch.get_min_value()], points, [sketch.get_max_value()]])
-    return quantile_keypoints(points, count)
+    return keypoints_from_quantiles(points, count)
 
 
 def _category_key(value):

@@ -569,7 +569,7 @@ def declared_checks(model, specs, constraints):
             else:
                 missing = []
                 for layer, _ in layers:
-                    reach = _implied_pairs(getattr(layer, "monotonicities", ()) or (),
+                    reach = _implied_pairs(getattr(layer, "category_order", ()) or (),
                                            len(spec.vocabulary))
                     missing += [(spec.vocabulary[a], spec.vocabulary[b])
                                 for a, b in feature.category_order if not reach[a, b]]

@@ -105,13 +105,12 @@ def epoch_order(rows, batch_size, rng):
     step is traced once.
 
     Args:
-      rows: the number ``n`` of rows (all of them train), or the `(n,)`
-        indices of the training rows (the others are held out).
+      rows: `(n,)` indices of the training rows (``np.arange(len(x))``
+        when none is held out).
       batch_size: rows per step.
       rng: a NumPy Generator.
     """
-    num_rows = rows if np.isscalar(rows) else len(rows)
-    steps = int(num_rows) // batch_size
+    steps = len(rows) // batch_size
     return rng.permutation(rows)[:steps * batch_size].astype(np.int32)
 
 
@@ -346,7 +345,7 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
     keras.utils.set_random_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     epochs, batch_size = resolve_schedule(len(x), settings.epochs, settings.batch_size)
-    validation, rows = None, len(x)
+    validation, rows = None, np.arange(len(x))
     if settings.early_stopping:
         train_rows, held_rows = validation_split(len(x), settings.validation_fraction, rng, strata)
         if len(held_rows):
@@ -354,7 +353,7 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
             # rows of the full arrays.
             validation = (x[held_rows], y[held_rows], sample_weight[held_rows])
             rows = train_rows
-    num_train = rows if np.isscalar(rows) else len(rows)
+    num_train = len(rows)
     strategy = settings.strategy
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
     batch_size = min(batch_size, num_train)

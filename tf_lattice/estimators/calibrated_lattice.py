@@ -1,6 +1,6 @@
 """Calibrated lattice models: a calibrator per feature, then one lattice."""
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 
 
@@ -32,8 +32,9 @@ class _CalibratedLattice:
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
         check_lattice_vertices(self.lattice_size, len(specs))
-        settings = self._network_settings(units, len(specs), initial_output)
-        return lambda: _network.calibrated_lattice(specs, constraints, settings)
+        config = _model_configs.model_config(
+            "lattice", specs, constraints, **self._model_settings(units, len(specs), initial_output))
+        return lambda: _model_configs.build(config)
 
 
 class CalibratedLatticeRegressor(_CalibratedLattice, CalibratedRegressorBase):

@@ -2,10 +2,16 @@
 
 import numpy as np
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._base import CalibratedEstimatorBase, _check_number
-from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
+from tf_lattice.models.ensembles import ENSEMBLES, close_under_dominance, lattice_structure
+
+
+def structure_seed(seed):
+    """The seed of an ensemble's structure: the first draw of the fit's
+    generator ``numpy.random.default_rng(seed)``."""
+    return int(np.random.default_rng(seed).integers(0, 2**31 - 1))
 
 
 class _EnsembleParams(CalibratedEstimatorBase):
@@ -45,9 +51,10 @@ class _EnsembleParams(CalibratedEstimatorBase):
     def _subsets(self, num_features, encoded, target, seed):
         rank = min(int(self._settings.lattice_rank), num_features)
         count = self._settings.num_lattices
-        subsets = choose_subsets(self.ensemble, num_features, int(count), rank,
-                                 np.random.default_rng(seed), encoded, target)
-        subsets = close_under_dominance(subsets, self.constraints_.monotonic_dominances)
+        subsets = lattice_structure(self.ensemble, num_features, int(count), rank,
+                                    seed=structure_seed(seed), x=encoded, y=target)
+        subsets = [list(subset) for subset in
+                   close_under_dominance(subsets, self.constraints_.monotonic_dominances)]
         self.lattices_ = [[self.feature_specs_[f].name for f in subset] for subset in subsets]
         return subsets, rank
 
@@ -71,8 +78,10 @@ class _CalibratedLatticeEnsemble(_EnsembleParams):
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)
-        settings = self._network_settings(units, rank, initial_output)
-        return lambda: _network.calibrated_lattice_ensemble(specs, constraints, settings, subsets)
+        config = _model_configs.model_config(
+            "ensemble", specs, constraints, lattices=subsets,
+            **self._model_settings(units, rank, initial_output))
+        return lambda: _model_configs.build(config)
 
 
 class CalibratedLatticeEnsembleRegressor(_CalibratedLatticeEnsemble, CalibratedRegressorBase):
@@ -83,9 +92,11 @@ class CalibratedLatticeEnsembleRegressor(_CalibratedLatticeEnsemble, CalibratedR
         see :mod:`tf_lattice.estimators._defaults`: each column in about 3
         lattices below 5,000 rows, 6 from there on).
       lattice_rank: features per lattice (None: ``min(3, d)``).
-      ensemble: how lattices pick features: ``"random"``, ``"rtl"``
-        (balanced random tiny lattices) or ``"crystals"`` (strongly
-        interacting features together).
+      ensemble: how lattices pick features (one meaning each, see
+        :mod:`tf_lattice.models.ensembles`): ``"random"`` (every column
+        once, the other slots uniform), ``"rtl"`` (balanced random tiny
+        lattices) or ``"crystals"`` (strongly interacting columns together,
+        measured by binned target means).
       Other parameters: as :class:`~tf_lattice.estimators.CalibratedLinearRegressor`
       (unimodality is not available: use convexity).
 

@@ -1,6 +1,6 @@
 """Calibrated linear models: a calibrator per feature, then a weighted sum."""
 
-from tf_lattice.estimators import _network
+from tf_lattice.estimators import _model_configs
 from tf_lattice.estimators._tasks import CalibratedClassifierBase, CalibratedRegressorBase
 
 
@@ -13,8 +13,9 @@ class _CalibratedLinear:
 
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
-        settings = self._network_settings(units, len(specs), initial_output)
-        return lambda: _network.calibrated_linear(specs, constraints, settings)
+        config = _model_configs.model_config(
+            "linear", specs, constraints, **self._model_settings(units, len(specs), initial_output))
+        return lambda: _model_configs.build(config)
 
 
 class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):

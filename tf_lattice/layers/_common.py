@@ -1,4 +1,5 @@
-"""Pieces shared by every tf_lattice layer: argument checks, the projection
+"""Pieces shared by every tf_lattice layer: argument checks (the constraint
+arguments are parsed by :mod:`tf_lattice.specs`), the projection
 constraint, the base class of the constraint API (``LatticeLayer``) and the
 base of the layers that run a compiled kernel or its portable twin
 (``KernelLayer``, the only ones taking ``implementation``)."""
@@ -9,10 +10,6 @@ import numpy as np
 from tf_lattice.constraints import ConstraintCheck
 
 IMPLEMENTATIONS = ("kernel", "portable")
-MONOTONICITIES = ("none", "increasing", "decreasing")
-CONVEXITIES = ("none", "convex", "concave")
-EXTRAPOLATIONS = ("constant", "linear")
-UNIMODALITIES = ("none", "valley", "peak")
 INTERPOLATIONS = ("hypercube", "simplex")
 
 
@@ -35,68 +32,10 @@ def serialize_initializer(initializer):
     return keras.saving.serialize_keras_object(initializer)
 
 
-def per_dimension(name, values, size, allowed, default="none"):
-    """Expands a direction argument into a list of ``size`` strings.
-
-    Args:
-      name: the argument's name, for error messages.
-      values: None (every dimension ``default``), one string (every
-        dimension), or a sequence of ``size`` strings.
-      size: the number of dimensions.
-      allowed: the accepted strings.
-      default: the string used when ``values`` is None.
-
-    Returns:
-      A list of ``size`` strings, each in ``allowed``.
-
-    Raises:
-      ValueError: a string outside ``allowed`` or a sequence of another length.
-    """
-    if values is None:
-        values = default
-    if isinstance(values, str):
-        values = [values] * size
-    values = list(values)
-    if len(values) != size:
-        raise ValueError(f"{name} must have one entry per dimension ({size}), got {len(values)}: {values!r}")
-    for index, value in enumerate(values):
-        check_choice(f"{name}[{index}]", value, allowed)
-    return values
-
-
-def check_pairs(name, pairs, size, extra=()):
-    """Validates a list of index pairs (or tuples whose first two entries are
-    indices in ``[0, size)`` and whose further entries are in ``extra``).
-
-    Returns:
-      A list of tuples with int indices.
-
-    Raises:
-      ValueError: an index out of range, a pair of equal indices, or a wrong
-        tuple length.
-    """
-    checked = []
-    for pair in pairs or ():
-        pair = tuple(pair)
-        width = 2 + (1 if extra else 0)
-        if len(pair) != width:
-            raise ValueError(f"every entry of {name} must have {width} elements, got {pair!r}")
-        first, second = int(pair[0]), int(pair[1])
-        for index in (first, second):
-            if not 0 <= index < size:
-                raise ValueError(f"{name} refers to dimension {index}, outside [0, {size}): {pair!r}")
-        if first == second:
-            raise ValueError(f"{name} pairs a dimension with itself: {pair!r}")
-        if extra and pair[2] not in extra:
-            raise ValueError(f"the direction in {name} entry {pair!r} must be one of {extra}")
-        checked.append((first, second) + pair[2:])
-    return checked
-
-
-def check_bounds(output_min, output_max):
-    """Raises ValueError unless ``output_min <= output_max`` (when both are set)."""
-    if output_min is not None and output_max is not None and output_min > output_max:
-        raise ValueError(f"output_min ({output_min}) must not exceed output_max ({output_max})")
+def spec_attribute(name):
+    """A read-only layer attribute that reads the field ``name`` of ``self.spec``."""
+    return property(lambda self: getattr(self.spec, name),
+                    doc=f"The ``{name}`` of the layer's spec (read-only).")
 
 
 class Projection(keras.constraints.Constraint):

@@ -2,9 +2,10 @@
 
 Inputs are integer category ids in ``[0, num_buckets)``; any other id (and
 ``default_input_value``) maps to an extra default bucket, so the kernel has
-``num_buckets + 1`` columns per unit. A partial order on categories (pairs
-``(i, j)`` meaning output of ``i`` <= output of ``j``) and output bounds are
-enforced by projection after every optimizer step.
+``num_buckets + 1`` columns per unit. A partial order on categories
+(``category_order``: pairs ``(i, j)`` meaning output of ``i`` <= output of
+``j``) and output bounds are enforced by projection after every optimizer
+step.
 """
 
 import keras
@@ -16,25 +17,7 @@ from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import pwl_calibration
-
-
-def _has_cycle(pairs, size):
-    """Whether the directed graph of ``pairs`` has a cycle (Kahn's algorithm)."""
-    indegree = [0] * size
-    edges = [[] for _ in range(size)]
-    for first, second in pairs:
-        edges[first].append(second)
-        indegree[second] += 1
-    ready = [node for node in range(size) if indegree[node] == 0]
-    visited = 0
-    while ready:
-        node = ready.pop()
-        visited += 1
-        for other in edges[node]:
-            indegree[other] -= 1
-            if indegree[other] == 0:
-                ready.append(other)
-    return visited < size
+from tf_lattice.specs import CategoricalSpec
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -48,8 +31,10 @@ class CategoricalCalibration(_common.KernelLayer):
       num_buckets: number of known categories.
       units: number of calibrators.
       output_min, output_max: bounds on every output.
-      monotonicities: ``(i, j)`` pairs: output of category ``i`` <= output of
-        category ``j`` (a partial order; cycles are rejected).
+      category_order: ``(i, j)`` pairs: output of category ``i`` <= output of
+        category ``j`` (a partial order; cycles are rejected). Configs of
+        earlier versions name it ``monotonicities``; ``from_config`` reads
+        them.
       default_input_value: an id that means "unknown" (goes to the default
         bucket, as do ids outside ``[0, num_buckets)``).
       kernel_initializer: ``"uniform"`` (random within the bounds),
@@ -61,23 +46,37 @@ class CategoricalCalibration(_common.KernelLayer):
 
     uses_kernels = False
 
-    def __init__(self, num_buckets, units=1, output_min=None, output_max=None, monotonicities=None,
+    def __init__(self, num_buckets, units=1, output_min=None, output_max=None, category_order=None,
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
+        if "monotonicities" in kwargs:
+            raise TypeError("CategoricalCalibration takes the partial order of categories as "
+                            "category_order=[(i, j), ...] (formerly monotonicities)")
         super().__init__(implementation=implementation, **kwargs)
-        if num_buckets < 1 or units < 1:
-            raise ValueError(f"num_buckets and units must be at least 1, got {num_buckets}, {units}")
-        self.num_buckets = int(num_buckets)
-        self.units = int(units)
-        _common.check_bounds(output_min, output_max)
-        self.output_min = None if output_min is None else float(output_min)
-        self.output_max = None if output_max is None else float(output_max)
-        self.monotonicities = _common.check_pairs("monotonicities", monotonicities, self.num_buckets)
-        if _has_cycle(self.monotonicities, self.num_buckets):
-            raise ValueError(f"monotonicities {self.monotonicities} contain a cycle")
+        # Parsed and checked once, here; the projection and the certificate
+        # receive this spec.
+        self.spec = CategoricalSpec.parse(num_buckets, units=units, category_order=category_order,
+                                          output_min=output_min, output_max=output_max)
         self.default_input_value = default_input_value
         self.kernel_initializer = kernel_initializer
         self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
+
+    num_buckets = _common.spec_attribute("num_buckets")
+    units = _common.spec_attribute("units")
+    output_min = _common.spec_attribute("output_min")
+    output_max = _common.spec_attribute("output_max")
+
+    @property
+    def category_order(self):
+        """The ``(i, j)`` category pairs, a list of tuples."""
+        return [tuple(p) for p in self.spec.category_order]
+
+    @classmethod
+    def from_config(cls, config):
+        if "monotonicities" in config:  # the name of category_order in earlier versions
+            config = dict(config)
+            config["category_order"] = config.pop("monotonicities")
+        return super().from_config(config)
 
     def _initializer(self):
         low, high = pwl_calibration.initial_output_range(self.output_min, self.output_max)
@@ -88,7 +87,7 @@ class CategoricalCalibration(_common.KernelLayer):
         return keras.initializers.get(self.kernel_initializer)
 
     def _has_constraints(self):
-        return bool(self.monotonicities) or self.output_min is not None or self.output_max is not None
+        return self.spec.has_constraints
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] not in (1, self.units):
@@ -125,10 +124,8 @@ class CategoricalCalibration(_common.KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _project_kernel(self, kernel, exact=False):
-        return ops.partial_order_projection(
-            tf.convert_to_tensor(kernel), self.monotonicities,
-            output_min=self.output_min, output_max=self.output_max, exact=exact,
-            implementation=self.implementation)
+        return ops.partial_order_projection(tf.convert_to_tensor(kernel), spec=self.spec,
+                                            exact=exact, implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():
@@ -144,16 +141,14 @@ class CategoricalCalibration(_common.KernelLayer):
         """
         units = list(range(self.units)) if units is None else [int(u) for u in units]
         certificate = tfl_constraints.certify_categorical(
-            np.asarray(self.kernel, np.float64)[units], pairs=self.monotonicities,
-            output_min=self.output_min, output_max=self.output_max)
+            np.asarray(self.kernel, np.float64)[units], spec=self.spec)
         return tfl_constraints.Certificate(f"CategoricalCalibration {self.name!r}", tuple(certificate.checks))
 
     def get_config(self):
         config = super().get_config()
         initializer = _common.serialize_initializer(self.kernel_initializer)
+        config.update(self.spec.to_config())
         config.update(
-            num_buckets=self.num_buckets, units=self.units, output_min=self.output_min,
-            output_max=self.output_max, monotonicities=[list(p) for p in self.monotonicities],
             default_input_value=self.default_input_value, kernel_initializer=initializer,
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config

@@ -1,6 +1,7 @@
 """Kronecker-factored lattice: a lattice whose parameters are a sum of products.
 
-For sizes ``m`` (one size for all ``d`` dimensions) and ``T`` terms,
+For the size ``m`` of every dimension (``lattice_size``, shared by all ``d``
+dimensions) and ``T`` terms,
 
     f_u(x) = b_u + (1/T) sum_t s_{u,t} prod_k PL(x_k; w_{u,k,:,t})
 
@@ -26,6 +27,7 @@ import tensorflow as tf
 from tf_lattice import constraints as tfl_constraints
 from tf_lattice.constraints import ConstraintCheck
 from tf_lattice.layers import _common
+from tf_lattice.specs import _vocabulary
 
 
 def factor_values(inputs, kernel, lattice_size):
@@ -56,7 +58,9 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
     Input: ``[batch, d]`` or ``[batch, units, d]``. Output: ``[batch, units]``.
 
     Args:
-      lattice_sizes: one int ``m >= 2`` shared by every dimension.
+      lattice_size: one int ``m >= 2`` shared by every dimension (configs
+        of earlier versions name it ``lattice_sizes``; ``from_config`` reads
+        them).
       num_dims: ``d``; inferred from the input when None.
       units: number of functions.
       num_terms: ``T``.
@@ -67,25 +71,35 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, lattice_sizes, num_dims=None, units=1, num_terms=2, monotonicities=None,
+    def __init__(self, lattice_size=None, num_dims=None, units=1, num_terms=2, monotonicities=None,
                  output_min=None, output_max=None, seed=0, **kwargs):
+        if "lattice_sizes" in kwargs or lattice_size is None:
+            raise TypeError("KroneckerFactoredLattice takes the size of every dimension as "
+                            "lattice_size=m (formerly lattice_sizes)")
         super().__init__(**kwargs)
-        if int(lattice_sizes) < 2 or units < 1 or num_terms < 1:
-            raise ValueError(f"lattice_sizes must be >= 2 and units, num_terms >= 1, got "
-                             f"{lattice_sizes}, {units}, {num_terms}")
-        self.lattice_sizes = int(lattice_sizes)
-        self.num_dims = None if num_dims is None else int(num_dims)
-        self.units = int(units)
-        self.num_terms = int(num_terms)
+        self.lattice_size = _vocabulary.parse_count(lattice_size, "lattice_size", 2)
+        self.num_dims = None if num_dims is None else _vocabulary.parse_count(num_dims, "num_dims")
+        self.units = _vocabulary.parse_count(units, "units")
+        self.num_terms = _vocabulary.parse_count(num_terms, "num_terms")
         self._monotonicities_argument = monotonicities
         self.monotonicities = None
         if self.num_dims is not None:
-            self.monotonicities = _common.per_dimension(
-                "monotonicities", monotonicities, self.num_dims, _common.MONOTONICITIES)
-        _common.check_bounds(output_min, output_max)
-        self.output_min = None if output_min is None else float(output_min)
-        self.output_max = None if output_max is None else float(output_max)
+            self.monotonicities = self._parse_monotonicities()
+        self.output_min, self.output_max = _vocabulary.parse_bounds(output_min, output_max)
         self.seed = seed
+
+    def _parse_monotonicities(self):
+        signs = _vocabulary.parse_per_item(self._monotonicities_argument, self.num_dims,
+                                           _vocabulary.MONOTONICITIES, "monotonicities",
+                                           "dimension")
+        return [_vocabulary.direction_name(m, _vocabulary.MONOTONICITIES) for m in signs]
+
+    @classmethod
+    def from_config(cls, config):
+        if "lattice_sizes" in config:  # the name of lattice_size in earlier versions
+            config = dict(config)
+            config["lattice_size"] = config.pop("lattice_sizes")
+        return super().from_config(config)
 
     @property
     def _bounded(self):
@@ -101,9 +115,9 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
             raise ValueError(f"KroneckerFactoredLattice with num_dims={self.num_dims} got input shape "
                              f"{tuple(input_shape)}")
         self.num_dims = int(dims if dims is not None else self.num_dims)
-        self.monotonicities = _common.per_dimension(
-            "monotonicities", self._monotonicities_argument, self.num_dims, _common.MONOTONICITIES)
-        shape = (self.units, self.num_dims, self.lattice_sizes, self.num_terms)
+        if self.monotonicities is None:
+            self.monotonicities = self._parse_monotonicities()
+        shape = (self.units, self.num_dims, self.lattice_size, self.num_terms)
         rng = np.random.default_rng(self.seed)
         low, high = (0.0, 1.0) if self._bounded else (0.5, 1.5)
         kernel = rng.uniform(low, high, shape)
@@ -140,7 +154,7 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
         inputs = tf.cast(inputs, self.compute_dtype)
         if inputs.shape.rank == 2:
             inputs = tf.repeat(inputs[:, None, :], self.units, axis=1)
-        factors = factor_values(inputs, tf.cast(self.kernel, self.compute_dtype), self.lattice_sizes)
+        factors = factor_values(inputs, tf.cast(self.kernel, self.compute_dtype), self.lattice_size)
         products = tf.reduce_prod(factors, axis=2)  # [batch, units, T]
         scale_and_bias = tf.cast(self.scale_and_bias, self.compute_dtype)
         return tf.reduce_mean(products * scale_and_bias[:, :-1], axis=-1) + scale_and_bias[:, -1]
@@ -216,7 +230,7 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(lattice_sizes=self.lattice_sizes, num_dims=self.num_dims, units=self.units,
+        config.update(lattice_size=self.lattice_size, num_dims=self.num_dims, units=self.units,
                       num_terms=self.num_terms, monotonicities=self.monotonicities,
                       output_min=self.output_min, output_max=self.output_max, seed=self.seed)
         return config

@@ -17,15 +17,19 @@ from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import lattice_initializers
-from tf_lattice.ops._lattice_constraints import parse_constraints
+from tf_lattice.specs import LatticeSpec
+from tf_lattice.specs import _vocabulary
 
 KERNEL_INITIALIZERS = ("linear_initializer", "random_monotonic_initializer")
-TRUST_DIRECTIONS = ("increasing", "decreasing")
 EXACT_PROJECTION_MAX_PARAMS = 2048
 
 
 def lattice_regularizer_builders(lattice_sizes):
-    """Names usable in ``("name", l1, l2)`` lattice regularizer tuples."""
+    """Names usable in ``("name", l1, l2)`` lattice regularizer tuples.
+
+    Args:
+      lattice_sizes: ``d`` ints or a :class:`LatticeSpec`.
+    """
     from tf_lattice import regularizers
     return {
         "laplacian": lambda l1=0.0, l2=0.0: regularizers.LatticeLaplacian(lattice_sizes, l1=l1, l2=l2),
@@ -76,34 +80,21 @@ class Lattice(_common.KernelLayer):
                  kernel_initializer="linear_initializer", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
         super().__init__(implementation=implementation, **kwargs)
-        sizes = [int(s) for s in np.atleast_1d(lattice_sizes)]
-        if not sizes or min(sizes) < 2:
-            raise ValueError(f"lattice_sizes must be a non-empty list of ints >= 2, got {lattice_sizes!r}")
-        if units < 1:
-            raise ValueError(f"units must be at least 1, got {units}")
-        dims = len(sizes)
-        self.lattice_sizes = sizes
-        self.units = int(units)
+        if isinstance(lattice_sizes, (int, np.integer)) and not isinstance(lattice_sizes, bool):
+            lattice_sizes = [lattice_sizes]  # one dimension, as earlier versions took it
+        # Every constraint argument is parsed and checked once, here, by the
+        # spec that the projection, the certificate, the initializer and the
+        # regularizers then receive: whatever the layer accepts, its
+        # projection accepts, and a contradiction (a dominance over a
+        # decreasing dimension, a unimodal dimension of size 2, ...) is an
+        # error now rather than at the first optimizer step.
+        self.spec = LatticeSpec.parse(
+            lattice_sizes, units=units, monotonicities=monotonicities,
+            unimodalities=unimodalities, edgeworth_trusts=edgeworth_trusts,
+            trapezoid_trusts=trapezoid_trusts, monotonic_dominances=monotonic_dominances,
+            range_dominances=range_dominances, joint_monotonicities=joint_monotonicities,
+            output_min=output_min, output_max=output_max)
         self.interpolation = _common.check_choice("interpolation", interpolation, _common.INTERPOLATIONS)
-        self.monotonicities = _common.per_dimension("monotonicities", monotonicities, dims,
-                                                    _common.MONOTONICITIES)
-        self.unimodalities = _common.per_dimension("unimodalities", unimodalities, dims,
-                                                   _common.UNIMODALITIES)
-        self.edgeworth_trusts = _common.check_pairs("edgeworth_trusts", edgeworth_trusts, dims,
-                                                    TRUST_DIRECTIONS)
-        self.trapezoid_trusts = _common.check_pairs("trapezoid_trusts", trapezoid_trusts, dims,
-                                                    TRUST_DIRECTIONS)
-        self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
-        self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
-        self.joint_monotonicities = _common.check_pairs("joint_monotonicities", joint_monotonicities, dims)
-        _common.check_bounds(output_min, output_max)
-        self.output_min = None if output_min is None else float(output_min)
-        self.output_max = None if output_max is None else float(output_max)
-        # The projection's own rules, asked once here: whatever the layer
-        # accepts, its projection accepts, and a contradiction (a dominance
-        # over a decreasing dimension, a unimodal dimension of size 2, ...)
-        # is an error now rather than at the first optimizer step.
-        self.constraint_spec = parse_constraints(self.lattice_sizes, **self._constraint_kwargs())
         self.num_projection_iterations = int(num_projection_iterations)
         if isinstance(kernel_initializer, str) and kernel_initializer in KERNEL_INITIALIZERS:
             self.kernel_initializer = kernel_initializer
@@ -112,24 +103,60 @@ class Lattice(_common.KernelLayer):
         self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
 
     @property
-    def num_vertices(self):
-        return int(np.prod(self.lattice_sizes))
+    def lattice_sizes(self):
+        """The size of each dimension, a list of ``d`` ints."""
+        return list(self.spec.lattice_sizes)
 
-    def _constraint_kwargs(self):
-        return dict(
-            monotonicities=self.monotonicities, unimodalities=self.unimodalities,
-            edgeworth_trusts=self.edgeworth_trusts, trapezoid_trusts=self.trapezoid_trusts,
-            monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
-            joint_monotonicities=self.joint_monotonicities, output_min=self.output_min,
-            output_max=self.output_max)
+    @property
+    def units(self):
+        return self.spec.units
+
+    @property
+    def num_vertices(self):
+        return self.spec.num_vertices
+
+    @property
+    def monotonicities(self):
+        """The monotonicity of each dimension, a list of strings."""
+        return self.spec.monotonicity_names
+
+    @property
+    def unimodalities(self):
+        """The unimodality of each dimension, a list of strings."""
+        return self.spec.unimodality_names
+
+    @property
+    def edgeworth_trusts(self):
+        """``(main, conditional, direction)`` triples, directions as strings."""
+        return _named_trusts(self.spec.edgeworth_trusts)
+
+    @property
+    def trapezoid_trusts(self):
+        """``(main, conditional, direction)`` triples, directions as strings."""
+        return _named_trusts(self.spec.trapezoid_trusts)
+
+    @property
+    def monotonic_dominances(self):
+        return list(self.spec.monotonic_dominances)
+
+    @property
+    def range_dominances(self):
+        return list(self.spec.range_dominances)
+
+    @property
+    def joint_monotonicities(self):
+        return list(self.spec.joint_monotonicities)
+
+    @property
+    def output_min(self):
+        return self.spec.output_min
+
+    @property
+    def output_max(self):
+        return self.spec.output_max
 
     def _has_constraints(self):
-        kwargs = self._constraint_kwargs()
-        return (any(m != "none" for m in self.monotonicities) or
-                any(u != "none" for u in self.unimodalities) or
-                any(kwargs[key] for key in ("edgeworth_trusts", "trapezoid_trusts", "monotonic_dominances",
-                                            "range_dominances", "joint_monotonicities")) or
-                self.output_min is not None or self.output_max is not None)
+        return self.spec.has_constraints
 
     def _initializer(self):
         if not isinstance(self.kernel_initializer, str):
@@ -139,10 +166,9 @@ class Lattice(_common.KernelLayer):
         if self.output_max is not None and self.output_min is None:
             low = high - 1.0
         if self.kernel_initializer == "linear_initializer":
-            return lattice_initializers.LinearInitializer(
-                self.lattice_sizes, self.monotonicities, self.unimodalities, low, high)
+            return lattice_initializers.LinearInitializer(self.spec, output_min=low, output_max=high)
         return lattice_initializers.RandomMonotonicInitializer(
-            self.lattice_sizes, self.monotonicities, low, high)
+            self.spec, output_min=low, output_max=high)
 
     def build(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
@@ -157,7 +183,7 @@ class Lattice(_common.KernelLayer):
                              f"inputs per point, got input shape {input_shape}")
         self.kernel = self.add_weight(
             name="kernel", shape=(self.units, self.num_vertices), initializer=self._initializer(),
-            regularizer=_regularizers.resolve(self.kernel_regularizer, lattice_regularizer_builders(self.lattice_sizes)),
+            regularizer=_regularizers.resolve(self.kernel_regularizer, lattice_regularizer_builders(self.spec)),
             constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
 
     def call(self, inputs):
@@ -165,7 +191,7 @@ class Lattice(_common.KernelLayer):
             inputs = tf.concat([tf.cast(x, self.compute_dtype) for x in inputs], axis=-1)
         inputs = tf.cast(inputs, self.compute_dtype)
         return ops.lattice_interpolation(inputs, tf.cast(self.kernel, self.compute_dtype),
-                                         self.lattice_sizes, interpolation=self.interpolation,
+                                         self.spec, interpolation=self.interpolation,
                                          implementation=self.implementation)
 
     def compute_output_shape(self, input_shape):
@@ -182,31 +208,29 @@ class Lattice(_common.KernelLayer):
         exact = exact and self.units * self.num_vertices <= EXACT_PROJECTION_MAX_PARAMS
         iterations = self.num_projection_iterations * (10 if finalizing else 1)
         return ops.lattice_projection(
-            tf.convert_to_tensor(kernel), self.lattice_sizes, num_iterations=iterations, exact=exact,
-            implementation=self.implementation, **self._constraint_kwargs())
+            tf.convert_to_tensor(kernel), spec=self.spec, num_iterations=iterations, exact=exact,
+            implementation=self.implementation)
 
     def _project(self, exact):
         return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
     def certify(self):
         """Checks every declared constraint exactly on the vertex parameters."""
-        certificate = tfl_constraints.certify_lattice(
-            np.asarray(self.kernel, np.float64), self.lattice_sizes, **self._constraint_kwargs())
+        certificate = tfl_constraints.certify_lattice(np.asarray(self.kernel, np.float64),
+                                                      spec=self.spec)
         return tfl_constraints.Certificate(f"Lattice {self.name!r}", tuple(certificate.checks))
 
     def get_config(self):
         config = super().get_config()
         initializer = _common.serialize_initializer(self.kernel_initializer)
+        config.update(self.spec.to_config())
         config.update(
-            lattice_sizes=self.lattice_sizes, units=self.units, interpolation=self.interpolation,
-            monotonicities=self.monotonicities, unimodalities=self.unimodalities,
-            edgeworth_trusts=[list(t) for t in self.edgeworth_trusts],
-            trapezoid_trusts=[list(t) for t in self.trapezoid_trusts],
-            monotonic_dominances=[list(t) for t in self.monotonic_dominances],
-            range_dominances=[list(t) for t in self.range_dominances],
-            joint_monotonicities=[list(t) for t in self.joint_monotonicities],
-            output_min=self.output_min, output_max=self.output_max,
-            num_projection_iterations=self.num_projection_iterations,
+            interpolation=self.interpolation, num_projection_iterations=self.num_projection_iterations,
             kernel_initializer=initializer,
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config
+
+
+def _named_trusts(trusts):
+    return [(main, cond, _vocabulary.direction_name(direction, _vocabulary.TRUST_DIRECTIONS))
+            for main, cond, direction in trusts]

@@ -7,7 +7,7 @@ tf_lattice.
 import keras
 import numpy as np
 
-from tf_lattice.layers import _common
+from tf_lattice.specs import LatticeSpec
 
 
 def vertex_coordinates(lattice_sizes):
@@ -30,6 +30,26 @@ def _dimension_profile(size, direction):
     return np.zeros(size)
 
 
+def lattice_directions(lattice_sizes, monotonicities=None, unimodalities=None):
+    """The :class:`LatticeSpec` of an initializer's sizes and directions.
+
+    Args:
+      lattice_sizes: ``d`` ints, or a :class:`LatticeSpec` (used as it is;
+        then no direction argument may be given).
+      monotonicities, unimodalities: as :meth:`LatticeSpec.parse` takes them.
+
+    Raises:
+      TypeError: a spec and direction arguments.
+      ValueError: as :meth:`LatticeSpec.parse`.
+    """
+    if isinstance(lattice_sizes, LatticeSpec):
+        if monotonicities is not None or unimodalities is not None:
+            raise TypeError("give either a LatticeSpec or lattice_sizes and directions")
+        return lattice_sizes
+    return LatticeSpec.parse(lattice_sizes, monotonicities=monotonicities,
+                             unimodalities=unimodalities)
+
+
 def linear_lattice_values(lattice_sizes, monotonicities=None, unimodalities=None,
                           output_min=0.0, output_max=1.0):
     """Vertex values of ``output_min + sum_k phi_k(v_k)``.
@@ -40,12 +60,18 @@ def linear_lattice_values(lattice_sizes, monotonicities=None, unimodalities=None
     dimensions when none is constrained; then every dimension rises), so the
     values span ``[output_min, output_max]``.
 
+    Args:
+      lattice_sizes: ``d`` ints, or a :class:`LatticeSpec` of the sizes and
+        directions (then ``monotonicities`` and ``unimodalities`` stay None).
+      monotonicities, unimodalities: directions per dimension.
+      output_min, output_max: the range the values span.
+
     Returns:
       Array ``[V]``.
     """
-    dims = len(lattice_sizes)
-    monotonicities = _common.per_dimension("monotonicities", monotonicities, dims, _common.MONOTONICITIES)
-    unimodalities = _common.per_dimension("unimodalities", unimodalities, dims, _common.UNIMODALITIES)
+    spec = lattice_directions(lattice_sizes, monotonicities, unimodalities)
+    lattice_sizes, dims = spec.lattice_sizes, spec.rank
+    monotonicities, unimodalities = spec.monotonicity_names, spec.unimodality_names
     directions = [u if u != "none" else m for m, u in zip(monotonicities, unimodalities)]
     if all(direction == "none" for direction in directions):
         directions = ["increasing"] * dims
@@ -63,20 +89,22 @@ class LinearInitializer(keras.initializers.Initializer):
     """Every unit starts as the same separable linear (monotone) function.
 
     See :func:`linear_lattice_values`. The requested shape must be
-    ``[units, prod(lattice_sizes)]``.
+    ``[units, prod(lattice_sizes)]``. ``lattice_sizes`` may be a
+    :class:`LatticeSpec` (then without direction arguments).
     """
 
     def __init__(self, lattice_sizes, monotonicities=None, unimodalities=None,
                  output_min=0.0, output_max=1.0):
-        self.lattice_sizes = [int(s) for s in lattice_sizes]
-        self.monotonicities = monotonicities
-        self.unimodalities = unimodalities
+        self.spec = lattice_directions(lattice_sizes, monotonicities, unimodalities)
+        self.lattice_sizes = list(self.spec.lattice_sizes)
+        self.monotonicities = self.spec.monotonicity_names
+        self.unimodalities = self.spec.unimodality_names
         self.output_min = float(output_min)
         self.output_max = float(output_max)
 
     def __call__(self, shape, dtype=None):
-        values = linear_lattice_values(self.lattice_sizes, self.monotonicities, self.unimodalities,
-                                       self.output_min, self.output_max)
+        values = linear_lattice_values(self.spec, output_min=self.output_min,
+                                       output_max=self.output_max)
         if shape[-1] != values.shape[0]:
             raise ValueError(f"LinearInitializer for lattice_sizes {self.lattice_sizes} needs a last "
                              f"dimension of {values.shape[0]}, got shape {tuple(shape)}")
@@ -96,20 +124,20 @@ class RandomMonotonicInitializer(keras.initializers.Initializer):
     and hands them out by vertex level ``sum_k l_k(v_k)`` (``l_k = v_k`` for
     increasing and unconstrained dimensions, ``m_k - 1 - v_k`` for decreasing
     ones; random order within a level). A step along a monotone dimension
-    raises the level, so it never lowers the value.
+    raises the level, so it never lowers the value. ``lattice_sizes`` may be
+    a :class:`LatticeSpec` (then without ``monotonicities``).
     """
 
     def __init__(self, lattice_sizes, monotonicities=None, output_min=0.0, output_max=1.0, seed=None):
-        self.lattice_sizes = [int(s) for s in lattice_sizes]
-        self.monotonicities = monotonicities
+        self.spec = lattice_directions(lattice_sizes, monotonicities)
+        self.lattice_sizes = list(self.spec.lattice_sizes)
+        self.monotonicities = self.spec.monotonicity_names
         self.output_min = float(output_min)
         self.output_max = float(output_max)
         self.seed = seed
 
     def __call__(self, shape, dtype=None):
-        dims = len(self.lattice_sizes)
-        monotonicities = _common.per_dimension("monotonicities", self.monotonicities, dims,
-                                               _common.MONOTONICITIES)
+        monotonicities = self.monotonicities
         coordinates = vertex_coordinates(self.lattice_sizes)
         levels = np.zeros(coordinates.shape[0])
         for k, direction in enumerate(monotonicities):

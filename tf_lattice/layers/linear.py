@@ -14,9 +14,7 @@ import tensorflow as tf
 from tf_lattice import constraints as tfl_constraints
 from tf_lattice import ops
 from tf_lattice.layers import _common
-from tf_lattice.ops.linear_projection import LinearConstraints
-
-NORMALIZATION_ORDERS = (None, 1)
+from tf_lattice.specs import LinearSpec
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -52,30 +50,23 @@ class Linear(_common.KernelLayer):
                  use_bias=True, kernel_initializer=None, bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, implementation="kernel", **kwargs):
         super().__init__(implementation=implementation, **kwargs)
-        self.num_input_dims = int(num_input_dims)
-        if self.num_input_dims < 1 or units < 1:
-            raise ValueError(f"num_input_dims and units must be at least 1, got {num_input_dims}, {units}")
-        dims = self.num_input_dims
-        self.units = int(units)
-        self.monotonicities = _common.per_dimension("monotonicities", monotonicities, dims,
-                                                    _common.MONOTONICITIES)
-        self.monotonic_dominances = _common.check_pairs("monotonic_dominances", monotonic_dominances, dims)
-        self.range_dominances = _common.check_pairs("range_dominances", range_dominances, dims)
-        self.input_min = None if input_min is None else [float(v) for v in np.broadcast_to(input_min, dims)]
-        self.input_max = None if input_max is None else [float(v) for v in np.broadcast_to(input_max, dims)]
-        if self.range_dominances and (self.input_min is None or self.input_max is None):
+        dims = num_input_dims
+        if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool) and dims >= 1:
+            self.input_min = None if input_min is None else [float(v) for v in np.broadcast_to(input_min, dims)]
+            self.input_max = None if input_max is None else [float(v) for v in np.broadcast_to(input_max, dims)]
+        else:
+            self.input_min = self.input_max = None
+        if range_dominances and (self.input_min is None or self.input_max is None):
             raise ValueError("range_dominances needs input_min and input_max")
-        if normalization_order not in NORMALIZATION_ORDERS:
-            raise ValueError(f"normalization_order must be one of {NORMALIZATION_ORDERS}, got "
-                             f"{normalization_order!r}")
-        self.normalization_order = normalization_order
-        # The projection's own rules, asked once here (see Lattice).
-        self.constraint_spec = LinearConstraints(
-            dims, self.monotonicities, self.monotonic_dominances, self.range_dominances,
-            self._input_ranges(), self.normalization_order)
+        # Parsed and checked once, here; the projection and the certificate
+        # receive this spec (see Lattice).
+        self.spec = LinearSpec.parse(
+            num_input_dims, units=units, monotonicities=monotonicities,
+            monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
+            input_ranges=self._input_ranges(), normalization_order=normalization_order)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(
-            kernel_initializer or keras.initializers.Constant(1.0 / dims))
+            kernel_initializer or keras.initializers.Constant(1.0 / self.num_input_dims))
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
@@ -85,9 +76,33 @@ class Linear(_common.KernelLayer):
             return None
         return list(zip(self.input_min, self.input_max))
 
+    @property
+    def num_input_dims(self):
+        return self.spec.num_inputs
+
+    @property
+    def units(self):
+        return self.spec.units
+
+    @property
+    def monotonicities(self):
+        """The monotonicity of each input, a list of strings."""
+        return self.spec.monotonicity_names
+
+    @property
+    def monotonic_dominances(self):
+        return [tuple(p) for p in self.spec.monotonic_dominances]
+
+    @property
+    def range_dominances(self):
+        return [tuple(p) for p in self.spec.range_dominances]
+
+    @property
+    def normalization_order(self):
+        return self.spec.normalization_order
+
     def _has_constraints(self):
-        return (any(m != "none" for m in self.monotonicities) or self.monotonic_dominances or
-                self.range_dominances or self.normalization_order is not None)
+        return self.spec.has_constraints
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.num_input_dims:
@@ -111,11 +126,8 @@ class Linear(_common.KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _project_kernel(self, kernel, exact=False):
-        return ops.linear_projection(
-            tf.convert_to_tensor(kernel), monotonicities=self.monotonicities,
-            monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
-            input_ranges=self._input_ranges(), normalization_order=self.normalization_order,
-            exact=exact, implementation=self.implementation)
+        return ops.linear_projection(tf.convert_to_tensor(kernel), spec=self.spec, exact=exact,
+                                     implementation=self.implementation)
 
     def _project(self, exact):
         if not self._has_constraints():
@@ -124,11 +136,8 @@ class Linear(_common.KernelLayer):
 
     def certify(self):
         """Checks signs and dominances exactly (and the norm, when normalized)."""
-        return tfl_constraints.certify_linear(
-            np.asarray(self.kernel), monotonicities=self.monotonicities,
-            monotonic_dominances=self.monotonic_dominances, range_dominances=self.range_dominances,
-            input_ranges=self._input_ranges(), normalization_order=self.normalization_order,
-            subject=f"Linear {self.name!r}")
+        return tfl_constraints.certify_linear(np.asarray(self.kernel), spec=self.spec,
+                                              subject=f"Linear {self.name!r}")
 
     def get_config(self):
         config = super().get_config()

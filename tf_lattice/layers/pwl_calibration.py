@@ -28,8 +28,9 @@ from tf_lattice import ops
 from tf_lattice.constraints import ConstraintCheck
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
+from tf_lattice.specs import CalibratorSpec
+from tf_lattice.specs import _vocabulary
 
-KEYPOINT_TYPES = ("fixed", "learned_interior")
 OUTPUT_INITIALIZERS = ("equal_heights", "equal_slopes")
 
 
@@ -137,37 +138,46 @@ class PWLCalibration(_common.KernelLayer):
                  kernel_initializer="equal_heights", kernel_regularizer=None,
                  implementation="kernel", extrapolation="constant", **kwargs):
         super().__init__(implementation=implementation, **kwargs)
-        keypoints = np.asarray(input_keypoints, np.float64)
-        if keypoints.ndim not in (1, 2) or keypoints.shape[-1] < 2:
-            raise ValueError(
-                f"input_keypoints must have shape [K] or [units, K] with K >= 2, got {keypoints.shape}")
-        if keypoints.ndim == 2 and keypoints.shape[0] != units:
-            raise ValueError(
-                f"input_keypoints of shape {keypoints.shape} must have one row per unit ({units})")
-        if not np.all(np.isfinite(keypoints)) or np.any(np.diff(keypoints, axis=-1) <= 0):
-            raise ValueError(f"input_keypoints must be finite and strictly increasing, got {keypoints.tolist()}")
-        if units < 1:
-            raise ValueError(f"units must be at least 1, got {units}")
-        self.input_keypoints = keypoints
-        self.units = int(units)
-        self.input_keypoints_type = _common.check_choice(
-            "input_keypoints_type", input_keypoints_type, KEYPOINT_TYPES)
-        self.monotonicity = _one_or_per_unit("monotonicity", monotonicity, self.units,
-                                             _common.MONOTONICITIES)
-        self.convexity = _one_or_per_unit("convexity", convexity, self.units, _common.CONVEXITIES)
-        self.extrapolation = _one_or_per_unit("extrapolation", extrapolation, self.units,
-                                              _common.EXTRAPOLATIONS)
-        _common.check_bounds(output_min, output_max)
-        self.output_min = None if output_min is None else float(output_min)
-        self.output_max = None if output_max is None else float(output_max)
-        self.clamp_min, self.clamp_max = bool(clamp_min), bool(clamp_max)
-        self.is_cyclic = bool(is_cyclic)
-        self.missing_input_value = missing_input_value
-        self.impute_missing = bool(impute_missing) or missing_input_value is not None
-        self.missing_output_value = missing_output_value
+        # Every constraint argument is parsed and checked once, here; the
+        # projection and the certificate receive this spec.
+        self.spec = CalibratorSpec.parse(
+            input_keypoints, units=units, input_keypoints_type=input_keypoints_type,
+            monotonicity=monotonicity, convexity=convexity, extrapolation=extrapolation,
+            output_min=output_min, output_max=output_max, clamp_min=clamp_min,
+            clamp_max=clamp_max, is_cyclic=is_cyclic, missing_input_value=missing_input_value,
+            impute_missing=impute_missing, missing_output_value=missing_output_value)
+        self.input_keypoints = self.spec.keypoints_array()
         self.kernel_initializer = kernel_initializer
+        if not (isinstance(kernel_initializer, str) and kernel_initializer in OUTPUT_INITIALIZERS):
+            keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = _regularizers.deserialize(kernel_regularizer)
-        self._check_combinations()
+
+    # The declaration's arguments, read from the spec.
+    units = _common.spec_attribute("units")
+    input_keypoints_type = _common.spec_attribute("input_keypoints_type")
+    output_min = _common.spec_attribute("output_min")
+    output_max = _common.spec_attribute("output_max")
+    clamp_min = _common.spec_attribute("clamp_min")
+    clamp_max = _common.spec_attribute("clamp_max")
+    is_cyclic = _common.spec_attribute("is_cyclic")
+    missing_input_value = _common.spec_attribute("missing_input_value")
+    impute_missing = _common.spec_attribute("impute_missing")
+    missing_output_value = _common.spec_attribute("missing_output_value")
+
+    @property
+    def monotonicity(self):
+        """The monotonicity: one string shared by every unit, or a list of one per unit."""
+        return _names(self.spec.monotonicity, _vocabulary.MONOTONICITIES)
+
+    @property
+    def convexity(self):
+        """The convexity: one string shared by every unit, or a list of one per unit."""
+        return _names(self.spec.convexity, _vocabulary.CONVEXITIES)
+
+    @property
+    def extrapolation(self):
+        """The extrapolation: one string shared by every unit, or a list of one per unit."""
+        return _plain(self.spec.extrapolation)
 
     @property
     def unit_monotonicities(self):
@@ -183,32 +193,6 @@ class PWLCalibration(_common.KernelLayer):
     def unit_extrapolations(self):
         """The extrapolation of each unit, a list of ``units`` strings."""
         return _per_unit(self.extrapolation, self.units)
-
-    def _check_combinations(self):
-        monotone = any(m != "none" for m in self.unit_monotonicities)
-        convex = any(c != "none" for c in self.unit_convexities)
-        if self.is_cyclic and (monotone or convex):
-            raise ValueError("is_cyclic=True cannot be combined with a monotonicity or convexity")
-        if "linear" in self.unit_extrapolations:
-            if self.output_min is not None or self.output_max is not None:
-                raise ValueError(
-                    f"extrapolation='linear' cannot be combined with output_min={self.output_min} "
-                    f"or output_max={self.output_max}: a linear tail leaves every bound")
-            if self.is_cyclic:
-                raise ValueError("extrapolation='linear' cannot be combined with is_cyclic=True")
-        if convex and self.input_keypoints_type != "fixed":
-            raise ValueError("convexity requires input_keypoints_type='fixed'")
-        for flag, bound, name in ((self.clamp_min, self.output_min, "min"),
-                                  (self.clamp_max, self.output_max, "max")):
-            if flag and (bound is None or not isinstance(self.monotonicity, str)
-                         or self.monotonicity == "none"):
-                raise ValueError(f"clamp_{name}=True requires output_{name} and one monotonicity "
-                                 "shared by every unit")
-            if flag and convex:
-                raise ValueError(f"clamp_{name}=True cannot be combined with a convexity")
-        if isinstance(self.kernel_initializer, str) and self.kernel_initializer in OUTPUT_INITIALIZERS:
-            return
-        keras.initializers.get(self.kernel_initializer)
 
     @property
     def num_keypoints(self):
@@ -323,14 +307,11 @@ class PWLCalibration(_common.KernelLayer):
             low = -np.inf if self.output_min is None else self.output_min
             high = np.inf if self.output_max is None else self.output_max
             return tf.clip_by_value(kernel, low, high)
-        monotonicities, convexities = self.unit_monotonicities, self.unit_convexities
-        if set(monotonicities) == {"none"} and set(convexities) == {"none"} and \
-                self.output_min is None and self.output_max is None:
+        if not self.spec.has_shape_constraints:
             return kernel
         projected = ops.calibrator_projection(
-            kernel, self.keypoints_inputs(), monotonicity=monotonicities,
-            convexity=convexities, output_min=self.output_min, output_max=self.output_max,
-            exact=exact, implementation=self.implementation)
+            kernel, self.keypoints_inputs(), spec=self.spec, exact=exact,
+            implementation=self.implementation)
         return self._clamp(projected)
 
     def _clamp(self, outputs):
@@ -369,10 +350,8 @@ class PWLCalibration(_common.KernelLayer):
         keypoints = np.broadcast_to(np.asarray(self.keypoints_inputs(), np.float64),
                                     (self.units, self.num_keypoints))[units]
         outputs = np.asarray(self.keypoints_outputs(), np.float64)[units]
-        certificate = tfl_constraints.certify_calibrator(
-            keypoints, outputs, monotonicity=[self.unit_monotonicities[u] for u in units],
-            convexity=[self.unit_convexities[u] for u in units], output_min=self.output_min,
-            output_max=self.output_max)
+        certificate = tfl_constraints.certify_calibrator(keypoints, outputs,
+                                                         spec=self.spec.select(units))
         extra = []
         if self.is_cyclic:
             extra.append(ConstraintCheck("is_cyclic", float(np.max(np.abs(outputs[:, -1] - outputs[:, 0])))))
@@ -394,14 +373,8 @@ class PWLCalibration(_common.KernelLayer):
 
     def get_config(self):
         config = super().get_config()
+        config.update(self.spec.to_config())
         config.update(
-            input_keypoints=self.input_keypoints.tolist(), units=self.units,
-            input_keypoints_type=self.input_keypoints_type, monotonicity=_plain(self.monotonicity),
-            convexity=_plain(self.convexity), output_min=self.output_min, output_max=self.output_max,
-            clamp_min=self.clamp_min, clamp_max=self.clamp_max, is_cyclic=self.is_cyclic,
-            missing_input_value=self.missing_input_value, impute_missing=self.impute_missing,
-            missing_output_value=self.missing_output_value,
-            extrapolation=_plain(self.extrapolation),
             kernel_initializer=_common.serialize_initializer(self.kernel_initializer),
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
         return config
@@ -434,11 +407,11 @@ def linear_tails(inputs, keypoints, outputs, linear):
             + tf.math.multiply_no_nan(above, last_slope * mask))
 
 
-def _one_or_per_unit(name, value, units, allowed):
-    """``value`` as given (one string) or as a list of ``units`` checked strings."""
-    if isinstance(value, str):
-        return _common.check_choice(name, value, allowed)
-    return _common.per_dimension(name, value, units, allowed)
+def _names(value, table):
+    """A canonical direction (or tuple of them) in the user vocabulary."""
+    if isinstance(value, tuple):
+        return [_vocabulary.direction_name(v, table) for v in value]
+    return _vocabulary.direction_name(value, table)
 
 
 def _per_unit(value, units):

@@ -16,8 +16,11 @@ from tf_lattice.constraints import Certificate
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers.lattice import Lattice
+from tf_lattice.specs import LatticeSpec
+from tf_lattice.specs import _vocabulary
 
-RTL_MONOTONICITIES = ("none", "increasing")
+#: The directions an RTL input takes (a subset of the monotonicity vocabulary).
+RTL_MONOTONICITIES = {"none": 0, "increasing": 1}
 
 
 def random_lattice_structure(num_inputs, num_lattices, lattice_rank, seed):
@@ -75,18 +78,17 @@ class RTL(_common.KernelLayer):
                  average_outputs=False, kernel_initializer="random_monotonic_initializer",
                  kernel_regularizer=None, implementation="kernel", **kwargs):
         super().__init__(implementation=implementation, **kwargs)
-        if num_lattices < 1 or lattice_rank < 1 or lattice_size < 2:
-            raise ValueError(f"num_lattices and lattice_rank must be >= 1 and lattice_size >= 2, got "
-                             f"{num_lattices}, {lattice_rank}, {lattice_size}")
-        self.num_lattices = int(num_lattices)
-        self.lattice_rank = int(lattice_rank)
-        self.lattice_size = int(lattice_size)
-        self.monotonicities = None if monotonicities is None else list(monotonicities)
-        for index, value in enumerate(self.monotonicities or ()):
-            _common.check_choice(f"monotonicities[{index}]", value, RTL_MONOTONICITIES)
-        _common.check_bounds(output_min, output_max)
-        self.output_min = output_min
-        self.output_max = output_max
+        self.num_lattices = _vocabulary.parse_count(num_lattices, "num_lattices")
+        self.lattice_rank = _vocabulary.parse_count(lattice_rank, "lattice_rank")
+        self.lattice_size = _vocabulary.parse_count(lattice_size, "lattice_size", 2)
+        self.monotonicities = None if monotonicities is None else [
+            _vocabulary.direction_name(_vocabulary.parse_direction(
+                value, RTL_MONOTONICITIES, f"monotonicities[{index}]"), RTL_MONOTONICITIES)
+            for index, value in enumerate(monotonicities)]
+        # The constraints every lattice shares (sizes and bounds), checked once
+        # here; each lattice's spec adds its monotonicities and units.
+        self.spec = LatticeSpec.parse([self.lattice_size] * self.lattice_rank,
+                                      output_min=output_min, output_max=output_max)
         self.interpolation = _common.check_choice("interpolation", interpolation, _common.INTERPOLATIONS)
         self.random_seed = random_seed
         self.average_outputs = bool(average_outputs)
@@ -113,7 +115,7 @@ class RTL(_common.KernelLayer):
         for count in sorted(by_count):
             members = by_count[count]
             layer = Lattice(
-                [self.lattice_size] * self.lattice_rank, units=len(members),
+                list(self.spec.lattice_sizes), units=len(members),
                 interpolation=self.interpolation,
                 monotonicities=["increasing"] * count + ["none"] * (self.lattice_rank - count),
                 output_min=self.output_min, output_max=self.output_max,
@@ -125,6 +127,9 @@ class RTL(_common.KernelLayer):
             self.structure.extend(members)
         self._output_monotonicities = [
             "increasing" if any(increasing[i] for i in lattice) else "none" for lattice in self.structure]
+
+    output_min = _common.spec_attribute("output_min")
+    output_max = _common.spec_attribute("output_max")
 
     @property
     def output_monotonicities(self):

@@ -1,11 +1,17 @@
 """Model inputs and calibrators shared by the builders.
 
-The builders take a dict ``{feature name: [batch, 1]}``; :func:`calibrated`
-concatenates it into the `(batch, d)` matrix of the fused assembly
-(:mod:`tf_lattice.models.fused`) and calibrates every feature there, numeric
-features with one PWLCalibration per set of output bounds and categorical
-ones with one CategoricalCalibration (a feature with category pairs has a
-layer of its own).
+The builders read either a dict ``{feature name: [batch, 1]}``, which
+:func:`input_matrix` concatenates and encodes, or the encoded `(batch, d)`
+matrix itself. :func:`calibrated` calibrates every feature of the matrix with
+the fused layers of :mod:`tf_lattice.models.fused`: numeric features with one
+PWLCalibration per set of output bounds and categorical ones with one
+CategoricalCalibration (a feature with a category order has a layer of its
+own).
+
+The fused assembly's records of the columns (:class:`fused.CalibratedColumn`,
+:class:`~tf_lattice.models._constraints.ModelConstraints`) are derived from
+the :class:`~tf_lattice.models.configs.FeatureConfig` here, in
+:func:`columns` and :func:`model_constraints`, and nowhere else.
 """
 
 import keras
@@ -15,10 +21,18 @@ from tf_lattice.models import fused
 from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
 from tf_lattice.models._inputs import EncodeFeatures
 
+#: The name of the one input of models reading the encoded matrix.
+MATRIX_INPUT = "features"
+
 
 def feature_inputs(features):
     """One ``keras.Input((1,))`` per feature, keyed by name."""
     return {f.name: keras.Input((1,), name=f.name, dtype="float32") for f in features}
+
+
+def matrix_input(features):
+    """The one `(batch, d)` input of a model reading the encoded matrix."""
+    return keras.Input(shape=(len(features),), dtype="float32", name=MATRIX_INPUT)
 
 
 def input_matrix(features, inputs):
@@ -26,6 +40,10 @@ def input_matrix(features, inputs):
     categorical ids outside ``[0, num_buckets)`` moved to the default bucket
     ``num_buckets`` and numeric ``missing_input_value`` entries made NaN
     (see :class:`~tf_lattice.models._inputs.EncodeFeatures`)."""
+    empty = [f.name for f in features if f.is_categorical and f.num_buckets == 0]
+    if empty:
+        raise ValueError(f"categorical feature {empty[0]!r} has num_buckets=0: a model reading a dict "
+                         "needs at least one category (build it with encoded=True)")
     tensors = [inputs[f.name] for f in features]
     matrix = tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(
         axis=-1, name="feature_matrix")(tensors)
@@ -37,33 +55,61 @@ def input_matrix(features, inputs):
         name="encoded_features")(matrix)
 
 
-def calibrated(features, inputs, bounds, implementation):
+def feature_constraints(feature):
+    """The fused assembly's record of one FeatureConfig's shape."""
+    return FeatureConstraints(feature.monotonicity, feature.convexity, feature.unimodality,
+                              feature.category_order)
+
+
+def columns(features, bounds):
+    """One :class:`fused.CalibratedColumn` per FeatureConfig.
+
+    Args:
+      features: FeatureConfigs.
+      bounds: ``(output_min, output_max)`` of every calibrator, or a list of
+        one pair per feature.
+    """
+    if isinstance(bounds, tuple):
+        bounds = [bounds] * len(features)
+    return [fused.CalibratedColumn(
+        keypoints=() if f.is_categorical else f.keypoints,
+        num_categories=f.num_buckets if f.is_categorical else None,
+        constraints=feature_constraints(f), output_min=low, output_max=high)
+        for f, (low, high) in zip(features, bounds)]
+
+
+def model_constraints(features, edgeworth_trusts=(), trapezoid_trusts=(), monotonic_dominances=()):
+    """The :class:`ModelConstraints` of FeatureConfigs and pairwise
+    constraints naming them (by position in ``features``)."""
+    index = {f.name: j for j, f in enumerate(features)}
+
+    def positions(entries):
+        return tuple((index[e[0]], index[e[1]]) + tuple(e[2:]) for e in entries)
+
+    return ModelConstraints(tuple(feature_constraints(f) for f in features),
+                            positions(edgeworth_trusts), positions(trapezoid_trusts),
+                            positions(monotonic_dominances))
+
+
+def calibrated(features, inputs, bounds, implementation, *, calibration_regularizer=None,
+               categorical_regularizer=None):
     """Every feature calibrated by the fused layers; returns `(batch, d)`.
 
     Args:
       features: FeatureConfigs.
-      inputs: the dict of `(batch, 1)` inputs.
+      inputs: the dict of `(batch, 1)` inputs, or the encoded `(batch, d)`
+        matrix (a tensor).
       bounds: ``(output_min, output_max)`` of every calibrator, or a list of
         one pair per feature.
       implementation: ``"kernel"`` or ``"portable"``.
+      calibration_regularizer, categorical_regularizer: ``kernel_regularizer``
+        of the PWL and categorical calibrators.
     """
-    if isinstance(bounds, tuple):
-        bounds = [bounds] * len(features)
-    columns = [fused.CalibratedColumn(
-        keypoints=() if f.is_categorical else f.keypoints,
-        num_categories=f.num_buckets if f.is_categorical else None,
-        constraints=FeatureConstraints(f.monotonicity, f.convexity, category_order=f.category_pairs),
-        output_min=low, output_max=high) for f, (low, high) in zip(features, bounds)]
-    return fused.calibrated_features(input_matrix(features, inputs), columns,
-                                     implementation=implementation, linear_tails=False)
-
-
-def lattice_constraints(features):
-    """The constraints the lattices see: a monotone feature (a monotonicity or
-    category pairs) is increasing, since its calibrator applies the sign; a
-    convexity stays a property of the calibrator only."""
-    return ModelConstraints(tuple(FeatureConstraints(f.monotonicity, category_order=f.category_pairs)
-                                  for f in features))
+    matrix = input_matrix(features, inputs) if isinstance(inputs, dict) else inputs
+    return fused.calibrated_features(matrix, columns(features, bounds),
+                                     implementation=implementation,
+                                     calibration_regularizer=calibration_regularizer,
+                                     categorical_regularizer=categorical_regularizer)
 
 
 def calibrator(feature, units, output_min, output_max, implementation, name_prefix="calibrator"):
@@ -71,13 +117,13 @@ def calibrator(feature, units, output_min, output_max, implementation, name_pref
 
     Numeric features get a :class:`PWLCalibration` with the feature's
     keypoints, monotonicity and convexity; categorical ones a
-    :class:`CategoricalCalibration` with its partial order.
+    :class:`CategoricalCalibration` with its category order.
     """
     name = f"{name_prefix}_{feature.name}"
     if feature.is_categorical:
         return layers.CategoricalCalibration(
             feature.num_buckets, units=units, output_min=output_min, output_max=output_max,
-            monotonicities=feature.category_pairs, kernel_initializer="constant",
+            category_order=feature.category_order, kernel_initializer="constant",
             implementation=implementation, name=name)
     return layers.PWLCalibration(
         feature.keypoints, units=units, monotonicity=feature.monotonicity, convexity=feature.convexity,

@@ -200,7 +200,7 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
             outputs.append(calibrator([values, is_missing]))
         else:
             ids = SelectColumns(members, name=group.input_name)(inputs)
-            extra = ({"monotonicities": list(first.constraints.category_order)}
+            extra = ({"category_order": list(first.constraints.category_order)}
                      if first.constraints.category_order else {"units": len(members)})
             calibrator = tfl_layers.CategoricalCalibration(
                 implementation=implementation,

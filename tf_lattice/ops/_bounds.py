@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tf_lattice.specs import _vocabulary
+
 
 def check_output_bounds(output_min, output_max, names=("output_min", "output_max")):
     """Validates optional scalar bounds; returns them as floats or None.
@@ -11,19 +13,7 @@ def check_output_bounds(output_min, output_max, names=("output_min", "output_max
       ValueError: a bound is NaN or ``output_min > output_max`` (no output
         can satisfy both).
     """
-    bounds = []
-    for name, bound in zip(names, (output_min, output_max)):
-        if bound is not None:
-            bound = float(bound)
-            if np.isnan(bound):
-                raise ValueError(f"{name} must be a number or None, got NaN")
-        bounds.append(bound)
-    lower, upper = bounds
-    if lower is not None and upper is not None and lower > upper:
-        raise ValueError(
-            f"infeasible bounds: {names[0]}={lower} > {names[1]}={upper}, no output "
-            "can satisfy both")
-    return lower, upper
+    return _vocabulary.parse_bounds(output_min, output_max, names=names)
 
 
 def inward(lower, upper, dtype):

@@ -1,4 +1,7 @@
-"""Lattice shape constraints: validation and compilation into linear inequalities.
+"""Lattice shape constraints compiled into linear inequalities.
+
+The constraints arrive validated, as a :class:`tf_lattice.specs.LatticeSpec`
+(:func:`lattice_spec` parses raw arguments into one at an entry point).
 
 Every lattice shape constraint is a finite set of linear inequalities on the
 vertex values ``theta`` (row-major, see DESIGN.md), each of the form
@@ -47,188 +50,39 @@ every constraint, so any valid declaration is feasible.
 
 import dataclasses
 import functools
-import math
 
 import numpy as np
 
-MONOTONICITIES = {"none": 0, "increasing": 1, "decreasing": -1}
-UNIMODALITIES = {"none": 0, "valley": 1, "peak": -1}
-TRUST_DIRECTIONS = {"increasing": 1, "decreasing": -1}
+from tf_lattice.specs import LatticeSpec
+from tf_lattice.specs._vocabulary import MONOTONICITIES
+from tf_lattice.specs._vocabulary import TRUST_DIRECTIONS
+from tf_lattice.specs._vocabulary import UNIMODALITIES
+from tf_lattice.specs._vocabulary import direction_name as _direction_name
+from tf_lattice.specs._vocabulary import is_unset
 
 
-@dataclasses.dataclass(frozen=True)
-class LatticeConstraints:
-    """Validated lattice constraints with directions converted to ints.
+def lattice_spec(function, spec, lattice_sizes, **arguments):
+    """The :class:`LatticeSpec` a function of lattice parameters works on.
 
-    Attributes:
-      lattice_sizes: tuple of ints ``m_k >= 2``.
-      monotonicities: tuple of ``{-1, 0, 1}`` per dimension.
-      unimodalities: tuple of ``{-1, 0, 1}`` per dimension (1 = valley).
-      edgeworth_trusts: tuple of ``(main, cond, +-1)``.
-      trapezoid_trusts: tuple of ``(main, cond, +-1)``.
-      monotonic_dominances: tuple of ``(dominant, weak)``.
-      range_dominances: tuple of ``(dominant, weak)``.
-      joint_monotonicities: tuple of ``(a, b)``.
-      output_min: float or None.
-      output_max: float or None.
-    """
-
-    lattice_sizes: tuple
-    monotonicities: tuple
-    unimodalities: tuple
-    edgeworth_trusts: tuple = ()
-    trapezoid_trusts: tuple = ()
-    monotonic_dominances: tuple = ()
-    range_dominances: tuple = ()
-    joint_monotonicities: tuple = ()
-    output_min: float = None
-    output_max: float = None
-
-    @property
-    def num_vertices(self):
-        return math.prod(self.lattice_sizes)  # Python ints: no overflow
-
-
-def _parse_directions(name, values, table, rank):
-    if values is None:
-        return (0,) * rank
-    if isinstance(values, str):
-        raise ValueError(f"{name} must be a list of {rank} strings, got the string {values!r}")
-    values = list(values)
-    if len(values) != rank:
-        raise ValueError(
-            f"{name} must have one entry per lattice dimension ({rank}), got {len(values)}: {values!r}")
-    parsed = []
-    for k, value in enumerate(values):
-        if value is None:
-            value = "none"
-        if value not in table:
-            raise ValueError(f"{name}[{k}] must be one of {tuple(table)}, got {value!r}")
-        parsed.append(table[value])
-    return tuple(parsed)
-
-
-def _check_dim(name, index, dim, rank):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise ValueError(f"{name}[{index}] must name dimensions by int, got {dim!r}")
-    if not 0 <= dim < rank:
-        raise ValueError(
-            f"{name}[{index}] names dimension {dim}, out of range for a lattice of rank {rank}")
-    return int(dim)
-
-
-def _parse_pairs(name, values, rank):
-    pairs = []
-    for index, pair in enumerate(values or ()):
-        if isinstance(pair, str) or len(pair) != 2:
-            raise ValueError(f"{name}[{index}] must be a pair of dimensions, got {pair!r}")
-        a, b = (_check_dim(name, index, dim, rank) for dim in pair)
-        if a == b:
-            raise ValueError(f"{name}[{index}] names dimension {a} twice: {pair!r}")
-        pairs.append((a, b))
-    return _unique(pairs)
-
-
-def _parse_trusts(name, values, rank):
-    trusts = []
-    for index, trust in enumerate(values or ()):
-        if isinstance(trust, str) or len(trust) != 3:
-            raise ValueError(
-                f"{name}[{index}] must be (main_dim, conditional_dim, direction), got {trust!r}")
-        main, cond = (_check_dim(name, index, dim, rank) for dim in trust[:2])
-        if main == cond:
-            raise ValueError(f"{name}[{index}] names dimension {main} twice: {trust!r}")
-        if trust[2] not in TRUST_DIRECTIONS:
-            raise ValueError(
-                f"{name}[{index}] direction must be one of {tuple(TRUST_DIRECTIONS)}, got {trust[2]!r}")
-        trusts.append((main, cond, TRUST_DIRECTIONS[trust[2]]))
-    return _unique(trusts)
-
-
-def _unique(entries):
-    """``entries`` without repeats, in order: a constraint declared twice is
-    one constraint (repeated rows would make the exact projection's program
-    degenerate)."""
-    return tuple(dict.fromkeys(entries))
-
-
-def _parse_bound(name, value):
-    if value is None:
-        return None
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite or None, got {value}")
-    return value
-
-
-def parse_constraints(lattice_sizes, *, monotonicities=None, unimodalities=None,
-                      edgeworth_trusts=None, trapezoid_trusts=None,
-                      monotonic_dominances=None, range_dominances=None,
-                      joint_monotonicities=None, output_min=None, output_max=None):
-    """Validates lattice constraint arguments and converts directions to ints.
-
-    Args:
-      lattice_sizes: sequence of ints, each at least 2.
-      monotonicities, unimodalities, edgeworth_trusts, trapezoid_trusts,
-      monotonic_dominances, range_dominances, joint_monotonicities,
-      output_min, output_max: as in :func:`tf_lattice.ops.lattice_projection`.
-
-    Returns:
-      A :class:`LatticeConstraints`.
+    Either ``spec`` (a validated :class:`LatticeSpec`, used as it is) or the
+    raw ``lattice_sizes`` and constraint ``arguments`` (parsed once, here).
 
     Raises:
-      ValueError: naming the argument, for a size below 2, a wrong number of
-        directions, an unknown direction, a dimension out of range or named
-        twice, a unimodal dimension that is also monotone or smaller than 3, a
-        dominance whose dimensions are not both increasing, a trapezoid trust
-        whose main dimension is not monotone, or ``output_min > output_max``.
+      TypeError: both a spec and raw arguments, or neither.
+      ValueError: raw arguments the spec refuses (naming the argument).
     """
-    if isinstance(lattice_sizes, (int, np.integer)):
-        raise ValueError(f"lattice_sizes must be a list of ints, got {lattice_sizes!r}")
-    sizes = tuple(lattice_sizes)
-    if not sizes:
-        raise ValueError("lattice_sizes must name at least one dimension, got []")
-    for k, size in enumerate(sizes):
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-            raise ValueError(f"lattice_sizes[{k}] must be an int >= 2, got {size!r}")
-    sizes = tuple(int(s) for s in sizes)
-    rank = len(sizes)
-    mono = _parse_directions("monotonicities", monotonicities, MONOTONICITIES, rank)
-    uni = _parse_directions("unimodalities", unimodalities, UNIMODALITIES, rank)
-    for k in range(rank):
-        if uni[k] and mono[k]:
-            raise ValueError(
-                f"unimodalities[{k}] is set but dimension {k} is also monotone "
-                f"(monotonicities[{k}]); a dimension can be one or the other")
-        if uni[k] and sizes[k] < 3:
-            raise ValueError(
-                f"unimodalities[{k}] needs lattice_sizes[{k}] >= 3, got {sizes[k]}")
-    edgeworth = _parse_trusts("edgeworth_trusts", edgeworth_trusts, rank)
-    trapezoid = _parse_trusts("trapezoid_trusts", trapezoid_trusts, rank)
-    for index, (main, _, _) in enumerate(trapezoid):
-        if not mono[main]:
-            raise ValueError(
-                f"trapezoid_trusts[{index}] needs its main dimension {main} to be monotone "
-                "(monotonicities[{0}] increasing or decreasing)".format(main))
-    dominances = {}
-    for name, values in (("monotonic_dominances", monotonic_dominances),
-                         ("range_dominances", range_dominances)):
-        dominances[name] = _parse_pairs(name, values, rank)
-        for index, pair in enumerate(dominances[name]):
-            for dim in pair:
-                if mono[dim] != 1:
-                    raise ValueError(
-                        f"{name}[{index}] = {pair!r} needs both dimensions increasing, but "
-                        f"monotonicities[{dim}] is "
-                        f"{[k for k, v in MONOTONICITIES.items() if v == mono[dim]][0]!r}")
-    joint = _parse_pairs("joint_monotonicities", joint_monotonicities, rank)
-    low, high = _parse_bound("output_min", output_min), _parse_bound("output_max", output_max)
-    if low is not None and high is not None and low > high:
-        raise ValueError(
-            f"output_min ({low}) > output_max ({high}): no lattice satisfies these bounds")
-    return LatticeConstraints(
-        sizes, mono, uni, edgeworth, trapezoid, dominances["monotonic_dominances"],
-        dominances["range_dominances"], joint, low, high)
+    if spec is None:
+        if lattice_sizes is None:
+            raise TypeError(f"{function} needs lattice_sizes or spec")
+        return LatticeSpec.parse(lattice_sizes, **arguments)
+    if not isinstance(spec, LatticeSpec):
+        raise TypeError(f"{function} spec must be a LatticeSpec, got {type(spec).__name__}")
+    given = sorted(name for name, value in arguments.items() if not is_unset(value))
+    if lattice_sizes is not None or given:
+        raise TypeError(
+            f"{function} takes either spec or lattice_sizes and constraint arguments, got spec "
+            f"and {['lattice_sizes'] * (lattice_sizes is not None) + given}")
+    return spec
 
 
 # ---------------------------------------------------------------------------
@@ -304,16 +158,12 @@ def _edge_rows(name, chains, anchor_lower=True):
     return _make_rows(name, [(upper, 1.0), (lower, -1.0)], anchor, np.zeros_like(lower))
 
 
-def _direction_name(value, table):
-    return [k for k, v in table.items() if v == value][0]
-
-
 @dataclasses.dataclass
 class LatticeProgram:
     """A lattice's constraints compiled for projection and certification.
 
     Attributes:
-      constraints: the :class:`LatticeConstraints` compiled.
+      constraints: the :class:`LatticeSpec` compiled.
       chain_families: list of (name, int64 [num_chains, length]) chains whose
         values must be non-decreasing left to right; chains of one family are
         disjoint, so one exact isotonic regression per chain projects onto it.
@@ -324,7 +174,7 @@ class LatticeProgram:
       lower, upper: output bounds (None when absent).
     """
 
-    constraints: LatticeConstraints
+    constraints: LatticeSpec
     chain_families: list
     halfspace_groups: list
     rows: list
@@ -457,7 +307,7 @@ def check_projection_size(constraints, exact=False):
     Cheap (nothing is compiled), so callers run it before any other work.
 
     Args:
-      constraints: a :class:`LatticeConstraints`.
+      constraints: a :class:`LatticeSpec`.
       exact: whether the projection is solved by cvxpy (``exact=True``).
 
     Raises:
@@ -552,7 +402,13 @@ def interior_direction(program):
 
 
 def compile_constraints(constraints):
-    """Compiles :class:`LatticeConstraints` into a :class:`LatticeProgram`."""
+    """Compiles a :class:`LatticeSpec` into a :class:`LatticeProgram`.
+
+    Programs are cached by constraint set (the spec's ``units`` is not part of
+    it).
+    """
+    if constraints.units is not None:
+        constraints = dataclasses.replace(constraints, units=None)
     return _compile_cached(constraints)
 
 

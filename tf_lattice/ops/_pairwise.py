@@ -10,26 +10,19 @@ import collections
 
 import numpy as np
 
+from tf_lattice.specs import _vocabulary
+
 
 def check_pairs(pairs, size, argument="pairs"):
-    """Validates ``(a, b)`` index pairs into ``size`` entries; returns a list of int tuples.
+    """Validates ``(a, b)`` index pairs into ``size`` entries; returns a tuple of int pairs.
+
+    The checks are those of every spec (:mod:`tf_lattice.specs`).
 
     Raises:
       ValueError: a pair is malformed, out of range or compares an entry with
         itself.
     """
-    checked = []
-    for pair in pairs:
-        try:
-            a, b = (int(i) for i in pair)
-        except (TypeError, ValueError):
-            raise ValueError(f"{argument} must be (a, b) index pairs, got {pair!r}") from None
-        if not (0 <= a < size and 0 <= b < size):
-            raise ValueError(f"{argument} entry {pair!r} is out of range for {size} entries")
-        if a == b:
-            raise ValueError(f"{argument} entry {pair!r} compares an entry with itself")
-        checked.append((a, b))
-    return checked
+    return _vocabulary.parse_pairs(pairs, size, argument, "entry")
 
 
 def find_cycle(num_nodes, edges):
@@ -39,28 +32,7 @@ def find_cycle(num_nodes, edges):
       num_nodes: nodes are ``0 .. num_nodes - 1``.
       edges: pairs ``(a, b)`` meaning an edge ``a -> b``.
     """
-    successors = collections.defaultdict(list)
-    for a, b in edges:
-        successors[a].append(b)
-    state = [0] * num_nodes  # 0 unvisited, 1 on the stack, 2 done
-    for root in range(num_nodes):
-        if state[root]:
-            continue
-        path = [root]
-        iterators = [iter(successors[root])]
-        state[root] = 1
-        while iterators:
-            nxt = next(iterators[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                iterators.pop()
-            elif state[nxt] == 1:
-                return path[path.index(nxt):] + [nxt]
-            elif state[nxt] == 0:
-                state[nxt] = 1
-                path.append(nxt)
-                iterators.append(iter(successors[nxt]))
-    return None
+    return _vocabulary.find_cycle(num_nodes, edges)
 
 
 def topological_order(num_nodes, edges):

@@ -35,9 +35,10 @@ import tensorflow as tf
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
 from tf_lattice.ops import _compiled
-from tf_lattice.ops import _directions
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
+from tf_lattice.specs import CalibratorSpec
+from tf_lattice.specs import _vocabulary
 
 DEFAULT_NUM_ITERATIONS = 40
 
@@ -45,7 +46,7 @@ DEFAULT_NUM_ITERATIONS = 40
 def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity="none",
                           output_min=None, output_max=None,
                           num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
-                          implementation="kernel"):
+                          implementation="kernel", spec=None):
     """Projects calibrator outputs onto their monotonicity, convexity and bounds.
 
     Args:
@@ -61,12 +62,17 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
       exact: solve the exact projection with cvxpy (eager only).
       implementation: "kernel" (the compiled isotonic projection and
         interior-point ops) or "portable" (stock TensorFlow ops).
+      spec: a :class:`tf_lattice.specs.CalibratorSpec` in place of
+        ``monotonicity``, ``convexity`` and the bounds (which then stay
+        unset); its ``units`` must match ``outputs``. ``keypoints`` are
+        still given (they may be learned).
 
     Returns:
       Projected outputs, the shape and dtype of ``outputs``, satisfying every
       constraint exactly.
 
     Raises:
+      TypeError: both ``spec`` and direction or bound arguments.
       ValueError: bad shapes, dtypes or directions, keypoints not strictly
         increasing, ``output_min > output_max``, NaN bounds.
       tf.errors.InvalidArgumentError: NaN in ``outputs`` (eager or in graphs).
@@ -77,11 +83,9 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
         outputs = _common.assert_no_nan("outputs", outputs, "calibrator_projection")
         units, size = outputs.shape
         keypoints = _check_keypoints(keypoints, outputs)
-        monotonicities = _directions.per_unit(
-            monotonicity, units, _directions.canonical_monotonicity, "monotonicity")
-        convexities = _directions.per_unit(
-            convexity, units, _directions.canonical_convexity, "convexity")
-        lower, upper = _bounds.check_output_bounds(output_min, output_max)
+        monotonicities, convexities, lower, upper = unit_constraints(
+            "calibrator_projection", spec, units, monotonicity=monotonicity,
+            convexity=convexity, output_min=output_min, output_max=output_max)
         if exact:
             return tf.constant(
                 exact_calibrator_projection(outputs.numpy(), keypoints.numpy(),
@@ -102,6 +106,45 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
             lower, upper, num_iterations, implementation)
         closed_form = _monotone_bounded(outputs, monotonicities, lower, upper, implementation)
         return tf.tensor_scatter_nd_update(closed_form, [[i] for i in convex], shaped)
+
+
+def unit_constraints(function, spec, units, *, monotonicity="none", convexity="none",
+                     output_min=None, output_max=None):
+    """Per-unit directions and the bounds, from a spec or the raw arguments.
+
+    Args:
+      function: the caller's name, for messages.
+      spec: None or a :class:`CalibratorSpec` of ``units`` calibrators.
+      units: the number of units of the outputs.
+      monotonicity, convexity, output_min, output_max: the raw arguments
+        (parsed here, once, when there is no spec).
+
+    Returns:
+      ``(monotonicities, convexities, output_min, output_max)``: two tuples
+      of ``units`` ints in ``{-1, 0, 1}`` and two floats or None.
+
+    Raises:
+      TypeError: both a spec and raw arguments.
+      ValueError: an unknown direction or a wrong count, bad bounds, or a
+        spec of another number of units.
+    """
+    if spec is None:
+        return (_vocabulary.parse_per_item(monotonicity, units, _vocabulary.MONOTONICITIES,
+                                           "monotonicity", "unit"),
+                _vocabulary.parse_per_item(convexity, units, _vocabulary.CONVEXITIES,
+                                           "convexity", "unit"),
+                *_vocabulary.parse_bounds(output_min, output_max))
+    if not isinstance(spec, CalibratorSpec):
+        raise TypeError(f"{function} spec must be a CalibratorSpec, got {type(spec).__name__}")
+    given = [name for name, value in (("monotonicity", monotonicity), ("convexity", convexity),
+                                      ("output_min", output_min), ("output_max", output_max))
+             if not _vocabulary.is_unset(value)]
+    if given:
+        raise TypeError(f"{function} takes either spec or {given}, not both")
+    if spec.units != units:
+        raise ValueError(f"{function}: the spec declares {spec.units} units, the outputs have "
+                         f"{units}")
+    return spec.unit_monotonicities, spec.unit_convexities, spec.output_min, spec.output_max
 
 
 def _check_keypoints(keypoints, outputs):

@@ -16,6 +16,8 @@ import tensorflow as tf
 
 from tf_lattice import _native
 from tf_lattice.ops import _common
+from tf_lattice.specs import LatticeSpec
+from tf_lattice.specs import _vocabulary
 
 INTERPOLATIONS = ("hypercube", "simplex")
 #: The portable hypercube gathers all ``2^d`` corners of a point's cell (its
@@ -66,7 +68,8 @@ def lattice_interpolation(inputs, params, lattice_sizes, interpolation="hypercub
         ``[batch, units, d]``.
       params: tensor ``[units, prod(lattice_sizes)]`` of the same dtype, the
         vertex values of each unit's lattice in row-major order.
-      lattice_sizes: sequence of ``d`` ints, each at least 2.
+      lattice_sizes: sequence of ``d`` ints, each at least 2, or the
+        layer's :class:`tf_lattice.specs.LatticeSpec`.
       interpolation: ``"hypercube"`` or ``"simplex"``.
       implementation: ``"kernel"`` (compiled C++/CUDA kernels) or
         ``"portable"`` (pure TensorFlow).
@@ -124,24 +127,16 @@ def check_interpolation(interpolation):
 def check_lattice_sizes(lattice_sizes):
     """Returns ``lattice_sizes`` as a list of ints after checking each is >= 2.
 
+    A :class:`tf_lattice.specs.LatticeSpec` (validated when it was built)
+    gives its sizes without another check.
+
     Raises:
       ValueError: ``lattice_sizes`` is empty, holds a non-integer or a size
         below 2.
     """
-    try:
-        sizes = list(lattice_sizes)
-    except TypeError:
-        raise ValueError(
-            f"lattice_sizes must be a sequence of ints, got {lattice_sizes!r}") from None
-    if not sizes:
-        raise ValueError("lattice_sizes must name at least one dimension, got []")
-    for k, size in enumerate(sizes):
-        if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
-            raise ValueError(f"lattice_sizes must hold ints, got {sizes!r}")
-        if size < 2:
-            raise ValueError(
-                f"lattice_sizes[{k}] must be at least 2, got {int(size)} in {sizes!r}")
-    return [int(size) for size in sizes]
+    if isinstance(lattice_sizes, LatticeSpec):
+        return list(lattice_sizes.lattice_sizes)
+    return list(_vocabulary.parse_sizes(lattice_sizes))
 
 
 def num_vertices(lattice_sizes):

@@ -98,12 +98,12 @@ _MAX_NUDGES = 4
 tf.no_gradient("TfLattice>LatticeProjection")
 
 
-def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalities=None,
+def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimodalities=None,
                        edgeworth_trusts=None, trapezoid_trusts=None,
                        monotonic_dominances=None, range_dominances=None,
                        joint_monotonicities=None, output_min=None, output_max=None,
                        num_iterations=DEFAULT_NUM_ITERATIONS, tolerance=None, exact=False,
-                       implementation="kernel", name=None):
+                       implementation="kernel", name=None, spec=None):
     """Projects lattice parameters onto their shape constraints.
 
     Computes, per unit, a point satisfying every declared constraint exactly
@@ -115,7 +115,7 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
     Args:
       params: float32/float64 tensor ``[units, V]``, ``V = prod(lattice_sizes)``,
         vertices row-major (last dimension fastest).
-      lattice_sizes: list of ints ``>= 2``.
+      lattice_sizes: list of ints ``>= 2`` (or None with ``spec``).
       monotonicities: None or one of "increasing"/"decreasing"/"none" per dimension.
       unimodalities: None or one of "valley"/"peak"/"none" per dimension.
       edgeworth_trusts: list of ``(main_dim, conditional_dim, direction)``,
@@ -132,13 +132,17 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
       exact: solve the projection with cvxpy instead (small lattices; eager).
       implementation: "kernel" (the fused C++/CUDA op) or "portable" (stock TF).
       name: optional name scope.
+      spec: a :class:`tf_lattice.specs.LatticeSpec` in place of
+        ``lattice_sizes`` and the constraint arguments (which then stay
+        unset); layers pass the spec they built once.
 
     Returns:
       Tensor like ``params``: the projected parameters.
 
     Raises:
+      TypeError: both ``spec`` and raw constraint arguments.
       ValueError: for invalid constraints (see
-        :func:`tf_lattice.ops._lattice_constraints.parse_constraints`), a
+        :meth:`tf_lattice.specs.LatticeSpec.parse`), a
         ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
         dtype, a bad ``num_iterations`` or ``implementation``, or a lattice too
         large for the set-up (see
@@ -151,8 +155,9 @@ def lattice_projection(params, lattice_sizes, *, monotonicities=None, unimodalit
         constraints; only contradictory tables can cause it).
     """
     _common.check_implementation(implementation)
-    constraints = _lattice_constraints.parse_constraints(
-        lattice_sizes, monotonicities=monotonicities, unimodalities=unimodalities,
+    constraints = _lattice_constraints.lattice_spec(
+        "lattice_projection", spec, lattice_sizes, monotonicities=monotonicities,
+        unimodalities=unimodalities,
         edgeworth_trusts=edgeworth_trusts, trapezoid_trusts=trapezoid_trusts,
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,
@@ -600,6 +605,33 @@ def kernel_tables(program):
 # Exact projection (cvxpy).
 
 
+#: Solvers of the exact projection's quadratic program, tried in order. The
+#: interior-point solver is the most precise, but declarations that force
+#: vertices equal (a trapezoid trust along a dimension that is also
+#: monotone, ...) leave the feasible set without interior, where it can
+#: fail; the operator-splitting solver (polished to an active-set solution)
+#: then still finds the projection, which the finalize makes exact.
+_EXACT_SOLVERS = (
+    ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
+    ("CLARABEL", {}),
+    ("OSQP", dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000, polish=True)),
+)
+
+
+def _solve_nearest(problem, theta, unit):
+    """``theta``'s value at the first solver of `_EXACT_SOLVERS` that solves
+    ``problem`` (``unit`` itself if none does; the finalize then repairs it)."""
+    import cvxpy as cp  # pylint: disable=import-outside-toplevel
+    for solver, options in _EXACT_SOLVERS:
+        try:
+            problem.solve(solver=getattr(cp, solver), **options)
+        except cp.error.SolverError:
+            continue
+        if theta.value is not None:
+            return theta.value
+    return unit
+
+
 def _exact_projection(params, program, bounds):
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
     import scipy.sparse as sparse  # pylint: disable=import-outside-toplevel
@@ -628,12 +660,7 @@ def _exact_projection(params, program, bounds):
         if np.isfinite(bounds[1]):
             feasible.append(theta <= float(bounds[1]))
         problem = cp.Problem(cp.Minimize(cp.sum_squares(theta - unit)), feasible)
-        try:
-            problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10,
-                          tol_feas=1e-10)
-        except cp.error.SolverError:
-            problem.solve(solver=cp.CLARABEL)
-        solutions.append(theta.value if theta.value is not None else unit)
+        solutions.append(_solve_nearest(problem, theta, unit))
     solved = tf.constant(np.array(solutions).reshape(values.shape), params.dtype)
     checked = _Bounds.of(bounds, params.dtype)
     result = _finalize_tf(tf.transpose(solved), tf.transpose(params), program, checked)

@@ -36,9 +36,10 @@ import tensorflow as tf
 
 from tf_lattice.ops import _common
 from tf_lattice.ops import _compiled
-from tf_lattice.ops import _directions
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
+from tf_lattice.specs import LinearSpec
+from tf_lattice.specs import _vocabulary
 
 DEFAULT_NUM_ITERATIONS = 40
 
@@ -46,7 +47,7 @@ DEFAULT_NUM_ITERATIONS = 40
 def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
                       range_dominances=(), input_ranges=None, normalization_order=None,
                       num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
-                      implementation="kernel"):
+                      implementation="kernel", spec=None):
     """Projects linear weights onto sign, dominance and normalization constraints.
 
     Args:
@@ -61,12 +62,16 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
       exact: solve with cvxpy instead (eager only).
       implementation: "kernel" (the compiled interior-point op) or "portable"
         (stock TensorFlow ops, XLA-compiled inside graphs).
+      spec: a :class:`tf_lattice.specs.LinearSpec` in place of the
+        constraint arguments (which then stay unset); its ``num_inputs``
+        must be ``d``.
 
     Returns:
       A tensor like ``weights`` satisfying every constraint (the normalization
       to rounding).
 
     Raises:
+      TypeError: both ``spec`` and constraint arguments.
       ValueError: bad shapes or directions, a dominance on an input that is not
         increasing, a cycle among dominances, missing or empty input ranges, an
         unsupported normalization order.
@@ -76,8 +81,12 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
     with tf.name_scope("linear_projection"):
         weights = _common.float_matrix("weights", weights, ("d", "units"), known_axis=0)
         weights = _common.assert_no_nan("weights", weights, "linear_projection")
-        problem = LinearConstraints(weights.shape[0], monotonicities, monotonic_dominances,
-                                    range_dominances, input_ranges, normalization_order)
+        spec = linear_spec("linear_projection", spec, weights.shape[0],
+                           monotonicities=monotonicities,
+                           monotonic_dominances=monotonic_dominances,
+                           range_dominances=range_dominances, input_ranges=input_ranges,
+                           normalization_order=normalization_order)
+        problem = LinearProgram(spec)
         if exact:
             return tf.constant(exact_linear_projection(weights.numpy(), problem),
                                weights.dtype)
@@ -143,54 +152,55 @@ def project_onto_simplex(points):
     return tf.nn.relu(points - threshold)
 
 
-class LinearConstraints:
-    """Validated constraints on the weights of one linear layer (``d`` inputs).
+def linear_spec(function, spec, num_inputs, **arguments):
+    """The :class:`LinearSpec` of ``num_inputs`` weights a function works on.
+
+    Either ``spec`` (validated, used as it is; its ``num_inputs`` must match)
+    or the raw constraint ``arguments`` (parsed once, here).
+
+    Raises:
+      TypeError: both a spec and raw arguments.
+      ValueError: raw arguments the spec refuses, or a spec of another size.
+    """
+    if spec is None:
+        return LinearSpec.parse(num_inputs, **arguments)
+    if not isinstance(spec, LinearSpec):
+        raise TypeError(f"{function} spec must be a LinearSpec, got {type(spec).__name__}")
+    given = sorted(name for name, value in arguments.items() if not _vocabulary.is_unset(value))
+    if given:
+        raise TypeError(f"{function} takes either spec or constraint arguments, got spec and "
+                        f"{given}")
+    if spec.num_inputs != num_inputs:
+        raise ValueError(
+            f"{function}: the spec declares {spec.num_inputs} inputs, the weights have "
+            f"{num_inputs}")
+    return spec
+
+
+class LinearProgram:
+    """The constraints of a :class:`LinearSpec` as arrays and projection steps.
 
     Attributes:
+      spec: the :class:`LinearSpec`.
+      size: ``d``.
       signs: float64 ``[d]``, 1 / -1 / 0 per input.
       dominances: ``(dominant, weak)`` monotonic dominance pairs.
       range_pairs: ``(dominant, weak)`` range dominance pairs.
       widths: float64 ``[d]`` input range widths (ones without ranges).
+      edges: ``(weak, dominant)`` edges of the dominance graph.
       normalization_order: None or 1.
     """
 
-    def __init__(self, size, monotonicities, monotonic_dominances, range_dominances,
-                 input_ranges, normalization_order):
-        self.size = size
-        if monotonicities is None or isinstance(monotonicities, str):
-            parsed = (_directions.canonical_monotonicity(monotonicities, "monotonicities"),) * size
-        else:
-            parsed = tuple(_directions.canonical_monotonicity(m, f"monotonicities[{i}]")
-                           for i, m in enumerate(monotonicities))
-            if len(parsed) != size:
-                raise ValueError(
-                    f"monotonicities must have one direction per input ({size}), got "
-                    f"{len(parsed)}")
-        self.signs = np.array(parsed, np.float64)
-        self.dominances = _pairwise.check_pairs(monotonic_dominances, size,
-                                                "monotonic_dominances")
-        self.range_pairs = _pairwise.check_pairs(range_dominances, size, "range_dominances")
-        for argument, pairs in (("monotonic_dominances", self.dominances),
-                                ("range_dominances", self.range_pairs)):
-            for pair in pairs:
-                if any(self.signs[i] != 1 for i in pair):
-                    raise ValueError(
-                        f"{argument} entry {pair} needs both inputs declared 'increasing'; "
-                        f"monotonicities are {parsed}")
-        self.widths = np.ones(size)
-        if self.range_pairs:
-            self.widths = _input_widths(input_ranges, size)
+    def __init__(self, spec):
+        self.spec = spec
+        self.size = spec.num_inputs
+        self.signs = np.array(spec.monotonicities, np.float64)
+        self.dominances = list(spec.monotonic_dominances)
+        self.range_pairs = list(spec.range_dominances)
+        self.widths = np.array(spec.widths if self.range_pairs else (1.0,) * self.size)
         # Edges weak -> dominant: the weak weight must not exceed the dominant one.
         self.edges = [(j, i) for i, j in self.dominances] + [(j, i) for i, j in self.range_pairs]
-        cycle = _pairwise.find_cycle(size, self.edges)
-        if cycle is not None:
-            raise ValueError(
-                "monotonic_dominances and range_dominances contain a cycle "
-                f"({' <= '.join(str(n) for n in cycle)}; inputs listed weak to dominant)")
-        if normalization_order not in (None, 1):
-            raise ValueError(
-                f"normalization_order must be None or 1, got {normalization_order!r}")
-        self.normalization_order = normalization_order
+        self.normalization_order = spec.normalization_order
 
     def key(self):
         """A hashable value that determines every constraint (for caches)."""
@@ -278,20 +288,6 @@ class LinearConstraints:
                            else columns[dominant])
                 columns[node] = tf.minimum(columns[node], ceiling)
         return columns
-
-
-def _input_widths(input_ranges, size):
-    if input_ranges is None:
-        raise ValueError("range_dominances need input_ranges: one (min, max) per input")
-    ranges = [tuple(r) for r in input_ranges]
-    if len(ranges) != size or any(len(r) != 2 for r in ranges):
-        raise ValueError(
-            f"input_ranges must hold one (min, max) pair per input ({size}), got {ranges!r}")
-    widths = np.array([float(high) - float(low) for low, high in ranges])
-    bad = np.nonzero(~(widths > 0))[0]
-    if bad.size:
-        raise ValueError(f"input_ranges[{bad[0]}] = {ranges[bad[0]]!r} must have min < max")
-    return widths
 
 
 def exact_linear_projection(weights, problem):

@@ -26,13 +26,14 @@ from tf_lattice.ops import _common
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
+from tf_lattice.specs import CategoricalSpec
 
 DEFAULT_NUM_ITERATIONS = 40
 
 
-def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
+def partial_order_projection(values, pairs=(), *, output_min=None, output_max=None,
                              num_iterations=DEFAULT_NUM_ITERATIONS, exact=False,
-                             implementation="kernel"):
+                             implementation="kernel", spec=None):
     """Projects each row of ``values`` onto a partial order and bounds.
 
     Args:
@@ -44,11 +45,15 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
       exact: solve with cvxpy instead (eager only).
       implementation: "kernel" (the compiled interior-point op) or "portable"
         (stock TensorFlow ops, XLA-compiled inside graphs).
+      spec: a :class:`tf_lattice.specs.CategoricalSpec` in place of ``pairs``
+        and the bounds (which then stay unset): its ``category_order`` and
+        bounds; ``C`` may exceed its ``num_buckets`` (a default bucket).
 
     Returns:
       A tensor like ``values`` satisfying every pair and bound exactly.
 
     Raises:
+      TypeError: both ``spec`` and pairs or bounds.
       ValueError: bad shapes or pairs, a cycle among the pairs (named in the
         message), NaN bounds or ``output_min > output_max``.
       tf.errors.InvalidArgumentError: NaN in ``values`` (eager or in graphs).
@@ -58,9 +63,12 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
         values = _common.float_matrix("values", values, ("units", "C"), known_axis=1)
         values = _common.assert_no_nan("values", values, "partial_order_projection")
         size = values.shape[1]
-        pairs = _pairwise.check_pairs(pairs, size)
-        check_acyclic(pairs, size)
-        lower, upper = _bounds.check_output_bounds(output_min, output_max)
+        if spec is None:
+            pairs = _pairwise.check_pairs(pairs, size)
+            check_acyclic(pairs, size)
+            lower, upper = _bounds.check_output_bounds(output_min, output_max)
+        else:
+            pairs, lower, upper = _from_spec(spec, size, pairs, output_min, output_max)
         if exact:
             return tf.constant(
                 exact_partial_order_projection(values.numpy(), pairs, lower, upper),
@@ -96,6 +104,19 @@ def partial_order_projection(values, pairs, *, output_min=None, output_max=None,
                 else _compiled.call_compiled_in_graphs)
         final = call(key, project, target)
         return tf.cast(final, values.dtype)
+
+
+def _from_spec(spec, size, pairs, output_min, output_max):
+    """The pairs and bounds of a :class:`CategoricalSpec` over ``size`` entries."""
+    if not isinstance(spec, CategoricalSpec):
+        raise TypeError(
+            f"partial_order_projection spec must be a CategoricalSpec, got {type(spec).__name__}")
+    if len(pairs) or output_min is not None or output_max is not None:
+        raise TypeError("partial_order_projection takes either spec or pairs and bounds")
+    if size < spec.num_buckets:
+        raise ValueError(f"partial_order_projection: the spec declares {spec.num_buckets} "
+                         f"categories, the values have {size}")
+    return spec.category_order, spec.output_min, spec.output_max
 
 
 def check_acyclic(pairs, size, argument="pairs"):

@@ -50,9 +50,11 @@ def lattice_parameters(estimator, first, second):
     names = [spec.name for spec in estimator.feature_specs_]
     wanted = {names.index(first), names.index(second)}
     model = estimator.model_
-    for layer in model.layers:
-        if type(layer).__name__ != "Lattice" or layer.name.startswith("lattice_2"):
-            continue  # the second layer of a deep lattice network reads lattices, not columns
+    # The lattices of a deep lattice network read embedding outputs, not columns.
+    lattices = [] if model.name == "deep_lattice_network" else model.layers
+    for layer in lattices:
+        if type(layer).__name__ != "Lattice":
+            continue
         subsets = _gathered_subsets(model, layer)
         if subsets is None:
             subsets = [list(range(len(names)))] * layer.units

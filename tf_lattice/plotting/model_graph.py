@@ -63,6 +63,32 @@ def _output_node(estimator):
     return "prediction", f"class probabilities = softmax of {units} scores"
 
 
+def _deep_lattice_stages(estimator, size, stages, edges):
+    """Appends the blocks of a deep lattice network (``estimator.layers_``):
+    per block its embedding, the embedding's calibrators and the lattices.
+    The monotone embedding outputs read every signal, the free ones the
+    signals that carry no shape."""
+    monotone = [feature.shaped for feature in estimator.constraints_.features]
+    several = len(estimator.layers_) > 1
+    for b, block in enumerate(estimator.layers_):
+        suffix, prefix = (f" {b + 1}", f"{b + 1}.") if several else ("", "")
+        flags = [True] * block["monotone_dims"] + [False] * block["free_dims"]
+        stages.append((f"embedding{suffix}", [
+            (f"e{prefix}{k}", "linear, weights >= 0 on shaped inputs" if flag
+             else "linear of unshaped inputs") for k, flag in enumerate(flags)]))
+        edges.append([(i, k) for k, flag in enumerate(flags) for i, m in enumerate(monotone)
+                      if flag or not m])
+        stages.append((f"embedding calibrators{suffix}", [
+            (f"c(e{prefix}{k})", "PWL, increasing" if flag else "PWL")
+            for k, flag in enumerate(flags)]))
+        edges.append([(k, k) for k in range(len(flags))])
+        lattices = block["lattices"]
+        stages.append((f"lattices{suffix}", [(f"lattice {prefix}{k}", f"{size}^{len(subset)} vertices")
+                                             for k, subset in enumerate(lattices)]))
+        edges.append([(int(i), k) for k, subset in enumerate(lattices) for i in subset])
+        monotone = [any(flags[int(i)] for i in subset) for subset in lattices]
+
+
 def model_graph(estimator):
     """The :class:`ModelGraph` of a fitted estimator."""
     names = column_names(estimator, None)
@@ -83,20 +109,18 @@ def model_graph(estimator):
                                                f"{units} output(s)")]))
         edges.append(everything)
     else:
-        lattices = [list(subset) for subset in estimator.lattices_]
-        stages.append(("lattices", [(f"lattice {k}", f"{size}^{len(s)} vertices")
-                                    for k, s in enumerate(lattices)]))
-        edges.append([(names.index(c), k) for k, subset in enumerate(lattices) for c in subset])
-        second = getattr(estimator, "second_lattices_", None)
-        if second:
-            stages.append(("recalibration", [(f"c(lattice {k})", "PWL, increasing")
-                                             for k in range(len(lattices))]))
-            edges.append([(k, k) for k in range(len(lattices))])
-            stages.append(("second lattices", [(f"lattice 2.{k}", f"{size}^{len(s)} vertices")
-                                               for k, s in enumerate(second)]))
-            edges.append([(int(i), k) for k, subset in enumerate(second) for i in subset])
+        if model.name == "deep_lattice_network":
+            _deep_lattice_stages(estimator, size, stages, edges)
+        else:
+            lattices = [list(subset) for subset in estimator.lattices_]
+            stages.append(("lattices", [(f"lattice {k}", f"{size}^{len(s)} vertices")
+                                        for k, s in enumerate(lattices)]))
+            edges.append([(names.index(c), k) for k, subset in enumerate(lattices)
+                          for c in subset])
         width = len(stages[-1][1])
-        stages.append(("combine", [("combine", f"increasing weighted sum, {units} output(s)")]))
+        combine = ("weighted sum, weights >= 0 on lattices of shaped inputs"
+                   if model.name == "deep_lattice_network" else "increasing weighted sum")
+        stages.append(("combine", [("combine", f"{combine}, {units} output(s)")]))
         edges.append([(k, 0) for k in range(width)])
     stages.append(("output", [_output_node(estimator)]))
     edges.append([(0, 0)])

@@ -4,6 +4,9 @@ import itertools
 import math
 import numbers
 
+from tf_lattice.specs import LatticeSpec
+from tf_lattice.specs._vocabulary import parse_sizes
+
 
 def check_amount(name, amount):
     """Returns ``amount`` as a float after checking it is finite and >= 0.
@@ -71,21 +74,15 @@ def dimension_pairs(num_dims):
 def check_lattice_sizes(lattice_sizes):
     """Returns ``lattice_sizes`` as a tuple of ints, each at least 2.
 
+    Args:
+      lattice_sizes: a sequence of ``d`` ints, or a
+        :class:`tf_lattice.specs.LatticeSpec` (already validated: its sizes
+        are used as they are).
+
     Raises:
       ValueError: if ``lattice_sizes`` is empty or has an entry that is not an
-        integer >= 2.
+        integer >= 2 (the checks of :meth:`LatticeSpec.parse`).
     """
-    try:
-        sizes = tuple(lattice_sizes)
-    except TypeError:
-        raise ValueError(
-            f"lattice_sizes must be a sequence of integers >= 2, got {lattice_sizes!r}"
-        ) from None
-    if not sizes:
-        raise ValueError("lattice_sizes must have at least one dimension, got []")
-    for i, size in enumerate(sizes):
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 2:
-            raise ValueError(
-                f"lattice_sizes[{i}] must be an integer >= 2, got {size!r} "
-                f"(lattice_sizes={list(sizes)!r})")
-    return tuple(int(s) for s in sizes)
+    if isinstance(lattice_sizes, LatticeSpec):
+        return lattice_sizes.lattice_sizes
+    return parse_sizes(lattice_sizes)

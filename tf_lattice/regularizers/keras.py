@@ -21,6 +21,7 @@ from tf_lattice.regularizers.calibrator import (
     calibrator_hessian, calibrator_laplacian, calibrator_wrinkle)
 from tf_lattice.regularizers.lattice import lattice_laplacian, lattice_torsion
 from tf_lattice.regularizers.linear import linear_laplacian
+from tf_lattice.specs import LatticeSpec
 
 
 def _units_first(weights, units_last):
@@ -133,7 +134,10 @@ class _LatticeRegularizer(keras.regularizers.Regularizer):
     """
 
     def __init__(self, lattice_sizes, l1=0.0, l2=0.0, units_last=False):
-        self.lattice_sizes = list(check_lattice_sizes(lattice_sizes))
+        # A LatticeSpec is used as it is; sizes are validated once, here.
+        self._sizes = (lattice_sizes if isinstance(lattice_sizes, LatticeSpec)
+                       else LatticeSpec(check_lattice_sizes(lattice_sizes)))
+        self.lattice_sizes = list(self._sizes.lattice_sizes)
         count = self._item_count(len(self.lattice_sizes))
         per_item_amounts("l1", l1, count, self._ITEMS)
         per_item_amounts("l2", l2, count, self._ITEMS)
@@ -143,7 +147,7 @@ class _LatticeRegularizer(keras.regularizers.Regularizer):
 
     def __call__(self, x):
         return type(self)._PENALTY(
-            _units_first(x, self.units_last), self.lattice_sizes, l1=self.l1, l2=self.l2)
+            _units_first(x, self.units_last), self._sizes, l1=self.l1, l2=self.l2)
 
     def get_config(self):
         return {"lattice_sizes": self.lattice_sizes, "l1": self.l1, "l2": self.l2,
@@ -155,7 +159,7 @@ class LatticeLaplacian(_LatticeRegularizer):
     """Keras regularizer for `lattice_laplacian` (edge differences per dimension).
 
     Args:
-      lattice_sizes: sequence of ``d`` integers >= 2.
+      lattice_sizes: sequence of ``d`` integers >= 2, or a LatticeSpec.
       l1: non-negative number or ``d`` of them (one per dimension).
       l2: non-negative number or ``d`` of them (one per dimension).
       units_last: True if the weight is stored as ``[V, units]``.
@@ -174,7 +178,7 @@ class LatticeTorsion(_LatticeRegularizer):
     """Keras regularizer for `lattice_torsion` (twist of 2x2 faces per pair).
 
     Args:
-      lattice_sizes: sequence of ``d`` integers >= 2.
+      lattice_sizes: sequence of ``d`` integers >= 2, or a LatticeSpec.
       l1: non-negative number or ``d (d - 1) / 2`` of them (one per pair of
         dimensions, lexicographic order).
       l2: non-negative number or ``d (d - 1) / 2`` of them.

@@ -66,7 +66,8 @@ def lattice_laplacian(params, lattice_sizes, *, l1=0.0, l2=0.0):
 
     Args:
       params: float tensor ``[units, V]`` (or ``[V]``), row-major vertices.
-      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``.
+      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``, or a
+        :class:`tf_lattice.specs.LatticeSpec` (its sizes, validated once).
       l1: non-negative number, or ``d`` of them (one per dimension).
       l2: non-negative number, or ``d`` of them (one per dimension).
 
@@ -96,7 +97,8 @@ def lattice_torsion(params, lattice_sizes, *, l1=0.0, l2=0.0):
 
     Args:
       params: float tensor ``[units, V]`` (or ``[V]``), row-major vertices.
-      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``.
+      lattice_sizes: sequence of ``d`` integers >= 2 with ``prod = V``, or a
+        :class:`tf_lattice.specs.LatticeSpec` (its sizes, validated once).
       l1: non-negative number, or ``d (d - 1) / 2`` of them (one per pair, in
         lexicographic pair order).
       l2: non-negative number, or ``d (d - 1) / 2`` of them.

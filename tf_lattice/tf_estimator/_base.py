@@ -5,7 +5,7 @@ either reads the model's plan from ``model_dir`` (a model trained before) or
 makes one pass over ``feature_analysis_input_fn`` to learn keypoints,
 vocabularies and label statistics, and saves that plan next to the
 checkpoints. The ``model_fn`` builds the same Keras networks as the
-scikit-learn estimators (:mod:`tf_lattice.estimators._network`) in the
+scikit-learn estimators (:mod:`tf_lattice.estimators._model_configs`) in the
 Estimator's graph, and its train op runs the optimizer step and then, under a
 control dependency on that step, every layer's projection; the initial
 weights are projected once after initialization. The weights in every
@@ -23,7 +23,6 @@ from tf_lattice.estimators._base import (
 from tf_lattice.estimators._columns import encode
 from tf_lattice.estimators._constraints import resolve_constraints
 from tf_lattice.estimators._inspection import certify_network
-from tf_lattice.estimators._network import NetworkSettings
 from tf_lattice.tf_estimator import _checkpoint, _features, _plan
 
 HEADS = ("binary", "multiclass", "regression")
@@ -55,7 +54,8 @@ class CalibratedEstimator(tf.estimator.Estimator):
     ``_tfl_model_params()`` (their own parameters, validated),
     ``_tfl_structure(specs, encoded, target, seed)`` (the ensemble's
     lattices, or None) and ``_tfl_network(plan, settings)`` (the
-    Keras model).
+    Keras model, from the keyword arguments ``settings`` of
+    :func:`tf_lattice.estimators._model_configs.model_config`).
     """
 
     _supports_unimodality = False
@@ -201,7 +201,7 @@ class CalibratedEstimator(tf.estimator.Estimator):
         if interpolation == "auto":
             dims = self._tfl_lattice_dims(self._tfl_plan)
             interpolation = "hypercube" if dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
-        return NetworkSettings(
+        return dict(
             units=self._tfl_plan.units, lattice_size=int(params["lattice_size"]),
             interpolation=interpolation, implementation=implementation,
             initial_output=self._tfl_plan.initial_output,

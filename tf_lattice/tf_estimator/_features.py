@@ -7,7 +7,7 @@ from a DataFrame (:class:`tf_lattice.estimators._columns.FeatureSpec`):
 keypoints at quantiles of each numeric feature, the vocabulary of each string
 feature, and the label statistics that set the model's initial output. In the
 graph, the feature dict is encoded into the float32 matrix the shared
-networks (:mod:`tf_lattice.estimators._network`) read: numeric values with
+models (:mod:`tf_lattice.estimators._model_configs`) read: numeric values with
 NaN where missing, categorical features as vocabulary indices with one
 default bucket (index ``len(vocabulary)``) for missing and unseen values.
 """
@@ -22,7 +22,7 @@ from tensorflow.python.feature_column import feature_column_v2 as fc
 from tf_lattice.estimators._columns import CATEGORICAL, NUMERIC, FeatureSpec
 from tf_lattice.estimators._constraints import (
     CONVEXITIES, MONOTONICITIES, TRUST_DIRECTIONS, TRUST_KINDS, UNIMODALITIES)
-from tf_lattice.estimators._keypoints import quantile_keypoints
+from tf_lattice.models.keypoints import keypoints_from_quantiles
 
 #: The analysis pass stops after this many rows (an ``input_fn`` that
 #: repeats forever would otherwise never end).
@@ -280,7 +280,7 @@ def _decode(values):
 def learn_specs(inputs, columns, num_keypoints):
     """One FeatureSpec per declared feature from the analysis pass's values.
 
-    Numeric features get :func:`quantile_keypoints` (the scikit-learn
+    Numeric features get :func:`~tf_lattice.models.keypoints_from_quantiles` (the scikit-learn
     estimators' rule, ``num_keypoints`` int, dict or None); string features
     their sorted distinct values (the empty string counts as missing);
     vocabulary columns keep their vocabulary.
@@ -301,7 +301,7 @@ def learn_specs(inputs, columns, num_keypoints):
                 raise ValueError(f"feature {feature.name!r} has infinite values; use NaN for "
                                  "missing values")
             count = num_keypoints.get(feature.name) if isinstance(num_keypoints, dict) else num_keypoints
-            keypoints = quantile_keypoints(values, count)
+            keypoints = keypoints_from_quantiles(values, count)
             specs.append(FeatureSpec(feature.name, NUMERIC, tuple(float(k) for k in keypoints),
                                      has_missing=bool(np.isnan(values).any())))
             continue

@@ -1,9 +1,8 @@
 """Canned Estimators of calibrated linear, lattice and lattice-ensemble models."""
 
-import numpy as np
-
-from tf_lattice.estimators import _network
-from tf_lattice.estimators._ensembles import ENSEMBLES, choose_subsets, close_under_dominance
+from tf_lattice.estimators import _model_configs
+from tf_lattice.estimators.calibrated_lattice_ensemble import structure_seed
+from tf_lattice.models.ensembles import ENSEMBLES, close_under_dominance, lattice_structure
 from tf_lattice.estimators.calibrated_lattice import check_lattice_vertices
 from tf_lattice.estimators._defaults import default_num_lattices
 from tf_lattice.estimators._base import _check_number
@@ -60,7 +59,8 @@ class CalibratedLinearEstimator(CalibratedEstimator):
     """
 
     def _tfl_network(self, plan, settings):
-        return _network.calibrated_linear(list(plan.specs), self._tfl_constraints, settings)
+        return _model_configs.build(_model_configs.model_config(
+            "linear", list(plan.specs), self._tfl_constraints, **settings))
 
 
 class CalibratedLatticeEstimator(CalibratedEstimator):
@@ -81,7 +81,8 @@ class CalibratedLatticeEstimator(CalibratedEstimator):
         return super()._tfl_model_params(num_features, lattice_size, **model_params)
 
     def _tfl_network(self, plan, settings):
-        return _network.calibrated_lattice(list(plan.specs), self._tfl_constraints, settings)
+        return _model_configs.build(_model_configs.model_config(
+            "lattice", list(plan.specs), self._tfl_constraints, **settings))
 
 
 class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
@@ -124,8 +125,8 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
         if params["ensemble"] == "crystals" and target is None and rank >= 2:
             raise ValueError('ensemble="crystals" measures feature interactions against the labels: '
                              "the feature_analysis_input_fn must yield (features, labels)")
-        subsets = choose_subsets(params["ensemble"], len(specs), int(count), rank,
-                                 np.random.default_rng(seed), encoded, target)
+        subsets = lattice_structure(params["ensemble"], len(specs), int(count), rank,
+                                    seed=structure_seed(seed), x=encoded, y=target)
         subsets = close_under_dominance(subsets, self._tfl_resolve(specs).monotonic_dominances)
         return [[specs[f].name for f in subset] for subset in subsets]
 
@@ -140,5 +141,5 @@ class CalibratedLatticeEnsembleEstimator(CalibratedEstimator):
     def _tfl_network(self, plan, settings):
         index = {spec.name: j for j, spec in enumerate(plan.specs)}
         subsets = [[index[name] for name in lattice] for lattice in plan.lattices]
-        return _network.calibrated_lattice_ensemble(list(plan.specs), self._tfl_constraints,
-                                                    settings, subsets)
+        return _model_configs.build(_model_configs.model_config(
+            "ensemble", list(plan.specs), self._tfl_constraints, lattices=subsets, **settings))

@@ -23,6 +23,7 @@ import pytest
 
 from tests.oracles.isotonic import isotonic_oracle
 from tf_lattice.ops import _lattice_constraints
+from tf_lattice.specs import LatticeSpec
 
 # The module (tf_lattice.ops exports the function of the same name).
 lattice_projection_module = importlib.import_module("tf_lattice.ops.lattice_projection")
@@ -94,7 +95,7 @@ LAYOUT_CASES = {
 @pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
 def test_cpu_and_gpu_layouts_give_the_same_bits(driver, case):
     sizes, kw = LAYOUT_CASES[case]
-    constraints = _lattice_constraints.parse_constraints(sizes, **kw)
+    constraints = LatticeSpec.parse(sizes, **kw)
     program = _lattice_constraints.compile_constraints(constraints)
     low, high = _lattice_constraints.working_bounds(constraints, np.float64)
     tables = lattice_projection_module.kernel_tables(program)

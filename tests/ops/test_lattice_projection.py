@@ -314,6 +314,27 @@ def test_kernel_names_bad_halfspace_and_row_terms(tables, match):
 
 
 @needs_kernel
+@pytest.mark.parametrize("tables, match", [
+    # 2x2 increasing in both: family 0 is the chains [0, 2], [1, 3]; here
+    # its second chain is [0, 3].
+    (dict(chain_index=[0, 2, 0, 3, 0, 1, 2, 3]),
+     r"chain_index: vertex 0 is in chains 0 and 1 of chain family 0"),
+    (dict(chain_index=[0, 0, 1, 3, 0, 1, 2, 3]),
+     r"chain_index: vertex 0 is in chains 0 and 0 of chain family 0"),
+])
+def test_kernel_rejects_overlapping_chains(device, tables, match):
+    # A chain family's projection assumes that its chains are disjoint:
+    # tables that break this are refused on every device, before any
+    # projection.
+    from tf_lattice import _native
+    inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
+    inputs.update({name: tf.constant(value, inputs[name].dtype) for name, value in tables.items()})
+    with tf.device(device), pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        _native.load_ops().tf_lattice_lattice_projection(
+            params=tf.zeros((2, 4), tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+
+
+@needs_kernel
 def test_kernel_rejects_negative_iterations_attr():
     from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])

@@ -11,8 +11,8 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    * a monotone dimension splits into independent 1-D chains along it; each
      chain is projected exactly by isotonic regression (the max-min formula
      ``x_i = max_{j<=i} min_{k>=i} mean(x_j..x_k)`` in the twin and, for
-     chains of up to 8 vertices, in the CPU kernel; pool adjacent violators
-     for longer chains and on the GPU); a unimodal
+     chains of up to 8 vertices, in the kernel; pool adjacent violators
+     for longer chains in the kernel, ``ops/cc/lib/isotonic.h``); a unimodal
      dimension gives two such families (the chains below and above the
      center), a trapezoid trust one family (the two end faces along the
      conditional dimension);
@@ -23,10 +23,13 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
 2. Dykstra's algorithm cycles through the families for ``num_iterations``
    cycles (stopping early once a cycle moves no value by more than
    ``tolerance * (1 + max |x|)``); it converges to the exact projection.
-   The CPU kernel runs the cycles of up to 16 units at once, vertex-major,
-   so that each family step is a loop over contiguous values (many chains
-   and units) that the compiler vectorizes; each unit still stops at its own
-   converged cycle, so its result does not depend on the other units.
+   The kernel's cycles are one code for both devices
+   (``ops/cc/lib/lattice_dykstra.h``), templated on the memory layout of the
+   values: the CPU runs up to 16 units at once, vertex-major, so that each
+   family step is a loop over contiguous values (many chains and units) that
+   the compiler vectorizes; the GPU runs one unit per thread over all units
+   stored vertex-major. Each unit stops at its own converged cycle, so its
+   result does not depend on the other units.
 3. Finalize makes every constraint hold exactly. Every inequality has a
    *target*, its largest vertex index; visiting vertices in increasing index
    order, each vertex is clamped into ``[L, U]``, the largest lower and
@@ -53,7 +56,10 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    survives, and a unit for which it does not (a value underflowed) becomes
    the constant lattice. Sums of values near the dtype's limit then cannot
    overflow.
-5. Check: parameters must be finite (NaN or infinite ones raise
+5. Check: the kernel checks the tables once, on the host, on every device
+   (``ops/cc/lib/lattice_projection_checks.h``), so that a malformed table
+   is an ``InvalidArgumentError`` naming the entry; parameters must be finite
+   (NaN or infinite ones raise
    ``InvalidArgumentError`` naming the first one), and a unit whose result is
    not exactly feasible raises ``InvalidArgumentError`` naming the constraints
    that fail. The declared constraints always admit the constant lattice, so
@@ -528,7 +534,8 @@ def _kernel_inputs(program, bounds, dtype):
     They are created eagerly (``tf.init_scope``) so that one set serves every
     call, eager or inside any ``tf.function``. Under a TF1 graph (an
     Estimator's) ``tf.init_scope`` enters that graph instead: the constants
-    then belong to it and are not kept.
+    then belong to it and are not kept. They live in host memory, where the
+    kernel of every device reads (and checks) them.
     """
     with tf.init_scope():
         eager = tf.executing_eagerly()
@@ -538,7 +545,7 @@ def _kernel_inputs(program, bounds, dtype):
         tables = kernel_tables(program)
         direction, margin = _lattice_constraints.interior_direction(program)
         np_dtype = dtype.as_numpy_dtype
-        with tf.init_scope():
+        with tf.init_scope(), tf.device("/cpu:0"):
             cache[key] = {
                 "chain_index": tf.constant(tables["chain_index"], tf.int64),
                 "chain_families": tf.constant(tables["chain_families"], tf.int64),

@@ -7,14 +7,14 @@
 
 namespace tf_lattice {
 
-// Runs pool adjacent violators on each of `units` rows of `size` entries, one
+// Runs IsotonicRow (lib/isotonic.h) on each of `units` rows of `size` entries, one
 // CUDA thread per row, on `stream` (a cudaStream_t). Scratch arrays hold
 // units * size entries. Returns an empty string on success, else the CUDA error.
 template <typename T>
 std::string LaunchIsotonicProjection(void* stream, const T* values, const T* weights,
                                      const bool* increasing, T lower, T upper, int64_t units,
                                      int64_t size, T* block_sum, T* block_weight,
-                                     int64_t* block_end, T* output);
+                                     T* block_mean, int64_t* block_end, T* output);
 
 // Finds the first of the `count` entries (values[i], weights[i]) that fails
 // IsotonicEntryValid and waits for the stream. On success `*first_invalid` is

@@ -122,13 +122,13 @@ class IsotonicProjectionCpuOp : public OpKernel {
                    context->allocate_output(0, values_tensor.shape(), &output_tensor));
     T* output = output_tensor->flat<T>().data();
     auto work = [&](int64_t begin, int64_t end) {
-      std::vector<T> block_sum(size), block_weight(size);
+      std::vector<T> block_sum(size), block_weight(size), block_mean(size);
       std::vector<int64_t> block_end(size);
       for (int64_t unit = begin; unit < end; ++unit) {
         const int64_t offset = unit * size;
         ::tf_lattice::IsotonicRow(values + offset, weights + offset, size, increasing[unit],
                                   lower, upper, block_sum.data(), block_weight.data(),
-                                  block_end.data(), output + offset);
+                                  block_mean.data(), block_end.data(), output + offset);
       }
     };
     // Pool adjacent violators costs a few dozen operations per entry.
@@ -178,17 +178,20 @@ class IsotonicProjectionGpuOp : public OpKernel {
     Tensor* output = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, values.shape(), &output));
     if (units == 0 || size == 0) return;
-    Tensor block_sum, block_weight, block_end;
+    Tensor block_sum, block_weight, block_mean, block_end;
     OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
                                                    values.shape(), &block_sum));
     OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
                                                    values.shape(), &block_weight));
+    OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
+                                                   values.shape(), &block_mean));
     OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, values.shape(), &block_end));
     const std::string error = ::tf_lattice::LaunchIsotonicProjection<T>(
         GpuStream(context), values.flat<T>().data(), context->input(1).flat<T>().data(),
         context->input(2).flat<bool>().data(), context->input(3).scalar<T>()(),
         context->input(4).scalar<T>()(), units, size, block_sum.flat<T>().data(),
-        block_weight.flat<T>().data(), block_end.flat<int64_t>().data(),
+        block_weight.flat<T>().data(), block_mean.flat<T>().data(),
+        block_end.flat<int64_t>().data(),
         output->flat<T>().data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("isotonic projection CUDA launch: ", error)));

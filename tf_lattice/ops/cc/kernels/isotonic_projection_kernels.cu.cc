@@ -21,13 +21,14 @@ template <typename T>
 __global__ void IsotonicProjectionKernel(const T* values, const T* weights,
                                          const bool* increasing, T lower, T upper,
                                          int64_t units, int64_t size, T* block_sum,
-                                         T* block_weight, int64_t* block_end, T* output) {
+                                         T* block_weight, T* block_mean, int64_t* block_end,
+                                         T* output) {
   for (int64_t unit = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
        unit < units; unit += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t offset = unit * size;
     IsotonicRow(values + offset, weights + offset, size, increasing[unit], lower, upper,
-                block_sum + offset, block_weight + offset, block_end + offset,
-                output + offset);
+                block_sum + offset, block_weight + offset, block_mean + offset,
+                block_end + offset, output + offset);
   }
 }
 
@@ -49,12 +50,12 @@ template <typename T>
 std::string LaunchIsotonicProjection(void* stream, const T* values, const T* weights,
                                      const bool* increasing, T lower, T upper, int64_t units,
                                      int64_t size, T* block_sum, T* block_weight,
-                                     int64_t* block_end, T* output) {
+                                     T* block_mean, int64_t* block_end, T* output) {
   if (units == 0 || size == 0) return "";
   IsotonicProjectionKernel<T><<<GridBlocks(units, kThreads, kMaxBlocks), kThreads, 0,
                                 static_cast<cudaStream_t>(stream)>>>(
       values, weights, increasing, lower, upper, units, size, block_sum, block_weight,
-      block_end, output);
+      block_mean, block_end, output);
   return LastCudaError();
 }
 
@@ -81,7 +82,7 @@ std::string LaunchFindInvalidIsotonicEntry(void* stream, const T* values, const 
 
 #define TF_LATTICE_INSTANTIATE(T)                                                         \
   template std::string LaunchIsotonicProjection<T>(void*, const T*, const T*, const bool*, \
-                                                   T, T, int64_t, int64_t, T*, T*,        \
+                                                   T, T, int64_t, int64_t, T*, T*, T*,    \
                                                    int64_t*, T*);                         \
   template std::string LaunchFindInvalidIsotonicEntry<T>(                                 \
       void*, const T*, const T*, int64_t, unsigned long long*, int64_t*, T*, T*);

@@ -1,10 +1,10 @@
-// CPU (and, with CUDA, GPU) kernels of TfLattice>LatticeProjection. The
-// per-unit algorithm lives in lib/lattice_projection.h, shared with the CUDA
-// kernel; on the CPU the Dykstra cycles of a batch of units run together
-// (lib/lattice_dykstra_lanes.h) before each unit's finalize. Both kernels
-// run every input check of lib/lattice_projection_checks.h (the CPU in a
-// host loop, the GPU on the device) and report its first failure with the
-// same message, and both fail for a unit that ends infeasible.
+// CPU (and, with CUDA, GPU) kernels of TfLattice>LatticeProjection. Both run
+// the Dykstra cycles of lib/lattice_dykstra.h (the CPU on batches of units,
+// vectorized across them; the GPU one unit per thread) and the finalize of
+// lib/lattice_finalize.h. Both keep the tables in host memory and check them
+// with the host loop of lib/lattice_projection_checks.h, then the params
+// (the CPU in the same loop, the GPU on the device), and report the first
+// failure with the same message; both fail for a unit that ends infeasible.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -21,7 +21,8 @@
 #include "tensorflow/core/platform/threadpool.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_projection_gpu.h"
-#include "tf_lattice/ops/cc/lib/lattice_dykstra_lanes.h"
+#include "tf_lattice/ops/cc/lib/lattice_dykstra.h"
+#include "tf_lattice/ops/cc/lib/lattice_finalize.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection_checks.h"
 
@@ -29,18 +30,21 @@ namespace tensorflow {
 namespace tf_lattice {
 namespace {
 
+using ::tf_lattice::BatchScratch;
+using ::tf_lattice::CycleValuesPerLane;
 using ::tf_lattice::DownscaleExponent;
+using ::tf_lattice::DykstraCycleCount;
+using ::tf_lattice::DykstraPlan;
+using ::tf_lattice::DykstraPlanTables;
 using ::tf_lattice::kBoundsBit;
 using ::tf_lattice::kLastFamilyBit;
-using ::tf_lattice::LanePlan;
-using ::tf_lattice::LaneScratchSize;
-using ::tf_lattice::MakeLanePlan;
+using ::tf_lattice::MakeDykstraPlan;
+using ::tf_lattice::MakeOrderRowTable;
 using ::tf_lattice::NumProjections;
+using ::tf_lattice::OrderRowTable;
+using ::tf_lattice::ProjectBatch;
 using ::tf_lattice::ProjectionCheckFailure;
 using ::tf_lattice::ProjectionProgram;
-using ::tf_lattice::ProjectLanes;
-using ::tf_lattice::ProjectUnit;
-using ::tf_lattice::ScratchPerUnit;
 
 enum Input {
   kParams = 0,
@@ -194,8 +198,28 @@ absl::Status CheckFailureStatus(const ProjectionCheckFailure& f,
   }
 }
 
+// The checks of the tables (host memory on both devices): the per-item
+// checks before kCheckParams, then FindOverlappingChains. Both kernels run
+// it before the params check.
+template <typename T>
+absl::Status CheckTables(const ProjectionProgram<T>& program) {
+  ProjectionCheckFailure failure;
+  if (::tf_lattice::FindFirstFailure(program, static_cast<const T*>(nullptr), 0, &failure, 0,
+                                     ::tf_lattice::kCheckParams)) {
+    return CheckFailureStatus(failure, program);
+  }
+  ::tf_lattice::ChainOverlap overlap;
+  if (::tf_lattice::FindOverlappingChains(program, &overlap)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chain_index: vertex ", overlap.vertex, " is in chains ", overlap.first, " and ",
+        overlap.second, " of chain family ", overlap.family,
+        " (the chains of a family must be disjoint and visit a vertex once)"));
+  }
+  return absl::OkStatus();
+}
+
 // The error for the first unit whose projection is not exactly feasible
-// (masks from ProjectUnit / ProjectLanes), or OK.
+// (masks from ProjectBatch), or OK.
 template <typename T>
 absl::Status InfeasibilityStatus(const std::vector<uint64_t>& masks,
                                  const std::vector<std::string>& family_names,
@@ -274,7 +298,8 @@ class ProjectionAttrs {
   float tolerance() const { return tolerance_; }
   const std::vector<std::string>& family_names() const { return family_names_; }
 
-  // The program of the op's inputs (device pointers on the GPU), unchecked.
+  // The program of the op's inputs (host pointers but for params, which the
+  // program does not hold), unchecked.
   template <typename T>
   ProjectionProgram<T> Program(OpKernelContext* context) const {
     return MakeProgram<T>(context, num_iterations_, tolerance_,
@@ -290,10 +315,10 @@ class ProjectionAttrs {
 // Units whose Dykstra cycles run together (vectorized across them): up to
 // kMaxLanes, fewer when their scratch would pass kMaxLaneScratchBytes.
 template <typename T>
-int64_t LanesPerBatch(const LanePlan<T>& plan, int64_t num_vertices) {
+int64_t LanesPerBatch(const DykstraPlan<T>& plan) {
   constexpr int64_t kMaxLanes = 16;
   constexpr int64_t kMaxLaneScratchBytes = int64_t{64} << 20;
-  const int64_t bytes_per_lane = LaneScratchSize(plan, num_vertices, 1) * sizeof(T);
+  const int64_t bytes_per_lane = (CycleValuesPerLane(plan) + plan.num_vertices) * sizeof(T);
   return std::max<int64_t>(1, std::min(kMaxLanes, kMaxLaneScratchBytes / bytes_per_lane));
 }
 
@@ -310,8 +335,10 @@ class LatticeProjectionCpuOp : public OpKernel {
     const int64_t v = params.dim_size(1);
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
     const T* in = params.flat<T>().data();
+    OP_REQUIRES_OK(context, CheckTables(program));
     ProjectionCheckFailure failure;
-    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure)) {
+    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure,
+                                       ::tf_lattice::kCheckParams)) {
       OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
     }
     Tensor* projected = nullptr;
@@ -319,39 +346,28 @@ class LatticeProjectionCpuOp : public OpKernel {
     if (units == 0) return;
     T* out = projected->flat<T>().data();
     std::vector<uint64_t> masks(units, 0);
-    const bool runs_dykstra = NumProjections(program) > 1 && program.num_iterations > 0;
-    // The lane plan serves the Dykstra cycles only.
-    const LanePlan<T> plan = runs_dykstra ? MakeLanePlan(program) : LanePlan<T>();
-    const int64_t lanes_per_batch = runs_dykstra ? LanesPerBatch(plan, v) : 1;
+    const DykstraPlanTables<T> plan_tables = MakeDykstraPlan(program);
+    const DykstraPlan<T> plan = plan_tables.HostView(program.chain_index);
+    const OrderRowTable order_rows = MakeOrderRowTable(program);
+    const int64_t lanes_per_batch = LanesPerBatch(plan);
     // Each unit: a few passes over every projection's vertices per cycle.
-    const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(program.num_iterations, 100));
+    const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(DykstraCycleCount(program), 100));
     const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
     const auto project_range = [&](int64_t begin, int64_t end) {
-      std::vector<T> unit_scratch;
-      // Alone: every unit without Dykstra cycles, and units whose values need
-      // scaling (ProjectUnit), which the lanes do not do.
-      const auto project_alone = [&](int64_t u) {
-        unit_scratch.resize(ScratchPerUnit(program));
-        masks[u] = ProjectUnit(program, in + u * v, out + u * v, unit_scratch.data());
-      };
-      if (!runs_dykstra) {
-        for (int64_t u = begin; u < end; ++u) project_alone(u);
-        return;
-      }
-      const auto lane_ready = [&](int64_t u) { return DownscaleExponent(in + u * v, v) == 0; };
       const int64_t lanes = std::min(lanes_per_batch, end - begin);
-      std::vector<T> scratch(LaneScratchSize(plan, v, lanes));
-      std::vector<T> saved(v);
+      BatchScratch<T> scratch(plan, lanes);
+      // Units of one batch share the scale 2^0; a unit whose values need
+      // scaling (DownscaleExponent > 0) is a batch of its own.
       int64_t first = begin;
       while (first < end) {
-        if (!lane_ready(first)) {
-          project_alone(first++);
-          continue;
-        }
+        const int shift = DownscaleExponent(in + first * v, v);
         int64_t batch = 1;
-        while (batch < lanes && first + batch < end && lane_ready(first + batch)) ++batch;
-        ProjectLanes(program, plan, batch, in + first * v, out + first * v, scratch.data(),
-                     saved.data(), masks.data() + first);
+        while (shift == 0 && batch < lanes && first + batch < end &&
+               DownscaleExponent(in + (first + batch) * v, v) == 0) {
+          ++batch;
+        }
+        ProjectBatch(program, plan, order_rows, batch, shift, in + first * v, out + first * v,
+                     &scratch, masks.data() + first);
         first += batch;
       }
     };
@@ -385,8 +401,10 @@ TF_LATTICE_REGISTER_CPU(double);
 
 #if TF_LATTICE_WITH_CUDA
 
-// The GPU kernel runs the CPU kernel's checks: shapes and scalars on the
-// host, the tables and params on the device, with the same messages.
+// The GPU kernel runs the CPU kernel's checks with the same messages:
+// shapes, scalars and tables (all in host memory) by the same host code, the
+// params on the device. Then the projection runs on the device, with the
+// plan built on the host from the tables.
 template <typename T>
 class LatticeProjectionGpuOp : public OpKernel {
  public:
@@ -397,34 +415,42 @@ class LatticeProjectionGpuOp : public OpKernel {
     OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
     const Tensor& params = context->input(kParams);
     const int64_t units = params.dim_size(0);
+    // Host pointers for the tables; params stays on the device.
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
+    OP_REQUIRES_OK(context, CheckTables(program));
+    ProjectionCheckFailure failure;
     Tensor check_scratch;
     OP_REQUIRES_OK(context,
                    context->allocate_temp(
                        DT_INT64, TensorShape({::tf_lattice::kProjectionCheckScratchWords}),
                        &check_scratch));
     bool failed = false;
-    ProjectionCheckFailure failure;
     const std::string check_error = ::tf_lattice::LaunchProjectionChecks<T>(
         GpuStream(context), program, params.flat<T>().data(), params.NumElements(),
-        check_scratch.flat<int64_t>().data(), &failed, &failure);
+        ::tf_lattice::kCheckParams, check_scratch.flat<int64_t>().data(), &failed, &failure);
     OP_REQUIRES(context, check_error.empty(),
                 absl::InternalError(
-                    absl::StrCat("lattice projection input checks on the GPU: ", check_error)));
+                    absl::StrCat("lattice projection params check on the GPU: ", check_error)));
     if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
     if (units == 0) return;
-    Tensor scratch, masks;
-    OP_REQUIRES_OK(context,
-                   context->allocate_temp(DataTypeToEnum<T>::value,
-                                          TensorShape({units * ScratchPerUnit(program)}),
-                                          &scratch));
+    const DykstraPlanTables<T> plan = MakeDykstraPlan(program);
+    const ::tf_lattice::GpuProjectionScratch size =
+        ::tf_lattice::GpuProjectionScratchSize(program, plan, units);
+    Tensor scratch_ints, scratch_reals, scratch_doubles, masks;
+    OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({size.ints}),
+                                                   &scratch_ints));
+    OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
+                                                   TensorShape({size.reals}), &scratch_reals));
+    OP_REQUIRES_OK(context, context->allocate_temp(DT_DOUBLE, TensorShape({size.doubles}),
+                                                   &scratch_doubles));
     OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({units}), &masks));
     std::vector<uint64_t> host_masks(units, 0);
     const std::string error = ::tf_lattice::LaunchLatticeProjection<T>(
-        GpuStream(context), program, units, params.flat<T>().data(),
-        projected->flat<T>().data(), scratch.flat<T>().data(),
+        GpuStream(context), program, plan, units, params.flat<T>().data(),
+        projected->flat<T>().data(), scratch_ints.flat<int64_t>().data(),
+        scratch_reals.flat<T>().data(), scratch_doubles.flat<double>().data(),
         reinterpret_cast<uint64_t*>(masks.flat<int64_t>().data()), host_masks.data());
     OP_REQUIRES(context, error.empty(),
                 absl::InternalError(absl::StrCat("lattice projection CUDA kernel: ", error)));
@@ -435,10 +461,22 @@ class LatticeProjectionGpuOp : public OpKernel {
   ProjectionAttrs attrs_;
 };
 
+// Every input but params in host memory: the tables are checked and planned
+// on the host, and the launcher copies what the device reads.
 #define TF_LATTICE_REGISTER_GPU(T)                                                   \
   REGISTER_KERNEL_BUILDER(Name("TfLattice>LatticeProjection")                        \
                               .Device(DEVICE_GPU)                                    \
                               .TypeConstraint<T>("T")                                \
+                              .HostMemory("chain_index")                             \
+                              .HostMemory("chain_families")                          \
+                              .HostMemory("halfspace_index")                         \
+                              .HostMemory("halfspace_coef")                          \
+                              .HostMemory("halfspace_groups")                        \
+                              .HostMemory("row_index")                               \
+                              .HostMemory("row_coef")                                \
+                              .HostMemory("row_offsets")                             \
+                              .HostMemory("row_family")                              \
+                              .HostMemory("interior_direction")                      \
                               .HostMemory("interior_margin")                         \
                               .HostMemory("bounds"),                                 \
                           LatticeProjectionGpuOp<T>);

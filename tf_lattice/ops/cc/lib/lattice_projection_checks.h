@@ -1,18 +1,25 @@
-// Input checks of the lattice projection, shared by the CPU kernel (a loop on
-// the host) and the CUDA kernel (one thread per item, then the first failing
-// item is described on the device and the message written on the host).
-// TF-free: only host_device.h, <cstdint> and lattice_projection.h.
+// Input checks of the lattice projection, shared by the CPU and the GPU
+// kernel. TF-free: only host_device.h, lattice_projection.h, <cstdint> and
+// <vector>.
+//
+// Both kernels hold the constraint tables in host memory and check them with
+// the same host code (FindFirstFailure up to kCheckParams, then
+// FindOverlappingChains) before any projection step reads them; the params,
+// last, are checked where they are: by the same loop on the CPU, one thread
+// per value on the GPU (CheckFails / DescribeFailure). A malformed table or
+// a non-finite value is thus the same InvalidArgument error on every device.
 //
 // Each check covers a list of items and fails for some of them; checks run in
 // the order of ProjectionCheck and the error reported is that of the first
-// failing item of the first failing check, so both devices report the same
-// error. The items of a check read only their own entries of the tables (and
-// offsets already checked by an earlier check), never an index taken from a
-// table, so a check is safe on any input.
+// failing item of the first failing check. The items of a check read only
+// their own entries of the tables (and offsets already checked by an earlier
+// check), never an index taken from a table, so a check is safe on any
+// input.
 #ifndef TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_CHECKS_H_
 #define TF_LATTICE_OPS_CC_LIB_LATTICE_PROJECTION_CHECKS_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "tf_lattice/ops/cc/lib/host_device.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
@@ -213,15 +220,51 @@ TF_LATTICE_HOST_DEVICE bool CheckFails(const ProjectionProgram<T>& program, cons
   return DescribeFailure(program, params, check, item, &failure);
 }
 
-// Host loop: the first failing item of the first failing check (true), or
-// false when every input passes.
+// Host loop: the first failing item of the first failing check in
+// [begin_check, end_check) (true), or false when every input passes.
 template <typename T>
 bool FindFirstFailure(const ProjectionProgram<T>& program, const T* params, int64_t num_params,
-                      ProjectionCheckFailure* failure) {
-  for (int check = 0; check < kNumProjectionChecks; ++check) {
+                      ProjectionCheckFailure* failure, int begin_check = 0,
+                      int end_check = kNumProjectionChecks) {
+  for (int check = begin_check; check < end_check; ++check) {
     const int64_t items = NumCheckItems(program, check, num_params);
     for (int64_t item = 0; item < items; ++item) {
       if (DescribeFailure(program, params, check, item, failure)) return true;
+    }
+  }
+  return false;
+}
+
+// A vertex that two chains of one family hold, or one chain twice (see
+// FindOverlappingChains).
+struct ChainOverlap {
+  int64_t family;
+  int64_t vertex;
+  int64_t first;   // the chains (numbered within the family) that both
+  int64_t second;  // hold it
+};
+
+// Host check, after the per-item checks up to kCheckParams pass: the chains
+// of a family must be disjoint and visit each vertex once, as the family's
+// projection (each chain by isotonic regression, the chains at once)
+// assumes. Returns whether some vertex is held twice, and the first such (in
+// table order) in *overlap.
+template <typename T>
+bool FindOverlappingChains(const ProjectionProgram<T>& program, ChainOverlap* overlap) {
+  // stamp[v]: the last family that held v, and holder[v] its chain.
+  std::vector<int64_t> stamp(program.num_vertices, -1), holder(program.num_vertices, -1);
+  for (int64_t f = 0; f < program.num_chain_families; ++f) {
+    const int64_t* family = program.chain_families + 3 * f;
+    for (int64_t c = 0; c < family[1]; ++c) {
+      for (int64_t i = 0; i < family[2]; ++i) {
+        const int64_t vertex = program.chain_index[family[0] + c * family[2] + i];
+        if (stamp[vertex] == f) {
+          *overlap = {f, vertex, holder[vertex], c};
+          return true;
+        }
+        stamp[vertex] = f;
+        holder[vertex] = c;
+      }
     }
   }
   return false;

@@ -54,7 +54,8 @@ def _adapt(estimator, check):
     name = getattr(check, "func", check).__name__
     if name in ("check_classifiers_train", "check_regressors_train", "check_classifier_multioutput",
                 "check_classifiers_classes", "check_regressor_data_not_an_array",
-                "check_classifiers_regression_target", "check_decision_proba_consistency"):
+                "check_classifiers_regression_target", "check_decision_proba_consistency",
+                "check_class_weight_classifiers"):
         deep = isinstance(estimator, (estimators.DeepLatticeNetworkRegressor,
                                       estimators.DeepLatticeNetworkClassifier))
         estimator.set_params(**(TRAINED_DEEP if deep else TRAINED))

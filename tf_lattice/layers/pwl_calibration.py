@@ -182,17 +182,17 @@ class PWLCalibration(_common.KernelLayer):
     @property
     def unit_monotonicities(self):
         """The monotonicity of each unit, a list of ``units`` strings."""
-        return _per_unit(self.monotonicity, self.units)
+        return _names(self.spec.unit_monotonicities, _vocabulary.MONOTONICITIES)
 
     @property
     def unit_convexities(self):
         """The convexity of each unit, a list of ``units`` strings."""
-        return _per_unit(self.convexity, self.units)
+        return _names(self.spec.unit_convexities, _vocabulary.CONVEXITIES)
 
     @property
     def unit_extrapolations(self):
         """The extrapolation of each unit, a list of ``units`` strings."""
-        return _per_unit(self.extrapolation, self.units)
+        return list(self.spec.unit_extrapolations)
 
     @property
     def num_keypoints(self):
@@ -412,10 +412,6 @@ def _names(value, table):
     if isinstance(value, tuple):
         return [_vocabulary.direction_name(v, table) for v in value]
     return _vocabulary.direction_name(value, table)
-
-
-def _per_unit(value, units):
-    return [value] * units if isinstance(value, str) else list(value)
 
 
 def _plain(value):

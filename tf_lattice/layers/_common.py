@@ -67,12 +67,15 @@ class LatticeLayer(keras.layers.Layer):
     A layer that derives only from this class runs stock TensorFlow ops and
     takes no ``implementation`` argument: passing one raises TypeError naming
     the layer. ``from_config`` drops an ``implementation`` entry, which the
-    configs of earlier versions hold, so those configs keep loading. Layers with
-    a compiled kernel and a portable twin derive from :class:`KernelLayer`.
+    configs of earlier versions hold, and renames the arguments of
+    ``renamed_arguments``, so those configs keep loading. Layers with a
+    compiled kernel and a portable twin derive from :class:`KernelLayer`.
     """
 
     #: Whether the layer takes ``implementation`` (see :class:`KernelLayer`).
     takes_implementation = False
+    #: ``{name in earlier versions' configs: current name}``.
+    renamed_arguments = {}
 
     def __init__(self, **kwargs):
         if not self.takes_implementation and "implementation" in kwargs:
@@ -82,8 +85,8 @@ class LatticeLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        if not cls.takes_implementation and "implementation" in config:
-            config = {key: value for key, value in config.items() if key != "implementation"}
+        config = {cls.renamed_arguments.get(key, key): value for key, value in config.items()
+                  if cls.takes_implementation or key != "implementation"}
         return super().from_config(config)
 
     def _project(self, exact):

@@ -46,6 +46,8 @@ class CategoricalCalibration(_common.KernelLayer):
 
     uses_kernels = False
 
+    renamed_arguments = {"monotonicities": "category_order"}  # the name in earlier versions' configs
+
     def __init__(self, num_buckets, units=1, output_min=None, output_max=None, category_order=None,
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
@@ -71,12 +73,6 @@ class CategoricalCalibration(_common.KernelLayer):
         """The ``(i, j)`` category pairs, a list of tuples."""
         return [tuple(p) for p in self.spec.category_order]
 
-    @classmethod
-    def from_config(cls, config):
-        if "monotonicities" in config:  # the name of category_order in earlier versions
-            config = dict(config)
-            config["category_order"] = config.pop("monotonicities")
-        return super().from_config(config)
 
     def _initializer(self):
         low, high = pwl_calibration.initial_output_range(self.output_min, self.output_max)

@@ -71,6 +71,8 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
       **kwargs: Keras layer arguments.
     """
 
+    renamed_arguments = {"lattice_sizes": "lattice_size"}  # the name in earlier versions' configs
+
     def __init__(self, lattice_size=None, num_dims=None, units=1, num_terms=2, monotonicities=None,
                  output_min=None, output_max=None, seed=0, **kwargs):
         if "lattice_sizes" in kwargs or lattice_size is None:
@@ -94,12 +96,6 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
                                            "dimension")
         return [_vocabulary.direction_name(m, _vocabulary.MONOTONICITIES) for m in signs]
 
-    @classmethod
-    def from_config(cls, config):
-        if "lattice_sizes" in config:  # the name of lattice_size in earlier versions
-            config = dict(config)
-            config["lattice_size"] = config.pop("lattice_sizes")
-        return super().from_config(config)
 
     @property
     def _bounded(self):

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tests.oracles import regularizers as oracle
 from tf_lattice.regularizers import (
     calibrator_hessian, calibrator_laplacian, calibrator_wrinkle)
+from tf_lattice.specs import CalibratorSpec
 
 FUNCTIONS = {1: calibrator_laplacian, 2: calibrator_hessian, 3: calibrator_wrinkle}
 
@@ -117,3 +118,37 @@ def test_bad_keypoints_raise():
         calibrator_hessian(outputs, [0.0, 1.0, 2.0], l2=1.0)
     with pytest.raises(ValueError, match="outputs"):
         calibrator_laplacian(np.zeros((2, 3, 4)), l2=1.0)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_calibrator_spec_gives_the_keypoints(order, shared):
+    rng = np.random.default_rng(11)
+    units, num = 3, 6
+    outputs = rng.normal(size=(units, num))
+    keypoints = _uneven_keypoints(rng, num, None if shared else units)
+    spec = CalibratorSpec.parse(keypoints, units=units)
+    by_spec = _call(order, outputs, spec, 0.2, 0.9).numpy()
+    np.testing.assert_array_equal(by_spec, _call(order, outputs, keypoints, 0.2, 0.9).numpy())
+    np.testing.assert_allclose(
+        by_spec, oracle.calibrator_penalty(outputs, keypoints, order, 0.2, 0.9), rtol=1e-12)
+
+
+def test_raw_keypoints_are_parsed_by_the_spec_rule():
+    outputs = np.zeros((2, 4))
+    for bad in ([0.0, 1.0, 1.0, 2.0], [0.0, 1.0, float("nan"), 2.0], [[[0.0, 1.0, 2.0, 3.0]]]):
+        with pytest.raises(ValueError) as raised:
+            CalibratorSpec(np.asarray(bad))
+        with pytest.raises(ValueError, match="keypoints") as ours:
+            calibrator_hessian(outputs, bad, l2=1.0)
+        assert str(ours.value) == str(raised.value)
+
+
+def test_keypoints_known_only_when_run_are_used_as_they_are():
+    outputs = np.array([[0.0, 1.0, 3.0, 2.0]])
+    keypoints = np.array([0.0, 0.5, 2.0, 4.0])
+    penalty = tf.function(lambda k: calibrator_hessian(outputs, k, l2=1.0),
+                          input_signature=[tf.TensorSpec([4], tf.float64)])
+    np.testing.assert_allclose(penalty(tf.constant(keypoints)),
+                               oracle.calibrator_penalty(outputs, keypoints, 2, 0.0, 1.0),
+                               rtol=1e-12)

@@ -98,6 +98,20 @@ def test_usable_in_add_weight():
     np.testing.assert_allclose(float(layer.losses[0]), want, rtol=1e-10)
 
 
+def test_a_config_of_the_earlier_version_loads():
+    config = {"l1": 0.0, "l2": 1.0, "keypoints": [[0.0, 1.0, 3.0], [0.0, 2.0, 3.0]],
+              "units_last": False}
+    regularizer = keras.regularizers.deserialize(
+        {"module": None, "class_name": "tf_lattice>CalibratorWrinkle", "config": config,
+         "registered_name": "tf_lattice>CalibratorWrinkle"})
+    assert regularizer.get_config() == config
+    outputs = np.random.default_rng(4).normal(size=(2, 3))
+    np.testing.assert_allclose(
+        regularizer(outputs),
+        oracle.calibrator_penalty(outputs, np.array(config["keypoints"]), 3, 0.0, 1.0),
+        rtol=1e-12)
+
+
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="l1"):
         regularizers.CalibratorLaplacian(l1=-1.0)

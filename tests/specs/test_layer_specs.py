@@ -5,7 +5,7 @@ old configs loading."""
 import numpy as np
 import pytest
 
-from tf_lattice import constraints, layers, ops
+from tf_lattice import constraints, layers, ops, regularizers
 from tf_lattice.specs import CalibratorSpec, CategoricalSpec, LatticeSpec, LinearSpec
 
 INC, DEC, NONE = "increasing", "decreasing", "none"
@@ -72,6 +72,24 @@ def test_a_calibrator_hands_its_spec_to_projection_and_certificate():
     with pytest.raises(ValueError, match="the spec declares 2 units"):
         ops.calibrator_projection(outputs[:1], keypoints, spec=layer.spec)
 
+
+
+def test_a_calibrator_hands_its_spec_to_its_regularizers():
+    keypoints = [[0.0, 0.5, 2.0, 3.0], [-1.0, 0.0, 4.0, 5.0]]
+    layer = layers.PWLCalibration(
+        keypoints, units=2, kernel_regularizer=[("hessian", 0.1, 1.0), ("wrinkle", 0.0, 2.0)],
+        implementation="portable", dtype="float64")
+    layer.build((None, 2))
+    hessian, wrinkle = layer.kernel.regularizer.regularizers
+    assert hessian._spec is layer.spec and wrinkle._spec is layer.spec
+    kernel = layer.kernel.numpy()
+    want = (regularizers.calibrator_hessian(kernel, keypoints, l1=0.1, l2=1.0)
+            + regularizers.calibrator_wrinkle(kernel, keypoints, l2=2.0))
+    np.testing.assert_allclose(layer.kernel.regularizer(layer.kernel), want, rtol=1e-12)
+    # A saved config holds the keypoints as lists and loads into a spec again.
+    config = hessian.get_config()
+    assert config["keypoints"] == keypoints
+    assert type(hessian).from_config(config)._spec == CalibratorSpec.parse(keypoints, units=2)
 
 def test_a_categorical_calibrator_hands_its_spec_to_projection_and_certificate():
     layer = layers.CategoricalCalibration(3, units=2, category_order=[(0, 2), (2, 1)],

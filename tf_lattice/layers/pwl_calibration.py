@@ -38,8 +38,9 @@ def calibrator_regularizer_builders(keypoints):
     """Names usable in ``("name", l1, l2)`` calibrator regularizer tuples.
 
     Args:
-      keypoints: the calibrator's keypoint inputs (the Hessian and wrinkle
-        penalties measure slopes, which depend on keypoint spacing).
+      keypoints: the calibrator's :class:`CalibratorSpec` (or its keypoint
+        inputs): the Hessian and wrinkle penalties measure slopes, which
+        depend on keypoint spacing.
     """
     from tf_lattice import regularizers
     return {
@@ -210,7 +211,7 @@ class PWLCalibration(_common.KernelLayer):
         self.kernel = self.add_weight(
             name="kernel", shape=(self.units, stored), initializer=self._kernel_initializer(),
             regularizer=_regularizers.resolve(
-                self.kernel_regularizer, calibrator_regularizer_builders(self.input_keypoints.tolist())),
+                self.kernel_regularizer, calibrator_regularizer_builders(self.spec)),
             constraint=_common.Projection(self._project_kernel))
         if self.input_keypoints_type == "learned_interior":
             lengths = np.diff(np.broadcast_to(self.input_keypoints, (self.units, self.num_keypoints)), axis=-1)

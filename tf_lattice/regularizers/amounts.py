@@ -4,6 +4,9 @@ import itertools
 import math
 import numbers
 
+import numpy as np
+
+from tf_lattice.specs import CalibratorSpec
 from tf_lattice.specs import LatticeSpec
 from tf_lattice.specs._vocabulary import parse_sizes
 
@@ -86,3 +89,23 @@ def check_lattice_sizes(lattice_sizes):
     if isinstance(lattice_sizes, LatticeSpec):
         return lattice_sizes.lattice_sizes
     return parse_sizes(lattice_sizes)
+
+
+def calibrator_spec(keypoints):
+    """The CalibratorSpec of ``keypoints``: a spec as it is, raw keypoints parsed.
+
+    Args:
+      keypoints: a :class:`tf_lattice.specs.CalibratorSpec` (already
+        validated: used as it is), or keypoints ``[K]`` (shared by every
+        unit) or ``[units, K]``, finite and strictly increasing, ``K >= 2``.
+
+    Raises:
+      ValueError: from :class:`CalibratorSpec`, naming ``input_keypoints``,
+        if the keypoints have a bad shape, are not finite or not strictly
+        increasing.
+    """
+    if isinstance(keypoints, CalibratorSpec):
+        return keypoints
+    values = np.asarray(keypoints, np.float64)
+    return CalibratorSpec(values, units=values.shape[0] if values.ndim == 2 else 1)
+

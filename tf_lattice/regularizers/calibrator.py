@@ -19,14 +19,18 @@ measure the change of slope between segments; with unit keypoint spacing
 reduce to the plain second and third differences of the outputs. With uniform
 spacing ``h`` they equal the plain differences divided by ``h``. A calibrator
 with too few keypoints for a term (fewer than 2, 3 or 4) gets a zero penalty.
+
+The keypoints are a calibrator's :class:`tf_lattice.specs.CalibratorSpec` (a
+layer hands its own: validated once, used as they are) or raw keypoints, which
+are parsed into a spec here, once, by the spec's own rule.
 """
 
-import numpy as np
 import tensorflow as tf
 
-from tf_lattice.regularizers.amounts import check_amount
+from tf_lattice.regularizers.amounts import calibrator_spec, check_amount
 from tf_lattice.regularizers.norms import l1_l2_penalty
 from tf_lattice.regularizers.tensors import check_float_rank_1_or_2
+from tf_lattice.specs import CalibratorSpec
 
 
 def _check_outputs(outputs):
@@ -40,11 +44,29 @@ def _differences(values, times):
     return values
 
 
+def _keypoint_values(keypoints):
+    """Keypoints ``[K]`` or ``[units, K]``, validated once (see `calibrator_spec`).
+
+    A CalibratorSpec gives its keypoints as they are; raw keypoints are parsed
+    into a spec; a tensor whose values are only known when it runs is used as
+    it is (nothing can be checked before).
+    """
+    if (not isinstance(keypoints, CalibratorSpec) and tf.is_tensor(keypoints)
+            and tf.get_static_value(keypoints) is None):
+        return keypoints
+    return calibrator_spec(keypoints).keypoints_array()
+
+
 def _slopes(outputs, keypoints):
-    """Segment slopes ``[..., K-1]``; unit spacing when ``keypoints`` is None."""
+    """Segment slopes ``[..., K-1]``; unit spacing when ``keypoints`` is None.
+
+    ``keypoints`` is None, a CalibratorSpec, raw keypoints (parsed into a spec
+    by `check_keypoints`) or a tensor whose values are only known when run.
+    """
     output_steps = _differences(outputs, 1)
     if keypoints is None:
         return output_steps
+    keypoints = _keypoint_values(keypoints)
     keypoints = tf.cast(
         tf.convert_to_tensor(keypoints, dtype_hint=outputs.dtype), outputs.dtype)
     if keypoints.shape.rank is not None and keypoints.shape.rank not in (1, 2):
@@ -56,10 +78,6 @@ def _slopes(outputs, keypoints):
         raise ValueError(
             f"keypoints must have as many entries as outputs on the last axis: "
             f"keypoints shape {keypoints.shape}, outputs shape {outputs.shape}")
-    known = tf.get_static_value(keypoints)
-    if known is not None and np.any(np.diff(known, axis=-1) <= 0):
-        raise ValueError(
-            f"keypoints must be strictly increasing along the last axis, got {known!r}")
     return output_steps / _differences(keypoints, 1)
 
 
@@ -109,8 +127,10 @@ def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):
 
     Args:
       outputs: float tensor ``[units, K]`` (or ``[K]``) of keypoint outputs.
-      keypoints: optional strictly increasing keypoints ``[K]`` (shared by all
-        units) or ``[units, K]``; None means ``0, 1, ..., K-1``.
+      keypoints: the calibrator's :class:`tf_lattice.specs.CalibratorSpec`
+        (its keypoints, validated once), or optional strictly increasing
+        keypoints ``[K]`` (shared by all units) or ``[units, K]``; None means
+        ``0, 1, ..., K-1``.
       l1: non-negative amount of the l1 term.
       l2: non-negative amount of the l2 term.
 
@@ -133,8 +153,9 @@ def calibrator_wrinkle(outputs, keypoints=None, *, l1=0.0, l2=0.0):
 
     Args:
       outputs: float tensor ``[units, K]`` (or ``[K]``) of keypoint outputs.
-      keypoints: optional strictly increasing keypoints ``[K]`` or
-        ``[units, K]``; None means ``0, 1, ..., K-1``.
+      keypoints: a CalibratorSpec, or optional strictly increasing keypoints
+        ``[K]`` or ``[units, K]`` (as in `calibrator_hessian`); None means
+        ``0, 1, ..., K-1``.
       l1: non-negative amount of the l1 term.
       l2: non-negative amount of the l2 term.
 

@@ -12,11 +12,10 @@ Weights are expected with units first (``[units, K]`` for calibrators,
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tf_lattice.regularizers.amounts import (
-    check_amount, check_lattice_sizes, dimension_pairs, per_item_amounts)
+    calibrator_spec, check_amount, check_lattice_sizes, dimension_pairs, per_item_amounts)
 from tf_lattice.regularizers.calibrator import (
     calibrator_hessian, calibrator_laplacian, calibrator_wrinkle)
 from tf_lattice.regularizers.lattice import lattice_laplacian, lattice_torsion
@@ -36,20 +35,6 @@ def _amount_config(amount):
     if isinstance(amount, numbers.Real):
         return float(amount)
     return [float(a) for a in amount]
-
-
-def _check_keypoints(keypoints):
-    if keypoints is None:
-        return None
-    values = np.asarray(keypoints, dtype=np.float64)
-    if values.ndim not in (1, 2) or values.shape[-1] < 2:
-        raise ValueError(
-            f"keypoints must have shape [K] or [units, K] with K >= 2, "
-            f"got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(np.diff(values, axis=-1) <= 0):
-        raise ValueError(
-            f"keypoints must be finite and strictly increasing, got {keypoints!r}")
-    return values.tolist()
 
 
 class _CalibratorRegularizer(keras.regularizers.Regularizer):
@@ -80,11 +65,17 @@ class CalibratorLaplacian(_CalibratorRegularizer):
 
 
 class _SlopeRegularizer(_CalibratorRegularizer):
-    """Calibrator regularizer that also depends on keypoint spacing."""
+    """Calibrator regularizer that also depends on keypoint spacing.
+
+    ``keypoints`` is the calibrator's CalibratorSpec (a layer hands its own:
+    used as it is), raw keypoints (parsed into a spec once, here) or None
+    (unit spacing). The config keeps the keypoints as nested lists.
+    """
 
     def __init__(self, l1=0.0, l2=0.0, keypoints=None, units_last=False):
         super().__init__(l1=l1, l2=l2, units_last=units_last)
-        self.keypoints = _check_keypoints(keypoints)
+        self._spec = None if keypoints is None else calibrator_spec(keypoints)
+        self.keypoints = None if self._spec is None else self._spec.keypoints_array().tolist()
 
     def get_config(self):
         return {**super().get_config(), "keypoints": self.keypoints}
@@ -97,14 +88,15 @@ class CalibratorHessian(_SlopeRegularizer):
     Args:
       l1: non-negative amount of ``sum |s_{i+1} - s_i|``.
       l2: non-negative amount of ``sum (s_{i+1} - s_i)^2``.
-      keypoints: optional strictly increasing keypoints ``[K]`` or
-        ``[units, K]`` (nested lists); None means unit spacing.
+      keypoints: the calibrator's CalibratorSpec, or optional strictly
+        increasing keypoints ``[K]`` or ``[units, K]`` (nested lists); None
+        means unit spacing.
       units_last: True if the weight is stored as ``[K, units]``.
     """
 
     def __call__(self, x):
         return calibrator_hessian(
-            _units_first(x, self.units_last), self.keypoints, l1=self.l1, l2=self.l2)
+            _units_first(x, self.units_last), self._spec, l1=self.l1, l2=self.l2)
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -114,14 +106,15 @@ class CalibratorWrinkle(_SlopeRegularizer):
     Args:
       l1: non-negative amount of the l1 term.
       l2: non-negative amount of the l2 term.
-      keypoints: optional strictly increasing keypoints ``[K]`` or
-        ``[units, K]`` (nested lists); None means unit spacing.
+      keypoints: the calibrator's CalibratorSpec, or optional strictly
+        increasing keypoints ``[K]`` or ``[units, K]`` (nested lists); None
+        means unit spacing.
       units_last: True if the weight is stored as ``[K, units]``.
     """
 
     def __call__(self, x):
         return calibrator_wrinkle(
-            _units_first(x, self.units_last), self.keypoints, l1=self.l1, l2=self.l2)
+            _units_first(x, self.units_last), self._spec, l1=self.l1, l2=self.l2)
 
 
 class _LatticeRegularizer(keras.regularizers.Regularizer):

@@ -1,6 +1,8 @@
 """Model configs: every constraint family is validated once and reaches the
 built model and its certificates."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -55,8 +57,30 @@ def test_category_order_is_the_one_name_of_the_categorical_order():
     feature = models.FeatureConfig("d", num_buckets=3, category_order=[[0, 2], (1, 2)])
     assert feature.category_order == ((0, 2), (1, 2))
     assert feature.is_monotone and feature.shaped
-    with pytest.raises(TypeError, match="category_pairs"):
+    with pytest.raises(TypeError) as raised:
         models.FeatureConfig("d", num_buckets=3, category_pairs=((0, 2),))
+    assert str(raised.value) == (
+        "FeatureConfig takes the partial order of a categorical feature's categories as "
+        "category_order=((i, j), ...) (formerly category_pairs)")
+    # dataclasses.replace and positional construction are unaffected.
+    assert dataclasses.replace(feature, category_order=((2, 0),)).category_order == ((2, 0),)
+    assert models.FeatureConfig("x", (0.0, 1.0)).keypoints == (0.0, 1.0)
+
+
+def test_renamed_arguments_are_worded_as_the_layers_word_them():
+    """Configs and layers refuse an earlier name with one wording: 'X takes ... as
+    current=... (formerly earlier)'."""
+    from tf_lattice import layers
+    cases = [(lambda: models.FeatureConfig("d", num_buckets=2, category_pairs=()),
+              "FeatureConfig", "category_pairs", "category_order"),
+             (lambda: layers.CategoricalCalibration(3, monotonicities=[(0, 1)]),
+              "CategoricalCalibration", "monotonicities", "category_order"),
+             (lambda: layers.KroneckerFactoredLattice(lattice_sizes=3),
+              "KroneckerFactoredLattice", "lattice_sizes", "lattice_size")]
+    for build, owner, earlier, current in cases:
+        with pytest.raises(TypeError,
+                           match=rf"^{owner} takes .* as {current}=.* \(formerly {earlier}\)$"):
+            build()
 
 
 @pytest.mark.parametrize("config,arguments,message", [

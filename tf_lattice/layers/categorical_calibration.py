@@ -18,6 +18,7 @@ from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import pwl_calibration
 from tf_lattice.specs import CategoricalSpec
+from tf_lattice.specs import _vocabulary
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -52,8 +53,9 @@ class CategoricalCalibration(_common.KernelLayer):
                  default_input_value=None, kernel_initializer="uniform", kernel_regularizer=None,
                  implementation="kernel", **kwargs):
         if "monotonicities" in kwargs:
-            raise TypeError("CategoricalCalibration takes the partial order of categories as "
-                            "category_order=[(i, j), ...] (formerly monotonicities)")
+            raise _vocabulary.renamed_argument(
+                "CategoricalCalibration", "monotonicities", "category_order",
+                "the partial order of categories as category_order=[(i, j), ...]")
         super().__init__(implementation=implementation, **kwargs)
         # Parsed and checked once, here; the projection and the certificate
         # receive this spec.

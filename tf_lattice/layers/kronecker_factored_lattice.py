@@ -76,8 +76,9 @@ class KroneckerFactoredLattice(_common.LatticeLayer):
     def __init__(self, lattice_size=None, num_dims=None, units=1, num_terms=2, monotonicities=None,
                  output_min=None, output_max=None, seed=0, **kwargs):
         if "lattice_sizes" in kwargs or lattice_size is None:
-            raise TypeError("KroneckerFactoredLattice takes the size of every dimension as "
-                            "lattice_size=m (formerly lattice_sizes)")
+            raise _vocabulary.renamed_argument(
+                "KroneckerFactoredLattice", "lattice_sizes", "lattice_size",
+                "the size of every dimension as lattice_size=m")
         super().__init__(**kwargs)
         self.lattice_size = _vocabulary.parse_count(lattice_size, "lattice_size", 2)
         self.num_dims = None if num_dims is None else _vocabulary.parse_count(num_dims, "num_dims")

@@ -19,6 +19,7 @@ models from these configs too.
 """
 
 import dataclasses
+import functools
 from typing import Optional
 
 import numpy as np
@@ -43,6 +44,34 @@ def _check(name, value, allowed):
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
+def _renamed_arguments(renamed):
+    """Class decorator: an argument given by an earlier name is refused with the
+    layers' ``TypeError`` naming the current one (see
+    :func:`tf_lattice.specs._vocabulary.renamed_argument`).
+
+    Args:
+      renamed: ``{earlier name: (current name, usage)}``; the class keeps it
+        as ``renamed_arguments``.
+    """
+    def decorate(cls):
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            for earlier, (current, usage) in renamed.items():
+                if earlier in kwargs:
+                    raise vocabulary.renamed_argument(cls.__name__, earlier, current, usage)
+            init(self, *args, **kwargs)
+
+        cls.__init__ = __init__
+        cls.renamed_arguments = dict(renamed)
+        return cls
+    return decorate
+
+
+@_renamed_arguments({"category_pairs": (
+    "category_order", "the partial order of a categorical feature's categories as "
+    "category_order=((i, j), ...)")})
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
     """One input feature.
@@ -71,7 +100,8 @@ class FeatureConfig:
         feature and still reads as one.
       category_order: ``(i, j)`` pairs of category ids, output of category
         ``i`` <= output of category ``j`` (a partial-order monotonicity of a
-        categorical feature).
+        categorical feature). Earlier versions named it ``category_pairs``;
+        that name is refused with a ``TypeError`` naming this one.
       missing_input_value: a sentinel meaning "missing"; missing inputs get a
         learned output. In calibrated linear, lattice and ensemble models a
         NaN input is missing too.

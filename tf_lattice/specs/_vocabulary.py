@@ -11,7 +11,8 @@ once, here, into a small integer:
 ``None`` is accepted wherever ``"none"`` is. Integers are rejected so that a
 mistyped direction can never be silently read as another one. This module
 also checks the other shared pieces of a declaration: index pairs, sizes and
-output bounds. Every error is a ``ValueError`` naming the argument.
+output bounds. Every error is a ``ValueError`` naming the argument, except
+`renamed_argument`'s ``TypeError`` for an argument given by an earlier name.
 """
 
 import math
@@ -220,3 +221,22 @@ def check_keys(config, known, spec):
     unknown = sorted(set(config) - set(known))
     if unknown:
         raise ValueError(f"{spec} config has unknown keys {unknown}; known: {sorted(known)}")
+
+
+def renamed_argument(owner, earlier, current, usage):
+    """The ``TypeError`` for an argument given by the name of earlier versions.
+
+    Args:
+      owner: the class that takes the argument, e.g. ``"FeatureConfig"``.
+      earlier: the earlier name, e.g. ``"category_pairs"``.
+      current: the current name, e.g. ``"category_order"``.
+      usage: what the argument holds and how it is written, e.g. ``"the
+        partial order of categories as category_order=[(i, j), ...]"``.
+
+    Returns:
+      A ``TypeError`` (to raise) whose message reads ``"{owner} takes
+      {usage} (formerly {earlier})"`` and names ``current``.
+    """
+    if current not in usage:
+        raise ValueError(f"the usage of {owner}'s {current} must name it, got {usage!r}")
+    return TypeError(f"{owner} takes {usage} (formerly {earlier})")

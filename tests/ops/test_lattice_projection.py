@@ -24,6 +24,9 @@ CASES = {
     "mdom_2x2": ([2, 2], dict(monotonicities=[INC, INC], monotonic_dominances=[(0, 1)])),
     "mdom_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, INC, NONE],
                                    monotonic_dominances=[(1, 0)])),
+    # Cells (i, j) and (i + 1, j - 1) share a vertex: half-space groups split.
+    "mdom_4x4x2": ([4, 4, 2], dict(monotonicities=[INC, INC, NONE],
+                                   monotonic_dominances=[(0, 1)])),
     "rdom_3x3x2": ([3, 3, 2], dict(monotonicities=[INC, INC, NONE],
                                    range_dominances=[(0, 1)])),
     "joint_3x3x2": ([3, 3, 2], dict(joint_monotonicities=[(0, 2)])),

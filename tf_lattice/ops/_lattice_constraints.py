@@ -126,7 +126,7 @@ class _Rows:
     index: np.ndarray   # int64 [n, 4]
     coef: np.ndarray    # float64 [n, 4]; 0 pads
     anchor: np.ndarray  # int64 [n]: vertex reported as the location
-    group: np.ndarray   # int64 [n]: rows of one group have disjoint supports
+    group: np.ndarray   # int64 [n]: no vertex is in two rows of one group
 
 
 def _make_rows(name, terms, anchor, group):
@@ -168,7 +168,15 @@ class LatticeProgram:
         values must be non-decreasing left to right; chains of one family are
         disjoint, so one exact isotonic regression per chain projects onto it.
       halfspace_groups: list of (index int64 [n, 4], coef float64 [n, 4]) sets
-        of inequalities with disjoint supports (exact projection in parallel).
+        of inequalities of one declared constraint in which no vertex appears
+        in two rows (with a nonzero coefficient), so projecting every row of a
+        group at once, each by its closed form, is the exact projection onto
+        the group. Cell rows (trusts, monotonic dominances, joint
+        monotonicities) are grouped by the parities of the cell's indices
+        ``(i, j)`` along the constraint's two dimensions, the implied
+        dominance rows ``theta10 >= theta01`` (which link the cells ``(i, j)``
+        and ``(i + 1, j - 1)``) by the parity of ``i``; range dominance rows
+        by ``(i, j)``, one row per value of the other dimensions.
       rows: every inequality (chain edges and half-spaces) as ``_Rows`` per
         declared constraint, for certification and the finalize sweep.
       lower, upper: output bounds (None when absent).
@@ -462,8 +470,10 @@ def _compile_cached(cons):
         first = _make_rows(name, [(c10, 2.0), (c00, -1.0), (c11, -1.0)], c00, group)
         second = _make_rows(name, [(c11, 1.0), (c00, 1.0), (c01, -2.0)], c00, group + 1)
         # Implied by the two above (their sum / 2); explicit so that the
-        # finalize sweep bounds the later of c10, c01 by the earlier.
-        implied = _make_rows(name, [(c10, 1.0), (c01, -1.0)], c00, np.full_like(group, 8))
+        # finalize sweep bounds the later of c10, c01 by the earlier. The
+        # cells (i, j) and (i + 1, j - 1) share their vertex (i + 1, j), so
+        # the parity of i splits these rows into two disjoint groups.
+        implied = _make_rows(name, [(c10, 1.0), (c01, -1.0)], c00, 8 + i % 2)
         rows.append(_concat_rows(name, _concat_rows(name, first, second), implied))
     for n, (dom, weak) in enumerate(cons.range_dominances):
         name = f"range_dominances[{n}]=({dom}, {weak})"

@@ -1,5 +1,7 @@
 """Certificates check the constraints the user declared, and loading checks the file."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,8 +106,8 @@ def test_unimodality_shape_is_checked():
     model.fit(frame, frame["t"] ** 2)
     assert model.certify().holds
     model.unimodality = {"t": "peak"}
-    model.constraints_ = model.constraints_.__class__(
-        (model.constraints_.features[0].__class__(unimodality="peak"),))
+    model.constraints_ = dataclasses.replace(model.constraints_, features=(
+        dataclasses.replace(model.constraints_.features[0], unimodality="peak"),))
     assert "valley-shaped" in model.certify().violations[0].location
 
 

@@ -96,6 +96,35 @@ def test_monotonic_cst_fit_certify_and_save_round_trip(tmp_path):
     assert loaded.constraints_ == model.constraints_
 
 
+def test_constraints_are_the_feature_configs_of_the_columns_before_placement():
+    """constraints_ holds one FeatureConfig per column (its shape, not placed yet)
+    and the pairwise constraints by position; the model's configs are those
+    records completed with the columns' keypoints and the lattice size."""
+    import dataclasses
+
+    from tf_lattice.estimators import CalibratedLatticeRegressor, _model_configs
+    from tf_lattice.models import FeatureConfig
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.uniform(size=60), "b": rng.uniform(size=60),
+                      "c": pd.Categorical(rng.choice(["x", "y", "z"], 60))})
+    model = CalibratedLatticeRegressor(
+        monotonicity={"a": 1, "b": "decreasing"}, category_order={"c": [("x", "z")]},
+        trust=[("a", "b", "increasing")], dominance=None, epochs=1, verbose=0,
+        random_state=0).fit(X, X["a"])
+    a, b, c = model.constraints_.features
+    assert a == FeatureConfig("a", monotonicity="increasing", lattice_size=None)
+    assert b == FeatureConfig("b", monotonicity="decreasing", lattice_size=None)
+    assert c == FeatureConfig("c", num_buckets=3, category_order=((0, 2),), lattice_size=None)
+    assert model.constraints_.edgeworth_trusts == ((0, 1, "increasing"),)
+    placed = _model_configs.feature_configs(model.feature_specs_, model.constraints_, 3)
+    assert placed == (dataclasses.replace(a, keypoints=model.feature_specs_[0].keypoints,
+                                          lattice_size=3),
+                      dataclasses.replace(b, keypoints=model.feature_specs_[1].keypoints,
+                                          lattice_size=3),
+                      dataclasses.replace(c, lattice_size=3))
+
+
 def test_polars_frames_keep_their_column_names():
     pl = pytest.importorskip("polars")
     from tf_lattice.estimators import CalibratedLinearRegressor

@@ -97,8 +97,8 @@ def test_explicit_lattices_and_config_errors():
         models.CalibratedLatticeEnsembleConfig(features, lattices=(("a", "zz"),))
     with pytest.raises(ValueError, match="crystals"):
         models.ensemble_structure(models.CalibratedLatticeEnsembleConfig(features, ensemble="crystals"))
-    with pytest.raises(ValueError, match="keypoints"):
-        models.FeatureConfig("x")
+    with pytest.raises(ValueError, match="numeric feature 'x' needs keypoints"):
+        models.CalibratedLatticeConfig((models.FeatureConfig("x"),))  # declared, not placed
     with pytest.raises(ValueError, match="monotonicity"):
         models.FeatureConfig("x", keypoints=(0, 1), monotonicity="up")
     with pytest.raises(ValueError, match="unique"):

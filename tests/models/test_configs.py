@@ -67,6 +67,23 @@ def test_category_order_is_the_one_name_of_the_categorical_order():
     assert models.FeatureConfig("x", (0.0, 1.0)).keypoints == (0.0, 1.0)
 
 
+def test_a_feature_not_placed_yet_records_its_shape_and_is_completed_by_replace():
+    declared = models.FeatureConfig("u", unimodality="valley", lattice_size=None)
+    assert declared.keypoints is None and not declared.is_placed and declared.shaped
+    with pytest.raises(ValueError, match="feature 'u' has no lattice_size yet"):
+        models.CalibratedLatticeConfig((declared,))
+    sized = dataclasses.replace(declared, lattice_size=3)
+    with pytest.raises(ValueError, match="numeric feature 'u' needs keypoints"):
+        models.CalibratedLatticeConfig((sized,))
+    placed = dataclasses.replace(sized, keypoints=KEYPOINTS)
+    assert placed.is_placed and models.CalibratedLatticeConfig((placed,)).features == (placed,)
+    # The size rules still hold once a size is given.
+    with pytest.raises(ValueError, match="unimodality of 'u' needs lattice_size >= 3"):
+        dataclasses.replace(declared, lattice_size=2)
+    with pytest.raises(ValueError, match="keypoints of 'u' must be at least 2"):
+        dataclasses.replace(sized, keypoints=(0.0,))
+
+
 def test_renamed_arguments_are_worded_as_the_layers_word_them():
     """Configs and layers refuse an earlier name with one wording: 'X takes ... as
     current=... (formerly earlier)'."""

@@ -4,17 +4,17 @@ import keras
 import numpy as np
 import pytest
 
-from tf_lattice.models import fused
-from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.models import FeatureConfig, fused
+from tf_lattice.models._constraints import ModelConstraints
 
 
 def _numeric(low=0.0, high=1.0):
-    return fused.CalibratedColumn(keypoints=(0.0, 1.0), output_min=low, output_max=high)
+    return fused.CalibratedColumn(FeatureConfig("x", (0.0, 1.0)), output_min=low, output_max=high)
 
 
 def _categorical(order=(), low=0.0, high=1.0):
-    return fused.CalibratedColumn(num_categories=3, output_min=low, output_max=high,
-                                  constraints=FeatureConstraints(category_order=order))
+    return fused.CalibratedColumn(FeatureConfig("c", num_buckets=3, category_order=order),
+                                  output_min=low, output_max=high)
 
 
 def test_layout_shares_a_layer_per_kind_and_bounds_and_gives_ordered_columns_their_own():
@@ -38,18 +38,23 @@ def test_calibrated_features_returns_the_columns_in_order():
     np.testing.assert_allclose(outputs, [[0.25, 1.0, 2.0]])
 
 
-@pytest.mark.parametrize("arguments,match", [
-    (dict(keypoints=(0.0,)), "at least 2 keypoints"),
-    (dict(num_categories=-1), "num_categories"),
-    (dict(num_categories=2, keypoints=(0.0, 1.0)), "no keypoints"),
-])
-def test_bad_columns_are_refused(arguments, match):
-    with pytest.raises(ValueError, match=match):
-        fused.CalibratedColumn(**arguments)
+def test_a_column_reads_its_feature_config():
+    numeric, categorical = _numeric(), _categorical(((0, 2),))
+    assert numeric.keypoints == (0.0, 1.0) and numeric.num_categories is None
+    assert not numeric.is_categorical and numeric.bounds == (0.0, 1.0)
+    assert categorical.keypoints == () and categorical.num_categories == 3
+    assert categorical.is_categorical and categorical.feature.category_order == ((0, 2),)
+
+
+def test_bad_columns_are_refused():
+    with pytest.raises(ValueError, match="numeric column 'x' needs keypoints"):
+        fused.CalibratedColumn(FeatureConfig("x", monotonicity="increasing"))
+    with pytest.raises(TypeError, match="feature must be a FeatureConfig"):
+        fused.CalibratedColumn((0.0, 1.0))
 
 
 def test_lattice_sizes_must_match_the_columns():
     calibrated = keras.Input((2,))
     with pytest.raises(ValueError, match="lattice_sizes has 3 entries for 2 columns"):
-        fused.lattice_ensemble(calibrated, [[0, 1]], ModelConstraints((FeatureConstraints(),) * 2),
+        fused.lattice_ensemble(calibrated, [[0, 1]], ModelConstraints((FeatureConfig("a"), FeatureConfig("b"))),
                                [2, 2, 2], "lattice")

@@ -2,8 +2,10 @@
 
 Users name constraints by column (``monotonicity={"age": "increasing"}``);
 this module checks them against the training columns once, in ``fit``, and
-resolves them into :class:`FeatureConstraints` per column plus index-based
-pairwise constraints for the lattice and linear layers.
+resolves them into a :class:`~tf_lattice.models.FeatureConfig` per column
+(its shape fields; keypoints and lattice size are placed later) plus
+index-based pairwise constraints for the lattice and linear layers, one
+:class:`~tf_lattice.models._constraints.ModelConstraints`.
 
 Every per-column argument also takes the signed and positional forms that
 scikit-learn users know:
@@ -27,7 +29,8 @@ import numbers
 import numpy as np
 
 from tf_lattice.estimators._columns import CATEGORICAL
-from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.models._constraints import ModelConstraints
+from tf_lattice.models.configs import FeatureConfig
 from tf_lattice.specs import _vocabulary as vocabulary
 
 #: The signed forms: +1, -1 and 0 stand for the first, second and third choice.
@@ -178,7 +181,11 @@ def resolve_constraints(specs, *, monotonicity=None, convexity=None, unimodality
       allow_unimodality: False for models that cannot express it.
 
     Returns:
-      ModelConstraints.
+      ModelConstraints: one FeatureConfig per column, in column order, named
+      by the column, that records its shape and encoding kind but is not
+      placed (``keypoints=None`` for numeric columns, ``num_buckets`` the
+      vocabulary size for categorical ones, ``lattice_size=None``), plus the
+      trusts and dominances by column position.
 
     Raises:
       ValueError: naming the argument and the offending column or value.
@@ -219,8 +226,11 @@ def resolve_constraints(specs, *, monotonicity=None, convexity=None, unimodality
         if convex.get(column, "none") != "none":
             raise ValueError(f"column {column!r} cannot have both a convexity and a unimodality")
     features = tuple(
-        FeatureConstraints(mono.get(name, "none"), convex.get(name, "none"),
-                           unimodal.get(name, "none"), orders.get(name, ()))
+        FeatureConfig(name, lattice_size=None, num_buckets=len(by_name[name].vocabulary),
+                      category_order=orders.get(name, ()))
+        if by_name[name].kind == CATEGORICAL else
+        FeatureConfig(name, lattice_size=None, monotonicity=mono.get(name, "none"),
+                      convexity=convex.get(name, "none"), unimodality=unimodal.get(name, "none"))
         for name in columns)
     edgeworth, trapezoid = _resolve_trust(trust, columns, features)
     dominances = _resolve_dominance(dominance, columns, features)

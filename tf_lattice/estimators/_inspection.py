@@ -11,8 +11,6 @@ on what float32 rounding can move a prediction against a declared direction),
 ``constraints_`` and the host's ``_raw_scores``.
 """
 
-import dataclasses
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,6 +18,9 @@ from tf_lattice.constraints import Certificate, ConstraintCheck
 from tf_lattice.estimators import _structure
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.estimators._importance import feature_importances
+
+#: The fields of a column's FeatureConfig that its calibrator curve reports.
+_SHAPE_FIELDS = ("monotonicity", "convexity", "unimodality", "category_order")
 
 
 def certify_network(subject, model, specs, constraints):
@@ -190,7 +191,8 @@ class InspectionMixin:
         for spec, feature, (layer, unit) in zip(self.feature_specs_, self.constraints_.features,
                                                self._column_calibrators()):
             shared = {"name": spec.name, "kind": spec.kind, "has_missing": spec.has_missing,
-                      "has_other": spec.has_other, **dataclasses.asdict(feature)}
+                      "has_other": spec.has_other,
+                      **{field: getattr(feature, field) for field in _SHAPE_FIELDS}}
             if spec.kind == NUMERIC:
                 keypoints = np.broadcast_to(layer.input_keypoints,
                                             (layer.units, layer.num_keypoints))[unit]

@@ -18,6 +18,8 @@ buckets (the encoding puts missing and unseen categories at id
 vocabulary indices.
 """
 
+import dataclasses
+
 from tf_lattice.estimators._columns import NUMERIC
 from tf_lattice.models import builders
 from tf_lattice.models import configs
@@ -30,25 +32,17 @@ _LATTICE_REGULARIZATION = ("lattice_laplacian", "lattice_torsion")
 
 
 def feature_configs(specs, constraints, lattice_size):
-    """One FeatureConfig per column, carrying its encoding and its constraints.
+    """One complete FeatureConfig per column: the resolved one, placed.
 
     Args:
-      specs: the FeatureSpec of every column.
-      constraints: the resolved ModelConstraints.
+      specs: the FeatureSpec of every column (numeric ones give the keypoints).
+      constraints: the resolved ModelConstraints (its features carry the shapes).
       lattice_size: vertices per lattice dimension.
     """
-    features = []
-    for spec, feature in zip(specs, constraints.features):
-        if spec.kind == NUMERIC:
-            features.append(configs.FeatureConfig(
-                spec.name, keypoints=spec.keypoints, monotonicity=feature.monotonicity,
-                convexity=feature.convexity, unimodality=feature.unimodality,
-                lattice_size=lattice_size))
-        else:
-            features.append(configs.FeatureConfig(
-                spec.name, num_buckets=len(spec.vocabulary), category_order=feature.category_order,
-                lattice_size=lattice_size))
-    return tuple(features)
+    return tuple(
+        dataclasses.replace(feature, keypoints=spec.keypoints, lattice_size=lattice_size)
+        if spec.kind == NUMERIC else dataclasses.replace(feature, lattice_size=lattice_size)
+        for spec, feature in zip(specs, constraints.features))
 
 
 def _pairwise(specs, constraints):

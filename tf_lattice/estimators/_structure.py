@@ -530,7 +530,8 @@ def declared_checks(model, specs, constraints):
     Args:
       model: the Keras model.
       specs: the FeatureSpec of every column.
-      constraints: the resolved ModelConstraints (the user's declarations).
+      constraints: the resolved ModelConstraints (the user's declarations: a
+        FeatureConfig per column and the pairwise constraints by position).
 
     Returns:
       list of ConstraintCheck; a failing check has an infinite violation and

@@ -77,7 +77,12 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
         size, early stopping).
       model_: the fitted Keras model.
       feature_specs_: encoding of each column (keypoints, vocabulary).
-      constraints_: the resolved constraints.
+      constraints_: the resolved constraints, a ``ModelConstraints``: ``features``
+        holds one :class:`~tf_lattice.models.FeatureConfig` per column, named by
+        it, with its declared shape (not placed: ``keypoints`` and
+        ``lattice_size`` are None); ``edgeworth_trusts``, ``trapezoid_trusts``
+        and ``monotonic_dominances`` hold the pairwise constraints by column
+        position.
       history_: per-epoch losses.
       feature_importances_: `(n_features,)`, summing to 1: each column's
         mean absolute change of the scores when it is set to its median (or

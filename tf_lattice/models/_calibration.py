@@ -8,17 +8,18 @@ PWLCalibration per set of output bounds and categorical ones with one
 CategoricalCalibration (a feature with a category order has a layer of its
 own).
 
-The fused assembly's records of the columns (:class:`fused.CalibratedColumn`,
-:class:`~tf_lattice.models._constraints.ModelConstraints`) are derived from
-the :class:`~tf_lattice.models.configs.FeatureConfig` here, in
-:func:`columns` and :func:`model_constraints`, and nowhere else.
+The fused assembly reads the :class:`~tf_lattice.models.configs.FeatureConfig`
+of every column: :func:`columns` pairs each with its calibrator's output
+bounds (:class:`fused.CalibratedColumn`), :func:`model_constraints` adds the
+pairwise constraints by position
+(:class:`~tf_lattice.models._constraints.ModelConstraints`).
 """
 
 import keras
 
 from tf_lattice import layers
 from tf_lattice.models import fused
-from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.models._constraints import ModelConstraints
 from tf_lattice.models._inputs import EncodeFeatures
 
 #: The name of the one input of models reading the encoded matrix.
@@ -55,12 +56,6 @@ def input_matrix(features, inputs):
         name="encoded_features")(matrix)
 
 
-def feature_constraints(feature):
-    """The fused assembly's record of one FeatureConfig's shape."""
-    return FeatureConstraints(feature.monotonicity, feature.convexity, feature.unimodality,
-                              feature.category_order)
-
-
 def columns(features, bounds):
     """One :class:`fused.CalibratedColumn` per FeatureConfig.
 
@@ -71,11 +66,8 @@ def columns(features, bounds):
     """
     if isinstance(bounds, tuple):
         bounds = [bounds] * len(features)
-    return [fused.CalibratedColumn(
-        keypoints=() if f.is_categorical else f.keypoints,
-        num_categories=f.num_buckets if f.is_categorical else None,
-        constraints=feature_constraints(f), output_min=low, output_max=high)
-        for f, (low, high) in zip(features, bounds)]
+    return [fused.CalibratedColumn(f, output_min=low, output_max=high)
+            for f, (low, high) in zip(features, bounds)]
 
 
 def model_constraints(features, edgeworth_trusts=(), trapezoid_trusts=(), monotonic_dominances=()):
@@ -86,7 +78,7 @@ def model_constraints(features, edgeworth_trusts=(), trapezoid_trusts=(), monoto
     def positions(entries):
         return tuple((index[e[0]], index[e[1]]) + tuple(e[2:]) for e in entries)
 
-    return ModelConstraints(tuple(feature_constraints(f) for f in features),
+    return ModelConstraints(tuple(features),
                             positions(edgeworth_trusts), positions(trapezoid_trusts),
                             positions(monotonic_dominances))
 

@@ -1,38 +1,15 @@
 """The shape constraints of a model's input columns, by column position.
 
-:class:`FeatureConstraints` holds one column's shape, :class:`ModelConstraints`
-every column's plus the pairwise constraints between columns. The fused
-assembly (:mod:`tf_lattice.models.fused`) reads them to configure its
-calibrators and lattices; the estimators resolve their column-named
-arguments into them.
+A column's own shape (monotonicity, convexity, unimodality, category order)
+is its :class:`~tf_lattice.models.configs.FeatureConfig`, the one record of a
+feature. :class:`ModelConstraints` holds the FeatureConfig of every column
+plus the pairwise constraints between columns by position (the model configs
+name them by feature name). The fused assembly
+(:mod:`tf_lattice.models.fused`) reads it to configure its lattices; the
+estimators resolve their column-named arguments into it.
 """
 
 import dataclasses
-
-
-@dataclasses.dataclass(frozen=True)
-class FeatureConstraints:
-    """The resolved constraints of one column.
-
-    Attributes:
-      monotonicity: ``"increasing"``, ``"decreasing"`` or ``"none"``.
-      convexity: ``"convex"``, ``"concave"`` or ``"none"``.
-      unimodality: ``"valley"``, ``"peak"`` or ``"none"``.
-      category_order: categorical only: ``(i, j)`` vocabulary index pairs,
-        output of category ``i`` <= output of category ``j``.
-    """
-
-    monotonicity: str = "none"
-    convexity: str = "none"
-    unimodality: str = "none"
-    category_order: tuple = ()
-
-    @property
-    def shaped(self):
-        """Whether any constraint applies (the model then keeps the calibrated
-        value's direction, so the calibrator's shape carries to the output)."""
-        return (self.monotonicity != "none" or self.convexity != "none"
-                or self.unimodality != "none" or bool(self.category_order))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +17,9 @@ class ModelConstraints:
     """Every resolved constraint of a model, by column position.
 
     Attributes:
-      features: one FeatureConstraints per column.
+      features: one :class:`~tf_lattice.models.configs.FeatureConfig` per
+        column, in column order (possibly not placed yet: only its shape
+        fields are read here).
       edgeworth_trusts, trapezoid_trusts: ``(main, conditional, direction)``
         with column positions.
       monotonic_dominances: ``(dominant, weak)`` column positions.

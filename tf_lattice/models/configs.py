@@ -74,13 +74,19 @@ def _renamed_arguments(renamed):
     "category_order=((i, j), ...)")})
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """One input feature.
+    """One input feature: the one record of a feature's encoding and shape.
+
+    A feature whose ``keypoints`` (numeric) or ``lattice_size`` is None is
+    declared but not placed yet: it records the feature's shape (an
+    estimator resolves its column-named constraints into such records before
+    it places the keypoints) and is completed with ``dataclasses.replace``;
+    the model configs take complete features only.
 
     Attributes:
       name: the feature's name (the model's input key).
       keypoints: calibrator keypoint inputs (at least 2, strictly increasing),
         e.g. from :func:`tf_lattice.models.keypoints_from_quantiles`; numeric
-        features only.
+        features only; None: not placed yet.
       monotonicity: ``"none"``, ``"increasing"`` or ``"decreasing"``.
       convexity: ``"none"``, ``"convex"`` or ``"concave"`` (of the calibrator;
         of the model output for unbounded calibrated linear models, on the
@@ -90,7 +96,8 @@ class FeatureConfig:
         feature. The calibrator is increasing and the lattice carries the
         shape, so only :class:`CalibratedLatticeConfig` takes it, with
         ``lattice_size >= 3``; it excludes a monotonicity and a convexity.
-      lattice_size: lattice vertices along this feature (lattice models).
+      lattice_size: lattice vertices along this feature (lattice models);
+        None: not chosen yet.
       num_buckets: an int makes the feature categorical with ids in
         ``[0, num_buckets)`` (other ids go to a default bucket, id
         ``num_buckets``); None (the default) makes it numeric. A categorical
@@ -111,7 +118,7 @@ class FeatureConfig:
     keypoints: Optional[tuple] = None
     monotonicity: str = "none"
     convexity: str = "none"
-    lattice_size: int = 2
+    lattice_size: Optional[int] = 2
     num_buckets: Optional[int] = None
     category_order: tuple = ()
     missing_input_value: Optional[float] = None
@@ -132,7 +139,7 @@ class FeatureConfig:
         _check(f"monotonicity of {self.name!r}", self.monotonicity, _MONOTONICITIES)
         _check(f"convexity of {self.name!r}", self.convexity, _CONVEXITIES)
         _check(f"unimodality of {self.name!r}", self.unimodality, _UNIMODALITIES)
-        if self.lattice_size < 2:
+        if self.lattice_size is not None and self.lattice_size < 2:
             raise ValueError(f"lattice_size of {self.name!r} must be at least 2, got {self.lattice_size}")
         if self.is_categorical:
             for argument in ("monotonicity", "convexity", "unimodality"):
@@ -144,19 +151,18 @@ class FeatureConfig:
             if self.category_order:
                 raise ValueError(f"category_order of {self.name!r} needs a categorical feature "
                                  "(num_buckets given); use monotonicity for a numeric feature")
-            object.__setattr__(self, "keypoints", self._checked_keypoints())
+            if self.keypoints is not None:
+                object.__setattr__(self, "keypoints", self._checked_keypoints())
         if self.unimodality != "none":
             for argument in ("monotonicity", "convexity"):
                 if getattr(self, argument) != "none":
                     raise ValueError(f"feature {self.name!r} cannot have both unimodality="
                                      f"{self.unimodality!r} and {argument}={getattr(self, argument)!r}")
-            if self.lattice_size < 3:
+            if self.lattice_size is not None and self.lattice_size < 3:
                 raise ValueError(f"unimodality of {self.name!r} needs lattice_size >= 3 (a valley "
                                  f"or peak needs a middle vertex), got {self.lattice_size}")
 
     def _checked_keypoints(self):
-        if self.keypoints is None:
-            raise ValueError(f"numeric feature {self.name!r} needs keypoints")
         keypoints = np.asarray(self.keypoints, np.float64).reshape(-1)
         if len(keypoints) < 2 or not np.all(np.isfinite(keypoints)) or np.any(np.diff(keypoints) <= 0):
             raise ValueError(f"keypoints of {self.name!r} must be at least 2 finite, strictly "
@@ -179,6 +185,12 @@ class FeatureConfig:
         return self.num_buckets is not None
 
     @property
+    def is_placed(self):
+        """Whether the feature is complete: its keypoints (numeric features)
+        and its lattice size are known."""
+        return self.lattice_size is not None and (self.is_categorical or self.keypoints is not None)
+
+    @property
     def is_monotone(self):
         """Whether the model must be monotone in this feature (in some order)."""
         return self.monotonicity != "none" or bool(self.category_order)
@@ -195,6 +207,13 @@ def _features(features):
     features = tuple(features)
     if not features:
         raise ValueError("features must not be empty")
+    for f in features:
+        if f.lattice_size is None:
+            raise ValueError(f"feature {f.name!r} has no lattice_size yet: a model config takes "
+                             "complete features")
+        if not f.is_placed:
+            raise ValueError(f"numeric feature {f.name!r} needs keypoints (e.g. from "
+                             "keypoints_from_quantiles): a model config takes complete features")
     names = [f.name for f in features]
     if len(set(names)) != len(names):
         raise ValueError(f"feature names must be unique, got {names}")

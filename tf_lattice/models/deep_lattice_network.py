@@ -40,8 +40,9 @@ from tf_lattice import layers
 from tf_lattice.layers.rtl import random_lattice_structure
 from tf_lattice.models import _calibration
 from tf_lattice.models import fused
-from tf_lattice.models._constraints import FeatureConstraints, ModelConstraints
+from tf_lattice.models._constraints import ModelConstraints
 from tf_lattice.models._inputs import ReorderFeatures
+from tf_lattice.models.configs import FeatureConfig
 
 
 def _embedding(signals, monotone, block, index, seed, implementation):
@@ -156,8 +157,11 @@ def deep_lattice_core(signals, monotone, blocks, *, units=1, seed=0, input_range
             keypoints, units=len(flags), monotonicity=["increasing" if f else "none" for f in flags],
             output_min=0.0, output_max=top, kernel_regularizer=calibration_regularizer,
             implementation=implementation, name=f"block_{index}_calibration")(embedded)
-        constraints = ModelConstraints(tuple(FeatureConstraints("increasing" if f else "none")
-                                             for f in flags))
+        # The embedding outputs as features of the block's lattices: only
+        # their direction is read (the calibrator above placed them).
+        constraints = ModelConstraints(tuple(
+            FeatureConfig(f"block_{index}_embedding_{k}", monotonicity="increasing" if f else "none")
+            for k, f in enumerate(flags)))
         signals = fused.lattice_ensemble(
             embedded, subsets, constraints, block.lattice_size, f"block_{index}_lattices",
             interpolation=interpolation, output_min=0.0, output_max=top,

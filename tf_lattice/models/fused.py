@@ -31,9 +31,9 @@ import numpy as np
 
 from tf_lattice import layers as tfl_layers
 from tf_lattice.layers import lattice_initializers
-from tf_lattice.models._constraints import FeatureConstraints
 from tf_lattice.models._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
 from tf_lattice.models._select import SelectColumns
+from tf_lattice.models.configs import FeatureConfig
 from tf_lattice.models.keypoints import refine_keypoints
 
 NUMERIC_CALIBRATION = "numeric_calibration"
@@ -45,38 +45,39 @@ class CalibratedColumn:
     """One column of the input matrix and the calibrator it gets.
 
     Attributes:
-      keypoints: numeric columns: ``K >= 2`` strictly increasing keypoint
-        inputs of the column's calibrator.
-      num_categories: categorical columns: the number ``n >= 0`` of known
-        categories (ids ``0 .. n - 1``; id ``n`` is the default bucket);
-        None for a numeric column.
-      constraints: the column's :class:`FeatureConstraints`.
+      feature: the column's :class:`~tf_lattice.models.configs.FeatureConfig`:
+        a numeric feature's keypoints (``K >= 2``, strictly increasing) are
+        its calibrator's keypoint inputs; a categorical feature's
+        ``num_buckets`` is its number ``n >= 0`` of known categories (ids
+        ``0 .. n - 1``; id ``n`` is the default bucket); its shape fields
+        are the calibrator's constraints.
       output_min, output_max: bounds of the calibrated value (None:
         unbounded).
     """
 
-    keypoints: tuple = ()
-    num_categories: Optional[int] = None
-    constraints: FeatureConstraints = FeatureConstraints()
+    feature: FeatureConfig
     output_min: Optional[float] = None
     output_max: Optional[float] = None
 
     def __post_init__(self):
-        if self.num_categories is None:
-            keypoints = tuple(float(k) for k in np.asarray(self.keypoints, np.float64).reshape(-1))
-            if len(keypoints) < 2:
-                raise ValueError(f"a numeric column needs at least 2 keypoints, got {keypoints}")
-            object.__setattr__(self, "keypoints", keypoints)
-        else:
-            if int(self.num_categories) < 0:
-                raise ValueError(f"num_categories must be >= 0, got {self.num_categories}")
-            if len(self.keypoints):
-                raise ValueError("a categorical column (num_categories given) takes no keypoints")
-            object.__setattr__(self, "num_categories", int(self.num_categories))
+        if not isinstance(self.feature, FeatureConfig):
+            raise TypeError(f"feature must be a FeatureConfig, got {type(self.feature).__name__}")
+        if not self.feature.is_categorical and self.feature.keypoints is None:
+            raise ValueError(f"numeric column {self.feature.name!r} needs keypoints")
+
+    @property
+    def keypoints(self):
+        """The numeric column's keypoint inputs (``()`` for a categorical one)."""
+        return () if self.is_categorical else self.feature.keypoints
+
+    @property
+    def num_categories(self):
+        """The categorical column's known categories (None for a numeric one)."""
+        return self.feature.num_buckets
 
     @property
     def is_categorical(self):
-        return self.num_categories is not None
+        return self.feature.is_categorical
 
     @property
     def bounds(self):
@@ -102,7 +103,7 @@ def _calibrator_groups(columns):
     for j, column in enumerate(columns):
         if not column.is_categorical:
             numeric.setdefault(column.bounds, []).append(j)
-        elif column.constraints.category_order:
+        elif column.feature.category_order:
             ordered.append(j)
         else:
             shared.setdefault(column.bounds, []).append(j)
@@ -182,7 +183,7 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
     for group in _calibrator_groups(columns):
         members = list(group.columns)
         first = columns[members[0]]
-        features = [columns[j].constraints for j in members]
+        features = [columns[j].feature for j in members]
         if not group.categorical:
             count = max(len(columns[j].keypoints) for j in members)
             keypoints = np.stack([refine_keypoints(columns[j].keypoints, count) for j in members])
@@ -200,8 +201,8 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
             outputs.append(calibrator([values, is_missing]))
         else:
             ids = SelectColumns(members, name=group.input_name)(inputs)
-            extra = ({"category_order": list(first.constraints.category_order)}
-                     if first.constraints.category_order else {"units": len(members)})
+            extra = ({"category_order": list(first.feature.category_order)}
+                     if first.feature.category_order else {"units": len(members)})
             calibrator = tfl_layers.CategoricalCalibration(
                 implementation=implementation,
                 num_buckets=max(columns[j].num_categories for j in members) + 1,
@@ -221,7 +222,7 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
 def lattice_directions(constraints):
     """Per column: the lattice monotonicity and unimodality of its dimension.
 
-    A shaped column (see :attr:`FeatureConstraints.shaped`) that is not
+    A shaped column (see :attr:`FeatureConfig.shaped`) that is not
     unimodal is ``"increasing"`` (its calibrator applies the direction); a
     unimodal column keeps its unimodality (its calibrator is increasing).
 

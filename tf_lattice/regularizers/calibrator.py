@@ -61,7 +61,7 @@ def _slopes(outputs, keypoints):
     """Segment slopes ``[..., K-1]``; unit spacing when ``keypoints`` is None.
 
     ``keypoints`` is None, a CalibratorSpec, raw keypoints (parsed into a spec
-    by `check_keypoints`) or a tensor whose values are only known when run.
+    by `_keypoint_values`) or a tensor whose values are only known when run.
     """
     output_steps = _differences(outputs, 1)
     if keypoints is None:

@@ -46,6 +46,24 @@ def test_linear_initializer_is_monotone_and_spans_range():
     np.testing.assert_allclose([values.min(), values.max()], [-1, 1], atol=1e-6)
 
 
+def test_linear_initializer_spans_each_units_own_range():
+    low, high = [-2.0, 0.0, 5.0], [-1.0, 3.0, 5.5]
+    initializer = LinearInitializer([3, 2], ["increasing", "none"], None, low, high)
+    values = initializer((3, 6)).numpy()
+    for unit in range(3):
+        alone = LinearInitializer([3, 2], ["increasing", "none"], None, low[unit], high[unit])((1, 6))
+        np.testing.assert_array_equal(values[unit], alone.numpy()[0])
+    np.testing.assert_allclose(values.min(axis=1), low)
+    np.testing.assert_allclose(values.max(axis=1), high)
+    restored = LinearInitializer(**initializer.get_config())
+    np.testing.assert_array_equal(restored((3, 6)).numpy(), values)
+    with pytest.raises(ValueError, match=r"2 output_min values \(one per unit\) for a kernel of "
+                                         r"shape \(3, 6\) \(3 units\)"):
+        LinearInitializer([3, 2], output_min=[0.0, 1.0], output_max=[1.0, 2.0])((3, 6))
+    with pytest.raises(ValueError, match="output_max of LinearInitializer must be a finite number"):
+        LinearInitializer([3, 2], output_max=[1.0, float("nan")])
+
+
 def test_random_monotonic_initializer_is_monotone():
     values = RandomMonotonicInitializer([3, 3, 2], ["increasing", "decreasing", "none"], seed=3)((4, 18)).numpy()
     grid = values.reshape(4, 3, 3, 2)

@@ -61,6 +61,24 @@ def test_multi_output_lattice_classifier():
     _data.certificates_hold(model)
 
 
+def test_single_lattice_starts_from_its_initial_output():
+    features = _data.features()
+    start = (-1.5, 0.25, 2.0)
+    model = models.calibrated_lattice(models.CalibratedLatticeConfig(features, units=3,
+                                                                     initial_output=start))
+    kernel = model.get_layer("lattice").kernel.numpy()
+    np.testing.assert_allclose(kernel.min(axis=1), np.subtract(start, 0.5), atol=1e-6)
+    np.testing.assert_allclose(kernel.max(axis=1), np.add(start, 0.5), atol=1e-6)
+    # The initial function is linear and symmetric about its center: its
+    # vertex mean is the initial score.
+    np.testing.assert_allclose(kernel.mean(axis=1), start, atol=1e-6)
+    default = models.calibrated_lattice(models.CalibratedLatticeConfig(features, units=3))
+    np.testing.assert_allclose(default.get_layer("lattice").kernel.numpy().min(axis=1), 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="initial_output of CalibratedLatticeConfig sets the initial "
+                                         "scores of an unbounded lattice"):
+        models.CalibratedLatticeConfig(features, output_min=0.0, output_max=1.0, initial_output=(0.5,))
+
+
 def test_crystals_groups_interacting_features():
     rng = np.random.default_rng(0)
     raw = {name: rng.uniform(0, 1, 512) for name in "pqrs"}

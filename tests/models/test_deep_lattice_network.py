@@ -59,3 +59,27 @@ def test_blocks_are_embedding_calibration_and_random_tiny_lattices():
         "increasing" if any(second_flags[k] for k in s) else "none" for s in second_subsets]
     with pytest.raises(ValueError, match="block 0 has no embedding outputs"):
         network_structure([True, True], (models.DeepLatticeLayerConfig(monotone_dims=0),))
+
+
+def test_dict_and_encoded_inputs_build_the_same_network():
+    """Both input forms go through the fused calibrators: the same weights
+    give the same scores, a NaN input reads its feature's learned missing
+    output, and the config's calibrator regularizers apply to both."""
+    x, _ = _data.monotone_data(n=64)
+    config = models.DeepLatticeNetworkConfig(_data.features(), calibration_hessian=0.5)
+    by_dict = models.deep_lattice_network(config)
+    by_matrix = models.deep_lattice_network(config, encoded=True)
+    assert len(by_dict.losses) == len(by_matrix.losses) > 0
+    by_matrix.set_weights(by_dict.get_weights())
+    x["a"][::4] = np.nan
+    matrix = np.concatenate([x[f.name] for f in config.features], axis=1)
+    scores = by_dict.predict(x, verbose=0)
+    np.testing.assert_array_equal(scores, by_matrix.predict(matrix, verbose=0))
+    assert np.all(np.isfinite(scores))
+    # Moving the learned missing outputs moves the rows with a NaN only.
+    calibration = next(layer for layer in by_dict.layers
+                       if isinstance(layer, layers.PWLCalibration) and layer.units == 3)
+    calibration.missing_output.assign([0.0, 1.0, 0.25])
+    moved = by_dict.predict(x, verbose=0) != scores
+    missing = np.isnan(x["a"][:, 0])
+    assert moved[missing].any() and not moved[~missing].any()

@@ -55,6 +55,22 @@ def test_feasible_exactly_and_close_to_exact(implementation, dtype, problem):
     np.testing.assert_allclose(again, projected, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("monotonicities", [
+    ["increasing"] * 4, ["decreasing"] * 4, ["increasing", "decreasing", "none", "increasing"],
+    ["none"] * 4])
+def test_signs_alone_clip_each_weight_in_its_own_dtype(dtype, monotonicities):
+    weights = np.random.default_rng(3).normal(size=(4, 3)).astype(dtype)
+    signs = np.array([{"increasing": 1, "decreasing": -1, "none": 0}[m] for m in monotonicities])
+    oracle = np.where(signs[:, None] > 0, np.maximum(weights, 0),
+                      np.where(signs[:, None] < 0, np.minimum(weights, 0), weights))
+    projected = linear_projection(weights, monotonicities=monotonicities).numpy()
+    assert projected.dtype == dtype
+    np.testing.assert_array_equal(projected, oracle)
+    graph = tf.function(lambda w: linear_projection(w, monotonicities=monotonicities))
+    np.testing.assert_array_equal(graph(tf.constant(weights)).numpy(), oracle)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_hand_cases(implementation):
     weights = np.array([[-1.0], [2.0], [0.5]])

@@ -70,7 +70,8 @@ def model_config(kind, specs, constraints, *, units, lattice_size, interpolation
       implementation: ``"kernel"`` or ``"portable"``.
       initial_output: the initial scores (the best constant fit), one per
         unit or one for all: the bias of the last linear layer of linear
-        models, ensembles and deep lattice networks.
+        models, ensembles and deep lattice networks, the center of a single
+        lattice's initial function.
       lattices: ensembles: the column indices of each lattice.
       blocks: deep lattice networks: a DeepLatticeLayerConfig per block.
       seed: deep lattice networks: the seed of the embedding initializers
@@ -90,7 +91,8 @@ def model_config(kind, specs, constraints, *, units, lattice_size, interpolation
     if kind == "linear":
         return configs.CalibratedLinearConfig(initial_output=initial_output, **common)
     if kind == "lattice":
-        return configs.CalibratedLatticeConfig(interpolation=interpolation, **common)
+        return configs.CalibratedLatticeConfig(interpolation=interpolation,
+                                               initial_output=initial_output, **common)
     if kind == "ensemble":
         names = tuple(tuple(specs[f].name for f in subset) for subset in lattices)
         return configs.CalibratedLatticeEnsembleConfig(

@@ -205,9 +205,14 @@ class _Loop:
         this replica's share of the regularization."""
         scores = self.model(x, training=training)
         per_example = tf.reshape(self.loss.call(y, scores), [-1])
-        data = tf.reduce_sum(per_example * weight) / self.batch_size
-        penalty = tf.add_n(self.model.losses) if self.model.losses else 0.0
-        return data + penalty / self._replicas()
+        # Products with constant factors: their gradients skip the quotient
+        # rule's derivative in the denominator.
+        data = tf.reduce_sum(per_example * weight) * (1.0 / self.batch_size)
+        if not self.model.losses:
+            return data
+        penalty = tf.add_n(self.model.losses)
+        replicas = self._replicas()
+        return data + (penalty if replicas == 1 else penalty * (1.0 / replicas))
 
     def _step(self, x, y, weight, rows):
         """One optimizer step on this replica's share of ``rows``."""

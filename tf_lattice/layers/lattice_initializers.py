@@ -84,13 +84,36 @@ def linear_lattice_values(lattice_sizes, monotonicities=None, unimodalities=None
     return values
 
 
+def _unit_values(value, name):
+    """A bound of :class:`LinearInitializer`: a float, or a list of floats
+    (one per unit)."""
+    values = np.asarray(value, np.float64)
+    if values.ndim > 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} of LinearInitializer must be a finite number or a list of one "
+                         f"finite number per unit, got {value!r}")
+    return float(values) if values.ndim == 0 else [float(v) for v in values]
+
+
+def _per_unit(bound, units, name, shape):
+    """``units`` values of a bound of :class:`LinearInitializer`."""
+    if not isinstance(bound, list):
+        return [bound] * units
+    if len(bound) != units:
+        raise ValueError(f"LinearInitializer has {len(bound)} {name} values (one per unit) for a "
+                         f"kernel of shape {tuple(shape)} ({units} units)")
+    return bound
+
+
 @keras.saving.register_keras_serializable(package="tf_lattice")
 class LinearInitializer(keras.initializers.Initializer):
-    """Every unit starts as the same separable linear (monotone) function.
+    """Every unit starts as a separable linear (monotone) function.
 
     See :func:`linear_lattice_values`. The requested shape must be
     ``[units, prod(lattice_sizes)]``. ``lattice_sizes`` may be a
     :class:`LatticeSpec` (then without direction arguments).
+    ``output_min`` and ``output_max`` are one value for every unit, or one
+    per unit (for example a model's initial score per class, ``+- 1/2``):
+    unit ``u`` then spans ``[output_min[u], output_max[u]]``.
     """
 
     def __init__(self, lattice_sizes, monotonicities=None, unimodalities=None,
@@ -99,15 +122,19 @@ class LinearInitializer(keras.initializers.Initializer):
         self.lattice_sizes = list(self.spec.lattice_sizes)
         self.monotonicities = self.spec.monotonicity_names
         self.unimodalities = self.spec.unimodality_names
-        self.output_min = float(output_min)
-        self.output_max = float(output_max)
+        self.output_min = _unit_values(output_min, "output_min")
+        self.output_max = _unit_values(output_max, "output_max")
 
     def __call__(self, shape, dtype=None):
-        values = linear_lattice_values(self.spec, output_min=self.output_min,
-                                       output_max=self.output_max)
-        if shape[-1] != values.shape[0]:
+        units = shape[0] if len(shape) == 2 else 1
+        values = np.stack([
+            linear_lattice_values(self.spec, output_min=low, output_max=high)
+            for low, high in zip(*(_per_unit(bound, units, name, shape) for name, bound in
+                                   (("output_min", self.output_min),
+                                    ("output_max", self.output_max))))])
+        if shape[-1] != values.shape[1]:
             raise ValueError(f"LinearInitializer for lattice_sizes {self.lattice_sizes} needs a last "
-                             f"dimension of {values.shape[0]}, got shape {tuple(shape)}")
+                             f"dimension of {values.shape[1]}, got shape {tuple(shape)}")
         return keras.ops.convert_to_tensor(np.broadcast_to(values, shape), dtype=dtype)
 
     def get_config(self):

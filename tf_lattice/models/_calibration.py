@@ -17,7 +17,6 @@ pairwise constraints by position
 
 import keras
 
-from tf_lattice import layers
 from tf_lattice.models import fused
 from tf_lattice.models._constraints import ModelConstraints
 from tf_lattice.models._inputs import EncodeFeatures
@@ -102,22 +101,3 @@ def calibrated(features, inputs, bounds, implementation, *, calibration_regulari
                                      implementation=implementation,
                                      calibration_regularizer=calibration_regularizer,
                                      categorical_regularizer=categorical_regularizer)
-
-
-def calibrator(feature, units, output_min, output_max, implementation, name_prefix="calibrator"):
-    """The calibration layer of one feature.
-
-    Numeric features get a :class:`PWLCalibration` with the feature's
-    keypoints, monotonicity and convexity; categorical ones a
-    :class:`CategoricalCalibration` with its category order.
-    """
-    name = f"{name_prefix}_{feature.name}"
-    if feature.is_categorical:
-        return layers.CategoricalCalibration(
-            feature.num_buckets, units=units, output_min=output_min, output_max=output_max,
-            category_order=feature.category_order, kernel_initializer="constant",
-            implementation=implementation, name=name)
-    return layers.PWLCalibration(
-        feature.keypoints, units=units, monotonicity=feature.monotonicity, convexity=feature.convexity,
-        output_min=output_min, output_max=output_max, missing_input_value=feature.missing_input_value,
-        implementation=implementation, name=name)

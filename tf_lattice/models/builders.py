@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from tf_lattice import layers
+from tf_lattice.layers import lattice_initializers
 from tf_lattice.models import _calibration
 from tf_lattice.models import ensembles
 from tf_lattice.models import fused
@@ -131,9 +132,22 @@ def calibrated_lattice(config, encoded=False):
         trapezoid_trusts=fused.calibrated_trusts(constraints.trapezoid_trusts, constraints) or None,
         monotonic_dominances=list(constraints.monotonic_dominances) or None,
         output_min=config.output_min, output_max=config.output_max,
+        kernel_initializer=_initial_lattice(config, monotonicities, unimodalities),
         kernel_regularizer=_lattice_regularizer(config),
         implementation=config.implementation, name="lattice")
     return keras.Model(inputs, lattice(calibrated), name="calibrated_lattice")
+
+
+def _initial_lattice(config, monotonicities, unimodalities):
+    """The kernel initializer of a single lattice: a linear function per unit
+    spanning ``initial_output[u] +- 1/2`` when ``config.initial_output`` is
+    set, else the Lattice layer's default."""
+    if config.initial_output is None:
+        return "linear_initializer"
+    start = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
+    return lattice_initializers.LinearInitializer(
+        [f.lattice_size for f in config.features], monotonicities, unimodalities,
+        output_min=[float(v) - 0.5 for v in start], output_max=[float(v) + 0.5 for v in start])
 
 
 def ensemble_structure(config, x=None, y=None):

@@ -368,6 +368,11 @@ class CalibratedLatticeConfig:
       output_min, output_max: bounds of the lattice output.
       lattice_laplacian, lattice_torsion: l2 amounts of the lattice
         regularizers (differences of adjacent vertices, torsion).
+      initial_output: unbounded lattices only: the initial score, one value
+        or one per unit (e.g. the best constant fit of the targets); unit
+        ``u`` then starts as a linear function spanning ``initial_output[u]
+        +- 1/2``. None: the Lattice layer's default initial function
+        (spanning ``[0, 1]``).
     """
 
     features: tuple
@@ -385,9 +390,14 @@ class CalibratedLatticeConfig:
     lattice_laplacian: float = 0.0
     lattice_torsion: float = 0.0
     l2: float = 0.0
+    initial_output: Optional[tuple] = None
 
     def __post_init__(self):
         _check_model(self, _CALIBRATION_REGULARIZERS + _LATTICE_REGULARIZERS + ("l2",))
+        if self.initial_output is not None and (self.output_min is not None
+                                                or self.output_max is not None):
+            raise ValueError("initial_output of CalibratedLatticeConfig sets the initial scores of "
+                             "an unbounded lattice; a bounded one starts within its output bounds")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -187,14 +187,13 @@ def deep_lattice_network(config, encoded=False):
     the calibrated value of every shaped feature
     (:attr:`~tf_lattice.models.FeatureConfig.shaped`).
 
-    - ``encoded=False``: the model reads a dict ``{name: [batch, 1]}`` and
-      each feature has a calibrator of its own (a NaN input propagates unless
-      the feature's ``missing_input_value`` marks it).
-    - ``encoded=True``: the model reads the encoded `(batch, d)` matrix (one
-      input ``"features"``, see :mod:`tf_lattice.models.builders`) through
-      the fused calibrators of :func:`tf_lattice.models.fused.calibrated_features`
-      (a learned output for NaN, categorical features with their category
-      order), the estimators' model.
+    The model reads a dict ``{name: [batch, 1]}`` or, with ``encoded=True``,
+    the encoded `(batch, d)` matrix (one input ``"features"``, see
+    :mod:`tf_lattice.models.builders`); either way every feature goes
+    through the fused calibrators of
+    :func:`tf_lattice.models.fused.calibrated_features` (a learned output
+    for a missing value, NaN included; categorical features with their
+    category order), as in the other builders.
 
     The feature calibrators take the config's calibrator regularizers (and
     the categorical ones its l2), the lattices its lattice regularizers, the
@@ -209,19 +208,14 @@ def deep_lattice_network(config, encoded=False):
       A ``keras.Model`` to ``[batch, units]``.
     """
     l2 = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
-    if encoded:
-        inputs = signals = _calibration.matrix_input(config.features)
-        signals = _calibration.calibrated(
-            config.features, inputs, (0.0, 1.0), config.implementation,
-            calibration_regularizer=_regularizer(
-                [(name, 0.0, getattr(config, f"calibration_{name}"))
-                 for name in ("laplacian", "hessian", "wrinkle")]),
-            categorical_regularizer=l2)
-    else:
-        inputs = _calibration.feature_inputs(config.features)
-        signals = keras.layers.Concatenate()([
-            _calibration.calibrator(f, 1, 0.0, 1.0, config.implementation)(inputs[f.name])
-            for f in config.features])
+    inputs = (_calibration.matrix_input(config.features) if encoded
+              else _calibration.feature_inputs(config.features))
+    signals = _calibration.calibrated(
+        config.features, inputs, (0.0, 1.0), config.implementation,
+        calibration_regularizer=_regularizer(
+            [(name, 0.0, getattr(config, f"calibration_{name}"))
+             for name in ("laplacian", "hessian", "wrinkle")]),
+        categorical_regularizer=l2)
     bias = "zeros"
     if config.initial_output is not None:
         values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))

@@ -90,6 +90,10 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
         if exact:
             return tf.constant(exact_linear_projection(weights.numpy(), problem),
                                weights.dtype)
+        if not problem.edges and not problem.normalization_order:
+            # Signs only: a clip in the weights' own dtype (the same numbers as
+            # clipping in float64 and rounding back).
+            return problem.clip_signs(weights, axis=0)
         target = tf.transpose(tf.cast(weights, tf.float64))
         epsilon = np.finfo(weights.dtype.as_numpy_dtype).eps
         if not problem.edges:
@@ -232,10 +236,27 @@ class LinearProgram:
             rows = np.zeros((1, self.size))
         return rows
 
+    def clip_signs(self, weights, axis=1):
+        """The nearest weights of the declared signs: ``max(w, 0)`` for
+        increasing inputs, ``min(w, 0)`` for decreasing ones, ``w`` for the
+        others; the inputs run along ``axis`` (1: ``[units, d]``, 0:
+        ``[d, units]``)."""
+        if not np.any(self.signs):
+            return weights
+        shape = (1, self.size) if axis == 1 else (self.size, 1)
+        dtype = weights.dtype.as_numpy_dtype
+        low = np.where(self.signs > 0, 0.0, -np.inf).astype(dtype).reshape(shape)
+        high = np.where(self.signs < 0, 0.0, np.inf).astype(dtype).reshape(shape)
+        if not np.any(self.signs < 0):
+            return tf.maximum(weights, low)
+        if not np.any(self.signs > 0):
+            return tf.minimum(weights, high)
+        return tf.minimum(tf.maximum(weights, low), high)
+
     def finalize(self, weights, output_epsilon):
         """Makes nearly feasible ``[units, d]`` float64 weights feasible exactly."""
         margin = 16 * output_epsilon
-        columns = [self._signed(c, i) for i, c in enumerate(tf.unstack(weights, axis=1))]
+        columns = tf.unstack(self.clip_signs(weights), axis=1)
         if self.edges:
             raised = self._raise(columns, margin)
             lowered = self._lower(columns, margin)
@@ -250,13 +271,6 @@ class LinearProgram:
             total = tf.add_n([tf.abs(c) for c in columns])
             columns = [c / total for c in columns]
         return tf.stack(columns, axis=1)
-
-    def _signed(self, column, index):
-        if self.signs[index] > 0:
-            return tf.nn.relu(column)
-        if self.signs[index] < 0:
-            return -tf.nn.relu(-column)
-        return column
 
     def _requirements(self):
         """Per dominant input: (weak input, factor) with v_dominant >= factor v_weak."""

@@ -44,6 +44,8 @@ def test_linear_initializer_is_monotone_and_spans_range():
     grid = values[0].reshape(3, 2, 4)
     assert np.all(np.diff(grid, axis=0) > 0) and np.all(np.diff(grid, axis=2) < 0)
     np.testing.assert_allclose([values.min(), values.max()], [-1, 1], atol=1e-6)
+    flat = LinearInitializer([3, 2, 4], ["increasing", "none", "decreasing"], None, -1, 1)((24,))
+    np.testing.assert_array_equal(flat.numpy(), values[0])
 
 
 def test_linear_initializer_spans_each_units_own_range():

@@ -135,6 +135,8 @@ class LinearInitializer(keras.initializers.Initializer):
         if shape[-1] != values.shape[1]:
             raise ValueError(f"LinearInitializer for lattice_sizes {self.lattice_sizes} needs a last "
                              f"dimension of {values.shape[1]}, got shape {tuple(shape)}")
+        # A kernel of other than [units, V] shape takes the one unit's values.
+        values = values if len(shape) == 2 else values[0]
         return keras.ops.convert_to_tensor(np.broadcast_to(values, shape), dtype=dtype)
 
     def get_config(self):

@@ -73,12 +73,17 @@ def _constraints(config):
                                           config.trapezoid_trusts, config.monotonic_dominances)
 
 
+def _initial_scores(config):
+    """``config.initial_output`` (set) broadcast to ``units`` floats."""
+    values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
+    return [float(v) for v in values]
+
+
 def _initial_bias(config):
     """The bias initializer: ``initial_output`` broadcast to ``units``."""
     if config.initial_output is None:
         return "zeros"
-    values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
-    return keras.initializers.Constant([float(v) for v in values])
+    return keras.initializers.Constant(_initial_scores(config))
 
 
 def calibrated_linear(config, encoded=False):
@@ -144,10 +149,10 @@ def _initial_lattice(config, monotonicities, unimodalities):
     set, else the Lattice layer's default."""
     if config.initial_output is None:
         return "linear_initializer"
-    start = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
+    start = _initial_scores(config)
     return lattice_initializers.LinearInitializer(
         [f.lattice_size for f in config.features], monotonicities, unimodalities,
-        output_min=[float(v) - 0.5 for v in start], output_max=[float(v) + 0.5 for v in start])
+        output_min=[v - 0.5 for v in start], output_max=[v + 0.5 for v in start])
 
 
 def ensemble_structure(config, x=None, y=None):

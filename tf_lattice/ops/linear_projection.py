@@ -97,9 +97,9 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
         target = tf.transpose(tf.cast(weights, tf.float64))
         epsilon = np.finfo(weights.dtype.as_numpy_dtype).eps
         if not problem.edges:
-            if problem.normalization_order:
-                orientation = problem.orientation(target)
-                target = orientation * project_onto_simplex(orientation * target)
+            # Normalization without dominances: a simplex projection.
+            orientation = problem.orientation(target)
+            target = orientation * project_onto_simplex(orientation * target)
             return tf.cast(tf.transpose(problem.finalize(target, epsilon)), weights.dtype)
 
         def project(target):

@@ -207,20 +207,3 @@ def test_training_under_a_mirrored_strategy():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2 (120, 2)" in result.stdout
 
-
-@pytest.mark.parametrize("labels", [np.array([0] * 150 + [1] * 50), np.repeat(["a", "b", "c"], [30, 60, 210])],
-                         ids=["binary", "multiclass"])
-def test_a_single_lattice_starts_at_the_class_prior(labels):
-    """Trained with a negligible step, the lattice classifier keeps its initial
-    function: a linear function per class within 1/2 of the prior log-odds
-    (binary) or centred log-frequencies (multiclass)."""
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.uniform(0, 1, len(labels)), "z": rng.normal(size=len(labels))})
-    model = estimators.CalibratedLatticeClassifier(
-        monotonicity={"x": "increasing"}, **{**FAST, "epochs": 1, "learning_rate": 1e-9}
-    ).fit(frame, labels)
-    frequencies = np.array([np.mean(labels == c) for c in model.classes_])
-    logs = np.log(frequencies)
-    prior = [logs[1] - logs[0]] if len(frequencies) == 2 else logs - logs.mean()
-    scores = model.decision_function(frame).reshape(len(frame), -1)
-    assert np.all(np.abs(scores - prior) <= 0.5 + 1e-4)

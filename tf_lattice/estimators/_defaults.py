@@ -107,8 +107,11 @@ The rules (``n`` rows of ``d`` columns):
   `EARLY_STOPPING_STEPS` optimizer steps instead of 600 when early stopping
   guards against overfitting.
 
-Class balance: classifiers start from the class prior (the initial output is
-the log-odds of the weighted class frequencies, see `_tasks.prior_scores`) and
+Class balance: classifiers with a final linear layer (calibrated linear,
+ensembles, deep lattice networks) start from the class prior (its bias is
+the log-odds of the weighted class frequencies, see `_tasks.prior_scores`;
+a single lattice keeps its layer's initial function, which scored better on
+Heart's repeated splits) and
 the validation split is stratified by class, so an imbalanced target neither
 spends the first steps on the bias nor loses its rare class from the
 validation rows. ``sample_weight`` reweights classes when the user wants it.

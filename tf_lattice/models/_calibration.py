@@ -12,10 +12,12 @@ The fused assembly reads the :class:`~tf_lattice.models.configs.FeatureConfig`
 of every column: :func:`columns` pairs each with its calibrator's output
 bounds (:class:`fused.CalibratedColumn`), :func:`model_constraints` adds the
 pairwise constraints by position
-(:class:`~tf_lattice.models._constraints.ModelConstraints`).
+(:class:`~tf_lattice.models._constraints.ModelConstraints`), and
+:func:`initial_bias` starts an output bias at a config's ``initial_output``.
 """
 
 import keras
+import numpy as np
 
 from tf_lattice.models import fused
 from tf_lattice.models._constraints import ModelConstraints
@@ -101,3 +103,16 @@ def calibrated(features, inputs, bounds, implementation, *, calibration_regulari
                                      implementation=implementation,
                                      calibration_regularizer=calibration_regularizer,
                                      categorical_regularizer=categorical_regularizer)
+
+
+def initial_scores(config):
+    """``config.initial_output`` (set) broadcast to ``units`` floats."""
+    values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
+    return [float(v) for v in values]
+
+
+def initial_bias(config):
+    """The bias initializer: ``initial_output`` broadcast to ``units``."""
+    if config.initial_output is None:
+        return "zeros"
+    return keras.initializers.Constant(initial_scores(config))

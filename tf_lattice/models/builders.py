@@ -73,19 +73,6 @@ def _constraints(config):
                                           config.trapezoid_trusts, config.monotonic_dominances)
 
 
-def _initial_scores(config):
-    """``config.initial_output`` (set) broadcast to ``units`` floats."""
-    values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
-    return [float(v) for v in values]
-
-
-def _initial_bias(config):
-    """The bias initializer: ``initial_output`` broadcast to ``units``."""
-    if config.initial_output is None:
-        return "zeros"
-    return keras.initializers.Constant(_initial_scores(config))
-
-
 def calibrated_linear(config, encoded=False):
     """Calibrators, then a linear combination (a weighted average when bounded).
 
@@ -111,7 +98,7 @@ def calibrated_linear(config, encoded=False):
         len(config.features), units=config.units, monotonicities=monotonicities,
         monotonic_dominances=list(constraints.monotonic_dominances) or None,
         normalization_order=1 if bounded else None, use_bias=config.use_bias and not bounded,
-        bias_initializer=_initial_bias(config), kernel_regularizer=_l2(config),
+        bias_initializer=_calibration.initial_bias(config), kernel_regularizer=_l2(config),
         implementation=config.implementation, name="linear")
     return keras.Model(inputs, linear(calibrated), name="calibrated_linear")
 
@@ -149,7 +136,7 @@ def _initial_lattice(config, monotonicities, unimodalities):
     set, else the Lattice layer's default."""
     if config.initial_output is None:
         return "linear_initializer"
-    start = _initial_scores(config)
+    start = _calibration.initial_scores(config)
     return lattice_initializers.LinearInitializer(
         [f.lattice_size for f in config.features], monotonicities, unimodalities,
         output_min=[v - 0.5 for v in start], output_max=[v + 0.5 for v in start])
@@ -194,7 +181,7 @@ def combine(lattice_outputs, num_lattices, config):
     ``config.initial_output``."""
     return layers.Linear(
         num_lattices, units=config.units, monotonicities="increasing",
-        bias_initializer=_initial_bias(config), kernel_regularizer=_l2(config),
+        bias_initializer=_calibration.initial_bias(config), kernel_regularizer=_l2(config),
         implementation=config.implementation, name="combine")(lattice_outputs)
 
 

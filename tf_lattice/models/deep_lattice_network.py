@@ -216,14 +216,10 @@ def deep_lattice_network(config, encoded=False):
             [(name, 0.0, getattr(config, f"calibration_{name}"))
              for name in ("laplacian", "hessian", "wrinkle")]),
         categorical_regularizer=l2)
-    bias = "zeros"
-    if config.initial_output is not None:
-        values = np.broadcast_to(np.asarray(config.initial_output, np.float64), (config.units,))
-        bias = keras.initializers.Constant([float(v) for v in values])
     output = deep_lattice_core(
         signals, [f.shaped for f in config.features], config.layers, units=config.units,
         seed=config.seed, interpolation=config.interpolation,
         lattice_regularizer=_regularizer([("laplacian", 0.0, config.lattice_laplacian),
                                           ("torsion", 0.0, config.lattice_torsion)]),
-        output_regularizer=l2, bias_initializer=bias, implementation=config.implementation)
+        output_regularizer=l2, bias_initializer=_calibration.initial_bias(config), implementation=config.implementation)
     return keras.Model(inputs, output, name="deep_lattice_network")

@@ -112,17 +112,46 @@ TF_LATTICE_HOST_DEVICE bool TermFails(int t, int64_t index, T coef, int64_t v, b
   return false;
 }
 
+// Clears *failure for `item` of `check`.
+TF_LATTICE_HOST_DEVICE void StartFailure(int check, int64_t item,
+                                         ProjectionCheckFailure* failure) {
+  failure->check = check;
+  failure->item = item;
+  failure->kind = 0;
+  failure->real = 0.0;
+  for (int k = 0; k < 4; ++k) failure->ints[k] = 0;
+}
+
+// Row `item` of the order-row table, whose target vertex is `target`: its
+// terms name vertices up to the target, with supported coefficients, and one
+// of them is the target. Fills *failure (kCheckRows) and returns whether it
+// fails.
+template <typename T>
+TF_LATTICE_HOST_DEVICE bool RowFails(const ProjectionProgram<T>& program, int64_t item,
+                                     int64_t target, ProjectionCheckFailure* failure) {
+  const int64_t* index = program.row_index + item * kRowTerms;
+  const T* coef = program.row_coef + item * kRowTerms;
+  bool has_target = false;
+  failure->ints[2] = target;
+  for (int t = 0; t < kRowTerms; ++t) {
+    const bool after_target = coef[t] != T(0) && index[t] > target;
+    if (TermFails(t, index[t], coef[t], program.num_vertices, after_target,
+                  !IsRowCoefficient(coef[t]), failure)) {
+      return true;
+    }
+    has_target = has_target || (index[t] == target && coef[t] != T(0));
+  }
+  failure->kind = 2;
+  return !has_target;
+}
+
 // Fills *failure when `item` of `check` fails; returns whether it does.
 template <typename T>
 TF_LATTICE_HOST_DEVICE bool DescribeFailure(const ProjectionProgram<T>& program,
                                             const T* params, int check, int64_t item,
                                             ProjectionCheckFailure* failure) {
   const int64_t v = program.num_vertices;
-  failure->check = check;
-  failure->item = item;
-  failure->kind = 0;
-  failure->real = 0.0;
-  for (int k = 0; k < 4; ++k) failure->ints[k] = 0;
+  StartFailure(check, item, failure);
   switch (check) {
     case kCheckChainIndex: {
       const int64_t vertex = program.chain_index[item];
@@ -172,23 +201,8 @@ TF_LATTICE_HOST_DEVICE bool DescribeFailure(const ProjectionProgram<T>& program,
       failure->ints[1] = offsets[item];
       return offsets[item] < offsets[item - 1];
     }
-    case kCheckRows: {
-      const int64_t target = RowTarget(program, item);
-      const int64_t* index = program.row_index + item * kRowTerms;
-      const T* coef = program.row_coef + item * kRowTerms;
-      bool has_target = false;
-      failure->ints[2] = target;
-      for (int t = 0; t < kRowTerms; ++t) {
-        const bool after_target = coef[t] != T(0) && index[t] > target;
-        if (TermFails(t, index[t], coef[t], v, after_target, !IsRowCoefficient(coef[t]),
-                      failure)) {
-          return true;
-        }
-        has_target = has_target || (index[t] == target && coef[t] != T(0));
-      }
-      failure->kind = 2;
-      return !has_target;
-    }
+    case kCheckRows:
+      return RowFails(program, item, RowTarget(program, item), failure);
     case kCheckRowFamilies: {
       const int64_t family = program.row_family[item];
       failure->ints[0] = family;
@@ -227,6 +241,18 @@ bool FindFirstFailure(const ProjectionProgram<T>& program, const T* params, int6
                       ProjectionCheckFailure* failure, int begin_check = 0,
                       int end_check = kNumProjectionChecks) {
   for (int check = begin_check; check < end_check; ++check) {
+    if (check == kCheckRows) {
+      // Rows in order, each target's rows in turn: the same checks as
+      // DescribeFailure without a search for every row's target.
+      for (int64_t target = 0; target < program.num_vertices; ++target) {
+        for (int64_t item = program.row_offsets[target]; item < program.row_offsets[target + 1];
+             ++item) {
+          StartFailure(check, item, failure);
+          if (RowFails(program, item, target, failure)) return true;
+        }
+      }
+      continue;
+    }
     const int64_t items = NumCheckItems(program, check, num_params);
     for (int64_t item = 0; item < items; ++item) {
       if (DescribeFailure(program, params, check, item, failure)) return true;

@@ -221,5 +221,6 @@ def deep_lattice_network(config, encoded=False):
         seed=config.seed, interpolation=config.interpolation,
         lattice_regularizer=_regularizer([("laplacian", 0.0, config.lattice_laplacian),
                                           ("torsion", 0.0, config.lattice_torsion)]),
-        output_regularizer=l2, bias_initializer=_calibration.initial_bias(config), implementation=config.implementation)
+        output_regularizer=l2, bias_initializer=_calibration.initial_bias(config),
+        implementation=config.implementation)
     return keras.Model(inputs, output, name="deep_lattice_network")

@@ -1,5 +1,6 @@
 """Settings chosen from the data: the rules, user values kept, the report reproduces the fit."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ from tf_lattice import estimators
 from tf_lattice.estimators import _defaults
 from tf_lattice.estimators._defaults import resolve_defaults
 from tf_lattice.models import default_num_keypoints
-from tf_lattice.estimators._training import resolve_schedule
+from tf_lattice.estimators._training import MAX_AUTOMATIC_EPOCHS, resolve_schedule
 
 OPEN = estimators.CalibratedLatticeEnsembleRegressor().get_params()
 
@@ -111,16 +112,31 @@ def test_early_stopping_turns_on_from_the_threshold_and_lengthens_training():
     threshold = _defaults.EARLY_STOPPING_MIN_ROWS
     below, above = _resolve(threshold - 1), _resolve(threshold)
     assert not below.early_stopping and above.early_stopping
-    assert (below.epochs, below.batch_size) == resolve_schedule(threshold - 1, None, None)
+    assert (below.epochs, below.batch_size) == resolve_schedule(threshold - 1, None, None,
+                                                                max_epochs=None)
     training_rows = threshold - round(0.1 * threshold)
     assert (above.epochs, above.batch_size) == resolve_schedule(
-        training_rows, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS)
+        training_rows, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS, max_epochs=None)
     assert not resolve_defaults(threshold, 6, "regression", OPEN, streamed=True).early_stopping
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_task_does_not_change_the_rules(task):
-    assert _resolve(500, task=task) == _resolve(500, task="regression")
+@pytest.mark.parametrize("n", [100, 500, 20000])
+def test_the_task_changes_only_the_epoch_cap(n):
+    classifier, regressor = _resolve(n, task="classification"), _resolve(n, task="regression")
+    assert dataclasses.replace(classifier, epochs=regressor.epochs) == regressor
+    training_rows = n - round(0.1 * n) if regressor.early_stopping else n
+    steps = _defaults.EARLY_STOPPING_STEPS if regressor.early_stopping else _defaults.DEFAULT_STEPS
+    assert (regressor.epochs, regressor.batch_size) == resolve_schedule(
+        training_rows, None, None, target_steps=steps, max_epochs=None)
+    assert classifier.epochs == min(regressor.epochs, MAX_AUTOMATIC_EPOCHS)
+
+
+def test_small_regressions_run_the_full_step_count_and_small_classifications_stop_short():
+    regressor, classifier = _resolve(500, task="regression"), _resolve(500, task="classification")
+    steps_per_epoch = math.ceil(500 / regressor.batch_size)
+    assert regressor.epochs * steps_per_epoch >= _defaults.DEFAULT_STEPS
+    assert classifier.epochs == MAX_AUTOMATIC_EPOCHS
+    assert classifier.epochs * steps_per_epoch < _defaults.DEFAULT_STEPS
 
 
 @pytest.mark.parametrize("bad, message", [(dict(task="ranking"), "task"),
@@ -154,7 +170,7 @@ def test_explicit_early_stopping_on_small_data_is_kept():
     settings = _resolve(100, early_stopping=True)
     assert settings.early_stopping
     assert (settings.epochs, settings.batch_size) == resolve_schedule(
-        90, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS)
+        90, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS, max_epochs=None)
 
 
 # -- fitted estimators ----------------------------------------------------------------------

@@ -131,6 +131,13 @@ def test_the_automatic_schedule_takes_about_600_steps(rows, expected):
     assert _training.resolve_schedule(rows, 4, 100) == (4, 100)
 
 
+@pytest.mark.parametrize("rows,expected", [(100, (150, 32)), (227, (75, 32)),
+                                           (5_000, (75, 625)), (32_561, (19, 1024))])
+def test_the_uncapped_schedule_takes_about_600_steps_on_small_data_too(rows, expected):
+    assert _training.resolve_schedule(rows, None, None, max_epochs=None) == expected
+    assert _training.resolve_schedule(rows, None, None, max_epochs=7)[0] == min(7, expected[0])
+
+
 def test_early_stopping_trains_on_the_training_rows_and_keeps_the_best_epoch():
     """The held-out rows only score epochs: the model ends at the epoch of the
     lowest validation loss, and its loss on those rows is that value."""

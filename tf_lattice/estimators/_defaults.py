@@ -105,7 +105,24 @@ The rules (``n`` rows of ``d`` columns):
   `_training.resolve_schedule` on the rows left for training (after the
   validation split when early stopping is on), with
   `EARLY_STOPPING_STEPS` optimizer steps instead of 600 when early stopping
-  guards against overfitting.
+  guards against overfitting. Classifiers cap the epochs at 60
+  (`_training.MAX_AUTOMATIC_EPOCHS`), which stops data sets of fewer than
+  about 8,000 rows short of 600 steps; regressors are not capped. The cap
+  is a regularizer that only the log loss needs: on small data the log
+  loss keeps falling as the scores grow (its minimum is at infinity when
+  the classes separate), so more steps fit the training rows ever more
+  sharply, while the squared loss has a finite minimum, which more steps
+  only approach. Measured on 5x2-fold cross-validation, uncapped against
+  capped: Heart (151 training rows, 120 epochs instead of 60) lost 0.005 to
+  0.007 AUC on the calibrated linear model (0.915 to 0.908), the default
+  ensemble and the deep lattice network (the calibrated lattice gained
+  0.014, to 0.871); breast cancer and Adult 5k did not change beyond
+  0.0015; Auto MPG (199 rows, 86 epochs) went from 2.927 to 2.907 RMSE with
+  the default ensemble, 2.898 to 2.878 with the deep lattice network and
+  2.971 to 2.947 with the calibrated lattice; on diabetes the deep lattice
+  network went from 56.28 to 55.83, the calibrated lattice from 58.17 to
+  58.78 and the others by less than 0.2 (standard errors 0.5 to 0.7);
+  ``make_monotone_regression`` moved by less than 0.007.
 
 Class balance: classifiers with a final linear layer (calibrated linear,
 ensembles, deep lattice networks) start from the class prior (its bias is
@@ -123,7 +140,7 @@ import math
 import numpy as np
 
 from tf_lattice.models.keypoints import default_num_keypoints
-from tf_lattice.estimators._training import resolve_schedule
+from tf_lattice.estimators._training import MAX_AUTOMATIC_EPOCHS, resolve_schedule
 
 #: Model kinds: calibrated linear, one lattice, a lattice ensemble, a deep lattice network.
 MODELS = ("linear", "lattice", "ensemble", "dln")
@@ -300,7 +317,8 @@ def resolve_defaults(num_rows, num_features, task, params, model="ensemble", col
     training_rows = n - int(round(fraction * n)) if early_stopping else n
     epochs, batch_size = resolve_schedule(
         max(1, training_rows), params.get("epochs"), params.get("batch_size"),
-        target_steps=EARLY_STOPPING_STEPS if early_stopping else DEFAULT_STEPS)
+        target_steps=EARLY_STOPPING_STEPS if early_stopping else DEFAULT_STEPS,
+        max_epochs=MAX_AUTOMATIC_EPOCHS if task == "classification" else None)
 
     return ResolvedSettings(
         num_keypoints=num_keypoints, lattice_size=int(params.get("lattice_size", 2)),

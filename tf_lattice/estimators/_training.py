@@ -28,6 +28,8 @@ from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 #: Fits of at most this many optimizer steps run eagerly: tracing the train
 #: step costs more than running a handful of steps op by op.
 EAGER_MAX_STEPS = 12
+#: The default cap on the epochs of the automatic schedule (see `resolve_schedule`).
+MAX_AUTOMATIC_EPOCHS = 60
 #: Rows per chunk when predicting.
 PREDICT_CHUNK = 8192
 
@@ -61,21 +63,26 @@ class TrainingSettings:
     strategy: object = None
 
 
-def resolve_schedule(num_rows, epochs, batch_size, target_steps=600):
+def resolve_schedule(num_rows, epochs, batch_size, target_steps=600,
+                     max_epochs=MAX_AUTOMATIC_EPOCHS):
     """The batch size and epochs to use.
 
     Automatic choices: ``batch_size = clip(n // 8, 32, 1024)`` and ``epochs =
-    clip(ceil(target_steps / steps_per_epoch), 1, 60)``: about
+    clip(ceil(target_steps / steps_per_epoch), 1, max_epochs)``: about
     ``target_steps`` optimizer steps whatever the size, so small data sets
     get many passes and large ones a single pass (on 1e6 rows of
     ``make_monotone_regression`` one pass of 977 steps reaches the test error
-    of five).
+    of five). ``max_epochs`` None leaves the epochs uncapped; with the
+    default cap of 60, data sets of fewer than about 8,000 rows (8 or 9
+    steps per epoch) stop short of ``target_steps``.
     """
     if batch_size is None:
         batch_size = int(np.clip(num_rows // 8, 32, 1024))
     if epochs is None:
         steps = max(1, math.ceil(num_rows / batch_size))
-        epochs = int(np.clip(math.ceil(target_steps / steps), 1, 60))
+        epochs = max(1, math.ceil(target_steps / steps))
+        if max_epochs is not None:
+            epochs = min(epochs, int(max_epochs))
     return int(epochs), int(batch_size)
 
 

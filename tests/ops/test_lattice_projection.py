@@ -342,6 +342,55 @@ def test_kernel_rejects_overlapping_chains(device, tables, match):
             params=tf.zeros((2, 4), tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
 
 
+def _raw_projection(params, inputs):
+    from tf_lattice import _native
+    return _native.load_ops().tf_lattice_lattice_projection(
+        params=tf.constant(params, tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+
+
+@needs_kernel
+def test_kernel_checks_new_tables_of_a_shape_it_has_seen():
+    # A kernel prepares a set of table tensors once; other tensors of the
+    # same shapes are checked again.
+    inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
+    params = np.array([[1.0, 0.0, 0.5, -1.0]])
+    first = _raw_projection(params, inputs).numpy()
+    np.testing.assert_array_equal(_raw_projection(params, inputs).numpy(), first)
+    bad = dict(inputs, chain_index=tf.constant([0, 2, 1, 99, 0, 1, 2, 3], tf.int64))
+    for _ in range(2):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"chain_index\[3\] = 99"):
+            _raw_projection(params, bad)
+    np.testing.assert_array_equal(_raw_projection(params, inputs).numpy(), first)
+
+
+@needs_kernel
+def test_kernel_checks_a_variable_table_again_after_it_is_assigned():
+    inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
+    with tf.device("/cpu:0"):
+        chains = tf.Variable(inputs["chain_index"])
+    params = np.array([[1.0, 0.0, 0.5, -1.0]])
+    _raw_projection(params, dict(inputs, chain_index=chains))
+    chains.assign(tf.constant([0, 2, 1, 99, 0, 1, 2, 3], tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"chain_index\[3\] = 99"):
+        _raw_projection(params, dict(inputs, chain_index=chains))
+
+
+@needs_kernel
+def test_kernel_results_do_not_depend_on_the_tables_it_prepared_before():
+    # More table sets than a kernel keeps, cycled twice through one kernel
+    # (the same attrs): every call equals the set's first projection.
+    rng = np.random.default_rng(3)
+    cases = []
+    for sizes in ([2, 2], [3, 2], [2, 3], [3, 3], [4, 2], [2, 4]):
+        inputs = _raw_kernel_inputs(sizes, monotonicities=[INC, INC])
+        params = rng.normal(size=(3, int(np.prod(sizes))))
+        first = _raw_projection(params, inputs).numpy()
+        assert oracle.max_violation(first, sizes, monotonicities=[INC, INC]) == 0.0
+        cases.append((params, inputs, first))
+    for params, inputs, first in cases * 2:
+        np.testing.assert_array_equal(_raw_projection(params, inputs).numpy(), first)
+
+
 @needs_kernel
 def test_kernel_rejects_negative_iterations_attr():
     from tf_lattice import _native

@@ -56,13 +56,16 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    survives, and a unit for which it does not (a value underflowed) becomes
    the constant lattice. Sums of values near the dtype's limit then cannot
    overflow.
-5. Check: the kernel checks the tables once, on the host, on every device
+5. Check: the kernel checks the tables on the host, on every device
    (``ops/cc/lib/lattice_projection_checks.h``), so that a malformed table
-   is an ``InvalidArgumentError`` naming the entry; parameters must be finite
-   (NaN or infinite ones raise
-   ``InvalidArgumentError`` naming the first one), and a unit whose result is
-   not exactly feasible raises ``InvalidArgumentError`` naming the constraints
-   that fail. The declared constraints always admit the constant lattice, so
+   is an ``InvalidArgumentError`` naming the entry. It checks and plans a
+   set of table tensors once and keeps the result for the last few sets it
+   saw, with references to their tensors: a layer passes the same
+   constants on every call, and for a small lattice the check and the plan
+   cost more than the projection itself. Parameters must be finite (NaN or
+   infinite ones raise ``InvalidArgumentError`` naming the first one), and a
+   unit whose result is not exactly feasible raises ``InvalidArgumentError``
+   naming the constraints that fail. The declared constraints always admit the constant lattice, so
    this error means tables that contradict each other.
 
 With ``exact=True`` the projection is solved by cvxpy (small lattices) and

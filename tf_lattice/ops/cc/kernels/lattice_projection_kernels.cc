@@ -5,10 +5,14 @@
 // with the host loop of lib/lattice_projection_checks.h, then the params
 // (the CPU in the same loop, the GPU on the device), and report the first
 // failure with the same message; both fail for a unit that ends infeasible.
+// Both check and plan a set of table tensors once (PreparedTablesCache).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <list>
+#include <memory>
+#include <mutex>  // NOLINT(build/c++11)
 #include <string>
 #include <vector>
 
@@ -250,6 +254,78 @@ absl::Status InfeasibilityStatus(const std::vector<uint64_t>& masks,
   return absl::OkStatus();
 }
 
+// Whether `a` and `b` are the same tensor: the same dtype and shape and, when
+// not empty, the same data in the same buffer.
+bool SameTensor(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  if (a.NumElements() == 0) return true;
+  return a.tensor_data().data() == b.tensor_data().data() && a.SharesBufferWith(b);
+}
+
+// What a kernel derives from its table inputs (every input but params):
+// their check passed, and the Dykstra plan and the finalize's order-row
+// table built from them. `tables` are references to those inputs.
+template <typename T>
+struct PreparedTables {
+  std::vector<Tensor> tables;
+  DykstraPlanTables<T> plan;
+  OrderRowTable order_rows;
+};
+
+// The tables a kernel prepared last. Checking the tables and building the
+// plan cost more than projecting one small lattice, and a layer passes the
+// same table tensors on every call. Tensors are immutable and each entry
+// holds references to its tensors, which keep their buffers alive (a
+// resource variable copies a buffer that someone else holds before it
+// updates it), so an entry found for the same buffers holds for their
+// contents. A failing check is never kept: it fails every call.
+template <typename T>
+class PreparedTablesCache {
+ public:
+  // Tables of a few layers at once (an eager kernel serves every layer whose
+  // attrs are the same); each entry keeps its tables' memory.
+  static constexpr size_t kCapacity = 4;
+
+  // Sets *prepared to the prepared tables of the context's table inputs,
+  // checking and planning them (for `program`, their view) when they are new;
+  // returns the check's error for tables that fail it. `order_rows`: also
+  // build the finalize's order-row table (the CPU kernel's).
+  absl::Status Find(OpKernelContext* context, const ProjectionProgram<T>& program,
+                    bool order_rows, std::shared_ptr<const PreparedTables<T>>* prepared) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto entry = entries_.begin(); entry != entries_.end(); ++entry) {
+        if (Matches(**entry, context)) {
+          *prepared = *entry;
+          entries_.splice(entries_.begin(), entries_, entry);
+          return absl::OkStatus();
+        }
+      }
+    }
+    TF_RETURN_IF_ERROR(CheckTables(program));
+    auto entry = std::make_shared<PreparedTables<T>>();
+    for (int i = kChainIndex; i <= kBounds; ++i) entry->tables.push_back(context->input(i));
+    entry->plan = MakeDykstraPlan(program);
+    if (order_rows) entry->order_rows = MakeOrderRowTable(program);
+    *prepared = entry;
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_front(std::move(entry));
+    if (entries_.size() > kCapacity) entries_.pop_back();
+    return absl::OkStatus();
+  }
+
+ private:
+  static bool Matches(const PreparedTables<T>& entry, OpKernelContext* context) {
+    for (int i = kChainIndex; i <= kBounds; ++i) {
+      if (!SameTensor(entry.tables[i - kChainIndex], context->input(i))) return false;
+    }
+    return true;
+  }
+
+  std::mutex mutex_;
+  std::list<std::shared_ptr<const PreparedTables<T>>> entries_;
+};
+
 template <typename T>
 ProjectionProgram<T> MakeProgram(OpKernelContext* context, int64_t num_iterations,
                                  float tolerance, int64_t num_families) {
@@ -335,7 +411,8 @@ class LatticeProjectionCpuOp : public OpKernel {
     const int64_t v = params.dim_size(1);
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
     const T* in = params.flat<T>().data();
-    OP_REQUIRES_OK(context, CheckTables(program));
+    std::shared_ptr<const PreparedTables<T>> prepared;
+    OP_REQUIRES_OK(context, prepared_.Find(context, program, /*order_rows=*/true, &prepared));
     ProjectionCheckFailure failure;
     if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure,
                                        ::tf_lattice::kCheckParams)) {
@@ -346,9 +423,8 @@ class LatticeProjectionCpuOp : public OpKernel {
     if (units == 0) return;
     T* out = projected->flat<T>().data();
     std::vector<uint64_t> masks(units, 0);
-    const DykstraPlanTables<T> plan_tables = MakeDykstraPlan(program);
-    const DykstraPlan<T> plan = plan_tables.HostView(program.chain_index);
-    const OrderRowTable order_rows = MakeOrderRowTable(program);
+    const DykstraPlan<T> plan = prepared->plan.HostView(program.chain_index);
+    const OrderRowTable& order_rows = prepared->order_rows;
     const int64_t lanes_per_batch = LanesPerBatch(plan);
     // Each unit: a few passes over every projection's vertices per cycle.
     const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(DykstraCycleCount(program), 100));
@@ -389,6 +465,7 @@ class LatticeProjectionCpuOp : public OpKernel {
 
  private:
   ProjectionAttrs attrs_;
+  PreparedTablesCache<T> prepared_;
 };
 
 #define TF_LATTICE_REGISTER_CPU(T)                                                   \
@@ -417,7 +494,8 @@ class LatticeProjectionGpuOp : public OpKernel {
     const int64_t units = params.dim_size(0);
     // Host pointers for the tables; params stays on the device.
     const ProjectionProgram<T> program = attrs_.Program<T>(context);
-    OP_REQUIRES_OK(context, CheckTables(program));
+    std::shared_ptr<const PreparedTables<T>> prepared;
+    OP_REQUIRES_OK(context, prepared_.Find(context, program, /*order_rows=*/false, &prepared));
     ProjectionCheckFailure failure;
     Tensor check_scratch;
     OP_REQUIRES_OK(context,
@@ -435,7 +513,7 @@ class LatticeProjectionGpuOp : public OpKernel {
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
     if (units == 0) return;
-    const DykstraPlanTables<T> plan = MakeDykstraPlan(program);
+    const DykstraPlanTables<T>& plan = prepared->plan;
     const ::tf_lattice::GpuProjectionScratch size =
         ::tf_lattice::GpuProjectionScratchSize(program, plan, units);
     Tensor scratch_ints, scratch_reals, scratch_doubles, masks;
@@ -459,6 +537,7 @@ class LatticeProjectionGpuOp : public OpKernel {
 
  private:
   ProjectionAttrs attrs_;
+  PreparedTablesCache<T> prepared_;
 };
 
 // Every input but params in host memory: the tables are checked and planned

@@ -124,11 +124,20 @@ def test_aligned_arrays_reach_tensorflow_without_a_copy():
 
 
 @pytest.mark.parametrize("rows,expected", [
-    (100, (60, 32)), (227, (60, 32)), (32_561, (19, 1024)), (300_000, (3, 1024)),
-    (1_000_000, (1, 1024))])
+    (100, (60, 32)), (227, (60, 32)), (32_561, (19, 1024)), (300_000, (2, 1024)),
+    (900_000, (1, 1024)), (1_000_000, (1, 1024))])
 def test_the_automatic_schedule_takes_about_600_steps(rows, expected):
     assert _training.resolve_schedule(rows, None, None) == expected
     assert _training.resolve_schedule(rows, 4, 100) == (4, 100)
+
+
+@pytest.mark.parametrize("rows,expected", [(900_000, (1, 1024)), (600_000, (2, 1024)),
+                                           (9_000, (133, 1024))])
+def test_the_schedule_rounds_to_the_nearest_whole_epoch(rows, expected):
+    # 1,200 steps: 879 steps per epoch round to one pass (1.37 epochs), 586
+    # to two (2.05), 9 to 133 (133.3).
+    assert _training.resolve_schedule(rows, None, None, target_steps=1200,
+                                      max_epochs=None) == expected
 
 
 @pytest.mark.parametrize("rows,expected", [(100, (150, 32)), (227, (75, 32)),

@@ -68,19 +68,22 @@ def resolve_schedule(num_rows, epochs, batch_size, target_steps=600,
     """The batch size and epochs to use.
 
     Automatic choices: ``batch_size = clip(n // 8, 32, 1024)`` and ``epochs =
-    clip(ceil(target_steps / steps_per_epoch), 1, max_epochs)``: about
-    ``target_steps`` optimizer steps whatever the size, so small data sets
-    get many passes and large ones a single pass (on 1e6 rows of
-    ``make_monotone_regression`` one pass of 977 steps reaches the test error
-    of five). ``max_epochs`` None leaves the epochs uncapped; with the
-    default cap of 60, data sets of fewer than about 8,000 rows (8 or 9
-    steps per epoch) stop short of ``target_steps``.
+    clip(round(target_steps / steps_per_epoch), 1, max_epochs)`` (rounded to
+    the nearest whole epoch): about ``target_steps`` optimizer steps whatever
+    the size, so small data sets get many passes and large ones a single pass
+    (on 1e6 rows of ``make_monotone_regression`` one pass of 977 steps reaches
+    the test error of five; with early stopping's 1,200 steps, 16 features
+    and 32 lattices, one pass of 879 steps and two passes both reached a test
+    RMSE of 0.1524, where rounding up to two passes took 1.6 times as long).
+    ``max_epochs`` None leaves the epochs uncapped; with the default cap of
+    60, data sets of fewer than about 8,000 rows (8 or 9 steps per epoch)
+    stop short of ``target_steps``.
     """
     if batch_size is None:
         batch_size = int(np.clip(num_rows // 8, 32, 1024))
     if epochs is None:
         steps = max(1, math.ceil(num_rows / batch_size))
-        epochs = max(1, math.ceil(target_steps / steps))
+        epochs = max(1, math.floor(target_steps / steps + 0.5))
         if max_epochs is not None:
             epochs = min(epochs, int(max_epochs))
     return int(epochs), int(batch_size)

@@ -277,6 +277,12 @@ def _raw_kernel_inputs(sizes, **kw):
     return dict(module._kernel_inputs(program, bounds, tf.float64))
 
 
+def _raw_projection(params, inputs):
+    from tf_lattice import _native
+    return _native.load_ops().tf_lattice_lattice_projection(
+        params=tf.constant(params, tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+
+
 @needs_kernel
 @pytest.mark.parametrize("name, value, match", [
     ("chain_index", [0, 1, 2, 99], r"chain_index\[3\] = 99"),
@@ -290,13 +296,11 @@ def _raw_kernel_inputs(sizes, **kw):
     ("params", np.zeros((2, 5)), "row_offsets must have shape"),
 ])
 def test_kernel_rejects_invalid_inputs(name, value, match):
-    from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
     inputs[name] = tf.constant(value, inputs[name].dtype) if name != "params" else value
     params = inputs.pop("params", np.zeros((2, 4)))
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
-        _native.load_ops().tf_lattice_lattice_projection(
-            params=tf.constant(params, tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+        _raw_projection(params, inputs)
 
 
 @needs_kernel
@@ -311,14 +315,12 @@ def test_kernel_rejects_invalid_inputs(name, value, match):
      r"row_index\[0, 1\] = 9 must lie in"),
 ])
 def test_kernel_names_bad_halfspace_and_row_terms(tables, match):
-    from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
     if "halfspace_index" in tables:
         tables = dict(tables, halfspace_groups=[0, 1])
     inputs.update({name: tf.constant(value, inputs[name].dtype) for name, value in tables.items()})
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
-        _native.load_ops().tf_lattice_lattice_projection(
-            params=tf.zeros((2, 4), tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+        _raw_projection(np.zeros((2, 4)), inputs)
 
 
 @needs_kernel
@@ -334,18 +336,10 @@ def test_kernel_rejects_overlapping_chains(device, tables, match):
     # A chain family's projection assumes that its chains are disjoint:
     # tables that break this are refused on every device, before any
     # projection.
-    from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
     inputs.update({name: tf.constant(value, inputs[name].dtype) for name, value in tables.items()})
     with tf.device(device), pytest.raises(tf.errors.InvalidArgumentError, match=match):
-        _native.load_ops().tf_lattice_lattice_projection(
-            params=tf.zeros((2, 4), tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
-
-
-def _raw_projection(params, inputs):
-    from tf_lattice import _native
-    return _native.load_ops().tf_lattice_lattice_projection(
-        params=tf.constant(params, tf.float64), num_iterations=10, tolerance=1e-6, **inputs)
+        _raw_projection(np.zeros((2, 4)), inputs)
 
 
 @needs_kernel

@@ -68,8 +68,9 @@ def test_the_model_is_the_published_architecture():
         subsets = [s for g in _layers(keras_model, "GatherFeatures")
                    if g.name == layer.name.replace("lattices_", "lattices_inputs_")
                    for s in g.subsets]
-        for subset in subsets:
-            assert [m == "increasing" for m in layer.monotonicities] == [k < 3 for k in subset]
+        for unit, subset in enumerate(subsets):
+            assert [m == "increasing" for m in layer.unit_spec(unit).monotonicity_names] == [
+                k < 3 for k in subset]
     output = embedding["output_linear"]
     assert output.monotonicities == ["increasing" if any(k < 3 for k in subset) else "none"
                                      for subset in block["lattices"]]

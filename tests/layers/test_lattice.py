@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.layers import _checks
+from tf_lattice.constraints import certify_lattice
 from tf_lattice.layers import Lattice, LinearInitializer, RandomMonotonicInitializer
 from tf_lattice.layers.lattice_initializers import vertex_coordinates
 
@@ -175,3 +176,101 @@ def test_structural_regularizer_tuples_add_losses():
     smooth.build((None, 2))
     assert len(smooth.losses) == 1 and float(smooth.losses[0]) > 0
     _checks.assert_config_round_trip(smooth)
+
+
+#: Three blocks of units with constraints of their own.
+UNIT_BLOCKS = [
+    dict(units=2),
+    dict(units=1, monotonicities=["increasing", "none"], edgeworth_trusts=[(0, 1, "increasing")]),
+    dict(units=3, monotonicities=["none", "decreasing"], joint_monotonicities=[(0, 1)]),
+]
+
+
+def _blocked_lattice(**kwargs):
+    return Lattice([3, 3], units=6, unit_constraints=UNIT_BLOCKS, **kwargs)
+
+
+@pytest.mark.parametrize("implementation", ["kernel", "portable"])
+def test_unit_constraints_project_each_block_onto_its_own_constraints(implementation):
+    if implementation == "kernel" and not _checks.kernels_built():
+        pytest.skip("fused kernels not built")
+    layer = _blocked_lattice(output_max=2.0, implementation=implementation)
+    layer.build((None, 6, 2))
+    kernel = np.random.default_rng(1).normal(size=(6, 9)) * 3
+    layer.kernel.assign(kernel)
+    assert not layer.certify().holds
+    layer.apply_constraints()
+    projected = layer.kernel.numpy()
+    assert layer.certify().holds, str(layer.certify())
+    begin = 0
+    for block in UNIT_BLOCKS:
+        alone = Lattice([3, 3], units=block["units"], output_max=2.0, implementation=implementation,
+                        **{k: v for k, v in block.items() if k != "units"})
+        alone.build((None, block["units"], 2))
+        alone.kernel.assign(kernel[begin:begin + block["units"]])
+        alone.apply_constraints()
+        np.testing.assert_array_equal(projected[begin:begin + block["units"]], alone.kernel.numpy())
+        begin += block["units"]
+    assert np.all(projected <= 2.0)
+
+
+def test_unit_constraints_certificate_names_each_block_and_the_layers_unit():
+    layer = _blocked_lattice()
+    layer.build((None, 6, 2))
+    kernel = np.zeros((6, 9))
+    kernel[4] = vertex_coordinates([3, 3])[:, 1]  # unit 4 (block 2) rises along dimension 1
+    layer.kernel.assign(kernel)
+    failing = [check for check in layer.certify().checks if not check.holds]
+    assert [check.name for check in failing] == ["units 3..5: monotonicity[1]=decreasing"]
+    alone = certify_lattice(kernel[3:], [3, 3], **{k: v for k, v in UNIT_BLOCKS[2].items()
+                                                   if k != "units"})
+    alone_location = [c for c in alone.checks if not c.holds][0].location
+    assert alone_location[0] == 1 and failing[0].location == (4, alone_location[1])
+    names = [check.name for check in layer.certify().checks]
+    assert names == ["units 2..2: monotonicity[0]=increasing",
+                     "units 2..2: edgeworth_trusts[0]=(0, 1, increasing)",
+                     "units 3..5: monotonicity[1]=decreasing", "units 3..5: joint_monotonicities[0]=(0, 1)"]
+
+
+@pytest.mark.parametrize("initializer", ["linear_initializer", "random_monotonic_initializer"])
+def test_unit_constraints_initializers_start_each_block_monotone(initializer):
+    blocks = [dict(units=1, monotonicities=["increasing", "decreasing"]), dict(units=2),
+              dict(units=2, monotonicities=["none", "increasing"])]
+    layer = Lattice([3, 2], units=5, unit_constraints=blocks, kernel_initializer=initializer)
+    layer.build((None, 5, 2))
+    assert layer.certify().holds, str(layer.certify())
+    kernel = layer.kernel.numpy().reshape(5, 3, 2)
+    assert np.all(np.diff(kernel[0], axis=0) >= 0) and np.all(np.diff(kernel[0], axis=1) <= 0)
+    assert np.all(np.diff(kernel[3:], axis=2) >= 0)
+
+
+def test_unit_constraints_train_save_load_and_round_trip_their_config(tmp_path):
+    x, y = _data()
+    layer = _blocked_lattice(output_min=-1.0)
+    model = _checks.make_model(layer, (2,), head=True)
+    _checks.train_lowers_loss(model, x, y, epochs=2)
+    assert layer.certify().holds
+    _checks.assert_save_load_round_trip(model, x, tmp_path)
+    _checks.assert_config_round_trip(layer)
+    config = layer.get_config()
+    assert [block["units"] for block in config["unit_constraints"]] == [2, 1, 3]
+    assert config["unit_constraints"][2]["joint_monotonicities"] == [[0, 1]]
+    assert config["monotonicities"] == ["none", "none"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(units=6, monotonicities="increasing", unit_constraints=UNIT_BLOCKS),
+     "either for every unit or per block in unit_constraints, not both"),
+    (dict(units=5, unit_constraints=UNIT_BLOCKS),
+     r"unit_constraints cover 6 units \(\[2, 1, 3\]\), but the layer has units=5"),
+    (dict(units=2, unit_constraints=[]), "at least one block"),
+    (dict(units=2, unit_constraints=[dict(monotonicities="increasing")]),
+     r"unit_constraints\[0\] must be a dict with 'units'"),
+    (dict(units=2, unit_constraints=[dict(units=2, output_min=0.0)]),
+     r"unit_constraints\[0\] has unknown arguments \['output_min'\]"),
+    (dict(units=2, unit_constraints=[dict(units=1), dict(units=1, unimodalities=["valley", "up"])]),
+     r"unit_constraints\[1\]: .*unimodalities"),
+])
+def test_bad_unit_constraints_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Lattice([3, 3], **kwargs)

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.models import _data
 from tf_lattice import models
@@ -129,7 +130,7 @@ def _layers_of(model, kind):
 
 def test_ensemble_fuses_calibrators_and_lattices_and_averages_every_lattice():
     """Numeric features of each lattice size share a PWLCalibration, lattices
-    of equal sizes and constraint pattern share a Lattice layer, and every
+    of equal sizes share a Lattice layer, and every
     unit of the output is the mean of that unit over all lattices."""
     x, _ = _data.monotone_data()
     small, large = _data.features(2), _data.features(3)
@@ -157,6 +158,34 @@ def test_ensemble_fuses_calibrators_and_lattices_and_averages_every_lattice():
                     for lattice in lattices], axis=0)
     expected = sums[:, None] * (np.arange(units) + 1.0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def _lattice_projection_ops(model):
+    """The lattice projection op calls of one traced projection of every
+    constrained variable (what each training step runs)."""
+    variables = [v for v in model.trainable_variables if v.constraint is not None]
+    project = tf.function(lambda: [v.constraint(v) for v in variables])
+    graph = project.get_concrete_function().graph
+    return [op.type for op in graph.get_operations() if op.type.startswith("TfLattice>LatticeProj")]
+
+
+def test_ensemble_lattices_of_one_size_are_one_layer_with_a_block_per_constraint_pattern():
+    """(a, c), (a, b), (b, c) and (c, d) are increasing in 1, 2, 1 and 1 (d is
+    ordered) dimensions: one [2, 2] Lattice, one projection op."""
+    x, y = _data.monotone_data()
+    lattices = (("a", "c"), ("a", "b"), ("b", "c"), ("c", "d"))
+    model = models.calibrated_lattice_ensemble(
+        models.CalibratedLatticeEnsembleConfig(_data.features(), lattices=lattices))
+    [lattice] = _layers_of(model, "Lattice")
+    assert [(spec.units, spec.monotonicity_names) for spec in lattice.unit_specs] == [
+        (3, ["increasing", "none"]), (1, ["increasing", "increasing"])]
+    assert _lattice_projection_ops(model) == ["TfLattice>LatticeProjectionSets"]
+    assert lattice.certify().holds
+    initial = lattice.kernel.numpy()
+    model = _fit(model, x, y)
+    assert not np.array_equal(lattice.kernel.numpy(), initial)
+    _data.certificates_hold(model)
+    _data.assert_monotone_on_grid(model)
 
 
 def test_categorical_ids_outside_the_buckets_and_missing_sentinels_read_the_missing_outputs():

@@ -624,3 +624,170 @@ def test_finalize_levels_match_their_definition(case):
     assert len(levels) == len(expected)
     for a, b in zip(levels, expected):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------
+# Several constraint sets in one call (a sequence of specs).
+
+SETS_SIZES = [3, 3, 2]
+#: Blocks of units with constraints of their own, on the same lattice sizes.
+SETS = (
+    dict(units=2),
+    dict(units=3, monotonicities=[INC, NONE, DEC], output_min=-0.5),
+    dict(units=1, unimodalities=["valley", NONE, NONE], monotonicities=[NONE, INC, INC],
+         edgeworth_trusts=[(1, 2, INC)]),
+    dict(units=4, monotonicities=[INC, INC, NONE], monotonic_dominances=[(1, 0)],
+         output_min=-1.0, output_max=1.0),
+)
+
+
+def _set_specs():
+    return [LatticeSpec.parse(SETS_SIZES, **block) for block in SETS]
+
+
+def _each_set_alone(x, specs, **kw):
+    parts, begin = [], 0
+    for spec in specs:
+        parts.append(lattice_projection(x[begin:begin + spec.units], spec=spec, **kw).numpy())
+        begin += spec.units
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_several_specs_project_each_block_as_alone(implementation, dtype, device):
+    specs = _set_specs()
+    x = _params(SETS_SIZES, units=10, seed=5, dtype=dtype) * 2
+    with tf.device(device):
+        together = lattice_projection(x, spec=specs, implementation=implementation).numpy()
+        alone = _each_set_alone(x, specs, implementation=implementation)
+    np.testing.assert_array_equal(together, alone)
+    begin = 0
+    for spec in specs:
+        block = together[begin:begin + spec.units]
+        assert certify_lattice(block, spec=spec).holds
+        assert oracle.max_violation(block, SETS_SIZES, **{
+            k: v for k, v in SETS[specs.index(spec)].items() if k != "units"}) == 0.0
+        begin += spec.units
+
+
+@needs_kernel
+def test_several_specs_in_a_tf_function_match_eager():
+    specs = _set_specs()
+    x = _params(SETS_SIZES, units=10, seed=6)
+    project = tf.function(lambda values: lattice_projection(values, spec=specs))
+    eager = lattice_projection(x, spec=specs).numpy()
+    np.testing.assert_array_equal(project(tf.constant(x)).numpy(), eager)
+    np.testing.assert_array_equal(project(tf.constant(x)).numpy(), eager)
+
+
+def test_several_specs_exact_projection_holds_each_block():
+    specs = _set_specs()
+    x = _params(SETS_SIZES, units=10, seed=7)
+    exact = lattice_projection(x, spec=specs, exact=True).numpy()
+    begin = 0
+    for spec in specs:
+        assert certify_lattice(exact[begin:begin + spec.units], spec=spec).holds
+        np.testing.assert_array_equal(
+            exact[begin:begin + spec.units],
+            lattice_projection(x[begin:begin + spec.units], spec=spec, exact=True).numpy())
+        begin += spec.units
+
+
+@pytest.mark.parametrize("specs, match, error", [
+    ([], "at least one spec", ValueError),
+    ([LatticeSpec.parse([2, 2], units=2), LatticeSpec.parse([2, 3], units=2)],
+     r"spec\[1\] has \[2, 3\], spec\[0\] \[2, 2\]", ValueError),
+    ([LatticeSpec.parse([2, 2], units=2), LatticeSpec.parse([2, 2])],
+     r"spec\[1\] needs units", ValueError),
+    ([LatticeSpec.parse([2, 2], units=2), LatticeSpec.parse([2, 2], units=1)],
+     r"params has 4 rows but the specs' units sum to 3 \(\[2, 1\]\)", ValueError),
+    ([LatticeSpec.parse([2, 2], units=2), "monotone"], r"spec\[1\] must be a LatticeSpec",
+     TypeError),
+])
+def test_several_specs_are_checked(specs, match, error):
+    with pytest.raises(error, match=match):
+        lattice_projection(np.zeros((4, 4)), spec=specs)
+
+
+def test_several_specs_refuse_raw_constraint_arguments():
+    with pytest.raises(TypeError, match="either spec or lattice_sizes"):
+        lattice_projection(np.zeros((2, 4)), spec=[LatticeSpec.parse([2, 2], units=2)],
+                           monotonicities=[INC, INC])
+
+
+def _raw_sets_projection(params, sets, unit_offsets, **attrs):
+    from tf_lattice import _native
+    return _native.load_ops().tf_lattice_lattice_projection_sets(
+        params=tf.constant(params, tf.float64), unit_offsets=tf.constant(unit_offsets, tf.int64),
+        num_iterations=10, tolerance=1e-6,
+        **{name: [each[name] for each in sets] for name in sets[0]}, **attrs)
+
+
+@needs_kernel
+@pytest.mark.parametrize("unit_offsets, match", [
+    ([0, 1], r"unit_offsets must have shape \[3\]"),
+    ([1, 1, 3], r"unit_offsets must rise from 0 to 3 \(the params rows\) without decreasing, "
+                r"got \[1, 1, 3\]"),
+    ([0, 2, 1], r"got \[0, 2, 1\]"),
+    ([0, 1, 2], r"rise from 0 to 3"),
+])
+def test_sets_kernel_checks_its_unit_offsets(unit_offsets, match):
+    sets = [_raw_kernel_inputs([2, 2], monotonicities=[INC, INC]),
+            _raw_kernel_inputs([2, 2], monotonicities=[INC, NONE])]
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=match):
+        _raw_sets_projection(np.zeros((3, 4)), sets, unit_offsets)
+
+
+@needs_kernel
+def test_sets_kernel_projects_an_empty_block_and_one_set_like_the_single_set_kernel():
+    sets = [_raw_kernel_inputs([2, 2], monotonicities=[INC, INC]),
+            _raw_kernel_inputs([2, 2], monotonicities=[INC, NONE], output_max=0.5)]
+    x = _params([2, 2], units=3, seed=8)
+    alone = _raw_projection(x, sets[1]).numpy()
+    np.testing.assert_array_equal(_raw_sets_projection(x, sets, [0, 0, 3]).numpy(), alone)
+    np.testing.assert_array_equal(_raw_sets_projection(x, sets[1:], [0, 3]).numpy(), alone)
+
+
+@needs_kernel
+def test_sets_kernel_names_the_set_of_a_bad_table(device):
+    sets = [_raw_kernel_inputs([2, 2], monotonicities=[INC, INC]),
+            _raw_kernel_inputs([2, 2], monotonicities=[INC, NONE])]
+    sets[1]["bounds"] = tf.constant([1.0, 0.0], tf.float64)
+    with tf.device(device), pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"constraint set 1: bounds must satisfy output_min <= output_max"):
+        _raw_sets_projection(np.zeros((3, 4)), sets, [0, 1, 3])
+    sets[1] = _raw_kernel_inputs([2, 2], monotonicities=[INC, NONE])
+    sets[1]["chain_index"] = tf.constant([0, 1, 2, 99], tf.int64)
+    with tf.device(device), pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"constraint set 1: chain_index\[3\] = 99"):
+        _raw_sets_projection(np.zeros((3, 4)), sets, [0, 1, 3])
+
+
+@needs_kernel
+def test_sets_kernel_names_the_unit_and_constraints_of_its_set(device):
+    from tf_lattice import _native
+    feasible = {name: tf.identity(value) for name, value in _infeasible_tables().items()}
+    feasible["bounds"] = tf.constant([-np.inf, np.inf], tf.float64)
+    sets = [feasible, _infeasible_tables()]
+    with tf.device(device), pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"constraint set 1: lattice projection found no point that satisfies every "
+                  r"constraint exactly for unit 2: even the constant lattice violates "
+                  r"second_rule"):
+        _native.load_ops().tf_lattice_lattice_projection_sets(
+            params=tf.constant([[1.0, 2.0], [0.0, 1.0], [-3.0, -3.0]], tf.float64),
+            unit_offsets=tf.constant([0, 2, 3], tf.int64), num_iterations=10, tolerance=1e-6,
+            family_names=["first_rule", "second_rule"], family_counts=[1, 1],
+            **{name: [each[name] for each in sets] for name in sets[0]})
+
+
+@needs_kernel
+def test_sets_kernel_checks_its_family_counts():
+    sets = [_raw_kernel_inputs([2, 2], monotonicities=[INC, INC])] * 2
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"family_counts must hold one count >= 0 per constraint set \(2\) "
+                             r"summing to the 2 family_names, got \[2\]"):
+        _raw_sets_projection(np.zeros((2, 4)), sets, [0, 1, 2], family_names=["a", "b"],
+                             family_counts=[2])

@@ -33,6 +33,7 @@ OP_NAMES = (
     "TfLattice>LatticeInterpolationGrad",
     "TfLattice>IsotonicProjection",
     "TfLattice>LatticeProjection",
+    "TfLattice>LatticeProjectionSets",
     "TfLattice>PolyhedronProjection",
 )
 

@@ -190,11 +190,11 @@ def _lattice_units(layer, inputs):
     return [list(range(dims)) for _ in range(layer.units)], inputs[0]
 
 
-def _dimension_props(layer):
-    props = []
-    for monotonicity, unimodality in zip(layer.monotonicities, layer.unimodalities):
-        props.append(_DIRECTION[unimodality] if unimodality != "none" else _DIRECTION[monotonicity])
-    return props
+def _dimension_props(layer, unit):
+    """The direction of each dimension of a Lattice's unit ``unit``."""
+    spec = layer.unit_spec(unit)
+    return [_DIRECTION[unimodality] if unimodality != "none" else _DIRECTION[monotonicity]
+            for monotonicity, unimodality in zip(spec.monotonicity_names, spec.unimodality_names)]
 
 
 def _seeds(model, states):
@@ -299,9 +299,12 @@ class _ShapeRule:
             return routed
         if kind == "Lattice":
             units, flat = _lattice_units(layer, inputs)
-            props = _dimension_props(layer)
-            return [self._merge([_compose(props[k], flat[c]) for k, c in enumerate(unit)
-                                 if flat[c] is not None]) for unit in units]
+            merged = []
+            for u, unit in enumerate(units):
+                props = _dimension_props(layer, u)
+                merged.append(self._merge([_compose(props[k], flat[c])
+                                           for k, c in enumerate(unit) if flat[c] is not None]))
+            return merged
         if kind == "Linear":
             props = [_DIRECTION[m] for m in layer.monotonicities]
             merged = self._merge([_compose(props[k], c) for k, c in enumerate(inputs[0])
@@ -353,10 +356,16 @@ class _PairRule:
         statuses = {c for info in inputs for c in info if c is not None}
         return _BROKEN if statuses else None
 
-    def _entries(self, layer):
+    def _entries(self, layer, unit):
+        """The pair constraints the layer declares for its unit ``unit``."""
+        if type(layer).__name__ == "Lattice":
+            declared = layer.unit_spec(unit).to_config()
+        else:
+            declared = {name: getattr(layer, name, ()) or ()
+                        for name in ("monotonic_dominances", f"{self.kind}_trusts")}
         if self.kind == "dominance":
-            return [tuple(e[:2]) for e in getattr(layer, "monotonic_dominances", ()) or ()]
-        return [tuple(e) for e in getattr(layer, f"{self.kind}_trusts", ()) or ()]
+            return [tuple(e[:2]) for e in declared["monotonic_dominances"]]
+        return [tuple(e) for e in declared[f"{self.kind}_trusts"]]
 
     def _expected(self, k_first, k_second, second_state):
         """The entry a layer must declare: its own indices, and the trust direction in
@@ -391,7 +400,7 @@ class _PairRule:
             return _JOINED if joined else (_FIRST if firsts else _SECOND)
         if len(firsts) == 1 and len(seconds) == 1 and not joined:
             expected = self._expected(firsts[0], seconds[0], shapes[seconds[0]])
-            if expected in self._entries(layer):
+            if expected in self._entries(layer, unit):
                 return _JOINED
             if not (linear and self.additive_ok):
                 self.reasons.append(f"{layer.name!r} (unit {unit}) reads both columns without "
@@ -423,8 +432,7 @@ class _PairRule:
         if kind == "Lattice":
             units, flat = _lattice_units(layer, inputs)
             shape_units, shape_flat = _lattice_units(layer, self.conditional_state[layer.name])
-            props = _dimension_props(layer)
-            return [self._meet(layer, u, [flat[c] for c in unit], props,
+            return [self._meet(layer, u, [flat[c] for c in unit], _dimension_props(layer, u),
                                [shape_flat[c] for c in shape_units[u]])
                     for u, unit in enumerate(units)]
         if kind == "Linear":

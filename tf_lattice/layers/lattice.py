@@ -8,6 +8,8 @@ constraints are linear inequalities on the parameters, enforced by projection
 after every optimizer step, so they hold on the whole input domain.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -22,6 +24,11 @@ from tf_lattice.specs import _vocabulary
 
 KERNEL_INITIALIZERS = ("linear_initializer", "random_monotonic_initializer")
 EXACT_PROJECTION_MAX_PARAMS = 2048
+#: The constraint arguments a block of ``unit_constraints`` may set (the
+#: output bounds are the layer's).
+UNIT_CONSTRAINT_ARGUMENTS = ("monotonicities", "unimodalities", "edgeworth_trusts",
+                             "trapezoid_trusts", "monotonic_dominances", "range_dominances",
+                             "joint_monotonicities")
 
 
 def lattice_regularizer_builders(lattice_sizes):
@@ -70,6 +77,14 @@ class Lattice(_common.KernelLayer):
       kernel_regularizer: None, a Keras regularizer, ``("laplacian" |
         "torsion", l1, l2)`` tuples, or a list of these.
       implementation: ``"kernel"`` or ``"portable"``.
+      unit_constraints: None (every unit takes the constraint arguments
+        above), or consecutive blocks of units with constraints of their own:
+        a list of dicts, each with ``"units"`` (how many) and any of
+        ``UNIT_CONSTRAINT_ARGUMENTS`` (as above), covering all ``units``;
+        the constraint arguments above then stay unset but for the output
+        bounds, which hold for every unit. One projection op call projects
+        every block; the constraint properties (``monotonicities``, ...)
+        then describe what every unit shares, ``unit_specs`` each block.
       **kwargs: Keras layer arguments.
     """
 
@@ -78,7 +93,7 @@ class Lattice(_common.KernelLayer):
                  monotonic_dominances=None, range_dominances=None, joint_monotonicities=None,
                  output_min=None, output_max=None, num_projection_iterations=10,
                  kernel_initializer="linear_initializer", kernel_regularizer=None,
-                 implementation="kernel", **kwargs):
+                 implementation="kernel", unit_constraints=None, **kwargs):
         super().__init__(implementation=implementation, **kwargs)
         if isinstance(lattice_sizes, (int, np.integer)) and not isinstance(lattice_sizes, bool):
             lattice_sizes = [lattice_sizes]  # one dimension, as earlier versions took it
@@ -94,6 +109,7 @@ class Lattice(_common.KernelLayer):
             trapezoid_trusts=trapezoid_trusts, monotonic_dominances=monotonic_dominances,
             range_dominances=range_dominances, joint_monotonicities=joint_monotonicities,
             output_min=output_min, output_max=output_max)
+        self.unit_specs = unit_block_specs(self.spec, unit_constraints)
         self.interpolation = _common.check_choice("interpolation", interpolation, _common.INTERPOLATIONS)
         self.num_projection_iterations = int(num_projection_iterations)
         if isinstance(kernel_initializer, str) and kernel_initializer in KERNEL_INITIALIZERS:
@@ -155,20 +171,42 @@ class Lattice(_common.KernelLayer):
     def output_max(self):
         return self.spec.output_max
 
+    @property
+    def has_unit_constraints(self):
+        """Whether blocks of units have constraints of their own."""
+        return len(self.unit_specs) > 1 or self.unit_specs[0] is not self.spec
+
+    def unit_spec(self, unit):
+        """The :class:`LatticeSpec` that constrains unit ``unit`` (its block's
+        with ``unit_constraints``, else the layer's)."""
+        if not 0 <= unit < self.units:
+            raise ValueError(f"unit must be in [0, {self.units}), got {unit}")
+        for spec in self.unit_specs:
+            if unit < spec.units:
+                return spec
+            unit -= spec.units
+        raise AssertionError("unit_specs cover every unit")
+
     def _has_constraints(self):
-        return self.spec.has_constraints
+        return any(spec.has_constraints for spec in self.unit_specs)
 
     def _initializer(self):
         if not isinstance(self.kernel_initializer, str):
             return self.kernel_initializer
+        if not self.has_unit_constraints:
+            return self._named_initializer(self.spec)
+        return lattice_initializers.UnitBlocks([self._named_initializer(spec) for spec in self.unit_specs],
+                                               [spec.units for spec in self.unit_specs])
+
+    def _named_initializer(self, spec):
+        """The ``kernel_initializer`` named by a string, for units of ``spec``."""
         low = 0.0 if self.output_min is None else self.output_min
         high = low + 1.0 if self.output_max is None else self.output_max
         if self.output_max is not None and self.output_min is None:
             low = high - 1.0
         if self.kernel_initializer == "linear_initializer":
-            return lattice_initializers.LinearInitializer(self.spec, output_min=low, output_max=high)
-        return lattice_initializers.RandomMonotonicInitializer(
-            self.spec, output_min=low, output_max=high)
+            return lattice_initializers.LinearInitializer(spec, output_min=low, output_max=high)
+        return lattice_initializers.RandomMonotonicInitializer(spec, output_min=low, output_max=high)
 
     def build(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
@@ -208,17 +246,32 @@ class Lattice(_common.KernelLayer):
         exact = exact and self.units * self.num_vertices <= EXACT_PROJECTION_MAX_PARAMS
         iterations = self.num_projection_iterations * (10 if finalizing else 1)
         return ops.lattice_projection(
-            tf.convert_to_tensor(kernel), spec=self.spec, num_iterations=iterations, exact=exact,
-            implementation=self.implementation)
+            tf.convert_to_tensor(kernel),
+            spec=list(self.unit_specs) if self.has_unit_constraints else self.spec,
+            num_iterations=iterations, exact=exact, implementation=self.implementation)
 
     def _project(self, exact):
         return [(self.kernel, self._project_kernel(self.kernel, exact=exact))]
 
     def certify(self):
-        """Checks every declared constraint exactly on the vertex parameters."""
-        certificate = tfl_constraints.certify_lattice(np.asarray(self.kernel, np.float64),
-                                                      spec=self.spec)
-        return tfl_constraints.Certificate(f"Lattice {self.name!r}", tuple(certificate.checks))
+        """Checks every declared constraint exactly on the vertex parameters
+        (with ``unit_constraints``, each block's own; a check's name then
+        starts with the block's units, its location holds the layer's unit)."""
+        kernel = np.asarray(self.kernel, np.float64)
+        if not self.has_unit_constraints:
+            certificate = tfl_constraints.certify_lattice(kernel, spec=self.spec)
+            return tfl_constraints.Certificate(f"Lattice {self.name!r}", tuple(certificate.checks))
+        checks, begin = [], 0
+        for spec in self.unit_specs:
+            end = begin + spec.units
+            for check in tfl_constraints.certify_lattice(kernel[begin:end], spec=spec).checks:
+                location = check.location
+                if location is not None:
+                    location = (location[0] + begin,) + tuple(location[1:])
+                checks.append(dataclasses.replace(
+                    check, name=f"units {begin}..{end - 1}: {check.name}", location=location))
+            begin = end
+        return tfl_constraints.Certificate(f"Lattice {self.name!r}", tuple(checks))
 
     def get_config(self):
         config = super().get_config()
@@ -228,7 +281,67 @@ class Lattice(_common.KernelLayer):
             interpolation=self.interpolation, num_projection_iterations=self.num_projection_iterations,
             kernel_initializer=initializer,
             kernel_regularizer=_regularizers.serialize(self.kernel_regularizer))
+        if self.has_unit_constraints:
+            config["unit_constraints"] = [_block_config(spec) for spec in self.unit_specs]
         return config
+
+
+def unit_block_specs(spec, unit_constraints):
+    """The :class:`LatticeSpec` of each block of units of a Lattice.
+
+    Args:
+      spec: the layer's spec (its sizes, units, bounds and the constraints
+        of every unit).
+      unit_constraints: None, or the layer's ``unit_constraints`` blocks.
+
+    Returns:
+      ``(spec,)`` without ``unit_constraints``; otherwise one spec per block,
+      with the block's ``units``, its constraints and the layer's bounds.
+
+    Raises:
+      ValueError: naming the block, for a block that is not a dict with
+        ``"units"``, an unknown or invalid constraint argument, constraints
+        given both for the layer and per block, or blocks whose units do not
+        sum to the layer's.
+    """
+    if unit_constraints is None:
+        return (spec,)
+    shared = LatticeSpec.parse(spec.lattice_sizes, units=spec.units, output_min=spec.output_min,
+                               output_max=spec.output_max)
+    if spec != shared:
+        raise ValueError("Lattice takes constraint arguments either for every unit or per block "
+                         "in unit_constraints, not both (only output_min and output_max hold "
+                         "for every unit alongside unit_constraints)")
+    blocks = list(unit_constraints)
+    if not blocks:
+        raise ValueError("unit_constraints must hold at least one block of units")
+    specs = []
+    for index, block in enumerate(blocks):
+        if not isinstance(block, dict) or "units" not in block:
+            raise ValueError(f"unit_constraints[{index}] must be a dict with 'units' and "
+                             f"constraint arguments, got {block!r}")
+        unknown = sorted(set(block) - {"units"} - set(UNIT_CONSTRAINT_ARGUMENTS))
+        if unknown:
+            raise ValueError(f"unit_constraints[{index}] has unknown arguments {unknown}; a block "
+                             f"takes 'units' and {list(UNIT_CONSTRAINT_ARGUMENTS)}")
+        try:
+            specs.append(LatticeSpec.parse(spec.lattice_sizes, output_min=spec.output_min,
+                                           output_max=spec.output_max, **block))
+        except ValueError as error:
+            raise ValueError(f"unit_constraints[{index}]: {error}") from None
+    total = sum(each.units for each in specs)
+    if total != spec.units:
+        raise ValueError(f"unit_constraints cover {total} units "
+                         f"({[each.units for each in specs]}), but the layer has units={spec.units}")
+    return tuple(specs)
+
+
+def _block_config(spec):
+    """A block of ``unit_constraints`` in the user vocabulary."""
+    config = spec.to_config()
+    for name in ("lattice_sizes", "output_min", "output_max"):
+        config.pop(name)
+    return config
 
 
 def _named_trusts(trusts):

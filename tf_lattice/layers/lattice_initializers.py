@@ -186,3 +186,36 @@ class RandomMonotonicInitializer(keras.initializers.Initializer):
     def get_config(self):
         return dict(lattice_sizes=self.lattice_sizes, monotonicities=self.monotonicities,
                     output_min=self.output_min, output_max=self.output_max, seed=self.seed)
+
+
+@keras.saving.register_keras_serializable(package="tf_lattice")
+class UnitBlocks(keras.initializers.Initializer):
+    """Consecutive blocks of units, each from an initializer of its own.
+
+    For a kernel ``[units, V]`` with ``units = sum(units_per_block)``: rows
+    ``sum(units_per_block[:b]) ..`` (``units_per_block[b]`` of them) come from
+    ``initializers[b]``, called with the shape ``[units_per_block[b], V]``.
+    A :class:`~tf_lattice.layers.Lattice` with ``unit_constraints`` starts
+    each block from the values its constraints call for.
+    """
+
+    def __init__(self, initializers, units_per_block):
+        if len(initializers) != len(units_per_block) or not initializers:
+            raise ValueError(
+                f"UnitBlocks needs one initializer per block, got {len(initializers)} "
+                f"initializers for {len(units_per_block)} blocks")
+        self.initializers = [keras.initializers.get(each) for each in initializers]
+        self.units_per_block = [int(n) for n in units_per_block]
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2 or shape[0] != sum(self.units_per_block):
+            raise ValueError(
+                f"UnitBlocks of {self.units_per_block} units needs a kernel of shape "
+                f"[{sum(self.units_per_block)}, V], got shape {tuple(shape)}")
+        blocks = [initializer((units, shape[1]), dtype=dtype)
+                  for initializer, units in zip(self.initializers, self.units_per_block)]
+        return keras.ops.concatenate(blocks, axis=0)
+
+    def get_config(self):
+        return dict(initializers=[keras.initializers.serialize(each) for each in self.initializers],
+                    units_per_block=list(self.units_per_block))

@@ -19,7 +19,8 @@ The builders assemble the model with :mod:`tf_lattice.models.fused`: the
 numeric features share one PWLCalibration per set of output bounds (one unit
 per feature), the categorical ones one CategoricalCalibration (a feature
 with a category order has its own), and the lattices of an ensemble with the
-same sizes and constraint pattern are one multi-unit Lattice layer. A
+same sizes are one multi-unit Lattice layer (a block of units per
+constraint pattern), projected by one op call. A
 categorical id outside ``[0, num_buckets)`` (NaN included) reads the
 feature's default bucket; a NaN numeric input (or one equal to the feature's
 ``missing_input_value``) reads the calibrator's learned missing output.
@@ -191,8 +192,8 @@ def calibrated_lattice_ensemble(config, x=None, y=None, encoded=False):
     Every feature has one calibrator unit to ``[0, lattice_size - 1]``,
     shared by the lattices that read it. The lattices (chosen by
     :func:`ensemble_structure`, whatever the ``ensemble`` strategy) of equal
-    sizes and constraint pattern are one multi-unit Lattice layer
-    (:func:`tf_lattice.models.fused.lattice_ensemble`). With
+    sizes are one multi-unit Lattice layer, a block of units per constraint
+    pattern (:func:`tf_lattice.models.fused.lattice_ensemble`). With
     ``combination="average"`` each lattice has ``units`` outputs and the
     model returns the mean over the lattices of each unit; with
     ``combination="linear"`` each lattice has one output and the increasing

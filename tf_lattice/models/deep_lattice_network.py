@@ -92,7 +92,8 @@ def network_structure(monotone, blocks, seed=0):
       are drawn by :func:`tf_lattice.layers.rtl.random_lattice_structure`
       (``min(lattice_rank, outputs)`` each), then ordered by their number of
       monotone inputs (the order of the fused ensemble's outputs, which
-      groups lattices by constraint pattern in order of first appearance).
+      puts lattices of one constraint pattern in one block of units, blocks
+      in order of first appearance).
       A lattice output is monotone when any of its inputs is.
     """
     structure = []

@@ -14,7 +14,8 @@ column, categorical columns sharing output bounds through one
 :class:`~tf_lattice.layers.CategoricalCalibration`.
 :func:`lattice_ensemble` evaluates lattices over column subsets, one
 multi-unit :class:`~tf_lattice.layers.Lattice` layer per group of lattices
-with the same sizes and constraint pattern.
+with the same sizes (blocks of units with constraints of their own where
+their constraint patterns differ).
 
 How declared shapes reach the output: each column's calibrator carries the
 column's own shape (increasing/decreasing, convex/concave, the partial order
@@ -280,12 +281,16 @@ def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, u
     """Lattices over column subsets; returns `(batch, len(subsets) * units)`.
 
     Each subset's columns are ordered by :func:`dimension_order`. Lattices
-    with the same sizes and constraint pattern (:func:`local_constraints`)
-    form a group, evaluated by one Lattice layer ``{name}_{g}`` with
-    ``members * units`` units that reads `(batch, members * units, rank)`
-    gathered inputs (:class:`GatherFeatures`). The output holds the groups
-    in order of first appearance, within a group lattice ``m``'s ``units``
-    outputs at ``m * units .. (m + 1) * units - 1``.
+    with the same sizes form a group, evaluated by one Lattice layer
+    ``{name}_{g}`` with ``members * units`` units that reads `(batch,
+    members * units, rank)` gathered inputs (:class:`GatherFeatures`), so
+    that one op call interpolates them and one projects them. Within a
+    group, lattices with the same constraint pattern
+    (:func:`local_constraints`) form a block of units (the Lattice's
+    ``unit_constraints`` when the group has more than one pattern). The
+    output holds the groups in order of first appearance, within a group
+    the blocks in order of first appearance, within a block lattice ``m``'s
+    ``units`` outputs at ``m * units .. (m + 1) * units - 1``.
 
     Args:
       calibrated: `(batch, d)` calibrated columns.
@@ -307,29 +312,40 @@ def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, u
              else [int(s) for s in lattice_sizes])
     if len(sizes) != width:
         raise ValueError(f"lattice_sizes has {len(sizes)} entries for {width} columns")
-    groups = {}
+    groups = {}  # lattice shape -> pattern key -> (local constraints, members)
     for subset in subsets:
         ordered = dimension_order(subset, constraints)
         local = local_constraints(ordered, constraints)
         lattice_shape = tuple(sizes[f] for f in ordered)
-        key = (lattice_shape,) + tuple(sorted((k, repr(v)) for k, v in local.items()))
-        groups.setdefault(key, (local, lattice_shape, []))[2].append(ordered)
+        key = tuple(sorted((k, repr(v)) for k, v in local.items()))
+        groups.setdefault(lattice_shape, {}).setdefault(key, (local, []))[1].append(ordered)
     outputs = []
-    for g, (local, lattice_shape, members) in enumerate(groups.values()):
-        read = [subset for subset in members for _ in range(units)]
+    for g, (lattice_shape, blocks) in enumerate(groups.items()):
+        blocks = list(blocks.values())
+        read = [subset for _, members in blocks for subset in members for _ in range(units)]
         gathered = GatherFeatures(read, name=f"{name}_inputs_{g}")(calibrated)
         initializer = kernel_initializer
         if initializer is None and output_min is None and output_max is None:
-            initializer = lattice_initializers.LinearInitializer(
-                list(lattice_shape), list(local["monotonicities"]), list(local["unimodalities"]),
-                -0.5, 0.5)
+            initializer = lattice_initializers.UnitBlocks(
+                [lattice_initializers.LinearInitializer(
+                    list(lattice_shape), list(local["monotonicities"]),
+                    list(local["unimodalities"]), -0.5, 0.5) for local, _ in blocks],
+                [len(members) * units for _, members in blocks])
+            if len(blocks) == 1:
+                initializer = initializer.initializers[0]
         elif initializer is None:
             initializer = "linear_initializer"
+        if len(blocks) == 1:
+            constraint_arguments = {k: list(v) for k, v in blocks[0][0].items()}
+        else:
+            constraint_arguments = {"unit_constraints": [
+                dict(units=len(members) * units, **{k: list(v) for k, v in local.items()})
+                for local, members in blocks]}
         lattice = tfl_layers.Lattice(
             kernel_initializer=initializer, implementation=implementation,
             lattice_sizes=list(lattice_shape), units=len(read), interpolation=interpolation,
             output_min=output_min, output_max=output_max, kernel_regularizer=kernel_regularizer,
-            name=f"{name}_{g}", **{k: list(v) for k, v in local.items()})
+            name=f"{name}_{g}", **constraint_arguments)
         outputs.append(lattice(gathered))
     if len(outputs) == 1:
         return outputs[0]

@@ -68,6 +68,12 @@ Algorithm (identical in the C++/CUDA kernel and the pure-TF twin):
    naming the constraints that fail. The declared constraints always admit the constant lattice, so
    this error means tables that contradict each other.
 
+Several constraint sets: given a sequence of specs, consecutive blocks of
+units have constraint sets of their own, and one op call
+(``TfLattice>LatticeProjectionSets``) projects each block exactly as the
+single-set op would project it alone; a layer whose units differ in their
+constraints (a fused ensemble's lattices) is projected in one call.
+
 With ``exact=True`` the projection is solved by cvxpy (small lattices) and
 then finalized the same way (which moves it by at most the solver tolerance).
 
@@ -85,6 +91,7 @@ import tensorflow as tf
 from tf_lattice.ops import _common
 from tf_lattice.ops import _exact_sum
 from tf_lattice.ops import _lattice_constraints
+from tf_lattice.specs import LatticeSpec
 
 #: Default Dykstra cycles; cycles stop early once converged.
 DEFAULT_NUM_ITERATIONS = 300
@@ -99,6 +106,7 @@ DEFAULT_TOLERANCE = {tf.float32: 2e-5, tf.float64: 2e-5}
 _MAX_NUDGES = 4
 
 tf.no_gradient("TfLattice>LatticeProjection")
+tf.no_gradient("TfLattice>LatticeProjectionSets")
 
 
 def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimodalities=None,
@@ -137,7 +145,11 @@ def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimo
       name: optional name scope.
       spec: a :class:`tf_lattice.specs.LatticeSpec` in place of
         ``lattice_sizes`` and the constraint arguments (which then stay
-        unset); layers pass the spec they built once.
+        unset); layers pass the spec they built once. Or a sequence of
+        specs with the same ``lattice_sizes``, each with ``units`` set
+        (summing to the rows of ``params``): the first ``specs[0].units``
+        rows are projected onto ``specs[0]``, the next ones onto
+        ``specs[1]``, and so on, all in one op call.
 
     Returns:
       Tensor like ``params``: the projected parameters.
@@ -145,7 +157,9 @@ def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimo
     Raises:
       TypeError: both ``spec`` and raw constraint arguments.
       ValueError: for invalid constraints (see
-        :meth:`tf_lattice.specs.LatticeSpec.parse`), a
+        :meth:`tf_lattice.specs.LatticeSpec.parse`), a sequence of specs
+        that is empty, mixes lattice sizes, leaves ``units`` unset or whose
+        ``units`` do not sum to the rows of ``params``, a
         ``params`` shape other than ``[units, prod(lattice_sizes)]``, a non-float
         dtype, a bad ``num_iterations`` or ``implementation``, or a lattice too
         large for the set-up (see
@@ -158,35 +172,75 @@ def lattice_projection(params, lattice_sizes=None, *, monotonicities=None, unimo
         constraints; only contradictory tables can cause it).
     """
     _common.check_implementation(implementation)
-    constraints = _lattice_constraints.lattice_spec(
-        "lattice_projection", spec, lattice_sizes, monotonicities=monotonicities,
-        unimodalities=unimodalities,
+    arguments = dict(
+        monotonicities=monotonicities, unimodalities=unimodalities,
         edgeworth_trusts=edgeworth_trusts, trapezoid_trusts=trapezoid_trusts,
         monotonic_dominances=monotonic_dominances, range_dominances=range_dominances,
         joint_monotonicities=joint_monotonicities, output_min=output_min,
         output_max=output_max)
-    _lattice_constraints.check_projection_size(constraints, exact=exact)
+    if isinstance(spec, (list, tuple)):
+        specs = _constraint_sets(spec)
+        for each in specs:
+            _lattice_constraints.lattice_spec("lattice_projection", each, lattice_sizes,
+                                              **arguments)
+    else:
+        specs = [_lattice_constraints.lattice_spec("lattice_projection", spec, lattice_sizes,
+                                                   **arguments)]
+    for constraints in specs:
+        _lattice_constraints.check_projection_size(constraints, exact=exact)
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) \
             or num_iterations < 0:
         raise ValueError(f"num_iterations must be an int >= 0, got {num_iterations!r}")
     with tf.name_scope(name or "lattice_projection"):
         params = tf.convert_to_tensor(params, name="params")
         _common.check_float_dtype("params", params)
-        _check_params_shape(params, constraints)
+        _check_params_shape(params, specs[0])
+        counts = [each.units for each in specs] if len(specs) > 1 else None
+        if counts is not None and params.shape[0] is not None and params.shape[0] != sum(counts):
+            raise ValueError(
+                f"params has {params.shape[0]} rows but the specs' units sum to {sum(counts)} "
+                f"({counts})")
         if tolerance is None:
             tolerance = DEFAULT_TOLERANCE[params.dtype]
         tolerance = float(tolerance)
         if not tolerance >= 0:
             raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-        program = _lattice_constraints.compile_constraints(constraints)
-        bounds = _lattice_constraints.working_bounds(constraints, params.dtype.as_numpy_dtype)
+        programs = [_lattice_constraints.compile_constraints(each) for each in specs]
+        bounds = [_lattice_constraints.working_bounds(each, params.dtype.as_numpy_dtype)
+                  for each in specs]
+        if implementation == "kernel" and not exact:
+            return _kernel_projection(params, programs, bounds, counts, int(num_iterations),
+                                      tolerance)
         if exact:
             with tf.control_dependencies([_assert_finite_params(params)]):
                 params = tf.identity(params)
-            return _exact_projection(params, program, bounds)
-        if implementation == "portable":
-            return _portable_projection(params, program, bounds, int(num_iterations), tolerance)
-        return _kernel_projection(params, program, bounds, int(num_iterations), tolerance)
+        parts = tf.split(params, counts) if counts is not None else [params]
+        projected = [
+            _exact_projection(part, program, bound) if exact else
+            _portable_projection(part, program, bound, int(num_iterations), tolerance)
+            for part, program, bound in zip(parts, programs, bounds)]
+        return projected[0] if len(projected) == 1 else tf.concat(projected, axis=0)
+
+
+def _constraint_sets(specs):
+    """Checks a sequence of specs for one projection call: not empty, one
+    ``lattice_sizes``, every ``units`` set."""
+    specs = list(specs)
+    if not specs:
+        raise ValueError("lattice_projection needs at least one spec, got an empty sequence")
+    for index, each in enumerate(specs):
+        if not isinstance(each, LatticeSpec):
+            raise TypeError(
+                f"lattice_projection spec[{index}] must be a LatticeSpec, got {type(each).__name__}")
+        if each.lattice_sizes != specs[0].lattice_sizes:
+            raise ValueError(
+                f"lattice_projection specs must share lattice_sizes: spec[{index}] has "
+                f"{list(each.lattice_sizes)}, spec[0] {list(specs[0].lattice_sizes)}")
+        if each.units is None:
+            raise ValueError(
+                f"lattice_projection spec[{index}] needs units (its number of params rows) "
+                "when several specs are given")
+    return specs
 
 
 def _check_params_shape(params, constraints):
@@ -518,17 +572,31 @@ def _feasible_tf(x, program, bounds):
 # Fused kernel.
 
 
-def _kernel_projection(params, program, bounds, num_iterations, tolerance):
+def _kernel_projection(params, programs, bounds, counts, num_iterations, tolerance):
+    """One op call: TfLattice>LatticeProjection for one program (``counts``
+    None), TfLattice>LatticeProjectionSets for ``counts[s]`` rows of each."""
     from tf_lattice import _native  # pylint: disable=import-outside-toplevel
     ops = _native.load_ops()
-    if not hasattr(ops, "tf_lattice_lattice_projection"):
+    op_name = "tf_lattice_lattice_projection" + ("_sets" if counts is not None else "")
+    if not hasattr(ops, op_name):
         raise _native.OpsNotBuiltError(
-            "the compiled kernel library has no TfLattice>LatticeProjection op; rebuild "
+            f"the compiled kernel library has no {op_name} op; rebuild "
             f"with `{_native.REBUILD_COMMAND}` or pass implementation='portable'")
-    inputs = _kernel_inputs(program, bounds, params.dtype)
-    return ops.tf_lattice_lattice_projection(
-        params=params, num_iterations=num_iterations, tolerance=tolerance,
-        family_names=program.family_names, **inputs)
+    inputs = [_kernel_inputs(program, bound, params.dtype)
+              for program, bound in zip(programs, bounds)]
+    if counts is None:
+        return ops.tf_lattice_lattice_projection(
+            params=params, num_iterations=num_iterations, tolerance=tolerance,
+            family_names=programs[0].family_names, **inputs[0])
+    return ops.tf_lattice_lattice_projection_sets(
+        params=params, unit_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        num_iterations=num_iterations,
+        tolerance=tolerance,
+        family_names=[name for program in programs for name in program.family_names],
+        family_counts=[len(program.family_names) for program in programs],
+        **{name: [each[name] for each in inputs] for name in inputs[0]})
+
+
 
 
 def _kernel_inputs(program, bounds, dtype):

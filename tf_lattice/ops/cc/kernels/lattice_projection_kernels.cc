@@ -6,7 +6,11 @@
 // (the CPU in the same loop, the GPU on the device), and report the first
 // failure with the same message; both fail for a unit that ends infeasible.
 // Both check and plan a set of table tensors once (PreparedTablesCache).
+// The same kernels serve TfLattice>LatticeProjectionSets, whose units come
+// in contiguous blocks, each with a constraint set (tables) of its own: they
+// run the single-set code on each block in turn.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -50,9 +54,10 @@ using ::tf_lattice::ProjectBatch;
 using ::tf_lattice::ProjectionCheckFailure;
 using ::tf_lattice::ProjectionProgram;
 
-enum Input {
-  kParams = 0,
-  kChainIndex,
+// The tables of one constraint set: every input of
+// TfLattice>LatticeProjection but params, in this order.
+enum Table {
+  kChainIndex = 0,
   kChainFamilies,
   kHalfspaceIndex,
   kHalfspaceCoef,
@@ -64,23 +69,44 @@ enum Input {
   kInteriorDirection,
   kInteriorMargin,
   kBounds,
+  kNumTables,
 };
+
+// One constraint set of a call and the units it projects.
+struct TableSet {
+  std::array<const Tensor*, kNumTables> tables{};
+  int64_t begin = 0;  // its units: params rows [begin, end)
+  int64_t end = 0;
+  int64_t first_name = 0;  // its names: family_names[first_name, first_name + num_names)
+  int64_t num_names = 0;
+  std::string label;  // prefixed to its errors: "" (one set) or "constraint set s: "
+
+  const Tensor& table(int t) const { return *tables[t]; }
+};
+
+// `status` with the set's label in front of its message.
+absl::Status InSet(const TableSet& set, const absl::Status& status) {
+  if (status.ok() || set.label.empty()) return status;
+  return absl::Status(status.code(), absl::StrCat(set.label, status.message()));
+}
 
 absl::Status ShapeError(const char* name, const std::string& expected, const Tensor& tensor) {
   return absl::InvalidArgumentError(absl::StrCat(name, " must have shape ", expected, ", got ",
                                                  tensor.shape().DebugString()));
 }
 
-// Checks every input's shape.
-absl::Status CheckShapes(OpKernelContext* context) {
-  const Tensor& params = context->input(kParams);
+absl::Status CheckParamsShape(const Tensor& params) {
   if (params.dims() != 2 || params.dim_size(1) < 1) {
     return ShapeError("params", "[units, num_vertices >= 1]", params);
   }
-  const int64_t v = params.dim_size(1);
+  return absl::OkStatus();
+}
+
+// Checks the shape of every table of a set for `v` vertices.
+absl::Status CheckTableShapes(const TableSet& set, int64_t v) {
   const auto rank_and_last = [&](int index, const char* name, int rank, int64_t last,
                                  const std::string& expected) -> absl::Status {
-    const Tensor& t = context->input(index);
+    const Tensor& t = set.table(index);
     if (t.dims() != rank || (last >= 0 && t.dim_size(rank - 1) != last)) {
       return ShapeError(name, expected, t);
     }
@@ -89,23 +115,23 @@ absl::Status CheckShapes(OpKernelContext* context) {
   TF_RETURN_IF_ERROR(rank_and_last(kChainIndex, "chain_index", 1, -1, "[num_chain_values]"));
   TF_RETURN_IF_ERROR(rank_and_last(kChainFamilies, "chain_families", 2, 3, "[F, 3]"));
   TF_RETURN_IF_ERROR(rank_and_last(kHalfspaceIndex, "halfspace_index", 2, 4, "[H, 4]"));
-  const int64_t h = context->input(kHalfspaceIndex).dim_size(0);
+  const int64_t h = set.table(kHalfspaceIndex).dim_size(0);
   TF_RETURN_IF_ERROR(rank_and_last(kHalfspaceCoef, "halfspace_coef", 2, 4,
                                    absl::StrCat("[", h, ", 4] (like halfspace_index)")));
-  if (context->input(kHalfspaceCoef).dim_size(0) != h) {
+  if (set.table(kHalfspaceCoef).dim_size(0) != h) {
     return ShapeError("halfspace_coef", absl::StrCat("[", h, ", 4] (like halfspace_index)"),
-                      context->input(kHalfspaceCoef));
+                      set.table(kHalfspaceCoef));
   }
-  const Tensor& groups = context->input(kHalfspaceGroups);
+  const Tensor& groups = set.table(kHalfspaceGroups);
   if (groups.dims() != 1 || groups.dim_size(0) < 1) {
     return ShapeError("halfspace_groups", "[G + 1] (group offsets)", groups);
   }
   TF_RETURN_IF_ERROR(rank_and_last(kRowIndex, "row_index", 2, 4, "[R, 4]"));
-  const int64_t r = context->input(kRowIndex).dim_size(0);
+  const int64_t r = set.table(kRowIndex).dim_size(0);
   const std::string row_shape = absl::StrCat("[", r, ", 4] (like row_index)");
   TF_RETURN_IF_ERROR(rank_and_last(kRowCoef, "row_coef", 2, 4, row_shape));
-  if (context->input(kRowCoef).dim_size(0) != r) {
-    return ShapeError("row_coef", row_shape, context->input(kRowCoef));
+  if (set.table(kRowCoef).dim_size(0) != r) {
+    return ShapeError("row_coef", row_shape, set.table(kRowCoef));
   }
   TF_RETURN_IF_ERROR(rank_and_last(kRowOffsets, "row_offsets", 1, v + 1,
                                    absl::StrCat("[", v + 1, "] (num_vertices + 1)")));
@@ -131,12 +157,13 @@ absl::Status CheckScalars(const Tensor& margin, const Tensor& bounds) {
   return absl::OkStatus();
 }
 
-// Checks every input's shape, then the scalar inputs' values (host memory):
-// what both the CPU and the GPU kernel require before the table checks.
+// Checks a set's table shapes, then its scalar tables' values (host
+// memory): what both the CPU and the GPU kernel require before the table
+// checks.
 template <typename T>
-absl::Status CheckShapesAndScalars(OpKernelContext* context) {
-  TF_RETURN_IF_ERROR(CheckShapes(context));
-  return CheckScalars<T>(context->input(kInteriorMargin), context->input(kBounds));
+absl::Status CheckSetShapesAndScalars(const TableSet& set, int64_t v) {
+  TF_RETURN_IF_ERROR(InSet(set, CheckTableShapes(set, v)));
+  return InSet(set, CheckScalars<T>(set.table(kInteriorMargin), set.table(kBounds)));
 }
 
 // The message of the first failing input item (lattice_projection_checks.h),
@@ -222,23 +249,23 @@ absl::Status CheckTables(const ProjectionProgram<T>& program) {
   return absl::OkStatus();
 }
 
-// The error for the first unit whose projection is not exactly feasible
-// (masks from ProjectBatch), or OK.
+// The error for the first unit of `set` whose projection is not exactly
+// feasible (masks from ProjectBatch, one per unit of the set), or OK.
 template <typename T>
 absl::Status InfeasibilityStatus(const std::vector<uint64_t>& masks,
                                  const std::vector<std::string>& family_names,
-                                 const ProjectionProgram<T>& program) {
+                                 const ProjectionProgram<T>& program, const TableSet& set) {
   for (size_t unit = 0; unit < masks.size(); ++unit) {
     const uint64_t mask = masks[unit];
     if (mask == 0) continue;
     std::vector<std::string> failing;
-    const int num_names = static_cast<int>(family_names.size());
+    const int64_t num_names = set.num_names;
     for (int bit = 0; bit <= kLastFamilyBit; ++bit) {
       if (!((mask >> bit) & 1)) continue;
       if (bit == kLastFamilyBit && num_names > kLastFamilyBit + 1) {
         failing.push_back(absl::StrCat("constraint families ", kLastFamilyBit, " and above"));
       } else {
-        failing.push_back(bit < num_names ? family_names[bit]
+        failing.push_back(bit < num_names ? family_names[set.first_name + bit]
                                           : absl::StrCat("constraint family ", bit));
       }
     }
@@ -246,10 +273,10 @@ absl::Status InfeasibilityStatus(const std::vector<uint64_t>& masks,
       failing.push_back(absl::StrCat("output bounds [", static_cast<double>(program.low), ", ",
                                      static_cast<double>(program.high), "]"));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
+    return InSet(set, absl::InvalidArgumentError(absl::StrCat(
         "lattice projection found no point that satisfies every constraint exactly for unit ",
-        unit, ": even the constant lattice violates ", absl::StrJoin(failing, ", "),
-        " (these constraints contradict one another)"));
+        set.begin + static_cast<int64_t>(unit), ": even the constant lattice violates ",
+        absl::StrJoin(failing, ", "), " (these constraints contradict one another)")));
   }
   return absl::OkStatus();
 }
@@ -283,19 +310,20 @@ template <typename T>
 class PreparedTablesCache {
  public:
   // Tables of a few layers at once (an eager kernel serves every layer whose
-  // attrs are the same); each entry keeps its tables' memory.
-  static constexpr size_t kCapacity = 4;
+  // attrs are the same), each set of a call among them; each entry keeps its
+  // tables' memory.
+  explicit PreparedTablesCache(int64_t sets_per_call) : capacity_(4 + sets_per_call) {}
 
-  // Sets *prepared to the prepared tables of the context's table inputs,
-  // checking and planning them (for `program`, their view) when they are new;
+  // Sets *prepared to the prepared tables of a set's table inputs, checking
+  // and planning them (for `program`, their view) when they are new;
   // returns the check's error for tables that fail it. `order_rows`: also
   // build the finalize's order-row table (the CPU kernel's).
-  absl::Status Find(OpKernelContext* context, const ProjectionProgram<T>& program,
-                    bool order_rows, std::shared_ptr<const PreparedTables<T>>* prepared) {
+  absl::Status Find(const TableSet& set, const ProjectionProgram<T>& program, bool order_rows,
+                    std::shared_ptr<const PreparedTables<T>>* prepared) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (auto entry = entries_.begin(); entry != entries_.end(); ++entry) {
-        if (Matches(**entry, context)) {
+        if (Matches(**entry, set)) {
           *prepared = *entry;
           entries_.splice(entries_.begin(), entries_, entry);
           return absl::OkStatus();
@@ -304,58 +332,60 @@ class PreparedTablesCache {
     }
     TF_RETURN_IF_ERROR(CheckTables(program));
     auto entry = std::make_shared<PreparedTables<T>>();
-    for (int i = kChainIndex; i <= kBounds; ++i) entry->tables.push_back(context->input(i));
+    for (int t = 0; t < kNumTables; ++t) entry->tables.push_back(set.table(t));
     entry->plan = MakeDykstraPlan(program);
     if (order_rows) entry->order_rows = MakeOrderRowTable(program);
     *prepared = entry;
     std::lock_guard<std::mutex> lock(mutex_);
     entries_.push_front(std::move(entry));
-    if (entries_.size() > kCapacity) entries_.pop_back();
+    if (static_cast<int64_t>(entries_.size()) > capacity_) entries_.pop_back();
     return absl::OkStatus();
   }
 
  private:
-  static bool Matches(const PreparedTables<T>& entry, OpKernelContext* context) {
-    for (int i = kChainIndex; i <= kBounds; ++i) {
-      if (!SameTensor(entry.tables[i - kChainIndex], context->input(i))) return false;
+  static bool Matches(const PreparedTables<T>& entry, const TableSet& set) {
+    for (int t = 0; t < kNumTables; ++t) {
+      if (!SameTensor(entry.tables[t], set.table(t))) return false;
     }
     return true;
   }
 
+  const int64_t capacity_;
   std::mutex mutex_;
   std::list<std::shared_ptr<const PreparedTables<T>>> entries_;
 };
 
 template <typename T>
-ProjectionProgram<T> MakeProgram(OpKernelContext* context, int64_t num_iterations,
-                                 float tolerance, int64_t num_families) {
+ProjectionProgram<T> MakeProgram(const Tensor& params, const TableSet& set, int64_t num_iterations,
+                                 float tolerance) {
   ProjectionProgram<T> program;
-  program.num_vertices = context->input(kParams).dim_size(1);
-  program.num_chain_families = context->input(kChainFamilies).dim_size(0);
-  program.chain_index = context->input(kChainIndex).flat<int64_t>().data();
-  program.chain_families = context->input(kChainFamilies).flat<int64_t>().data();
-  program.num_halfspace_groups = context->input(kHalfspaceGroups).dim_size(0) - 1;
-  program.halfspace_index = context->input(kHalfspaceIndex).flat<int64_t>().data();
-  program.halfspace_coef = context->input(kHalfspaceCoef).flat<T>().data();
-  program.halfspace_groups = context->input(kHalfspaceGroups).flat<int64_t>().data();
-  program.row_index = context->input(kRowIndex).flat<int64_t>().data();
-  program.row_coef = context->input(kRowCoef).flat<T>().data();
-  program.row_offsets = context->input(kRowOffsets).flat<int64_t>().data();
-  program.interior_direction = context->input(kInteriorDirection).flat<double>().data();
-  program.interior_margin = context->input(kInteriorMargin).scalar<double>()();
-  program.low = context->input(kBounds).flat<T>()(0);
-  program.high = context->input(kBounds).flat<T>()(1);
+  program.num_vertices = params.dim_size(1);
+  program.num_chain_families = set.table(kChainFamilies).dim_size(0);
+  program.chain_index = set.table(kChainIndex).flat<int64_t>().data();
+  program.chain_families = set.table(kChainFamilies).flat<int64_t>().data();
+  program.num_halfspace_groups = set.table(kHalfspaceGroups).dim_size(0) - 1;
+  program.halfspace_index = set.table(kHalfspaceIndex).flat<int64_t>().data();
+  program.halfspace_coef = set.table(kHalfspaceCoef).flat<T>().data();
+  program.halfspace_groups = set.table(kHalfspaceGroups).flat<int64_t>().data();
+  program.row_index = set.table(kRowIndex).flat<int64_t>().data();
+  program.row_coef = set.table(kRowCoef).flat<T>().data();
+  program.row_offsets = set.table(kRowOffsets).flat<int64_t>().data();
+  program.interior_direction = set.table(kInteriorDirection).flat<double>().data();
+  program.interior_margin = set.table(kInteriorMargin).scalar<double>()();
+  program.low = set.table(kBounds).flat<T>()(0);
+  program.high = set.table(kBounds).flat<T>()(1);
   program.num_iterations = num_iterations;
   program.tolerance = static_cast<T>(tolerance);
-  program.num_chain_values = context->input(kChainIndex).dim_size(0);
-  program.num_halfspaces = context->input(kHalfspaceIndex).dim_size(0);
-  program.num_rows = context->input(kRowIndex).dim_size(0);
-  program.row_family = context->input(kRowFamily).flat<int64_t>().data();
-  program.num_families = num_families;
+  program.num_chain_values = set.table(kChainIndex).dim_size(0);
+  program.num_halfspaces = set.table(kHalfspaceIndex).dim_size(0);
+  program.num_rows = set.table(kRowIndex).dim_size(0);
+  program.row_family = set.table(kRowFamily).flat<int64_t>().data();
+  program.num_families = set.num_names;
   return program;
 }
 
-// Reads and checks the attrs.
+// Reads and checks the attrs, of TfLattice>LatticeProjection or (with the
+// attr N) TfLattice>LatticeProjectionSets.
 class ProjectionAttrs {
  public:
   explicit ProjectionAttrs(OpKernelConstruction* context) {
@@ -368,25 +398,107 @@ class ProjectionAttrs {
                 absl::InvalidArgumentError(
                     absl::StrCat("tolerance must be >= 0, got ", tolerance_)));
     OP_REQUIRES_OK(context, context->GetAttr("family_names", &family_names_));
+    if (!context->HasAttr("N")) {
+      family_counts_.push_back(static_cast<int64_t>(family_names_.size()));
+      return;
+    }
+    OP_REQUIRES_OK(context, context->GetAttr("N", &num_sets_));
+    OP_REQUIRES_OK(context, context->GetAttr("family_counts", &family_counts_));
+    if (family_counts_.empty() && family_names_.empty()) family_counts_.assign(num_sets_, 0);
+    int64_t total = 0;
+    for (const int64_t count : family_counts_) total += count < 0 ? -1 : count;
+    OP_REQUIRES(context,
+                static_cast<int64_t>(family_counts_.size()) == num_sets_ &&
+                    total == static_cast<int64_t>(family_names_.size()),
+                absl::InvalidArgumentError(absl::StrCat(
+                    "family_counts must hold one count >= 0 per constraint set (", num_sets_,
+                    ") summing to the ", family_names_.size(), " family_names, got [",
+                    absl::StrJoin(family_counts_, ", "), "]")));
   }
 
-  int64_t num_iterations() const { return num_iterations_; }
-  float tolerance() const { return tolerance_; }
   const std::vector<std::string>& family_names() const { return family_names_; }
 
-  // The program of the op's inputs (host pointers but for params, which the
-  // program does not hold), unchecked.
-  template <typename T>
-  ProjectionProgram<T> Program(OpKernelContext* context) const {
-    return MakeProgram<T>(context, num_iterations_, tolerance_,
-                          static_cast<int64_t>(family_names_.size()));
+  // The constraint sets of the op's inputs: one for
+  // TfLattice>LatticeProjection (inputs 1 ... kNumTables), N for
+  // TfLattice>LatticeProjectionSets (input 1 the unit offsets, then input
+  // 2 + t * N + s table t of set s). The tables are unchecked.
+  absl::Status Sets(OpKernelContext* context, std::vector<TableSet>* sets) const {
+    const int64_t units = context->input(0).dim_size(0);
+    const bool listed = num_sets_ > 0;
+    const int64_t num_sets = listed ? num_sets_ : 1;
+    const int64_t* offsets = nullptr;
+    if (listed) {
+      const Tensor& unit_offsets = context->input(1);
+      if (unit_offsets.dims() != 1 || unit_offsets.dim_size(0) != num_sets + 1) {
+        return ShapeError("unit_offsets", absl::StrCat("[", num_sets + 1, "] (N + 1)"),
+                          unit_offsets);
+      }
+      offsets = unit_offsets.flat<int64_t>().data();
+      for (int64_t s = 0; s <= num_sets; ++s) {
+        const int64_t expected_min = s == 0 ? 0 : offsets[s - 1];
+        if ((s == 0 && offsets[s] != 0) || offsets[s] < expected_min ||
+            (s == num_sets && offsets[s] != units)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "unit_offsets must rise from 0 to ", units, " (the params rows) without "
+              "decreasing, got [", absl::StrJoin(offsets, offsets + num_sets + 1, ", "), "]"));
+        }
+      }
+    }
+    sets->assign(num_sets, TableSet());
+    int64_t first_name = 0;
+    for (int64_t s = 0; s < num_sets; ++s) {
+      TableSet& set = (*sets)[s];
+      for (int t = 0; t < kNumTables; ++t) {
+        set.tables[t] = &context->input(listed ? 2 + t * num_sets + s : 1 + t);
+      }
+      set.begin = listed ? offsets[s] : 0;
+      set.end = listed ? offsets[s + 1] : units;
+      set.first_name = first_name;
+      set.num_names = family_counts_[s];
+      first_name += set.num_names;
+      if (num_sets > 1) set.label = absl::StrCat("constraint set ", s, ": ");
+    }
+    return absl::OkStatus();
   }
+
+  // The program of a set (host pointers but for params, which the program
+  // does not hold), unchecked.
+  template <typename T>
+  ProjectionProgram<T> Program(const Tensor& params, const TableSet& set) const {
+    return MakeProgram<T>(params, set, num_iterations_, tolerance_);
+  }
+
+  int64_t sets_per_call() const { return std::max<int64_t>(num_sets_, 1); }
 
  private:
   int64_t num_iterations_ = 0;
   float tolerance_ = 0;
+  int64_t num_sets_ = 0;  // 0: the single-set op
   std::vector<std::string> family_names_;
+  std::vector<int64_t> family_counts_;
 };
+
+// Checks the params' shape and each set's shapes, scalars and tables, and
+// finds each set's prepared tables (both kernels; the params' values are
+// checked after this, by each kernel on its device).
+template <typename T>
+absl::Status PrepareSets(OpKernelContext* context, const ProjectionAttrs& attrs,
+                         PreparedTablesCache<T>* cache, bool order_rows,
+                         std::vector<TableSet>* sets, std::vector<ProjectionProgram<T>>* programs,
+                         std::vector<std::shared_ptr<const PreparedTables<T>>>* prepared) {
+  const Tensor& params = context->input(0);
+  TF_RETURN_IF_ERROR(CheckParamsShape(params));
+  TF_RETURN_IF_ERROR(attrs.Sets(context, sets));
+  prepared->assign(sets->size(), nullptr);
+  for (size_t s = 0; s < sets->size(); ++s) {
+    const TableSet& set = (*sets)[s];
+    TF_RETURN_IF_ERROR(CheckSetShapesAndScalars<T>(set, params.dim_size(1)));
+    programs->push_back(attrs.Program<T>(params, set));
+    TF_RETURN_IF_ERROR(
+        InSet(set, cache->Find(set, programs->back(), order_rows, &(*prepared)[s])));
+  }
+  return absl::OkStatus();
+}
 
 // Units whose Dykstra cycles run together (vectorized across them): up to
 // kMaxLanes, fewer when their scratch would pass kMaxLaneScratchBytes.
@@ -398,69 +510,86 @@ int64_t LanesPerBatch(const DykstraPlan<T>& plan) {
   return std::max<int64_t>(1, std::min(kMaxLanes, kMaxLaneScratchBytes / bytes_per_lane));
 }
 
+// Projects the units [set.begin, set.end) of in [units, v] into out on the
+// CPU's worker threads; returns their masks (0 for a feasible unit).
+template <typename T>
+std::vector<uint64_t> ProjectSetOnCpu(OpKernelContext* context, const ProjectionProgram<T>& program,
+                                      const PreparedTables<T>& prepared, const TableSet& set,
+                                      const T* in, T* out) {
+  const int64_t v = program.num_vertices;
+  const int64_t units = set.end - set.begin;
+  std::vector<uint64_t> masks(units, 0);
+  if (units == 0) return masks;
+  in += set.begin * v;
+  out += set.begin * v;
+  const DykstraPlan<T> plan = prepared.plan.HostView(program.chain_index);
+  const OrderRowTable& order_rows = prepared.order_rows;
+  const int64_t lanes_per_batch = LanesPerBatch(plan);
+  // Each unit: a few passes over every projection's vertices per cycle.
+  const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(DykstraCycleCount(program), 100));
+  const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
+  const auto project_range = [&](int64_t begin, int64_t end) {
+    const int64_t lanes = std::min(lanes_per_batch, end - begin);
+    BatchScratch<T> scratch(plan, lanes);
+    // Units of one batch share the scale 2^0; a unit whose values need
+    // scaling (DownscaleExponent > 0) is a batch of its own.
+    int64_t first = begin;
+    while (first < end) {
+      const int shift = DownscaleExponent(in + first * v, v);
+      int64_t batch = 1;
+      while (shift == 0 && batch < lanes && first + batch < end &&
+             DownscaleExponent(in + (first + batch) * v, v) == 0) {
+        ++batch;
+      }
+      ProjectBatch(program, plan, order_rows, batch, shift, in + first * v, out + first * v,
+                   &scratch, masks.data() + first);
+      first += batch;
+    }
+  };
+  auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+  const int64_t num_threads = std::max(1, workers->NumThreads());
+  // Units are independent and equally expensive: one contiguous block per
+  // thread (small batches inline), so that no thread waits on tiny shards.
+  constexpr int64_t kMinCostPerBlock = 100000;
+  const int64_t blocks =
+      std::max<int64_t>(1, std::min<int64_t>(num_threads, units * cost / kMinCostPerBlock));
+  if (blocks == 1) {
+    project_range(0, units);
+  } else {
+    const int64_t block_size = (units + blocks - 1) / blocks;
+    workers->TransformRangeConcurrently(block_size, units, project_range);
+  }
+  return masks;
+}
+
 template <typename T>
 class LatticeProjectionCpuOp : public OpKernel {
  public:
   explicit LatticeProjectionCpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+      : OpKernel(context), attrs_(context), prepared_(attrs_.sets_per_call()) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
-    const Tensor& params = context->input(kParams);
-    const int64_t units = params.dim_size(0);
-    const int64_t v = params.dim_size(1);
-    const ProjectionProgram<T> program = attrs_.Program<T>(context);
+    std::vector<TableSet> sets;
+    std::vector<ProjectionProgram<T>> programs;
+    std::vector<std::shared_ptr<const PreparedTables<T>>> prepared;
+    OP_REQUIRES_OK(context, PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/true,
+                                           &sets, &programs, &prepared));
+    const Tensor& params = context->input(0);
     const T* in = params.flat<T>().data();
-    std::shared_ptr<const PreparedTables<T>> prepared;
-    OP_REQUIRES_OK(context, prepared_.Find(context, program, /*order_rows=*/true, &prepared));
     ProjectionCheckFailure failure;
-    if (::tf_lattice::FindFirstFailure(program, in, params.NumElements(), &failure,
+    if (::tf_lattice::FindFirstFailure(programs[0], in, params.NumElements(), &failure,
                                        ::tf_lattice::kCheckParams)) {
-      OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
+      OP_REQUIRES_OK(context, CheckFailureStatus(failure, programs[0]));
     }
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
-    if (units == 0) return;
     T* out = projected->flat<T>().data();
-    std::vector<uint64_t> masks(units, 0);
-    const DykstraPlan<T> plan = prepared->plan.HostView(program.chain_index);
-    const OrderRowTable& order_rows = prepared->order_rows;
-    const int64_t lanes_per_batch = LanesPerBatch(plan);
-    // Each unit: a few passes over every projection's vertices per cycle.
-    const int64_t cycles = std::max<int64_t>(1, std::min<int64_t>(DykstraCycleCount(program), 100));
-    const int64_t cost = 20 * cycles * (NumProjections(program) + 2) * v;
-    const auto project_range = [&](int64_t begin, int64_t end) {
-      const int64_t lanes = std::min(lanes_per_batch, end - begin);
-      BatchScratch<T> scratch(plan, lanes);
-      // Units of one batch share the scale 2^0; a unit whose values need
-      // scaling (DownscaleExponent > 0) is a batch of its own.
-      int64_t first = begin;
-      while (first < end) {
-        const int shift = DownscaleExponent(in + first * v, v);
-        int64_t batch = 1;
-        while (shift == 0 && batch < lanes && first + batch < end &&
-               DownscaleExponent(in + (first + batch) * v, v) == 0) {
-          ++batch;
-        }
-        ProjectBatch(program, plan, order_rows, batch, shift, in + first * v, out + first * v,
-                     &scratch, masks.data() + first);
-        first += batch;
-      }
-    };
-    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
-    const int64_t num_threads = std::max(1, workers->NumThreads());
-    // Units are independent and equally expensive: one contiguous block per
-    // thread (small batches inline), so that no thread waits on tiny shards.
-    constexpr int64_t kMinCostPerBlock = 100000;
-    const int64_t blocks =
-        std::max<int64_t>(1, std::min<int64_t>(num_threads, units * cost / kMinCostPerBlock));
-    if (blocks == 1) {
-      project_range(0, units);
-    } else {
-      const int64_t block_size = (units + blocks - 1) / blocks;
-      workers->TransformRangeConcurrently(block_size, units, project_range);
+    for (size_t s = 0; s < sets.size(); ++s) {
+      const std::vector<uint64_t> masks =
+          ProjectSetOnCpu(context, programs[s], *prepared[s], sets[s], in, out);
+      OP_REQUIRES_OK(context,
+                     InfeasibilityStatus(masks, attrs_.family_names(), programs[s], sets[s]));
     }
-    OP_REQUIRES_OK(context, InfeasibilityStatus(masks, attrs_.family_names(), program));
   }
 
  private:
@@ -471,6 +600,9 @@ class LatticeProjectionCpuOp : public OpKernel {
 #define TF_LATTICE_REGISTER_CPU(T)                                                   \
   REGISTER_KERNEL_BUILDER(                                                           \
       Name("TfLattice>LatticeProjection").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
+      LatticeProjectionCpuOp<T>);                                                    \
+  REGISTER_KERNEL_BUILDER(                                                           \
+      Name("TfLattice>LatticeProjectionSets").Device(DEVICE_CPU).TypeConstraint<T>("T"), \
       LatticeProjectionCpuOp<T>);
 TF_LATTICE_REGISTER_CPU(float);
 TF_LATTICE_REGISTER_CPU(double);
@@ -486,16 +618,17 @@ template <typename T>
 class LatticeProjectionGpuOp : public OpKernel {
  public:
   explicit LatticeProjectionGpuOp(OpKernelConstruction* context)
-      : OpKernel(context), attrs_(context) {}
+      : OpKernel(context), attrs_(context), prepared_(attrs_.sets_per_call()) {}
 
   void Compute(OpKernelContext* context) override {
-    OP_REQUIRES_OK(context, CheckShapesAndScalars<T>(context));
-    const Tensor& params = context->input(kParams);
-    const int64_t units = params.dim_size(0);
     // Host pointers for the tables; params stays on the device.
-    const ProjectionProgram<T> program = attrs_.Program<T>(context);
-    std::shared_ptr<const PreparedTables<T>> prepared;
-    OP_REQUIRES_OK(context, prepared_.Find(context, program, /*order_rows=*/false, &prepared));
+    std::vector<TableSet> sets;
+    std::vector<ProjectionProgram<T>> programs;
+    std::vector<std::shared_ptr<const PreparedTables<T>>> prepared;
+    OP_REQUIRES_OK(context, PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/false,
+                                           &sets, &programs, &prepared));
+    const Tensor& params = context->input(0);
+    const int64_t v = params.dim_size(1);
     ProjectionCheckFailure failure;
     Tensor check_scratch;
     OP_REQUIRES_OK(context,
@@ -504,35 +637,40 @@ class LatticeProjectionGpuOp : public OpKernel {
                        &check_scratch));
     bool failed = false;
     const std::string check_error = ::tf_lattice::LaunchProjectionChecks<T>(
-        GpuStream(context), program, params.flat<T>().data(), params.NumElements(),
+        GpuStream(context), programs[0], params.flat<T>().data(), params.NumElements(),
         ::tf_lattice::kCheckParams, check_scratch.flat<int64_t>().data(), &failed, &failure);
     OP_REQUIRES(context, check_error.empty(),
                 absl::InternalError(
                     absl::StrCat("lattice projection params check on the GPU: ", check_error)));
-    if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, program));
+    if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, programs[0]));
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
-    if (units == 0) return;
-    const DykstraPlanTables<T>& plan = prepared->plan;
-    const ::tf_lattice::GpuProjectionScratch size =
-        ::tf_lattice::GpuProjectionScratchSize(program, plan, units);
-    Tensor scratch_ints, scratch_reals, scratch_doubles, masks;
-    OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({size.ints}),
-                                                   &scratch_ints));
-    OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
-                                                   TensorShape({size.reals}), &scratch_reals));
-    OP_REQUIRES_OK(context, context->allocate_temp(DT_DOUBLE, TensorShape({size.doubles}),
-                                                   &scratch_doubles));
-    OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({units}), &masks));
-    std::vector<uint64_t> host_masks(units, 0);
-    const std::string error = ::tf_lattice::LaunchLatticeProjection<T>(
-        GpuStream(context), program, plan, units, params.flat<T>().data(),
-        projected->flat<T>().data(), scratch_ints.flat<int64_t>().data(),
-        scratch_reals.flat<T>().data(), scratch_doubles.flat<double>().data(),
-        reinterpret_cast<uint64_t*>(masks.flat<int64_t>().data()), host_masks.data());
-    OP_REQUIRES(context, error.empty(),
-                absl::InternalError(absl::StrCat("lattice projection CUDA kernel: ", error)));
-    OP_REQUIRES_OK(context, InfeasibilityStatus(host_masks, attrs_.family_names(), program));
+    for (size_t s = 0; s < sets.size(); ++s) {
+      const int64_t units = sets[s].end - sets[s].begin;
+      if (units == 0) continue;
+      const DykstraPlanTables<T>& plan = prepared[s]->plan;
+      const ::tf_lattice::GpuProjectionScratch size =
+          ::tf_lattice::GpuProjectionScratchSize(programs[s], plan, units);
+      Tensor scratch_ints, scratch_reals, scratch_doubles, masks;
+      OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({size.ints}),
+                                                     &scratch_ints));
+      OP_REQUIRES_OK(context, context->allocate_temp(DataTypeToEnum<T>::value,
+                                                     TensorShape({size.reals}), &scratch_reals));
+      OP_REQUIRES_OK(context, context->allocate_temp(DT_DOUBLE, TensorShape({size.doubles}),
+                                                     &scratch_doubles));
+      OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({units}), &masks));
+      std::vector<uint64_t> host_masks(units, 0);
+      const std::string error = ::tf_lattice::LaunchLatticeProjection<T>(
+          GpuStream(context), programs[s], plan, units,
+          params.flat<T>().data() + sets[s].begin * v,
+          projected->flat<T>().data() + sets[s].begin * v, scratch_ints.flat<int64_t>().data(),
+          scratch_reals.flat<T>().data(), scratch_doubles.flat<double>().data(),
+          reinterpret_cast<uint64_t*>(masks.flat<int64_t>().data()), host_masks.data());
+      OP_REQUIRES(context, error.empty(),
+                  absl::InternalError(absl::StrCat("lattice projection CUDA kernel: ", error)));
+      OP_REQUIRES_OK(context, InfeasibilityStatus(host_masks, attrs_.family_names(),
+                                                  programs[s], sets[s]));
+    }
   }
 
  private:
@@ -540,28 +678,38 @@ class LatticeProjectionGpuOp : public OpKernel {
   PreparedTablesCache<T> prepared_;
 };
 
-// Every input but params in host memory: the tables are checked and planned
-// on the host, and the launcher copies what the device reads.
+// Every input but params in host memory: the tables (and unit offsets) are
+// checked and planned on the host, and the launcher copies what the device
+// reads.
+#define TF_LATTICE_HOST_TABLES(builder)                                              \
+  builder.HostMemory("chain_index")                                                  \
+      .HostMemory("chain_families")                                                  \
+      .HostMemory("halfspace_index")                                                 \
+      .HostMemory("halfspace_coef")                                                  \
+      .HostMemory("halfspace_groups")                                                \
+      .HostMemory("row_index")                                                       \
+      .HostMemory("row_coef")                                                        \
+      .HostMemory("row_offsets")                                                     \
+      .HostMemory("row_family")                                                      \
+      .HostMemory("interior_direction")                                              \
+      .HostMemory("interior_margin")                                                 \
+      .HostMemory("bounds")
 #define TF_LATTICE_REGISTER_GPU(T)                                                   \
-  REGISTER_KERNEL_BUILDER(Name("TfLattice>LatticeProjection")                        \
-                              .Device(DEVICE_GPU)                                    \
-                              .TypeConstraint<T>("T")                                \
-                              .HostMemory("chain_index")                             \
-                              .HostMemory("chain_families")                          \
-                              .HostMemory("halfspace_index")                         \
-                              .HostMemory("halfspace_coef")                          \
-                              .HostMemory("halfspace_groups")                        \
-                              .HostMemory("row_index")                               \
-                              .HostMemory("row_coef")                                \
-                              .HostMemory("row_offsets")                             \
-                              .HostMemory("row_family")                              \
-                              .HostMemory("interior_direction")                      \
-                              .HostMemory("interior_margin")                         \
-                              .HostMemory("bounds"),                                 \
-                          LatticeProjectionGpuOp<T>);
+  REGISTER_KERNEL_BUILDER(                                                           \
+      TF_LATTICE_HOST_TABLES(Name("TfLattice>LatticeProjection")                     \
+                                 .Device(DEVICE_GPU)                                 \
+                                 .TypeConstraint<T>("T")),                           \
+      LatticeProjectionGpuOp<T>);                                                    \
+  REGISTER_KERNEL_BUILDER(                                                           \
+      TF_LATTICE_HOST_TABLES(Name("TfLattice>LatticeProjectionSets")                 \
+                                 .Device(DEVICE_GPU)                                 \
+                                 .TypeConstraint<T>("T")                             \
+                                 .HostMemory("unit_offsets")),                       \
+      LatticeProjectionGpuOp<T>);
 TF_LATTICE_REGISTER_GPU(float);
 TF_LATTICE_REGISTER_GPU(double);
 #undef TF_LATTICE_REGISTER_GPU
+#undef TF_LATTICE_HOST_TABLES
 
 #endif  // TF_LATTICE_WITH_CUDA
 

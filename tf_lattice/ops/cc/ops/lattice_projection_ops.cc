@@ -1,5 +1,8 @@
-// Registers TfLattice>LatticeProjection; see tf_lattice/ops/lattice_projection.py
-// for the algorithm and the tables (lattice_projection.kernel_tables).
+// Registers TfLattice>LatticeProjection and TfLattice>LatticeProjectionSets;
+// see tf_lattice/ops/lattice_projection.py for the algorithm and the tables
+// (lattice_projection.kernel_tables).
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
@@ -36,21 +39,21 @@ absl::Status CheckTable(InferenceContext* c, int index, const char* name, int ra
   return absl::OkStatus();
 }
 
-absl::Status LatticeProjectionShape(InferenceContext* c) {
-  ShapeHandle params;
-  TF_RETURN_IF_ERROR(CheckTable(c, 0, "params", 2, -1, &params));
-  TF_RETURN_IF_ERROR(CheckTable(c, 1, "chain_index", 1, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 2, "chain_families", 2, 3));
-  TF_RETURN_IF_ERROR(CheckTable(c, 3, "halfspace_index", 2, 4));
-  TF_RETURN_IF_ERROR(CheckTable(c, 4, "halfspace_coef", 2, 4));
-  TF_RETURN_IF_ERROR(CheckTable(c, 5, "halfspace_groups", 1, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 6, "row_index", 2, 4));
-  TF_RETURN_IF_ERROR(CheckTable(c, 7, "row_coef", 2, 4));
-  TF_RETURN_IF_ERROR(CheckTable(c, 8, "row_offsets", 1, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 9, "row_family", 1, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 10, "interior_direction", 1, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 11, "interior_margin", 0, -1));
-  TF_RETURN_IF_ERROR(CheckTable(c, 12, "bounds", 1, 2));
+// The table inputs, in order, with their rank and last dimension (-1: any).
+struct TableInput {
+  const char* name;
+  int rank;
+  int64_t last;
+};
+constexpr TableInput kTables[] = {
+    {"chain_index", 1, -1}, {"chain_families", 2, 3}, {"halfspace_index", 2, 4},
+    {"halfspace_coef", 2, 4}, {"halfspace_groups", 1, -1}, {"row_index", 2, 4},
+    {"row_coef", 2, 4}, {"row_offsets", 1, -1}, {"row_family", 1, -1},
+    {"interior_direction", 1, -1}, {"interior_margin", 0, -1}, {"bounds", 1, 2},
+};
+constexpr int kNumTables = sizeof(kTables) / sizeof(kTables[0]);
+
+absl::Status CheckAttrs(InferenceContext* c) {
   int64_t num_iterations = 0;
   TF_RETURN_IF_ERROR(c->GetAttr("num_iterations", &num_iterations));
   if (num_iterations < 0) {
@@ -62,6 +65,37 @@ absl::Status LatticeProjectionShape(InferenceContext* c) {
   if (!(tolerance >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("tolerance must be >= 0, got ", tolerance));
   }
+  return absl::OkStatus();
+}
+
+// TfLattice>LatticeProjection: params, then one set of tables.
+absl::Status LatticeProjectionShape(InferenceContext* c) {
+  ShapeHandle params;
+  TF_RETURN_IF_ERROR(CheckTable(c, 0, "params", 2, -1, &params));
+  for (int t = 0; t < kNumTables; ++t) {
+    TF_RETURN_IF_ERROR(CheckTable(c, 1 + t, kTables[t].name, kTables[t].rank, kTables[t].last));
+  }
+  TF_RETURN_IF_ERROR(CheckAttrs(c));
+  c->set_output(0, params);
+  return absl::OkStatus();
+}
+
+// TfLattice>LatticeProjectionSets: params, unit_offsets, then each table as
+// a list of N tensors (input 2 + t * N + s is table t of set s).
+absl::Status LatticeProjectionSetsShape(InferenceContext* c) {
+  ShapeHandle params;
+  TF_RETURN_IF_ERROR(CheckTable(c, 0, "params", 2, -1, &params));
+  int64_t num_sets = 0;
+  TF_RETURN_IF_ERROR(c->GetAttr("N", &num_sets));
+  TF_RETURN_IF_ERROR(CheckTable(c, 1, "unit_offsets", 1, num_sets + 1));
+  for (int t = 0; t < kNumTables; ++t) {
+    for (int64_t s = 0; s < num_sets; ++s) {
+      const std::string name = absl::StrCat(kTables[t].name, "[", s, "]");
+      TF_RETURN_IF_ERROR(CheckTable(c, static_cast<int>(2 + t * num_sets + s), name.c_str(),
+                                    kTables[t].rank, kTables[t].last));
+    }
+  }
+  TF_RETURN_IF_ERROR(CheckAttrs(c));
   c->set_output(0, params);
   return absl::OkStatus();
 }
@@ -89,6 +123,36 @@ REGISTER_OP("TfLattice>LatticeProjection")
     .Attr("T: {float, double}")
     .SetShapeFn(LatticeProjectionShape)
     .Doc("Lattice shape-constraint projection; see tf_lattice.ops.lattice_projection.");
+
+// Several constraint sets in one call: the units of set s are the params rows
+// unit_offsets[s] .. unit_offsets[s + 1] - 1, projected with table s of each
+// list. family_names holds every set's names in order, family_counts[s] of
+// them for set s (both empty: no names).
+REGISTER_OP("TfLattice>LatticeProjectionSets")
+    .Input("params: T")
+    .Input("unit_offsets: int64")
+    .Input("chain_index: N * int64")
+    .Input("chain_families: N * int64")
+    .Input("halfspace_index: N * int64")
+    .Input("halfspace_coef: N * T")
+    .Input("halfspace_groups: N * int64")
+    .Input("row_index: N * int64")
+    .Input("row_coef: N * T")
+    .Input("row_offsets: N * int64")
+    .Input("row_family: N * int64")
+    .Input("interior_direction: N * double")
+    .Input("interior_margin: N * double")
+    .Input("bounds: N * T")
+    .Output("projected: T")
+    .Attr("N: int >= 1")
+    .Attr("num_iterations: int")
+    .Attr("tolerance: float")
+    .Attr("family_names: list(string) = []")
+    .Attr("family_counts: list(int) = []")
+    .Attr("T: {float, double}")
+    .SetShapeFn(LatticeProjectionSetsShape)
+    .Doc("Lattice projection of several constraint sets; see "
+         "tf_lattice.ops.lattice_projection.");
 
 }  // namespace tf_lattice
 }  // namespace tensorflow

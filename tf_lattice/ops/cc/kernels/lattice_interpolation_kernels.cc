@@ -159,11 +159,16 @@ bool IsSimplex(const LatticeBatch& batch) {
 
 
 // Locates the cell of example b for unit u (inputs of one unit or shared).
-template <typename T>
-void LocatePoint(const LatticeShape& shape, const LatticeBatch& batch, const T* inputs,
-                 int64_t b, int64_t u, LatticeCell<T>* cell) {
+// kDims > 0 fixes d at compile time: the hypercube loops inline it, so that
+// the per-dimension loop unrolls.
+template <typename T, int kDims = 0>
+inline __attribute__((always_inline)) void LocatePoint(const LatticeShape& shape,
+                                                       const LatticeBatch& batch,
+                                                       const T* inputs, int64_t b, int64_t u,
+                                                       LatticeCell<T>* cell) {
+  const int d = kDims > 0 ? kDims : shape.dims;
   const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-  LocateCell(shape.dims, inputs + row * shape.dims, shape.sizes, shape.strides, cell);
+  LocateCell(d, inputs + row * d, shape.sizes, shape.strides, cell);
 }
 
 // outputs[b, u] for b in [begin, end), corner walk of lib/ (simplex, or
@@ -198,7 +203,9 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
   LatticeCell<T> cell;
   for (int64_t b = begin; b < end; ++b) {
     for (int64_t u = 0; u < batch.units; ++u) {
-      if (u == 0 || batch.per_unit_inputs) LocatePoint(shape, batch, inputs, b, u, &cell);
+      if (u == 0 || batch.per_unit_inputs) {
+        LocatePoint<T, kDims>(shape, batch, inputs, b, u, &cell);
+      }
       const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
       for (int64_t j = 0; j < corners; ++j) corner_values[j] = theta[corner_offsets[j]];
       outputs[b * batch.units + u] = HypercubeContract(d, cell.residual, corner_values);
@@ -263,7 +270,7 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
   for (int64_t b = begin; b < end; ++b) {
     for (int64_t u = 0; u < batch.units; ++u) {
       if (u == 0 || batch.per_unit_inputs) {
-        LocatePoint(shape, batch, inputs, b, u, &cell);
+        LocatePoint<T, kDims>(shape, batch, inputs, b, u, &cell);
         HypercubeLevelWeights(d, cell.residual, level_weights);
       }
       const T grad_output = grad_outputs[b * batch.units + u];

@@ -784,10 +784,12 @@ def test_sets_kernel_names_the_unit_and_constraints_of_its_set(device):
 
 
 @needs_kernel
-def test_sets_kernel_checks_its_family_counts():
+@pytest.mark.parametrize("family_counts", [[2], [3, -1], [1, 2]])
+def test_sets_kernel_checks_its_family_counts(family_counts):
     sets = [_raw_kernel_inputs([2, 2], monotonicities=[INC, INC])] * 2
+    listed = ", ".join(str(count) for count in family_counts)
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"family_counts must hold one count >= 0 per constraint set \(2\) "
-                             r"summing to the 2 family_names, got \[2\]"):
+                             rf"summing to the 2 family_names, got \[{listed}\]"):
         _raw_sets_projection(np.zeros((2, 4)), sets, [0, 1, 2], family_names=["a", "b"],
-                             family_counts=[2])
+                             family_counts=family_counts)

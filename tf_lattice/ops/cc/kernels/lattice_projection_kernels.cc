@@ -406,10 +406,13 @@ class ProjectionAttrs {
     OP_REQUIRES_OK(context, context->GetAttr("family_counts", &family_counts_));
     if (family_counts_.empty() && family_names_.empty()) family_counts_.assign(num_sets_, 0);
     int64_t total = 0;
-    for (const int64_t count : family_counts_) total += count < 0 ? -1 : count;
+    bool counts_valid = static_cast<int64_t>(family_counts_.size()) == num_sets_;
+    for (const int64_t count : family_counts_) {
+      counts_valid = counts_valid && count >= 0;
+      total += count;
+    }
     OP_REQUIRES(context,
-                static_cast<int64_t>(family_counts_.size()) == num_sets_ &&
-                    total == static_cast<int64_t>(family_names_.size()),
+                counts_valid && total == static_cast<int64_t>(family_names_.size()),
                 absl::InvalidArgumentError(absl::StrCat(
                     "family_counts must hold one count >= 0 per constraint set (", num_sets_,
                     ") summing to the ", family_names_.size(), " family_names, got [",

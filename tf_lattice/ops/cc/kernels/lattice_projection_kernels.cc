@@ -481,24 +481,30 @@ class ProjectionAttrs {
   std::vector<int64_t> family_counts_;
 };
 
+// The constraint sets of a call, each with its program and prepared tables.
+template <typename T>
+struct PreparedCall {
+  std::vector<TableSet> sets;
+  std::vector<ProjectionProgram<T>> programs;
+  std::vector<std::shared_ptr<const PreparedTables<T>>> prepared;
+};
+
 // Checks the params' shape and each set's shapes, scalars and tables, and
 // finds each set's prepared tables (both kernels; the params' values are
 // checked after this, by each kernel on its device).
 template <typename T>
 absl::Status PrepareSets(OpKernelContext* context, const ProjectionAttrs& attrs,
-                         PreparedTablesCache<T>* cache, bool order_rows,
-                         std::vector<TableSet>* sets, std::vector<ProjectionProgram<T>>* programs,
-                         std::vector<std::shared_ptr<const PreparedTables<T>>>* prepared) {
+                         PreparedTablesCache<T>* cache, bool order_rows, PreparedCall<T>* call) {
   const Tensor& params = context->input(0);
   TF_RETURN_IF_ERROR(CheckParamsShape(params));
-  TF_RETURN_IF_ERROR(attrs.Sets(context, sets));
-  prepared->assign(sets->size(), nullptr);
-  for (size_t s = 0; s < sets->size(); ++s) {
-    const TableSet& set = (*sets)[s];
+  TF_RETURN_IF_ERROR(attrs.Sets(context, &call->sets));
+  call->prepared.assign(call->sets.size(), nullptr);
+  for (size_t s = 0; s < call->sets.size(); ++s) {
+    const TableSet& set = call->sets[s];
     TF_RETURN_IF_ERROR(CheckSetShapesAndScalars<T>(set, params.dim_size(1)));
-    programs->push_back(attrs.Program<T>(params, set));
+    call->programs.push_back(attrs.Program<T>(params, set));
     TF_RETURN_IF_ERROR(
-        InSet(set, cache->Find(set, programs->back(), order_rows, &(*prepared)[s])));
+        InSet(set, cache->Find(set, call->programs.back(), order_rows, &call->prepared[s])));
   }
   return absl::OkStatus();
 }
@@ -572,26 +578,24 @@ class LatticeProjectionCpuOp : public OpKernel {
       : OpKernel(context), attrs_(context), prepared_(attrs_.sets_per_call()) {}
 
   void Compute(OpKernelContext* context) override {
-    std::vector<TableSet> sets;
-    std::vector<ProjectionProgram<T>> programs;
-    std::vector<std::shared_ptr<const PreparedTables<T>>> prepared;
-    OP_REQUIRES_OK(context, PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/true,
-                                           &sets, &programs, &prepared));
+    PreparedCall<T> call;
+    OP_REQUIRES_OK(context,
+                   PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/true, &call));
     const Tensor& params = context->input(0);
     const T* in = params.flat<T>().data();
     ProjectionCheckFailure failure;
-    if (::tf_lattice::FindFirstFailure(programs[0], in, params.NumElements(), &failure,
+    if (::tf_lattice::FindFirstFailure(call.programs[0], in, params.NumElements(), &failure,
                                        ::tf_lattice::kCheckParams)) {
-      OP_REQUIRES_OK(context, CheckFailureStatus(failure, programs[0]));
+      OP_REQUIRES_OK(context, CheckFailureStatus(failure, call.programs[0]));
     }
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
     T* out = projected->flat<T>().data();
-    for (size_t s = 0; s < sets.size(); ++s) {
+    for (size_t s = 0; s < call.sets.size(); ++s) {
       const std::vector<uint64_t> masks =
-          ProjectSetOnCpu(context, programs[s], *prepared[s], sets[s], in, out);
-      OP_REQUIRES_OK(context,
-                     InfeasibilityStatus(masks, attrs_.family_names(), programs[s], sets[s]));
+          ProjectSetOnCpu(context, call.programs[s], *call.prepared[s], call.sets[s], in, out);
+      OP_REQUIRES_OK(context, InfeasibilityStatus(masks, attrs_.family_names(), call.programs[s],
+                                                  call.sets[s]));
     }
   }
 
@@ -625,11 +629,11 @@ class LatticeProjectionGpuOp : public OpKernel {
 
   void Compute(OpKernelContext* context) override {
     // Host pointers for the tables; params stays on the device.
-    std::vector<TableSet> sets;
-    std::vector<ProjectionProgram<T>> programs;
-    std::vector<std::shared_ptr<const PreparedTables<T>>> prepared;
-    OP_REQUIRES_OK(context, PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/false,
-                                           &sets, &programs, &prepared));
+    PreparedCall<T> call;
+    OP_REQUIRES_OK(context,
+                   PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/false, &call));
+    const std::vector<TableSet>& sets = call.sets;
+    const std::vector<ProjectionProgram<T>>& programs = call.programs;
     const Tensor& params = context->input(0);
     const int64_t v = params.dim_size(1);
     ProjectionCheckFailure failure;
@@ -651,7 +655,7 @@ class LatticeProjectionGpuOp : public OpKernel {
     for (size_t s = 0; s < sets.size(); ++s) {
       const int64_t units = sets[s].end - sets[s].begin;
       if (units == 0) continue;
-      const DykstraPlanTables<T>& plan = prepared[s]->plan;
+      const DykstraPlanTables<T>& plan = call.prepared[s]->plan;
       const ::tf_lattice::GpuProjectionScratch size =
           ::tf_lattice::GpuProjectionScratchSize(programs[s], plan, units);
       Tensor scratch_ints, scratch_reals, scratch_doubles, masks;

@@ -130,8 +130,8 @@ def _layers_of(model, kind):
 
 def test_ensemble_fuses_calibrators_and_lattices_and_averages_every_lattice():
     """Numeric features of each lattice size share a PWLCalibration, lattices
-    of equal sizes share a Lattice layer, and every
-    unit of the output is the mean of that unit over all lattices."""
+    of equal sizes share a Lattice layer, and every unit of the output is the
+    mean of that unit over all lattices."""
     x, _ = _data.monotone_data()
     small, large = _data.features(2), _data.features(3)
     features = (small[0], small[1], large[2], small[3])

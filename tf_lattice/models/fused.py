@@ -326,13 +326,11 @@ def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, u
         gathered = GatherFeatures(read, name=f"{name}_inputs_{g}")(calibrated)
         initializer = kernel_initializer
         if initializer is None and output_min is None and output_max is None:
-            initializer = lattice_initializers.UnitBlocks(
-                [lattice_initializers.LinearInitializer(
-                    list(lattice_shape), list(local["monotonicities"]),
-                    list(local["unimodalities"]), -0.5, 0.5) for local, _ in blocks],
-                [len(members) * units for _, members in blocks])
-            if len(blocks) == 1:
-                initializer = initializer.initializers[0]
+            linear = [lattice_initializers.LinearInitializer(
+                list(lattice_shape), list(local["monotonicities"]), list(local["unimodalities"]),
+                -0.5, 0.5) for local, _ in blocks]
+            initializer = linear[0] if len(blocks) == 1 else lattice_initializers.UnitBlocks(
+                linear, [len(members) * units for _, members in blocks])
         elif initializer is None:
             initializer = "linear_initializer"
         if len(blocks) == 1:

@@ -590,13 +590,10 @@ def _kernel_projection(params, programs, bounds, counts, num_iterations, toleran
             family_names=programs[0].family_names, **inputs[0])
     return ops.tf_lattice_lattice_projection_sets(
         params=params, unit_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        num_iterations=num_iterations,
-        tolerance=tolerance,
+        num_iterations=num_iterations, tolerance=tolerance,
         family_names=[name for program in programs for name in program.family_names],
         family_counts=[len(program.family_names) for program in programs],
         **{name: [each[name] for each in inputs] for name in inputs[0]})
-
-
 
 
 def _kernel_inputs(program, bounds, dtype):

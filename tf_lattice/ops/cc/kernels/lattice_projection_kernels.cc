@@ -79,15 +79,17 @@ struct TableSet {
   int64_t end = 0;
   int64_t first_name = 0;  // its names: family_names[first_name, first_name + num_names)
   int64_t num_names = 0;
-  std::string label;  // prefixed to its errors: "" (one set) or "constraint set s: "
+  int64_t index = -1;  // its position among a call's several sets, -1 when alone
 
   const Tensor& table(int t) const { return *tables[t]; }
 };
 
-// `status` with the set's label in front of its message.
+// `status` with "constraint set s: " in front of its message when the set is
+// one of several (built only for an error: the sets are read on every call).
 absl::Status InSet(const TableSet& set, const absl::Status& status) {
-  if (status.ok() || set.label.empty()) return status;
-  return absl::Status(status.code(), absl::StrCat(set.label, status.message()));
+  if (status.ok() || set.index < 0) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("constraint set ", set.index, ": ", status.message()));
 }
 
 absl::Status ShapeError(const char* name, const std::string& expected, const Tensor& tensor) {
@@ -459,7 +461,7 @@ class ProjectionAttrs {
       set.first_name = first_name;
       set.num_names = family_counts_[s];
       first_name += set.num_names;
-      if (num_sets > 1) set.label = absl::StrCat("constraint set ", s, ": ");
+      if (num_sets > 1) set.index = s;
     }
     return absl::OkStatus();
   }
@@ -632,8 +634,6 @@ class LatticeProjectionGpuOp : public OpKernel {
     PreparedCall<T> call;
     OP_REQUIRES_OK(context,
                    PrepareSets<T>(context, attrs_, &prepared_, /*order_rows=*/false, &call));
-    const std::vector<TableSet>& sets = call.sets;
-    const std::vector<ProjectionProgram<T>>& programs = call.programs;
     const Tensor& params = context->input(0);
     const int64_t v = params.dim_size(1);
     ProjectionCheckFailure failure;
@@ -644,20 +644,22 @@ class LatticeProjectionGpuOp : public OpKernel {
                        &check_scratch));
     bool failed = false;
     const std::string check_error = ::tf_lattice::LaunchProjectionChecks<T>(
-        GpuStream(context), programs[0], params.flat<T>().data(), params.NumElements(),
+        GpuStream(context), call.programs[0], params.flat<T>().data(), params.NumElements(),
         ::tf_lattice::kCheckParams, check_scratch.flat<int64_t>().data(), &failed, &failure);
     OP_REQUIRES(context, check_error.empty(),
                 absl::InternalError(
                     absl::StrCat("lattice projection params check on the GPU: ", check_error)));
-    if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, programs[0]));
+    if (failed) OP_REQUIRES_OK(context, CheckFailureStatus(failure, call.programs[0]));
     Tensor* projected = nullptr;
     OP_REQUIRES_OK(context, context->allocate_output(0, params.shape(), &projected));
-    for (size_t s = 0; s < sets.size(); ++s) {
-      const int64_t units = sets[s].end - sets[s].begin;
+    for (size_t s = 0; s < call.sets.size(); ++s) {
+      const TableSet& set = call.sets[s];
+      const ProjectionProgram<T>& program = call.programs[s];
+      const int64_t units = set.end - set.begin;
       if (units == 0) continue;
       const DykstraPlanTables<T>& plan = call.prepared[s]->plan;
       const ::tf_lattice::GpuProjectionScratch size =
-          ::tf_lattice::GpuProjectionScratchSize(programs[s], plan, units);
+          ::tf_lattice::GpuProjectionScratchSize(program, plan, units);
       Tensor scratch_ints, scratch_reals, scratch_doubles, masks;
       OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({size.ints}),
                                                      &scratch_ints));
@@ -668,15 +670,14 @@ class LatticeProjectionGpuOp : public OpKernel {
       OP_REQUIRES_OK(context, context->allocate_temp(DT_INT64, TensorShape({units}), &masks));
       std::vector<uint64_t> host_masks(units, 0);
       const std::string error = ::tf_lattice::LaunchLatticeProjection<T>(
-          GpuStream(context), programs[s], plan, units,
-          params.flat<T>().data() + sets[s].begin * v,
-          projected->flat<T>().data() + sets[s].begin * v, scratch_ints.flat<int64_t>().data(),
+          GpuStream(context), program, plan, units, params.flat<T>().data() + set.begin * v,
+          projected->flat<T>().data() + set.begin * v, scratch_ints.flat<int64_t>().data(),
           scratch_reals.flat<T>().data(), scratch_doubles.flat<double>().data(),
           reinterpret_cast<uint64_t*>(masks.flat<int64_t>().data()), host_masks.data());
       OP_REQUIRES(context, error.empty(),
                   absl::InternalError(absl::StrCat("lattice projection CUDA kernel: ", error)));
-      OP_REQUIRES_OK(context, InfeasibilityStatus(host_masks, attrs_.family_names(),
-                                                  programs[s], sets[s]));
+      OP_REQUIRES_OK(context,
+                     InfeasibilityStatus(host_masks, attrs_.family_names(), program, set));
     }
   }
 

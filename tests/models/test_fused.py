@@ -3,9 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_lattice.models import FeatureConfig, fused
 from tf_lattice.models._constraints import ModelConstraints
+from tf_lattice.models._select import select_columns
 
 
 def _numeric(low=0.0, high=1.0):
@@ -58,3 +60,16 @@ def test_lattice_sizes_must_match_the_columns():
     with pytest.raises(ValueError, match="lattice_sizes has 3 entries for 2 columns"):
         fused.lattice_ensemble(calibrated, [[0, 1]], ModelConstraints((FeatureConfig("a"), FeatureConfig("b"))),
                                [2, 2, 2], "lattice")
+
+
+@pytest.mark.parametrize("columns,op", [
+    ([0, 1, 2, 3], None), ([1, 2], "StridedSlice"), ([2], "StridedSlice"),
+    ([2, 0], "GatherV2"), ([0, 2], "GatherV2")])
+def test_select_columns_slices_consecutive_columns_and_gathers_others(columns, op):
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(select_columns(tf.constant(values), columns), values[:, columns])
+    graph = tf.function(lambda x: select_columns(x, columns)).get_concrete_function(
+        tf.TensorSpec((None, 4), tf.float32)).graph
+    kinds = {node.type for node in graph.get_operations()}
+    assert ("GatherV2" in kinds) == (op == "GatherV2")
+    assert ("StridedSlice" in kinds) == (op == "StridedSlice")

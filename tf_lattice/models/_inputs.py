@@ -4,6 +4,8 @@ for the fused calibrators and lattices (see :mod:`tf_lattice.models.fused`)."""
 import keras
 import tensorflow as tf
 
+from tf_lattice.models._select import select_columns
+
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
 class FeatureColumn(keras.layers.Layer):
@@ -75,7 +77,7 @@ class FeatureColumns(keras.layers.Layer):
                              f"{len(self.indices)} indices")
 
     def call(self, inputs):
-        columns = tf.cast(tf.gather(inputs, self.indices, axis=1), self.compute_dtype)
+        columns = tf.cast(select_columns(inputs, self.indices), self.compute_dtype)
         is_missing = tf.math.is_nan(columns)
         fill = tf.broadcast_to(tf.constant(self.fill_values, columns.dtype), tf.shape(columns))
         return [tf.where(is_missing, fill, columns), tf.cast(is_missing, columns.dtype)]

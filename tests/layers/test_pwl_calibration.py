@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tests.layers import _checks
 from tf_lattice.layers import PWLCalibration
+from tf_lattice.layers.pwl_calibration import impute
 
 KEYPOINTS = np.linspace(0.0, 1.0, 6)
 
@@ -305,3 +306,28 @@ def test_extrapolation_round_trips_through_the_config():
     assert layer.unit_extrapolations == ["linear", "constant"]
     _checks.assert_config_round_trip(layer)
     assert PWLCalibration.from_config(layer.get_config()).unit_extrapolations == ["linear", "constant"]
+
+
+@pytest.mark.parametrize("missing_shape", [(3,), ()])
+def test_impute_matches_a_selection_and_its_numerical_gradient(missing_shape):
+    rng = np.random.default_rng(4)
+    calibrated = tf.constant(rng.normal(size=(6, 3)))
+    is_missing = tf.constant(rng.random((6, 3)) < 0.4)
+    missing = tf.constant(rng.normal(size=missing_shape))
+    upstream = tf.constant(rng.normal(size=(6, 3)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([calibrated, missing])
+        ours = impute(calibrated, is_missing, missing)
+        selected = tf.where(is_missing, tf.broadcast_to(missing, (6, 3)), calibrated)
+        ours_sum, selected_sum = (tf.reduce_sum(upstream * y) for y in (ours, selected))
+    np.testing.assert_array_equal(ours, selected)
+    ours_grads = tape.gradient(ours_sum, [calibrated, missing])
+    selected_grads = tape.gradient(selected_sum, [calibrated, missing])
+    np.testing.assert_array_equal(ours_grads[0], selected_grads[0])
+    # A shared (scalar) missing output sums over the units in another order.
+    np.testing.assert_allclose(ours_grads[1], selected_grads[1], rtol=1e-12)
+    assert np.any(np.asarray(tape.gradient(ours_sum, missing)) != 0)
+    theoretical, numerical = tf.test.compute_gradient(
+        lambda c, m: impute(c, is_missing, m), [calibrated, missing])
+    for t, n in zip(theoretical, numerical):
+        np.testing.assert_allclose(t, n, atol=1e-6)

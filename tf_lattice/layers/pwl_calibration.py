@@ -293,7 +293,7 @@ class PWLCalibration(_common.KernelLayer):
             missing = tf.cast(self.missing_output, self.compute_dtype)
         else:
             missing = tf.constant(self.missing_output_value, self.compute_dtype)
-        return tf.where(is_missing, tf.broadcast_to(missing, tf.shape(calibrated)), calibrated)
+        return impute(calibrated, is_missing, missing)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
@@ -406,6 +406,42 @@ def linear_tails(inputs, keypoints, outputs, linear):
     above = tf.maximum(inputs - keypoints[:, -1], 0.0)
     return (tf.math.multiply_no_nan(below, first_slope * mask)
             + tf.math.multiply_no_nan(above, last_slope * mask))
+
+
+def impute(calibrated, is_missing, missing):
+    """``calibrated`` with its missing entries replaced by their unit's missing output.
+
+    ``y[b, u] = missing[u]`` where ``is_missing[b, u]``, else
+    ``calibrated[b, u]``. The gradient is that of the selection, written
+    out: ``upstream`` where the entry is present (0 where missing) for
+    ``calibrated``, and ``sum_b upstream[b, u]`` over the missing entries of
+    unit ``u`` for ``missing``. Written out, the selection and its gradient
+    take five ops per training step; differentiating ``tf.where`` on a
+    broadcast ``missing`` took seven, two of them selections that broadcast a
+    scalar zero.
+
+    Args:
+      calibrated: ``[batch, units]``.
+      is_missing: ``[batch, units]`` booleans.
+      missing: ``[units]`` (or a scalar, shared by every unit).
+
+    Returns:
+      ``[batch, units]``.
+    """
+    missing = tf.convert_to_tensor(missing, calibrated.dtype)
+
+    @tf.custom_gradient
+    def select(calibrated, missing):
+        def gradient(upstream):
+            zeros = tf.zeros_like(upstream)
+            d_missing = tf.reduce_sum(tf.where(is_missing, upstream, zeros), axis=0)
+            if missing.shape.rank == 0:
+                d_missing = tf.reduce_sum(d_missing)
+            return tf.where(is_missing, zeros, upstream), d_missing
+
+        return tf.where(is_missing, missing, calibrated), gradient
+
+    return select(calibrated, missing)
 
 
 def _names(value, table):

@@ -218,9 +218,11 @@ class _Loop:
         # Products with constant factors: their gradients skip the quotient
         # rule's derivative in the denominator.
         data = tf.reduce_sum(per_example * weight) * (1.0 / self.batch_size)
-        if not self.model.losses:
+        # Each read of ``model.losses`` computes every penalty again.
+        losses = self.model.losses
+        if not losses:
             return data
-        penalty = tf.add_n(self.model.losses)
+        penalty = tf.add_n(losses)
         replicas = self._replicas()
         return data + (penalty if replicas == 1 else penalty * (1.0 / replicas))
 
@@ -269,7 +271,8 @@ class _Loop:
         return tf.reduce_sum(per_example * weight)
 
     def _regularization(self):
-        return tf.add_n(self.model.losses) if self.model.losses else tf.constant(0.0)
+        losses = self.model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
 
     def evaluate(self, x, y, weight):
         """The weighted mean loss on ``(x, y, weight)`` plus the regularization.

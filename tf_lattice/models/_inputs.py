@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from tf_lattice.models._select import select_columns
+from tf_lattice.ops import select
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")
@@ -80,7 +81,7 @@ class FeatureColumns(keras.layers.Layer):
         columns = tf.cast(select_columns(inputs, self.indices), self.compute_dtype)
         is_missing = tf.math.is_nan(columns)
         fill = tf.broadcast_to(tf.constant(self.fill_values, columns.dtype), tf.shape(columns))
-        return [tf.where(is_missing, fill, columns), tf.cast(is_missing, columns.dtype)]
+        return [select(is_missing, fill, columns), tf.cast(is_missing, columns.dtype)]
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], len(self.indices))

@@ -37,6 +37,7 @@ from tf_lattice.ops import _common
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
+from tf_lattice.ops.selection import select
 from tf_lattice.specs import CalibratorSpec
 from tf_lattice.specs import _vocabulary
 
@@ -190,8 +191,9 @@ def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
     monotone = isotonic_projection(
         outputs, increasing=[m >= 0 for m in monotonicities], lower=lower, upper=upper,
         implementation=implementation)
-    has_monotonicity = tf.constant([m != 0 for m in monotonicities])[:, tf.newaxis]
-    return tf.where(has_monotonicity, monotone, clipped)
+    if all(monotonicities):
+        return monotone
+    return select(tf.constant([m != 0 for m in monotonicities]), monotone, clipped)
 
 
 def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper):

@@ -431,7 +431,7 @@ def impute(calibrated, is_missing, missing):
     missing = tf.convert_to_tensor(missing, calibrated.dtype)
 
     @tf.custom_gradient
-    def select(calibrated, missing):
+    def imputed(calibrated, missing):
         def gradient(upstream):
             zeros = tf.zeros_like(upstream)
             d_missing = tf.reduce_sum(ops.select(is_missing, upstream, zeros), axis=0)
@@ -442,7 +442,7 @@ def impute(calibrated, is_missing, missing):
         filled = tf.broadcast_to(missing, tf.shape(calibrated))
         return ops.select(is_missing, filled, calibrated), gradient
 
-    return select(calibrated, missing)
+    return imputed(calibrated, missing)
 
 
 def _names(value, table):

@@ -1,5 +1,6 @@
 """The frame every benchmark report shares: its date, the machine it ran on,
-TensorFlow's thread pools, and the two files it is written to.
+TensorFlow's thread pools, the two files it is written to, and the mean and
+standard error its tables quote.
 
 A benchmark writes its report as ``<name>.json`` (every number) and
 ``<name>.md`` (the tables a reader looks at) into `OUTPUT_DIR`, where the
@@ -12,6 +13,8 @@ import os
 import platform
 import tempfile
 
+import numpy as np
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Where the committed results live.
 OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
@@ -20,6 +23,14 @@ OUTPUT_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 def now():
     """The local date and time, ISO 8601 to the second (a report's ``date``)."""
     return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def mean_and_standard_error(values):
+    """``(mean, standard error of the mean)`` of a sequence of numbers; the
+    standard error is 0 for a single number (no spread was measured)."""
+    values = np.asarray(list(values), float)
+    spread = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+    return float(values.mean()), float(spread)
 
 
 def machine():

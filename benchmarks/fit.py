@@ -280,13 +280,6 @@ def seed_aucs(factory, data, seeds, threads):
     return aucs
 
 
-def mean_and_standard_error(values):
-    """``(mean, standard error of the mean)`` of a sequence of numbers."""
-    values = np.asarray(list(values), float)
-    spread = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return float(values.mean()), float(spread)
-
-
 def run_adult(quick, threads, log=print):
     data = adult_data(quick)
     monotonicity = est.MONOTONICITY["adult"]
@@ -708,7 +701,7 @@ def target_status(report):
                                _status(auc, auc is not None and auc >= ADULT_MIN_AUC)))
         by_seed = models.get(name, {}).get("seed_aucs")
         if by_seed:
-            mean, spread = mean_and_standard_error(by_seed.values())
+            mean, spread = _report.mean_and_standard_error(by_seed.values())
             targets.append(_target(
                 f"Adult default ensemble: mean AUC over {len(by_seed)} seeds >= "
                 f"{ADULT_MIN_AUC:.3f}", f"{mean:.4f} ± {spread:.4f} (seeds "

@@ -449,10 +449,8 @@ def summarize(runs):
     if not good:
         summary.update(score=None, fit_seconds=None, total_violations=None, certified=None)
         return summary
-    scores = np.array([r["score"] for r in good])
-    summary["score"] = {"mean": float(scores.mean()),
-                        "se": float(scores.std(ddof=1) / np.sqrt(len(scores)))
-                        if len(scores) > 1 else 0.0}
+    mean, spread = _report.mean_and_standard_error(r["score"] for r in good)
+    summary["score"] = {"mean": mean, "se": spread}
     summary["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in good]))
     violations = est.summed_violations(good)
     summary["violations"] = violations
@@ -478,9 +476,8 @@ def paired(a, b):
              if "error" not in x and "error" not in y]
     if len(pairs) < 2:
         return None
-    difference = np.array([x - y for x, y in pairs])
-    return {"mean": float(difference.mean()),
-            "se": float(difference.std(ddof=1) / np.sqrt(len(difference)))}
+    mean, spread = _report.mean_and_standard_error(x - y for x, y in pairs)
+    return {"mean": mean, "se": spread}
 
 
 def gain(task, ours_score, theirs_score):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_lattice.ops import select
+from tf_lattice.ops.selection import select
 
 
 def _inputs(seed=0):

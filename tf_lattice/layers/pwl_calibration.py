@@ -28,6 +28,7 @@ from tf_lattice import ops
 from tf_lattice.constraints import ConstraintCheck
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
+from tf_lattice.ops.selection import select
 from tf_lattice.specs import CalibratorSpec
 from tf_lattice.specs import _vocabulary
 
@@ -285,7 +286,7 @@ class PWLCalibration(_common.KernelLayer):
         if any(linear):
             if self.impute_missing:
                 # Missing inputs take the missing output below; their tail is 0.
-                inputs = ops.select(is_missing, tf.zeros_like(inputs), inputs)
+                inputs = select(is_missing, tf.zeros_like(inputs), inputs)
             calibrated += linear_tails(inputs, keypoints, outputs, linear)
         if not self.impute_missing:
             return calibrated
@@ -416,9 +417,10 @@ def impute(calibrated, is_missing, missing):
     out: ``upstream`` where the entry is present (0 where missing) for
     ``calibrated``, and ``sum_b upstream[b, u]`` over the missing entries of
     unit ``u`` for ``missing``. Written out, the selection and its gradient
-    take six ops per training step, three of them `tf_lattice.ops.select`;
-    differentiating ``tf.where`` on a broadcast ``missing`` took seven, three
-    of them broadcasting selections, each several times slower.
+    take six ops per training step, three of them selections without
+    broadcasting (`tf_lattice.ops.selection.select`); differentiating
+    ``tf.where`` on a broadcast ``missing`` took seven, three of them
+    broadcasting selections, each several times slower.
 
     Args:
       calibrated: ``[batch, units]``.
@@ -434,13 +436,13 @@ def impute(calibrated, is_missing, missing):
     def imputed(calibrated, missing):
         def gradient(upstream):
             zeros = tf.zeros_like(upstream)
-            d_missing = tf.reduce_sum(ops.select(is_missing, upstream, zeros), axis=0)
+            d_missing = tf.reduce_sum(select(is_missing, upstream, zeros), axis=0)
             if missing.shape.rank == 0:
                 d_missing = tf.reduce_sum(d_missing)
-            return ops.select(is_missing, zeros, upstream), d_missing
+            return select(is_missing, zeros, upstream), d_missing
 
         filled = tf.broadcast_to(missing, tf.shape(calibrated))
-        return ops.select(is_missing, filled, calibrated), gradient
+        return select(is_missing, filled, calibrated), gradient
 
     return imputed(calibrated, missing)
 

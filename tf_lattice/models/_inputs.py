@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 from tf_lattice.models._select import select_columns
-from tf_lattice.ops import select
+from tf_lattice.ops.selection import select
 
 
 @keras.saving.register_keras_serializable(package="tf_lattice")

@@ -15,4 +15,3 @@ from tf_lattice.ops.lattice_projection import lattice_projection
 from tf_lattice.ops.linear_projection import linear_projection
 from tf_lattice.ops.partial_order_projection import partial_order_projection
 from tf_lattice.ops.pwl_calibration import pwl_calibration
-from tf_lattice.ops.selection import select

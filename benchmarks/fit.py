@@ -267,16 +267,15 @@ def adult_data(quick):
 
 
 def seed_aucs(factory, data, seeds, threads):
-    """``{seed: test AUC}`` of ``factory()`` fitted with each ``random_state``."""
-    from threadpoolctl import threadpool_limits
-
-    X_train, y_train, X_test, y_test = data
+    """``{seed: test AUC}`` of ``factory()`` fitted once with each
+    ``random_state`` (`measure_classifier`); a failed fit raises RuntimeError."""
     aucs = {}
     for seed in seeds:
-        model = factory().set_params(random_state=seed)
-        with threadpool_limits(threads):
-            model.fit(X_train, y_train)
-        aucs[str(seed)] = auc_of(model, X_test, y_test)
+        result, _ = measure_classifier(lambda: factory().set_params(random_state=seed), data,
+                                       threads, fits=1)
+        if "error" in result:
+            raise RuntimeError(f"seed {seed}: {result['error']}")
+        aucs[str(seed)] = result["auc"]
     return aucs
 
 

@@ -33,6 +33,7 @@
 #include "tf_lattice/ops/cc/lib/lattice_finalize.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection_checks.h"
+#include "tf_lattice/ops/cc/lib/lattice_projection_tables.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -54,23 +55,21 @@ using ::tf_lattice::ProjectBatch;
 using ::tf_lattice::ProjectionCheckFailure;
 using ::tf_lattice::ProjectionProgram;
 
-// The tables of one constraint set: every input of
-// TfLattice>LatticeProjection but params, in this order.
-enum Table {
-  kChainIndex = 0,
-  kChainFamilies,
-  kHalfspaceIndex,
-  kHalfspaceCoef,
-  kHalfspaceGroups,
-  kRowIndex,
-  kRowCoef,
-  kRowOffsets,
-  kRowFamily,
-  kInteriorDirection,
-  kInteriorMargin,
-  kBounds,
-  kNumTables,
-};
+// The tables of one constraint set (lib/lattice_projection_tables.h).
+using ::tf_lattice::kBounds;
+using ::tf_lattice::kChainFamilies;
+using ::tf_lattice::kChainIndex;
+using ::tf_lattice::kHalfspaceCoef;
+using ::tf_lattice::kHalfspaceGroups;
+using ::tf_lattice::kHalfspaceIndex;
+using ::tf_lattice::kInteriorDirection;
+using ::tf_lattice::kInteriorMargin;
+using ::tf_lattice::kProjectionTableFormats;
+using ::tf_lattice::kRowCoef;
+using ::tf_lattice::kRowFamily;
+using ::tf_lattice::kRowIndex;
+using ::tf_lattice::kRowOffsets;
+constexpr int kNumTables = ::tf_lattice::kNumProjectionTables;
 
 // One constraint set of a call and the units it projects.
 struct TableSet {
@@ -106,44 +105,35 @@ absl::Status CheckParamsShape(const Tensor& params) {
 
 // Checks the shape of every table of a set for `v` vertices.
 absl::Status CheckTableShapes(const TableSet& set, int64_t v) {
-  const auto rank_and_last = [&](int index, const char* name, int rank, int64_t last,
-                                 const std::string& expected) -> absl::Status {
-    const Tensor& t = set.table(index);
-    if (t.dims() != rank || (last >= 0 && t.dim_size(rank - 1) != last)) {
-      return ShapeError(name, expected, t);
+  // The rank and fixed last dimension of each table (as the shape function checks them).
+  for (int t = 0; t < kNumTables; ++t) {
+    const auto& format = kProjectionTableFormats[t];
+    const Tensor& table = set.table(t);
+    if (table.dims() != format.rank ||
+        (format.last >= 0 && table.dim_size(format.rank - 1) != format.last)) {
+      return ShapeError(format.name, format.shape, table);
     }
-    return absl::OkStatus();
+  }
+  // The dimensions that one table or the lattice sets for another.
+  const auto same_length = [&](int t, int64_t length, const std::string& shape) {
+    const Tensor& table = set.table(t);
+    return table.dim_size(0) == length
+               ? absl::OkStatus()
+               : ShapeError(kProjectionTableFormats[t].name, shape, table);
   };
-  TF_RETURN_IF_ERROR(rank_and_last(kChainIndex, "chain_index", 1, -1, "[num_chain_values]"));
-  TF_RETURN_IF_ERROR(rank_and_last(kChainFamilies, "chain_families", 2, 3, "[F, 3]"));
-  TF_RETURN_IF_ERROR(rank_and_last(kHalfspaceIndex, "halfspace_index", 2, 4, "[H, 4]"));
   const int64_t h = set.table(kHalfspaceIndex).dim_size(0);
-  TF_RETURN_IF_ERROR(rank_and_last(kHalfspaceCoef, "halfspace_coef", 2, 4,
-                                   absl::StrCat("[", h, ", 4] (like halfspace_index)")));
-  if (set.table(kHalfspaceCoef).dim_size(0) != h) {
-    return ShapeError("halfspace_coef", absl::StrCat("[", h, ", 4] (like halfspace_index)"),
-                      set.table(kHalfspaceCoef));
+  TF_RETURN_IF_ERROR(
+      same_length(kHalfspaceCoef, h, absl::StrCat("[", h, ", 4] (like halfspace_index)")));
+  if (set.table(kHalfspaceGroups).dim_size(0) < 1) {
+    return ShapeError("halfspace_groups", "[G + 1] (group offsets)",
+                      set.table(kHalfspaceGroups));
   }
-  const Tensor& groups = set.table(kHalfspaceGroups);
-  if (groups.dims() != 1 || groups.dim_size(0) < 1) {
-    return ShapeError("halfspace_groups", "[G + 1] (group offsets)", groups);
-  }
-  TF_RETURN_IF_ERROR(rank_and_last(kRowIndex, "row_index", 2, 4, "[R, 4]"));
   const int64_t r = set.table(kRowIndex).dim_size(0);
-  const std::string row_shape = absl::StrCat("[", r, ", 4] (like row_index)");
-  TF_RETURN_IF_ERROR(rank_and_last(kRowCoef, "row_coef", 2, 4, row_shape));
-  if (set.table(kRowCoef).dim_size(0) != r) {
-    return ShapeError("row_coef", row_shape, set.table(kRowCoef));
-  }
-  TF_RETURN_IF_ERROR(rank_and_last(kRowOffsets, "row_offsets", 1, v + 1,
-                                   absl::StrCat("[", v + 1, "] (num_vertices + 1)")));
-  TF_RETURN_IF_ERROR(rank_and_last(kRowFamily, "row_family", 1, r,
-                                   absl::StrCat("[", r, "] (one family per row)")));
-  TF_RETURN_IF_ERROR(rank_and_last(kInteriorDirection, "interior_direction", 1, v,
-                                   absl::StrCat("[", v, "] (num_vertices)")));
-  TF_RETURN_IF_ERROR(rank_and_last(kInteriorMargin, "interior_margin", 0, -1, "[] (a scalar)"));
-  TF_RETURN_IF_ERROR(rank_and_last(kBounds, "bounds", 1, 2, "[2] (output_min, output_max)"));
-  return absl::OkStatus();
+  TF_RETURN_IF_ERROR(same_length(kRowCoef, r, absl::StrCat("[", r, ", 4] (like row_index)")));
+  TF_RETURN_IF_ERROR(
+      same_length(kRowOffsets, v + 1, absl::StrCat("[", v + 1, "] (num_vertices + 1)")));
+  TF_RETURN_IF_ERROR(same_length(kRowFamily, r, absl::StrCat("[", r, "] (one family per row)")));
+  return same_length(kInteriorDirection, v, absl::StrCat("[", v, "] (num_vertices)"));
 }
 
 template <typename T>

@@ -8,6 +8,7 @@
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "tf_lattice/ops/cc/lib/lattice_projection_tables.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -16,6 +17,8 @@ namespace {
 using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
+using ::tf_lattice::kNumProjectionTables;
+using ::tf_lattice::kProjectionTableFormats;
 
 // Checks that input `index` (named `name`) has rank `rank` and, where given,
 // a last dimension of `last`; the error names the input. Sets *shape, when
@@ -39,20 +42,6 @@ absl::Status CheckTable(InferenceContext* c, int index, const char* name, int ra
   return absl::OkStatus();
 }
 
-// The table inputs, in order, with their rank and last dimension (-1: any).
-struct TableInput {
-  const char* name;
-  int rank;
-  int64_t last;
-};
-constexpr TableInput kTables[] = {
-    {"chain_index", 1, -1}, {"chain_families", 2, 3}, {"halfspace_index", 2, 4},
-    {"halfspace_coef", 2, 4}, {"halfspace_groups", 1, -1}, {"row_index", 2, 4},
-    {"row_coef", 2, 4}, {"row_offsets", 1, -1}, {"row_family", 1, -1},
-    {"interior_direction", 1, -1}, {"interior_margin", 0, -1}, {"bounds", 1, 2},
-};
-constexpr int kNumTables = sizeof(kTables) / sizeof(kTables[0]);
-
 absl::Status CheckAttrs(InferenceContext* c) {
   int64_t num_iterations = 0;
   TF_RETURN_IF_ERROR(c->GetAttr("num_iterations", &num_iterations));
@@ -72,8 +61,9 @@ absl::Status CheckAttrs(InferenceContext* c) {
 absl::Status LatticeProjectionShape(InferenceContext* c) {
   ShapeHandle params;
   TF_RETURN_IF_ERROR(CheckTable(c, 0, "params", 2, -1, &params));
-  for (int t = 0; t < kNumTables; ++t) {
-    TF_RETURN_IF_ERROR(CheckTable(c, 1 + t, kTables[t].name, kTables[t].rank, kTables[t].last));
+  for (int t = 0; t < kNumProjectionTables; ++t) {
+    const auto& table = kProjectionTableFormats[t];
+    TF_RETURN_IF_ERROR(CheckTable(c, 1 + t, table.name, table.rank, table.last));
   }
   TF_RETURN_IF_ERROR(CheckAttrs(c));
   c->set_output(0, params);
@@ -88,11 +78,12 @@ absl::Status LatticeProjectionSetsShape(InferenceContext* c) {
   int64_t num_sets = 0;
   TF_RETURN_IF_ERROR(c->GetAttr("N", &num_sets));
   TF_RETURN_IF_ERROR(CheckTable(c, 1, "unit_offsets", 1, num_sets + 1));
-  for (int t = 0; t < kNumTables; ++t) {
+  for (int t = 0; t < kNumProjectionTables; ++t) {
+    const auto& table = kProjectionTableFormats[t];
     for (int64_t s = 0; s < num_sets; ++s) {
-      const std::string name = absl::StrCat(kTables[t].name, "[", s, "]");
+      const std::string name = absl::StrCat(table.name, "[", s, "]");
       TF_RETURN_IF_ERROR(CheckTable(c, static_cast<int>(2 + t * num_sets + s), name.c_str(),
-                                    kTables[t].rank, kTables[t].last));
+                                    table.rank, table.last));
     }
   }
   TF_RETURN_IF_ERROR(CheckAttrs(c));

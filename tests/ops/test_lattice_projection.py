@@ -386,12 +386,21 @@ def test_kernel_results_do_not_depend_on_the_tables_it_prepared_before():
 
 
 @needs_kernel
-def test_kernel_rejects_negative_iterations_attr():
+@pytest.mark.parametrize("num_iterations, tolerance, match", [
+    (-1, 1e-6, "num_iterations must be >= 0, got -1"),
+    (10, -1.0, "tolerance must be >= 0, got -1"),
+    (10, float("nan"), "tolerance must be >= 0, got nan"),
+])
+def test_kernels_reject_bad_iteration_attrs(num_iterations, tolerance, match):
     from tf_lattice import _native
     inputs = _raw_kernel_inputs([2, 2], monotonicities=[INC, INC])
-    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="num_iterations"):
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=match):
         _native.load_ops().tf_lattice_lattice_projection(
-            params=tf.zeros((1, 4), tf.float64), num_iterations=-1, tolerance=1e-6, **inputs)
+            params=tf.zeros((1, 4), tf.float64), num_iterations=num_iterations,
+            tolerance=tolerance, **inputs)
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=match):
+        _raw_sets_projection(np.zeros((1, 4)), [inputs], [0, 1], num_iterations=num_iterations,
+                             tolerance=tolerance)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -718,9 +727,9 @@ def test_several_specs_refuse_raw_constraint_arguments():
 
 def _raw_sets_projection(params, sets, unit_offsets, **attrs):
     from tf_lattice import _native
+    attrs = {"num_iterations": 10, "tolerance": 1e-6, **attrs}
     return _native.load_ops().tf_lattice_lattice_projection_sets(
         params=tf.constant(params, tf.float64), unit_offsets=tf.constant(unit_offsets, tf.int64),
-        num_iterations=10, tolerance=1e-6,
         **{name: [each[name] for each in sets] for name in sets[0]}, **attrs)
 
 

@@ -253,12 +253,16 @@ def test_op_rejects_non_finite_values():
         _op(np.zeros((2, 3)), np.zeros((2, 4, 3)), bound)
 
 
-def test_op_rejects_bad_attributes():
-    with pytest.raises((tf.errors.InvalidArgumentError, ValueError),
-                       match="num_iterations must be >= 0"):
+@pytest.mark.parametrize("num_iterations, tolerance, match", [
+    (-1, 1e-11, "num_iterations must be >= 0, got -1"),
+    (10, -1.0, "tolerance must be >= 0, got -1"),
+    (10, float("nan"), "tolerance must be >= 0, got nan"),
+])
+def test_op_rejects_bad_attributes(num_iterations, tolerance, match):
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=match):
         _native.load_ops().tf_lattice_polyhedron_projection(
             np.zeros((1, 2)), np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros((1, 0, 2)),
-            np.zeros((1, 0)), num_iterations=-1, tolerance=1e-11)
+            np.zeros((1, 0)), num_iterations=num_iterations, tolerance=tolerance)
 
 
 def test_wrapper_rejects_half_given_equalities_and_bad_implementation():

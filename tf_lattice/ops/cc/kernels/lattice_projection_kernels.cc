@@ -34,6 +34,7 @@
 #include "tf_lattice/ops/cc/lib/lattice_projection.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection_checks.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection_tables.h"
+#include "tf_lattice/ops/cc/ops/iteration_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -381,14 +382,7 @@ ProjectionProgram<T> MakeProgram(const Tensor& params, const TableSet& set, int6
 class ProjectionAttrs {
  public:
   explicit ProjectionAttrs(OpKernelConstruction* context) {
-    OP_REQUIRES_OK(context, context->GetAttr("num_iterations", &num_iterations_));
-    OP_REQUIRES_OK(context, context->GetAttr("tolerance", &tolerance_));
-    OP_REQUIRES(context, num_iterations_ >= 0,
-                absl::InvalidArgumentError(
-                    absl::StrCat("num_iterations must be >= 0, got ", num_iterations_)));
-    OP_REQUIRES(context, tolerance_ >= 0,
-                absl::InvalidArgumentError(
-                    absl::StrCat("tolerance must be >= 0, got ", tolerance_)));
+    OP_REQUIRES_OK(context, ReadIterationAttrs(context, &num_iterations_, &tolerance_));
     OP_REQUIRES_OK(context, context->GetAttr("family_names", &family_names_));
     if (!context->HasAttr("N")) {
       family_counts_.push_back(static_cast<int64_t>(family_names_.size()));

@@ -15,6 +15,7 @@
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/platform/threadpool.h"
 #include "tf_lattice/ops/cc/lib/polyhedron_projection.h"
+#include "tf_lattice/ops/cc/ops/iteration_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -93,14 +94,7 @@ template <typename T>
 class PolyhedronProjectionCpuOp : public OpKernel {
  public:
   explicit PolyhedronProjectionCpuOp(OpKernelConstruction* context) : OpKernel(context) {
-    OP_REQUIRES_OK(context, context->GetAttr("num_iterations", &num_iterations_));
-    OP_REQUIRES_OK(context, context->GetAttr("tolerance", &tolerance_));
-    OP_REQUIRES(context, num_iterations_ >= 0,
-                absl::InvalidArgumentError(
-                    absl::StrCat("num_iterations must be >= 0, got ", num_iterations_)));
-    OP_REQUIRES(context, tolerance_ >= 0,
-                absl::InvalidArgumentError(
-                    absl::StrCat("tolerance must be >= 0, got ", tolerance_)));
+    OP_REQUIRES_OK(context, ReadIterationAttrs(context, &num_iterations_, &tolerance_));
   }
 
   void Compute(OpKernelContext* context) override {

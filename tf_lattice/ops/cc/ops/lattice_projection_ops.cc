@@ -9,6 +9,7 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tf_lattice/ops/cc/lib/lattice_projection_tables.h"
+#include "tf_lattice/ops/cc/ops/iteration_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -42,19 +43,11 @@ absl::Status CheckTable(InferenceContext* c, int index, const char* name, int ra
   return absl::OkStatus();
 }
 
+// Checks the attrs of both ops.
 absl::Status CheckAttrs(InferenceContext* c) {
   int64_t num_iterations = 0;
-  TF_RETURN_IF_ERROR(c->GetAttr("num_iterations", &num_iterations));
-  if (num_iterations < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_iterations must be >= 0, got ", num_iterations));
-  }
   float tolerance = 0;
-  TF_RETURN_IF_ERROR(c->GetAttr("tolerance", &tolerance));
-  if (!(tolerance >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("tolerance must be >= 0, got ", tolerance));
-  }
-  return absl::OkStatus();
+  return ReadIterationAttrs(c, &num_iterations, &tolerance);
 }
 
 // TfLattice>LatticeProjection: params, then one set of tables.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "tf_lattice/ops/cc/ops/iteration_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -35,16 +36,8 @@ absl::Status PolyhedronProjectionShape(InferenceContext* c) {
   TF_RETURN_IF_ERROR(c->Merge(c->Dim(g, 1), c->Dim(h, 1), &unused));
   TF_RETURN_IF_ERROR(c->Merge(c->Dim(e_matrix, 1), c->Dim(e_bound, 1), &unused));
   int64_t num_iterations = 0;
-  TF_RETURN_IF_ERROR(c->GetAttr("num_iterations", &num_iterations));
-  if (num_iterations < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_iterations must be >= 0, got ", num_iterations));
-  }
   float tolerance = 0;
-  TF_RETURN_IF_ERROR(c->GetAttr("tolerance", &tolerance));
-  if (!(tolerance >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("tolerance must be >= 0, got ", tolerance));
-  }
+  TF_RETURN_IF_ERROR(ReadIterationAttrs(c, &num_iterations, &tolerance));
   c->set_output(0, c->Matrix(units, size));
   return absl::OkStatus();
 }

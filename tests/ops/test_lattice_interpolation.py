@@ -311,12 +311,24 @@ def test_dynamic_errors(implementation, inputs_shape, params_shape, match):
         f(tf.zeros(inputs_shape), tf.zeros(params_shape))
 
 
+@pytest.mark.parametrize("sizes, match", [
+    ([2, 1], r"lattice_sizes\[1\] must be at least 2, got 1 in \[2, 1\]"),
+    ([], r"lattice_sizes must name at least one dimension, got \[\]"),
+    ([2] * 63, "lattice_sizes has 63 dimensions, more than the 62"),
+    ([2 ** 32, 2 ** 32], "have more vertices than an int64 index can address"),
+])
+def test_kernel_ops_reject_bad_lattice_sizes(sizes, match):
+    ops = _native.load_ops()
+    inputs, params = tf.zeros([2, max(1, len(sizes))]), tf.zeros([1, 2])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        ops.tf_lattice_lattice_interpolation(inputs=inputs, params=params, lattice_sizes=sizes)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        ops.tf_lattice_lattice_interpolation_grad(
+            inputs=inputs, params=params, grad_outputs=tf.zeros([2, 1]), lattice_sizes=sizes)
+
+
 def test_kernel_reports_bad_attrs_and_shapes():
     ops = _native.load_ops()
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"lattice_sizes\[1\] must be at least 2"):
-        ops.tf_lattice_lattice_interpolation(
-            inputs=tf.zeros([2, 2]), params=tf.zeros([1, 2]), lattice_sizes=[2, 1])
     with pytest.raises(tf.errors.InvalidArgumentError, match="interpolation must be 'hypercube'"):
         ops.tf_lattice_lattice_interpolation(
             inputs=tf.zeros([2, 1]), params=tf.zeros([1, 2]), lattice_sizes=[2],

@@ -10,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
@@ -18,6 +17,7 @@
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_interpolation_gpu.h"
 #include "tf_lattice/ops/cc/lib/lattice_interpolation.h"
+#include "tf_lattice/ops/cc/ops/lattice_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -44,38 +44,15 @@ class LatticeAttrs {
  public:
   explicit LatticeAttrs(OpKernelConstruction* context) {
     std::vector<int64_t> sizes;
-    OP_REQUIRES_OK(context, context->GetAttr("lattice_sizes", &sizes));
     std::string interpolation;
-    OP_REQUIRES_OK(context, context->GetAttr("interpolation", &interpolation));
-    OP_REQUIRES(context, !sizes.empty(),
-                absl::InvalidArgumentError("lattice_sizes must name at least one dimension"));
-    OP_REQUIRES(context, static_cast<int>(sizes.size()) <= kMaxLatticeDims,
-                absl::InvalidArgumentError(absl::StrCat(
-                    "lattice_sizes has ", sizes.size(), " dimensions, more than the ",
-                    kMaxLatticeDims, " an int64 vertex index allows")));
+    OP_REQUIRES_OK(context,
+                   ReadLatticeAttrs(context, &sizes, &shape_.num_vertices, &interpolation));
     shape_.dims = static_cast<int>(sizes.size());
-    int64_t vertices = 1;
-    for (int k = 0; k < shape_.dims; ++k) {
-      OP_REQUIRES(context, sizes[k] >= 2,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "lattice_sizes[", k, "] must be at least 2, got ", sizes[k], " in [",
-                      absl::StrJoin(sizes, ", "), "]")));
-      OP_REQUIRES(context, vertices <= std::numeric_limits<int64_t>::max() / sizes[k],
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "lattice_sizes [", absl::StrJoin(sizes, ", "),
-                      "] have more vertices than an int64 index can address")));
-      vertices *= sizes[k];
-      shape_.sizes[k] = sizes[k];
-    }
-    shape_.num_vertices = vertices;
+    for (int k = 0; k < shape_.dims; ++k) shape_.sizes[k] = sizes[k];
     shape_.strides[shape_.dims - 1] = 1;
     for (int k = shape_.dims - 2; k >= 0; --k) {
       shape_.strides[k] = shape_.strides[k + 1] * shape_.sizes[k + 1];
     }
-    OP_REQUIRES(context, interpolation == "hypercube" || interpolation == "simplex",
-                absl::InvalidArgumentError(absl::StrCat(
-                    "interpolation must be 'hypercube' or 'simplex', got '", interpolation,
-                    "'")));
     interpolation_ =
         interpolation == "simplex" ? Interpolation::kSimplex : Interpolation::kHypercube;
     if (interpolation_ == Interpolation::kHypercube &&

@@ -1,16 +1,15 @@
 // Registers TfLattice>LatticeInterpolation and its gradient op; see
 // tf_lattice/ops/lattice_interpolation.py for the math.
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "tf_lattice/ops/cc/ops/lattice_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -20,45 +19,14 @@ using shape_inference::DimensionHandle;
 using shape_inference::InferenceContext;
 using shape_inference::ShapeHandle;
 
-// Checks the lattice_sizes and interpolation attrs; sets the vertex count.
-absl::Status ValidateLatticeAttrs(InferenceContext* c, std::vector<int64_t>* sizes,
-                                  int64_t* num_vertices) {
-  TF_RETURN_IF_ERROR(c->GetAttr("lattice_sizes", sizes));
-  if (sizes->empty()) {
-    return absl::InvalidArgumentError("lattice_sizes must name at least one dimension, got []");
-  }
-  int64_t vertices = 1;
-  for (size_t k = 0; k < sizes->size(); ++k) {
-    const int64_t size = (*sizes)[k];
-    if (size < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "lattice_sizes[", k, "] must be at least 2, got ", size, " in [",
-          absl::StrJoin(*sizes, ", "), "]"));
-    }
-    if (vertices > std::numeric_limits<int64_t>::max() / size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "lattice_sizes [", absl::StrJoin(*sizes, ", "),
-          "] have more vertices than an int64 index can address"));
-    }
-    vertices *= size;
-  }
-  std::string interpolation;
-  TF_RETURN_IF_ERROR(c->GetAttr("interpolation", &interpolation));
-  if (interpolation != "hypercube" && interpolation != "simplex") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "interpolation must be 'hypercube' or 'simplex', got '", interpolation, "'"));
-  }
-  *num_vertices = vertices;
-  return absl::OkStatus();
-}
-
 // Checks inputs [batch, d] or [batch, units, d] against params [units, V];
 // sets the units dimension.
 absl::Status ValidateShapes(InferenceContext* c, ShapeHandle* inputs, ShapeHandle* params,
                             DimensionHandle* units) {
   std::vector<int64_t> sizes;
   int64_t num_vertices = 0;
-  TF_RETURN_IF_ERROR(ValidateLatticeAttrs(c, &sizes, &num_vertices));
+  std::string interpolation;
+  TF_RETURN_IF_ERROR(ReadLatticeAttrs(c, &sizes, &num_vertices, &interpolation));
   TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(0), 2, inputs));
   TF_RETURN_IF_ERROR(c->WithRankAtMost(*inputs, 3, inputs));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, params));

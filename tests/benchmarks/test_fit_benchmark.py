@@ -180,6 +180,45 @@ def test_tfl_section_runs_each_case_ours_then_theirs(monkeypatch):
     assert [section["ours"][name]["speedup"] for name in names] == [5.0, 5.0, None, None, None]
 
 
+class _SeededScorer:
+    """A classifier stand-in whose test scores depend on its random_state."""
+
+    def __init__(self, fail_on=None):
+        self.random_state, self.fail_on, self.fitted_with = None, fail_on, []
+
+    def set_params(self, random_state):
+        self.random_state = random_state
+        return self
+
+    def fit(self, X, y):
+        if self.random_state == self.fail_on:
+            raise ValueError("cannot fit")
+        self.fitted_with.append(self.random_state)
+        return self
+
+    def predict_proba(self, X):
+        # Seed s ranks the first s test rows last: a different AUC per seed.
+        scores = np.asarray(X, float)[:, 0].copy()
+        scores[:self.random_state] = -1.0
+        return np.column_stack([1.0 - scores, scores])
+
+
+def test_seed_aucs_fit_a_fresh_model_per_seed():
+    data = (np.zeros((4, 1)), np.array([0, 1, 0, 1]),
+            np.array([[0.9], [0.8], [0.1], [0.2]]), np.array([1, 1, 0, 0]))
+    models = []
+
+    def factory():
+        models.append(_SeededScorer())
+        return models[-1]
+
+    aucs = bench.seed_aucs(factory, data, (0, 1, 2), threads=1)
+    assert aucs == {"0": 1.0, "1": 0.5, "2": 0.0}
+    assert [model.fitted_with for model in models] == [[0], [1], [2]]
+    with pytest.raises(RuntimeError, match="seed 2: ValueError: cannot fit"):
+        bench.seed_aucs(lambda: _SeededScorer(fail_on=2), data, (1, 2), threads=1)
+
+
 @pytest.mark.slow
 def test_quick_run_writes_the_report(tmp_path, capsys):
     bench.main(["--quick", "--no-tfl", "--only", "heart,predict", "--output-dir", str(tmp_path)])

@@ -381,6 +381,26 @@ def test_size_past_float32_integers_stays_in_the_last_cell(device, implementatio
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_largest_size_with_exact_float32_vertices(device, implementation, dtype):
+    # m - 1 = 2^24 - 1 is exact in float32: the kernels clip to it directly
+    # (lib/lattice_interpolation.h, MaxExactSize), and the top vertex is
+    # inside the lattice in both dtypes.
+    m = 2**24
+    params = np.zeros((1, m), dtype)
+    params[0, m - 1] = 7.0
+    params[0, m - 2] = 5.0
+    inputs = np.array([[m - 1], [m - 2], [m + 100.0], [np.inf], [-1.0], [-0.0], [np.nan]],
+                      dtype)
+    outputs, grad_inputs, grad_params = _value_and_grads(
+        inputs, params, [m], "hypercube", implementation, np.ones((7, 1)))
+    np.testing.assert_array_equal(outputs[:6, 0], [7.0, 5.0, 7.0, 7.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad_inputs[:6, 0], [2.0, 2.0, 0.0, 0.0, 0.0, 0.0])
+    assert np.isnan(outputs[6, 0])
+    assert grad_params[0, m - 1] == 3.0 and grad_params[0, m - 2] == 1.0
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 def test_62_dimensional_lattice_with_zero_units_returns_at_once(implementation, interpolation):
     sizes = [2] * 62

@@ -191,12 +191,15 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
 }
 
 // Adds grad_output * df/dr_k into the grad_inputs row where the clip passes
-// the gradient.
+// the gradient (elsewhere +0, which leaves the row's values as they are: a
+// row starts at +0 and never becomes -0, as a sum is -0 only when both terms
+// are).
 template <typename T>
 void AddInputGradient(int d, const LatticeCell<T>& cell, const T* grad_residual,
                       T grad_output, T* grad_row) {
   for (int k = 0; k < d; ++k) {
-    if (cell.passes_gradient[k]) grad_row[k] += grad_output * grad_residual[k];
+    const T term = grad_output * grad_residual[k];
+    grad_row[k] += cell.passes_gradient[k] ? term : T(0);
   }
 }
 

@@ -53,6 +53,13 @@ TF_LATTICE_HOST_DEVICE T Int64Ceiling() {
   return static_cast<T>(4611686018427387904.0);  // 2^62, exact in float and double.
 }
 
+// Sizes up to this bound have every vertex index exact in T (2^24 in float,
+// 2^53 in double), so the clip bound m_k - 1 converts to T exactly.
+template <typename T>
+TF_LATTICE_HOST_DEVICE int64_t MaxExactSize() {
+  return int64_t{1} << (sizeof(T) == 4 ? 24 : 53);
+}
+
 // Fills `cell` for the point x[0..d-1] (sizes m, row-major strides s).
 //
 // The cell is found in integer arithmetic: with w = floor(x_k) as an int64,
@@ -60,6 +67,11 @@ TF_LATTICE_HOST_DEVICE T Int64Ceiling() {
 // are never rounded to T (in float32, T(m_k - 1) rounds up to m_k for m_k of
 // 2^24 + 4 or more, which would place the cell past the last vertex). The
 // residual x_k - floor(x_k) is exact, and 1 for x_k >= m_k - 1.
+//
+// For a number x_k and m_k <= MaxExactSize<T>() the same cell comes from
+// clipping first, without branches on the value: c = min(max(x_k, 0), m_k -
+// 1) is exact, its truncation w is floor(c), b_k = min(w, m_k - 2) and r_k =
+// c - b_k. The gradient passes where 0 <= x_k <= m_k - 1.
 template <typename T>
 TF_LATTICE_HOST_DEVICE void LocateCell(int d, const T* x, const int64_t* sizes,
                                        const int64_t* strides, LatticeCell<T>* cell) {
@@ -70,7 +82,15 @@ TF_LATTICE_HOST_DEVICE void LocateCell(int d, const T* x, const int64_t* sizes,
     int64_t lower = 0;
     T residual;
     bool passes = true;
-    if (!(value == value)) {
+    if (value == value && sizes[k] <= MaxExactSize<T>()) {
+      const T upper = static_cast<T>(last_cell + 1);
+      const T positive = value > T(0) ? value : T(0);
+      const T clipped = positive < upper ? positive : upper;
+      const int64_t whole = static_cast<int64_t>(clipped);
+      lower = whole < last_cell ? whole : last_cell;
+      residual = clipped - static_cast<T>(lower);
+      passes = (value >= T(0)) & (value <= upper);
+    } else if (!(value == value)) {
       residual = value;  // NaN input: NaN output, cell 0.
     } else if (!(value > T(0))) {
       residual = T(0);

@@ -185,15 +185,15 @@ def _check_keypoints(keypoints, outputs):
 
 def _monotone_bounded(outputs, monotonicities, lower, upper, implementation):
     """Exact projection onto monotonicity and bounds (convexity ignored)."""
-    clipped = _bounds.clip(outputs, lower, upper)
     if not any(monotonicities):
-        return clipped
+        return _bounds.clip(outputs, lower, upper)
     monotone = isotonic_projection(
         outputs, increasing=[m >= 0 for m in monotonicities], lower=lower, upper=upper,
         implementation=implementation)
     if all(monotonicities):
         return monotone
-    return select(tf.constant([m != 0 for m in monotonicities]), monotone, clipped)
+    return select(tf.constant([m != 0 for m in monotonicities]), monotone,
+                  _bounds.clip(outputs, lower, upper))
 
 
 def calibrator_inequalities(keypoints, monotonicities, convexities, lower, upper):

@@ -100,7 +100,17 @@ The rules (``n`` rows of ``d`` columns):
   and on 1,500 rows of ``make_monotone_regression`` 0.01-0.025 RMSE. The
   threshold is scikit-learn HistGradientBoosting's (10,000 rows); above it,
   where a validation set of 1,000 rows or more is reliable, early stopping
-  lets the schedule run twice as many steps without overfitting.
+  lets the schedule run twice as many steps without overfitting. On the full
+  Adult split (32,561 rows), turning it off (600 steps on every row) moved
+  the test AUC of the calibrated lattice by -0.0008 and of the deep lattice
+  network by -0.0005 (seeds 0-2; both ran all 41 epochs, so the longer
+  schedule is what they gain), of the calibrated linear model by +0.0001,
+  and of the default ensemble by 0.0000 (0.92061 against 0.92063, seeds
+  0-4), whose fits it shortened by a third (19 epochs, where early stopping
+  ends after 26 to 41) and whose lowest seed (seed 0) it raised from 0.9199
+  to 0.9205.
+  It stays on for every model kind: the lattice models lose more without it
+  than the ensemble gains.
 - ``epochs``, ``batch_size`` (None): the schedule of
   `_training.resolve_schedule` on the rows left for training (after the
   validation split when early stopping is on), with

@@ -95,12 +95,13 @@ def test_models_without_ensembles_resolve_no_lattice_count(model):
     assert "num_lattices" not in settings.as_params()
 
 
-@pytest.mark.parametrize("n", [150, 999, 1000, 20000])
+@pytest.mark.parametrize("n", [150, 999, 1000, 2999, 3000, 20000])
 @pytest.mark.parametrize("model", _defaults.MODELS)
-def test_l2_shrinks_as_rows_grow_and_curvature_amounts_are_fixed(n, model):
+def test_l2_shrinks_as_rows_grow_and_smoothing_stops_on_more_rows(n, model):
     settings = _resolve(n, model=model)
     assert settings.l2 == pytest.approx(_defaults.L2_ROWS / n)
-    assert settings.calibration_hessian == _defaults.CALIBRATION_HESSIAN
+    assert settings.calibration_hessian == (
+        _defaults.CALIBRATION_HESSIAN if n < _defaults.HESSIAN_MAX_ROWS else 0.0)
     smoothing = model != "linear" and n < _defaults.SMOOTHING_MAX_ROWS
     assert settings.calibration_wrinkle == pytest.approx(
         _defaults.SMOOTHING_ROWS / n if smoothing else 0.0)
@@ -244,3 +245,20 @@ def test_bad_early_stopping_is_refused_before_training():
     frame, signal = _data()
     with pytest.raises(ValueError, match="early_stopping must be True, False or 'auto'"):
         estimators.CalibratedLinearRegressor(early_stopping="yes", verbose=0).fit(frame, signal)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_a_fit_does_not_depend_on_the_units_of_a_column(cls):
+    # Strong smoothing on calibrators of 8 keypoints: a penalty measured in
+    # the columns' units would pull the rescaled columns' calibrators apart.
+    frame, signal = _data()
+    target = _target(cls, signal)
+    rescaled = frame.assign(a=frame["a"] * 1000.0, c=frame["c"] * 1e-3 + 5.0)
+    settings = dict(**SHAPES, num_keypoints=8, calibration_hessian=1.0, calibration_wrinkle=1.0,
+                    epochs=3, random_state=0, verbose=0)
+    scores = []
+    for data in (frame, rescaled):
+        model = cls(**settings).fit(data, target)
+        scores.append(model.predict_proba(data)[:, 1] if "Classifier" in cls.__name__
+                      else model.predict(data))
+    np.testing.assert_allclose(scores[1], scores[0], rtol=1e-4, atol=1e-4)

@@ -2,6 +2,7 @@
 certificate: whatever a layer accepts, they accept. Renamed arguments keep
 old configs loading."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -74,22 +75,47 @@ def test_a_calibrator_hands_its_spec_to_projection_and_certificate():
 
 
 
-def test_a_calibrator_hands_its_spec_to_its_regularizers():
-    keypoints = [[0.0, 0.5, 2.0, 3.0], [-1.0, 0.0, 4.0, 5.0]]
-    layer = layers.PWLCalibration(
-        keypoints, units=2, kernel_regularizer=[("hessian", 0.1, 1.0), ("wrinkle", 0.0, 2.0)],
-        implementation="portable", dtype="float64")
-    layer.build((None, 2))
-    hessian, wrinkle = layer.kernel.regularizer.regularizers
-    assert hessian._spec is layer.spec and wrinkle._spec is layer.spec
+def test_a_calibrators_smoothness_penalty_reads_its_outputs_not_its_input_units():
+    keypoints = np.array([[0.0, 0.5, 2.0, 3.0, 3.5], [-1.0, 0.0, 4.0, 5.0, 9.0]])
+    penalties = []
+    for scale, shift in ((1.0, 0.0), (1e-3, 0.0), (1e3, -7.0)):
+        layer = layers.PWLCalibration(
+            keypoints * scale + shift, units=2,
+            kernel_regularizer=[("hessian", 0.1, 1.0), ("wrinkle", 0.0, 2.0)],
+            kernel_initializer=keras.initializers.Constant(
+                [[0.0, 0.3, 0.4, 0.9, 1.0], [1.0, 0.2, 0.5, 0.1, 0.7]]),
+            implementation="portable", dtype="float64")
+        layer.build((None, 2))
+        penalties.append(float(layer.kernel.regularizer(layer.kernel)))
     kernel = layer.kernel.numpy()
-    want = (regularizers.calibrator_hessian(kernel, keypoints, l1=0.1, l2=1.0)
-            + regularizers.calibrator_wrinkle(kernel, keypoints, l2=2.0))
-    np.testing.assert_allclose(layer.kernel.regularizer(layer.kernel), want, rtol=1e-12)
-    # A saved config holds the keypoints as lists and loads into a spec again.
-    config = hessian.get_config()
-    assert config["keypoints"] == keypoints
-    assert type(hessian).from_config(config)._spec == CalibratorSpec.parse(keypoints, units=2)
+    second = np.diff(kernel, 2, axis=-1)
+    third = np.diff(kernel, 3, axis=-1)
+    # Slopes per unit of the keypoint range: K - 1 = 4 times the differences.
+    want = 0.1 * 4 * np.abs(second).sum() + 16 * (second ** 2).sum() + 2.0 * 16 * (third ** 2).sum()
+    np.testing.assert_allclose(penalties, [want] * 3, rtol=1e-12)
+    # The same penalty measured on slopes in the input's units would differ.
+    in_units = float(regularizers.calibrator_hessian(kernel, keypoints, l1=0.1, l2=1.0)
+                     + regularizers.calibrator_wrinkle(kernel, keypoints, l2=2.0))
+    assert abs(in_units - want) > 0.1 * want
+    # A saved layer keeps its tuples and rebuilds the same penalty.
+    loaded = layers.PWLCalibration.from_config(layer.get_config())
+    loaded.build((None, 2))
+    loaded.kernel.assign(kernel)
+    np.testing.assert_allclose(float(loaded.kernel.regularizer(loaded.kernel)), want, rtol=1e-12)
+
+
+def test_a_cyclic_calibrator_takes_smoothness_penalties():
+    layer = layers.PWLCalibration(np.linspace(0.0, 24.0, 6), is_cyclic=True,
+                                  kernel_regularizer=("hessian", 0.0, 1.0),
+                                  kernel_initializer=keras.initializers.Constant(
+                                      [[0.0, 1.0, 0.0, 2.0, 1.0]]),
+                                  implementation="portable", dtype="float64")
+    layer.build((None, 1))
+    # The five stored outputs (the sixth repeats the first) at 0, 1/5, ..,
+    # 4/5: second differences -2, 3, -3, slope changes 5 times these.
+    np.testing.assert_allclose(float(layer.kernel.regularizer(layer.kernel)),
+                               25 * (4.0 + 9.0 + 9.0))
+
 
 def test_a_categorical_calibrator_hands_its_spec_to_projection_and_certificate():
     layer = layers.CategoricalCalibration(3, units=2, category_order=[(0, 2), (2, 1)],

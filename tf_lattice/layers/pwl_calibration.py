@@ -35,19 +35,31 @@ from tf_lattice.specs import _vocabulary
 OUTPUT_INITIALIZERS = ("equal_heights", "equal_slopes")
 
 
-def calibrator_regularizer_builders(keypoints):
+def calibrator_regularizer_builders(num_keypoints, num_outputs):
     """Names usable in ``("name", l1, l2)`` calibrator regularizer tuples.
 
+    The penalties read the outputs only, never the keypoint inputs, so a
+    calibrator's penalty is the same in any units of its input. The
+    Laplacian takes the first differences of the outputs; the Hessian and
+    the wrinkle the changes of slope with keypoint ``j`` placed at ``j / (K -
+    1)`` (see :mod:`tf_lattice.regularizers.calibrator`), that is ``K - 1``
+    times the second and third differences of the outputs: slopes per unit
+    of the keypoint range, so that a calibrator of keypoints at quantiles is
+    smoothed as a function of the input's quantile, whatever its ``K``.
+
     Args:
-      keypoints: the calibrator's :class:`CalibratorSpec` (or its keypoint
-        inputs): the Hessian and wrinkle penalties measure slopes, which
-        depend on keypoint spacing.
+      num_keypoints: the calibrator's ``K``.
+      num_outputs: outputs stored per unit (``K``, or ``K - 1`` for a cyclic
+        calibrator, whose last output repeats the first).
     """
     from tf_lattice import regularizers
+    grid = np.arange(num_outputs, dtype=np.float64) / max(num_keypoints - 1, 1)
     return {
         "laplacian": lambda l1=0.0, l2=0.0: regularizers.CalibratorLaplacian(l1=l1, l2=l2),
-        "hessian": lambda l1=0.0, l2=0.0: regularizers.CalibratorHessian(l1=l1, l2=l2, keypoints=keypoints),
-        "wrinkle": lambda l1=0.0, l2=0.0: regularizers.CalibratorWrinkle(l1=l1, l2=l2, keypoints=keypoints),
+        "hessian": lambda l1=0.0, l2=0.0: regularizers.CalibratorHessian(l1=l1, l2=l2,
+                                                                         keypoints=grid),
+        "wrinkle": lambda l1=0.0, l2=0.0: regularizers.CalibratorWrinkle(l1=l1, l2=l2,
+                                                                         keypoints=grid),
     }
 
 
@@ -128,7 +140,9 @@ class PWLCalibration(_common.KernelLayer):
       kernel_initializer: ``"equal_heights"``, ``"equal_slopes"`` or a Keras
         initializer of the ``[units, K]`` outputs.
       kernel_regularizer: None, a Keras regularizer, a ``("laplacian" |
-        "hessian" | "wrinkle", l1, l2)`` tuple, or a list of these.
+        "hessian" | "wrinkle", l1, l2)`` tuple, or a list of these; the
+        tuples read the outputs only, so their penalty is the same in any
+        units of the input (see `calibrator_regularizer_builders`).
       implementation: ``"kernel"`` or ``"portable"``.
       **kwargs: Keras layer arguments.
     """
@@ -212,7 +226,8 @@ class PWLCalibration(_common.KernelLayer):
         self.kernel = self.add_weight(
             name="kernel", shape=(self.units, stored), initializer=self._kernel_initializer(),
             regularizer=_regularizers.resolve(
-                self.kernel_regularizer, calibrator_regularizer_builders(self.spec)),
+                self.kernel_regularizer,
+                calibrator_regularizer_builders(self.num_keypoints, stored)),
             constraint=_common.Projection(self._project_kernel))
         if self.input_keypoints_type == "learned_interior":
             lengths = np.diff(np.broadcast_to(self.input_keypoints, (self.units, self.num_keypoints)), axis=-1)

@@ -20,9 +20,15 @@ reduce to the plain second and third differences of the outputs. With uniform
 spacing ``h`` they equal the plain differences divided by ``h``. A calibrator
 with too few keypoints for a term (fewer than 2, 3 or 4) gets a zero penalty.
 
-The keypoints are a calibrator's :class:`tf_lattice.specs.CalibratorSpec` (a
-layer hands its own: validated once, used as they are) or raw keypoints, which
-are parsed into a spec here, once, by the spec's own rule.
+Calibrator layers pass keypoints evenly spaced on ``[0, 1]`` (keypoint ``j``
+at ``j / (K - 1)``), not their keypoint inputs: their penalties then depend on
+the outputs only and are the same in any units of the input (see
+:func:`tf_lattice.layers.pwl_calibration.calibrator_regularizer_builders`).
+Keypoints are a :class:`tf_lattice.specs.CalibratorSpec`, used as it is, or
+raw keypoints, parsed into a spec here, once, by the spec's own rule. Given a
+calibrator's own keypoint inputs, the Hessian and wrinkle measure slopes in
+the input's units, and their size changes with those units: rescaling the
+input by ``c`` scales the l2 terms by ``1 / c^2``.
 """
 
 import tensorflow as tf

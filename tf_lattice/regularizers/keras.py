@@ -67,9 +67,10 @@ class CalibratorLaplacian(_CalibratorRegularizer):
 class _SlopeRegularizer(_CalibratorRegularizer):
     """Calibrator regularizer that also depends on keypoint spacing.
 
-    ``keypoints`` is the calibrator's CalibratorSpec (a layer hands its own:
-    used as it is), raw keypoints (parsed into a spec once, here) or None
-    (unit spacing). The config keeps the keypoints as nested lists.
+    ``keypoints`` is a calibrator's CalibratorSpec (used as it is), raw
+    keypoints (parsed into a spec once, here) or None (unit spacing: the
+    plain differences of the outputs). The config keeps the keypoints as
+    nested lists.
     """
 
     def __init__(self, l1=0.0, l2=0.0, keypoints=None, units_last=False):

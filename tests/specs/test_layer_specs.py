@@ -115,6 +115,12 @@ def test_a_cyclic_calibrator_takes_smoothness_penalties():
     # 4/5: second differences -2, 3, -3, slope changes 5 times these.
     np.testing.assert_allclose(float(layer.kernel.regularizer(layer.kernel)),
                                25 * (4.0 + 9.0 + 9.0))
+    # Two keypoints store one output: nothing to penalize.
+    single = layers.PWLCalibration([0.0, 24.0], is_cyclic=True,
+                                   kernel_regularizer=[("hessian", 1.0, 1.0), ("wrinkle", 1.0, 1.0)],
+                                   implementation="portable", dtype="float64")
+    single.build((None, 1))
+    assert float(single.kernel.regularizer(single.kernel)) == 0.0
 
 
 def test_a_categorical_calibrator_hands_its_spec_to_projection_and_certificate():

@@ -53,7 +53,10 @@ def calibrator_regularizer_builders(num_keypoints, num_outputs):
         calibrator, whose last output repeats the first).
     """
     from tf_lattice import regularizers
-    grid = np.arange(num_outputs, dtype=np.float64) / max(num_keypoints - 1, 1)
+    # A single stored output (a cyclic calibrator of 2 keypoints) has no
+    # differences: unit spacing gives it the zero penalty.
+    grid = (np.arange(num_outputs, dtype=np.float64) / (num_keypoints - 1)
+            if num_outputs >= 2 else None)
     return {
         "laplacian": lambda l1=0.0, l2=0.0: regularizers.CalibratorLaplacian(l1=l1, l2=l2),
         "hessian": lambda l1=0.0, l2=0.0: regularizers.CalibratorHessian(l1=l1, l2=l2,

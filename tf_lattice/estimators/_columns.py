@@ -156,7 +156,9 @@ def to_frame(X, feature_names=None):
     """
     if isinstance(X, pd.DataFrame):
         frame = X.copy(deep=False)  # the values are only read: no copy of the data
-        frame.columns = [str(c) for c in frame.columns]
+        names = frame.columns.tolist()
+        if not all(isinstance(name, str) for name in names):
+            frame.columns = [str(name) for name in names]
         return frame
     array = np.asarray(X)
     if array.ndim != 2:
@@ -246,8 +248,11 @@ def numeric_values(series):
       ValueError: on infinite values or values that are not numbers.
     """
     try:
-        if pd.api.types.is_numeric_dtype(series.dtype):
-            # Numbers, booleans and nullable dtypes convert without a Python loop.
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":
+            # NumPy numbers and booleans: NaN is their only missing value.
+            values = series.to_numpy(dtype=np.float64)
+        elif pd.api.types.is_numeric_dtype(series.dtype):
+            # Nullable dtypes (pd.NA) convert without a Python loop too.
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = pd.to_numeric(series.astype("object").where(series.notna(), np.nan),
@@ -264,26 +269,17 @@ def numeric_values(series):
 def numeric_block(frame, names):
     """Float64 values `(n_rows, len(names))` of numeric columns, NaN where missing.
 
-    Columns of numeric dtypes convert together in one step; a frame with any
-    other dtype among them goes column by column through `numeric_values`,
-    whose errors name the column.
+    Column by column through `numeric_values`, whose errors name the column,
+    into one array; no sub-frame is built (for the few rows of a prediction
+    its construction costs more than the values).
 
     Raises:
       ValueError: on infinite values or values that are not numbers.
     """
-    block = frame[list(names)]
-    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in block.dtypes):
-        values = block.to_numpy(dtype=np.float64, na_value=np.nan)
-        infinite = np.isinf(values)
-        if not infinite.any():
-            return values
-        row, column = (int(i) for i in np.argwhere(infinite)[0])
-        raise ValueError(f"column {names[column]!r} has an infinite value at row {row}; "
-                         "replace it with a finite value or NaN (missing)")
-    values = np.empty((len(frame), len(names)), np.float64)
+    values = np.empty((len(names), len(frame)), np.float64)  # row k: column names[k]
     for k, name in enumerate(names):
-        values[:, k] = numeric_values(frame[name])
-    return values
+        values[k] = numeric_values(frame[name])
+    return values.T
 
 
 def _vocabulary(series):
@@ -413,9 +409,11 @@ def check_columns(frame, specs):
       ValueError: naming the missing and the unexpected columns.
     """
     expected = [spec.name for spec in specs]
-    missing = [name for name in expected if name not in frame.columns]
+    given = frame.columns.tolist()
+    present = set(given)
+    missing = [name for name in expected if name not in present]
     if missing:
-        unexpected = [name for name in frame.columns if name not in expected]
+        unexpected = [name for name in given if name not in expected]
         raise ValueError(f"X is missing the columns {missing} seen in fit"
                          + (f" (and has unexpected columns {unexpected})" if unexpected else ""))
 
@@ -441,7 +439,7 @@ def encode(frame, specs):
         column, values that are not numbers, infinite, or beyond float32.
     """
     check_columns(frame, specs)
-    dtypes = dict(zip(frame.columns, frame.dtypes))
+    dtypes = dict(zip(frame.columns.tolist(), frame.dtypes.tolist()))
     for spec in specs:
         if _is_temporal_dtype(dtypes[spec.name]):
             _refuse_temporal(frame[spec.name])

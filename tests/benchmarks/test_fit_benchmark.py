@@ -52,6 +52,8 @@ def test_tfl_cases_configure_both_sides_alike():
         ours = bench.tfl_case_regressor(case, epochs=4).get_params()
         theirs = bench.tfl_case_model(case)
         assert ours["epochs"] == 4 and ours["batch_size"] == bench.TFL_BATCH_SIZE
+        # TFL's premade fit trains every row and scores no validation split.
+        assert ours["early_stopping"] is False
         assert ours["num_keypoints"] == bench.TFL_NUM_KEYPOINTS
         assert ours["interpolation"] == theirs["interpolation"] == "hypercube"
         assert sorted(ours["monotonicity"]) == sorted(theirs["features"])

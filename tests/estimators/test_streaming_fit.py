@@ -84,6 +84,26 @@ def test_a_streamed_fit_trains_a_certified_model(tmp_path):
         estimators.CalibratedLatticeRegressor(**dict(PARAMS, early_stopping=True)).fit(source)
 
 
+def test_a_streamed_fit_neither_reads_nor_changes_the_global_random_state(tmp_path, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    frame, y = _data(300)
+    pattern = _shards(frame, y, tmp_path, 2)
+    predictions = []
+    for global_seed in (0, 1):
+        keras.utils.set_random_seed(global_seed)
+        tf_seeds = []
+        monkeypatch.setattr(tf.random, "set_seed", tf_seeds.append)
+        numpy_draw = np.random.get_state()[1].copy()
+        model = estimators.DeepLatticeNetworkRegressor(**PARAMS).fit(pattern, "y")
+        monkeypatch.undo()
+        assert tf_seeds == []
+        np.testing.assert_array_equal(np.random.get_state()[1], numpy_draw)
+        predictions.append(model.predict(frame))
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+
+
 def test_a_dataset_fit():
     tf = pytest.importorskip("tensorflow")
     frame, y = _data(400)

@@ -13,7 +13,6 @@ hash of theirs; should they ever differ, all continue from the chief's.
 
 import dataclasses
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -134,6 +133,9 @@ def train_stream(build, source, statistics, convert, loss, settings, workers, ta
                  checkpoints=None, resume=None, description="fit"):
     """Builds a Keras model and trains it on the rows of ``source``.
 
+    Every random choice comes from ``settings.seed``, as in ``train_model``
+    (no global seed is set).
+
     Args:
       build: zero-argument function returning an uncompiled Keras model.
       source: a bound Source.
@@ -151,7 +153,6 @@ def train_stream(build, source, statistics, convert, loss, settings, workers, ta
     Returns:
       ``(model, history)`` as ``train_model``.
     """
-    keras.utils.set_random_seed(settings.seed)
     plan = StreamPlan.make(source, statistics, settings, workers.count)
     pieces = source.pieces()
     window = max(plan.batch_size, source.shuffle_rows // plan.shards)

@@ -75,6 +75,22 @@ def test_random_monotonic_initializer_is_monotone():
     assert values.min() >= 0 and values.max() <= 1
 
 
+def test_an_unseeded_random_monotonic_initializer_follows_the_keras_seed():
+    def two_layers(global_seed):
+        keras.utils.set_random_seed(global_seed)
+        layers = [Lattice([2, 3], kernel_initializer="random_monotonic_initializer")
+                  for _ in range(2)]
+        for layer in layers:
+            layer.build((None, 2))
+        return [layer.kernel.numpy() for layer in layers]
+
+    first, again, other = two_layers(7), two_layers(7), two_layers(8)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])  # each layer draws its own values
+    assert not np.array_equal(first[0], other[0])
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(monotonicities=["increasing", "increasing"], output_min=-1.0, output_max=3.0),
     dict(monotonicities=["increasing", "none"], unimodalities=["none", "valley"]),

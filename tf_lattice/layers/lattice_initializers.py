@@ -4,6 +4,8 @@ Vertices are in row-major order (last dimension fastest), as everywhere in
 tf_lattice.
 """
 
+import random
+
 import keras
 import numpy as np
 
@@ -155,6 +157,10 @@ class RandomMonotonicInitializer(keras.initializers.Initializer):
     ones; random order within a level). A step along a monotone dimension
     raises the level, so it never lowers the value. ``lattice_sizes`` may be
     a :class:`LatticeSpec` (then without ``monotonicities``).
+
+    With ``seed=None`` each call draws its seed from Python's ``random``, as
+    Keras' own unseeded initializers do, so ``keras.utils.set_random_seed``
+    makes the values reproducible.
     """
 
     def __init__(self, lattice_sizes, monotonicities=None, output_min=0.0, output_max=1.0, seed=None):
@@ -172,7 +178,8 @@ class RandomMonotonicInitializer(keras.initializers.Initializer):
         for k, direction in enumerate(monotonicities):
             column = coordinates[:, k]
             levels += (self.lattice_sizes[k] - 1 - column) if direction == "decreasing" else column
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.seed if self.seed is not None
+                                    else random.randint(1, 10**9))
         units = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
         rows = []
         for _ in range(units):

@@ -22,8 +22,9 @@ comparisons, so every ratio quoted compares numbers measured in the same run:
   hypercube interpolation, ``TFL_NUM_KEYPOINTS`` quantile keypoints, shared
   calibrators, no regularization, Adam at 0.01, batch 256, a fixed number of
   epochs over every row (early stopping off: TFL's premade fit holds out no
-  validation rows and scores none between epochs). Our side is the scikit-learn regressor; TFL's side runs in its own
-  environment through ``_tfl_fit_runner.py``. Both read the clock when their
+  validation rows and scores none between epochs). Our side is the
+  scikit-learn regressor; TFL's side runs in its own environment through
+  ``_tfl_fit_runner.py``. Both read the clock when their
   epochs start and after every epoch; the training speed counts the epochs
   after the first (which holds the one-time tracing), see
   `_cases.epoch_throughput`. Target: ours at least ``TFL_MIN_SPEEDUP`` times

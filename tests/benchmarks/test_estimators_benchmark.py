@@ -145,3 +145,21 @@ def test_tfl_gets_the_keypoint_count_our_estimator_used():
     default = CalibratedLatticeEnsembleClassifier().get_params()["num_keypoints"]
     used = len(fit_feature_specs(frame, default)[0].keypoints)
     assert bench.resolved_num_keypoints(default, len(frame)) == used
+
+
+@pytest.mark.parametrize("module", ["benchmarks.fit", "benchmarks.estimators",
+                                    "benchmarks.quality"])
+def test_a_benchmark_leaves_the_openmp_wait_policy_to_its_default(module):
+    """The boosting baselines run with OpenMP's default wait policy, as their
+    users' do (a sleeping wait policy slowed HistGradientBoosting 5x)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {name: value for name, value in os.environ.items() if name != "OMP_WAIT_POLICY"}
+    probe = f"import os, {module}; print(repr(os.environ.get('OMP_WAIT_POLICY')))"
+    process = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert process.stdout.strip().splitlines()[-1] == "None"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.estimators._data import FAST
+from tests.estimators._random_state import assert_fit_ignores_global_seeds
 from tf_lattice import estimators
 from tf_lattice.estimators import DataError, FileSource
 from tf_lattice.estimators._feed import ShardStream, WorkerFeed, allocate
@@ -85,23 +86,11 @@ def test_a_streamed_fit_trains_a_certified_model(tmp_path):
 
 
 def test_a_streamed_fit_neither_reads_nor_changes_the_global_random_state(tmp_path, monkeypatch):
-    import keras
-    import tensorflow as tf
-
     frame, y = _data(300)
     pattern = _shards(frame, y, tmp_path, 2)
-    predictions = []
-    for global_seed in (0, 1):
-        keras.utils.set_random_seed(global_seed)
-        tf_seeds = []
-        monkeypatch.setattr(tf.random, "set_seed", tf_seeds.append)
-        numpy_draw = np.random.get_state()[1].copy()
-        model = estimators.DeepLatticeNetworkRegressor(**PARAMS).fit(pattern, "y")
-        monkeypatch.undo()
-        assert tf_seeds == []
-        np.testing.assert_array_equal(np.random.get_state()[1], numpy_draw)
-        predictions.append(model.predict(frame))
-    np.testing.assert_array_equal(predictions[0], predictions[1])
+    assert_fit_ignores_global_seeds(
+        lambda: estimators.DeepLatticeNetworkRegressor(**PARAMS).fit(pattern, "y").predict(frame),
+        monkeypatch)
 
 
 def test_a_dataset_fit():

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tests.estimators._data import mixed_frame
+from tests.estimators._random_state import assert_fit_ignores_global_seeds
 from tf_lattice import estimators
 from tf_lattice.estimators import _training
 from tf_lattice.models._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
@@ -77,30 +78,11 @@ REGRESSORS = (estimators.CalibratedLinearRegressor, estimators.CalibratedLattice
 
 @pytest.mark.parametrize("cls", REGRESSORS, ids=lambda cls: cls.__name__)
 def test_a_fit_neither_reads_nor_changes_the_global_random_state(cls, monkeypatch):
-    """Every random choice comes from ``random_state``: fits after different
-    global seeds are the same model, and the caller's generators keep their
-    place. TensorFlow's global seed is not set: setting it clears TensorFlow's
-    instantiated functions, which a repeated fit would build again."""
-    import random
-
     frame, y = mixed_frame(60)
     kwargs = dict(monotonicity={"x": "increasing"}, epochs=2, batch_size=16, random_state=3,
                   verbose=0)
-    predictions = []
-    for global_seed in (0, 1):
-        keras.utils.set_random_seed(global_seed)
-        tf_seeds = []
-        monkeypatch.setattr(tf.random, "set_seed", tf_seeds.append)
-        numpy_state, python_state = np.random.get_state(), random.getstate()
-        model = cls(**kwargs).fit(frame, y)
-        monkeypatch.undo()
-        assert tf_seeds == []
-        assert random.getstate() == python_state
-        after = np.random.get_state()
-        assert after[0] == numpy_state[0] and after[2:] == numpy_state[2:]
-        np.testing.assert_array_equal(after[1], numpy_state[1])
-        predictions.append(model.predict(frame))
-    np.testing.assert_array_equal(predictions[0], predictions[1])
+    assert_fit_ignores_global_seeds(lambda: cls(**kwargs).fit(frame, y).predict(frame),
+                                    monkeypatch)
 
 
 def test_a_template_in_use_is_not_shared():

@@ -77,6 +77,47 @@ def test_matches_oracle_and_twin(device, interpolation, dtype, problem):
         np.testing.assert_allclose(kernel_part, twin_part, rtol=tol, atol=tol)
 
 
+#: Coordinates where the clip of a size-2 dimension decides: its ends, just
+#: inside and outside them, far outside, infinities and NaN.
+UNIT_CELL_SPECIALS = (0.0, 1.0, -0.0, 1e-7, 1.0 - 1e-7, -1e-7, 1.0 + 1e-7, -1e30, 1e30,
+                      -np.inf, np.inf, np.nan)
+
+
+@st.composite
+def unit_cell_problems(draw):
+    """Lattices whose sizes are all 2 (one cell, the kernels' unit-cell path
+    up to 6 dimensions, the general path above), points anywhere."""
+    dims = draw(st.integers(1, 7))
+    units = draw(st.integers(1, 4))
+    batch = draw(st.integers(1, 5))
+    per_unit = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    shape = (batch, units, dims) if per_unit else (batch, dims)
+    inputs = rng.uniform(-0.5, 1.5, size=shape)
+    special = rng.random(shape) < draw(st.sampled_from([0.0, 0.3]))
+    inputs = np.where(special, rng.choice(UNIT_CELL_SPECIALS, size=shape), inputs)
+    params = rng.normal(size=(units, 2**dims))
+    grad_outputs = rng.normal(size=(batch, units))
+    return [2] * dims, inputs, params, grad_outputs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None, max_examples=60)
+@given(problem=unit_cell_problems())
+def test_unit_cell_lattices_match_oracle(device, dtype, problem):
+    sizes, inputs, params, grad_outputs = problem
+    inputs, params = inputs.astype(dtype), params.astype(dtype)
+    expected = oracle.lattice_interpolation(inputs, params, sizes, "hypercube")
+    expected_grads = oracle.lattice_interpolation_gradients(
+        inputs, params, sizes, "hypercube", grad_outputs)
+    outputs, grad_inputs, grad_params = _value_and_grads(
+        inputs, params, sizes, "hypercube", "kernel", grad_outputs)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(outputs, expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad_inputs, expected_grads[0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad_params, expected_grads[1], rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 @pytest.mark.parametrize("per_unit", [False, True])

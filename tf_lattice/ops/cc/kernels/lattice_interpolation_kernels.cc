@@ -34,6 +34,7 @@ using ::tf_lattice::LatticeBatch;
 using ::tf_lattice::LatticeCell;
 using ::tf_lattice::LatticeShape;
 using ::tf_lattice::LocateCell;
+using ::tf_lattice::LocateUnitCell;
 using ::tf_lattice::ParamsRow;
 
 // Per-shard params-gradient buffers use at most this many bytes in all.
@@ -59,8 +60,13 @@ class LatticeAttrs {
         shape_.dims <= ::tf_lattice::kMaxLevelDims) {
       corner_offsets_.resize(size_t{1} << shape_.dims);
       ::tf_lattice::HypercubeCornerOffsets(shape_.dims, shape_.strides, corner_offsets_.data());
+      unit_cell_ = std::all_of(sizes.begin(), sizes.end(), [](int64_t m) { return m == 2; });
     }
   }
+
+  // Whether the lattice is a hypercube of sizes all 2 interpolated level by
+  // level: its one cell starts at vertex 0 (see LocateUnitCell).
+  bool unit_cell() const { return unit_cell_; }
 
   // Vertex offsets of the 2^d cell corners from the lower corner when the
   // hypercube is interpolated level by level, else null.
@@ -128,6 +134,7 @@ class LatticeAttrs {
   LatticeShape shape_;
   Interpolation interpolation_ = Interpolation::kHypercube;
   std::vector<int64_t> corner_offsets_;
+  bool unit_cell_ = false;
 };
 
 bool IsSimplex(const LatticeBatch& batch) {
@@ -195,11 +202,11 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
 // row starts at +0 and never becomes -0, as a sum is -0 only when both terms
 // are).
 template <typename T>
-void AddInputGradient(int d, const LatticeCell<T>& cell, const T* grad_residual,
+void AddInputGradient(int d, const bool* passes_gradient, const T* grad_residual,
                       T grad_output, T* grad_row) {
   for (int k = 0; k < d; ++k) {
     const T term = grad_output * grad_residual[k];
-    grad_row[k] += cell.passes_gradient[k] ? term : T(0);
+    grad_row[k] += passes_gradient[k] ? term : T(0);
   }
 }
 
@@ -225,7 +232,7 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
       Interpolate(batch.interpolation, d, cell, shape.strides, theta, on_corner,
                   grad_residual);
       const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-      AddInputGradient(d, cell, grad_residual, grad_output, grad_inputs + row * d);
+      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output, grad_inputs + row * d);
     }
   }
 }
@@ -264,7 +271,73 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
       HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
                                     grad_residual);
       const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-      AddInputGradient(d, cell, grad_residual, grad_output, grad_inputs + row * d);
+      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output, grad_inputs + row * d);
+    }
+  }
+}
+
+// Row of the inputs that example b reads for unit u.
+inline int64_t InputRow(const LatticeBatch& batch, int64_t b, int64_t u) {
+  return batch.per_unit_inputs ? b * batch.units + u : b;
+}
+
+// HypercubeForwardRange for a unit cell (LatticeAttrs::unit_cell, kDims
+// dimensions): every point's cell is the whole lattice, so its corner values
+// are the unit's params at corner_offsets, read without a cell search.
+template <typename T, int kDims>
+void UnitCellForwardRange(const LatticeBatch& batch, const int64_t* corner_offsets,
+                          const T* inputs, const T* params, T* outputs, int64_t begin,
+                          int64_t end) {
+  constexpr int kCorners = 1 << kDims;
+  int64_t offsets[kCorners];
+  std::copy(corner_offsets, corner_offsets + kCorners, offsets);
+  T residual[kDims];
+  bool passes_gradient[kDims];
+  T corner_values[kCorners];
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      if (u == 0 || batch.per_unit_inputs) {
+        LocateUnitCell(kDims, inputs + InputRow(batch, b, u) * kDims, residual, passes_gradient);
+      }
+      const T* __restrict__ theta = params + u * kCorners;
+      for (int j = 0; j < kCorners; ++j) corner_values[j] = theta[offsets[j]];
+      outputs[b * batch.units + u] = HypercubeContract(kDims, residual, corner_values);
+    }
+  }
+}
+
+// HypercubeGradRange for a unit cell (see UnitCellForwardRange).
+template <typename T, int kDims>
+void UnitCellGradRange(const LatticeBatch& batch, const int64_t* corner_offsets,
+                       const T* inputs, const T* params, const T* grad_outputs, T* grad_inputs,
+                       T* grad_params, int64_t begin, int64_t end) {
+  constexpr int kCorners = 1 << kDims;
+  int64_t offsets[kCorners];
+  std::copy(corner_offsets, corner_offsets + kCorners, offsets);
+  T residual[kDims];
+  bool passes_gradient[kDims];
+  T level_weights[2 * kCorners];
+  const T* corner_weights = level_weights + kCorners;
+  T corner_values[kCorners];
+  T grad_residual[kDims];
+  for (int64_t b = begin; b < end; ++b) {
+    for (int64_t u = 0; u < batch.units; ++u) {
+      const int64_t row = InputRow(batch, b, u);
+      if (u == 0 || batch.per_unit_inputs) {
+        LocateUnitCell(kDims, inputs + row * kDims, residual, passes_gradient);
+        HypercubeLevelWeights(kDims, residual, level_weights);
+      }
+      const T grad_output = grad_outputs[b * batch.units + u];
+      const T* __restrict__ theta = params + u * kCorners;
+      T* __restrict__ grad_theta = grad_params + u * kCorners;
+      for (int j = 0; j < kCorners; ++j) {
+        corner_values[j] = theta[offsets[j]];
+        grad_theta[offsets[j]] += grad_output * corner_weights[j];
+      }
+      HypercubeContractWithGradient(kDims, residual, level_weights, corner_values,
+                                    grad_residual);
+      AddInputGradient(kDims, passes_gradient, grad_residual, grad_output,
+                       grad_inputs + row * kDims);
     }
   }
 }
@@ -394,8 +467,15 @@ class LatticeInterpolationCpuOp : public LatticeOpKernel {
                          [&](int64_t begin, int64_t end) {
                            if (offsets != nullptr && !IsSimplex(batch)) {
                              WithStaticDims(shape.dims, [&](auto dims) {
-                               HypercubeForwardRange<T, decltype(dims)::value>(
-                                   shape, batch, offsets, in, par, out, begin, end);
+                               constexpr int kDims = decltype(dims)::value;
+                               if constexpr (kDims > 0) {
+                                 if (attrs_.unit_cell()) {
+                                   return UnitCellForwardRange<T, kDims>(batch, offsets, in, par,
+                                                                         out, begin, end);
+                                 }
+                               }
+                               HypercubeForwardRange<T, kDims>(shape, batch, offsets, in, par,
+                                                               out, begin, end);
                              });
                            } else {
                              ForwardRange(shape, batch, in, par, out, begin, end);
@@ -449,8 +529,15 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
         if (begin >= end) continue;
         if (offsets != nullptr && !IsSimplex(batch)) {
           WithStaticDims(shape.dims, [&](auto dims) {
-            HypercubeGradRange<T, decltype(dims)::value>(shape, batch, offsets, in, par,
-                                                         grad_out, grad_in, target, begin, end);
+            constexpr int kDims = decltype(dims)::value;
+            if constexpr (kDims > 0) {
+              if (attrs_.unit_cell()) {
+                return UnitCellGradRange<T, kDims>(batch, offsets, in, par, grad_out, grad_in,
+                                                   target, begin, end);
+              }
+            }
+            HypercubeGradRange<T, kDims>(shape, batch, offsets, in, par, grad_out, grad_in,
+                                         target, begin, end);
           });
         } else {
           GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);

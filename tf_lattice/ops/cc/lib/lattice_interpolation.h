@@ -117,6 +117,22 @@ TF_LATTICE_HOST_DEVICE void LocateCell(int d, const T* x, const int64_t* sizes,
   cell->base = base;
 }
 
+// The cell of a point in a lattice whose every size is 2 (the whole lattice
+// is one cell, b = 0): LocateCell's residuals and gradient flags for those
+// sizes, r_k = x_k clipped to [0, 1] (NaN stays NaN and passes), without
+// the cell search.
+template <typename T>
+TF_LATTICE_HOST_DEVICE void LocateUnitCell(int d, const T* x, T* residual,
+                                           bool* passes_gradient) {
+  for (int k = 0; k < d; ++k) {
+    const T value = x[k];
+    const T positive = value > T(0) ? value : T(0);
+    const T clipped = positive < T(1) ? positive : T(1);
+    residual[k] = value == value ? clipped : value;
+    passes_gradient[k] = !(value < T(0)) & !(value > T(1));
+  }
+}
+
 // Multilinear interpolation over the 2^d corners of `cell` with a product
 // tree walked depth first: corner c has e_k = bit (d-1-k) of c, prefix
 // weights W[k+1] = W[k] * (e_k ? r_k : 1 - r_k) and prefix offsets

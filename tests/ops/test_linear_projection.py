@@ -55,6 +55,50 @@ def test_feasible_exactly_and_close_to_exact(implementation, dtype, problem):
     np.testing.assert_allclose(again, projected, atol=1e-5)
 
 
+#: Normalized problems whose Newton systems become singular to rounding
+#: near convergence (the weights z / s of active rows swamp the identity):
+#: the portable solver once raised on the first and stopped short on the
+#: second in float32.
+SINGULAR_NEAR_CONVERGENCE = [
+    ([[0.72978409, 1.47238715], [-0.06317106, 1.45080081], [0.65124709, -0.42224059],
+      [-0.05657625, 1.22596066], [-0.46445173, -0.41036896]],
+     dict(monotonicities=["increasing"] * 5, monotonic_dominances=[(3, 2)],
+          range_dominances=[(1, 0)],
+          input_ranges=[(-0.48337799004692694, 3.0529397878507076),
+                        (-1.088332472592828, 0.8462298903205085),
+                        (0.0032720569765508118, 1.5005704079444004),
+                        (-0.7298408177228637, 1.4527965983662334),
+                        (-2.2616912259499973, 0.2160704261296642)],
+          normalization_order=1)),
+    ([[1.30284351, -1.19458684, -0.10487071], [0.55713237, 0.96995121, 0.72978409],
+      [1.47238715, -0.06317106, 1.45080081], [0.65124709, -0.42224059, -0.05657625],
+      [1.22596066, -0.46445173, -0.41036896]],
+     dict(monotonicities=["increasing", "increasing", "decreasing", "increasing", "increasing"],
+          monotonic_dominances=[(1, 0)], range_dominances=[(3, 1), (3, 4)],
+          input_ranges=[(-0.4809867130412461, 1.636948309080097),
+                        (1.1147280717062642, 4.008416456645512),
+                        (-1.3245484169646555, 2.477218769057081),
+                        (-0.841480349002614, 3.1736972134562524),
+                        (-0.39643048100696016, 4.5735467295279015)],
+          normalization_order=1)),
+]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(SINGULAR_NEAR_CONVERGENCE)))
+def test_newton_systems_singular_to_rounding_still_reach_the_projection(implementation, dtype,
+                                                                        case):
+    weights, constraints = SINGULAR_NEAR_CONVERGENCE[case]
+    weights = np.array(weights)
+    projected = linear_projection(weights.astype(dtype), implementation=implementation,
+                                  **constraints).numpy()
+    assert certify_linear(projected, **constraints).holds
+    exact = linear_projection(weights, exact=True, **constraints).numpy()
+    slack = 1e-6 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(projected, exact, atol=slack)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("monotonicities", [
     ["increasing"] * 4, ["decreasing"] * 4, ["increasing", "decreasing", "none", "increasing"],

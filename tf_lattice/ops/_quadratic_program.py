@@ -26,7 +26,8 @@ Two implementations compute the same iterates (up to rounding):
   math is in ``ops/cc/lib/polyhedron_projection.h``), in eager mode and in
   graphs, without XLA. It factors the Newton matrix once per iteration within
   the bandwidth of ``G`` and stops each row on its own.
-* ``"portable"``: stock TensorFlow ops with a batched dense solve; every
+* ``"portable"``: stock TensorFlow ops with batched dense Cholesky factors
+  (equalities through the Schur complement, as in the kernel); every
   operation is XLA compatible, so callers compile it inside graphs (see
   :mod:`tf_lattice.ops._compiled`). Custom ops cannot run inside an
   XLA-compiled function, so ``"kernel"`` called while one is being traced
@@ -103,6 +104,48 @@ def _kernel_projection(target, inequality_matrix, inequality_bound, equality_mat
             *operands, num_iterations=num_iterations, tolerance=tolerance)
 
 
+#: Relative pivot of the Schur complement below which an equality counts as
+#: dependent on earlier ones (the kernel's kPolyhedronDependentPivot).
+DEPENDENT_PIVOT = 1e-13
+
+
+def _semidefinite_solve(schur, rhs):
+    """Solves ``S u = v`` for each row's positive semidefinite ``[P, P]``
+    ``S`` (``schur``, ``[units, P, P]``; ``rhs`` ``[units, P]``) by Cholesky
+    with static ``P``, as the kernel does: a pivot at most `DEPENDENT_PIVOT`
+    times the largest diagonal entry marks an equality that repeats earlier
+    ones, whose entry of ``u`` is 0."""
+    size = schur.shape[1]
+    largest = tf.reduce_max(tf.linalg.diag_part(schur), axis=1)
+    factor = [[None] * size for _ in range(size)]
+    dependent = []
+    zero = tf.zeros_like(largest)
+    for j in range(size):
+        pivot = schur[:, j, j] - sum((factor[j][k] ** 2 for k in range(j)), zero)
+        dependent.append(pivot <= DEPENDENT_PIVOT * largest)
+        root = tf.where(dependent[j], zero, tf.sqrt(tf.maximum(pivot, 0.0)))
+        factor[j][j] = root
+        safe_root = tf.where(dependent[j], tf.ones_like(root), root)
+        for i in range(j + 1, size):
+            total = schur[:, i, j] - sum((factor[i][k] * factor[j][k] for k in range(j)), zero)
+            factor[i][j] = tf.where(dependent[j], zero, total / safe_root)
+    forward = []
+    for i in range(size):
+        total = rhs[:, i] - sum((factor[i][k] * forward[k] for k in range(i)), zero)
+        forward.append(_divide_unless(dependent[i], total, factor[i][i]))
+    solution = [None] * size
+    for i in reversed(range(size)):
+        total = forward[i] - sum((factor[k][i] * solution[k] for k in range(i + 1, size)), zero)
+        solution[i] = _divide_unless(dependent[i], total, factor[i][i])
+    return tf.stack(solution, axis=1) if size else tf.zeros_like(rhs)
+
+
+def _divide_unless(dependent, numerator, denominator):
+    """``numerator / denominator``, 0 where ``dependent``."""
+    safe = tf.where(dependent, tf.ones_like(denominator), denominator)
+    return tf.where(dependent, tf.zeros_like(numerator), numerator / safe)
+
+
 def _portable_projection(target, inequality_matrix, inequality_bound, equality_matrix,
                          equality_bound, num_iterations, tolerance):
     """The twin: the same iteration in stock TensorFlow ops, all rows at once."""
@@ -145,24 +188,26 @@ def _portable_projection(target, inequality_matrix, inequality_bound, equality_m
 
     def newton_step(moving, weights, dual, primal, equality, complementarity, s, z):
         matrix = identity + tf.matmul(g * weights[:, :, tf.newaxis], g, transpose_a=True)
-        # Rows that have stopped solve the identity instead: their own system
-        # can be singular to rounding, which eager solves report as an error.
+        # Rows that have stopped factor the identity instead. A moving row
+        # whose matrix is singular to rounding gets a NaN factor (Cholesky
+        # does not raise), so its step is not finite and it stops, as in the
+        # kernel.
         still = moving[:, :, tf.newaxis]
         rhs = -dual - gtx(g, (z * primal - complementarity) / s)
+        factor = tf.linalg.cholesky(tf.where(still, matrix, identity))
         if has_equalities:
-            top = tf.concat([matrix, e_matrix], axis=1)
-            bottom = tf.concat(
-                [tf.transpose(e_matrix, [0, 2, 1]),
-                 tf.zeros([tf.shape(target)[0], num_equalities, num_equalities], tf.float64)],
-                axis=1)
-            augmented = tf.concat([top, bottom], axis=2)
-            augmented = tf.where(still, augmented, tf.eye(size + num_equalities, dtype=tf.float64))
-            solution = tf.linalg.solve(
-                augmented, tf.concat([rhs, -equality], axis=1)[:, :, tf.newaxis])[:, :, 0]
-            dx, dnu = solution[:, :size], solution[:, size:]
+            # The Schur complement S = E A^-1 E^T = V^T V with V = L^-1 E^T,
+            # as in the kernel: S dnu = V^T u + r_e with u = L^-1 rhs, then
+            # dx = L^-T (u - V dnu).
+            u = tf.linalg.triangular_solve(factor, rhs[:, :, tf.newaxis], lower=True)
+            v = tf.linalg.triangular_solve(factor, tf.transpose(e_matrix, [0, 2, 1]),
+                                           lower=True)
+            dnu = _semidefinite_solve(tf.matmul(v, v, transpose_a=True),
+                                      tf.matmul(v, u, transpose_a=True)[:, :, 0] + equality)
+            dx = tf.linalg.triangular_solve(factor, u - tf.matmul(v, dnu[:, :, tf.newaxis]),
+                                            lower=True, adjoint=True)[:, :, 0]
         else:
-            matrix = tf.where(still, matrix, identity)
-            dx = tf.linalg.cholesky_solve(tf.linalg.cholesky(matrix), rhs[:, :, tf.newaxis])
+            dx = tf.linalg.cholesky_solve(factor, rhs[:, :, tf.newaxis])
             dx, dnu = dx[:, :, 0], None
         ds = -primal - gx(g, dx)
         dz = (-complementarity - z * ds) / s

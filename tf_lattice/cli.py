@@ -711,7 +711,7 @@ def _add_fit_options(fit):
     training.add_argument("--early-stopping", action="store_true", default=d["early_stopping"],
                           help="hold out --validation-fraction of the rows and stop when their "
                                "loss stops improving (default: automatic, on from 10,000 rows "
-                               "for data held in memory)")
+                               "for lattice and dln models on data held in memory)")
     training.add_argument("--no-early-stopping", dest="early_stopping", action="store_false",
                           default=d["early_stopping"],
                           help="never stop early")

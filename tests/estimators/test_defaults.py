@@ -109,16 +109,28 @@ def test_l2_shrinks_as_rows_grow_and_smoothing_stops_on_more_rows(n, model):
     assert settings.lattice_torsion == settings.lattice_laplacian == 0.0
 
 
-def test_early_stopping_turns_on_from_the_threshold_and_lengthens_training():
+@pytest.mark.parametrize("model", ["lattice", "dln"])
+def test_early_stopping_turns_on_from_the_threshold_and_lengthens_training(model):
     threshold = _defaults.EARLY_STOPPING_MIN_ROWS
-    below, above = _resolve(threshold - 1), _resolve(threshold)
+    below, above = _resolve(threshold - 1, model=model), _resolve(threshold, model=model)
     assert not below.early_stopping and above.early_stopping
     assert (below.epochs, below.batch_size) == resolve_schedule(threshold - 1, None, None,
                                                                 max_epochs=None)
     training_rows = threshold - round(0.1 * threshold)
     assert (above.epochs, above.batch_size) == resolve_schedule(
         training_rows, None, None, target_steps=_defaults.EARLY_STOPPING_STEPS, max_epochs=None)
-    assert not resolve_defaults(threshold, 6, "regression", OPEN, streamed=True).early_stopping
+    assert not resolve_defaults(threshold, 6, "regression", OPEN, model=model,
+                                streamed=True).early_stopping
+
+
+@pytest.mark.parametrize("model", ["linear", "ensemble"])
+@pytest.mark.parametrize("n", [_defaults.EARLY_STOPPING_MIN_ROWS, 10**6])
+def test_linear_models_and_ensembles_train_every_row_without_early_stopping(model, n):
+    settings = _resolve(n, model=model)
+    assert not settings.early_stopping
+    assert (settings.epochs, settings.batch_size) == resolve_schedule(n, None, None,
+                                                                      max_epochs=None)
+    assert _resolve(n, model=model, early_stopping=True).early_stopping
 
 
 @pytest.mark.parametrize("n", [100, 500, 20000])
@@ -162,7 +174,7 @@ GIVEN = dict(num_keypoints=7, num_lattices=5, lattice_rank=2, calibration_laplac
 @pytest.mark.parametrize("name", sorted(GIVEN) + ["early_stopping"])
 def test_an_explicit_value_is_never_overridden(n, name):
     # Each given value differs from the automatic one, so keeping it is visible.
-    value = n < _defaults.EARLY_STOPPING_MIN_ROWS if name == "early_stopping" else GIVEN[name]
+    value = (not _resolve(n).early_stopping) if name == "early_stopping" else GIVEN[name]
     assert getattr(_resolve(n), name) != value
     assert getattr(_resolve(n, **{name: value}), name) == value
 

@@ -53,7 +53,9 @@ class CalibratedLinearRegressor(_CalibratedLinear, CalibratedRegressorBase):
       learning_rate: Adam step size.
       validation_fraction, early_stopping: hold out rows and stop when their
         loss stops improving. ``early_stopping="auto"`` (the default) turns it
-        on from 10,000 rows (fits held in memory).
+        on from 10,000 rows (fits held in memory) for the calibrated lattice
+        and the deep lattice network; calibrated linear models and ensembles
+        train on every row without it.
       random_state: seed (int), RandomState or None.
       verbose: 0 quiet, 1 progress bar on a terminal or in a notebook, 2 always.
       distribute_strategy: a `tf.distribute.Strategy` to train under.

@@ -142,6 +142,11 @@ bool IsSimplex(const LatticeBatch& batch) {
 }
 
 
+// Row of the inputs that example b reads for unit u.
+inline int64_t InputRow(const LatticeBatch& batch, int64_t b, int64_t u) {
+  return batch.per_unit_inputs ? b * batch.units + u : b;
+}
+
 // Locates the cell of example b for unit u (inputs of one unit or shared).
 // kDims > 0 fixes d at compile time: the hypercube loops inline it, so that
 // the per-dimension loop unrolls.
@@ -151,8 +156,7 @@ inline __attribute__((always_inline)) void LocatePoint(const LatticeShape& shape
                                                        const T* inputs, int64_t b, int64_t u,
                                                        LatticeCell<T>* cell) {
   const int d = kDims > 0 ? kDims : shape.dims;
-  const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-  LocateCell(d, inputs + row * d, shape.sizes, shape.strides, cell);
+  LocateCell(d, inputs + InputRow(batch, b, u) * d, shape.sizes, shape.strides, cell);
 }
 
 // outputs[b, u] for b in [begin, end), corner walk of lib/ (simplex, or
@@ -231,8 +235,8 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
       };
       Interpolate(batch.interpolation, d, cell, shape.strides, theta, on_corner,
                   grad_residual);
-      const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output, grad_inputs + row * d);
+      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output,
+                       grad_inputs + InputRow(batch, b, u) * d);
     }
   }
 }
@@ -270,15 +274,10 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
       }
       HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
                                     grad_residual);
-      const int64_t row = batch.per_unit_inputs ? b * batch.units + u : b;
-      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output, grad_inputs + row * d);
+      AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output,
+                       grad_inputs + InputRow(batch, b, u) * d);
     }
   }
-}
-
-// Row of the inputs that example b reads for unit u.
-inline int64_t InputRow(const LatticeBatch& batch, int64_t b, int64_t u) {
-  return batch.per_unit_inputs ? b * batch.units + u : b;
 }
 
 // HypercubeForwardRange for a unit cell (LatticeAttrs::unit_cell, kDims

@@ -110,11 +110,11 @@ DEPENDENT_PIVOT = 1e-13
 
 
 def _semidefinite_solve(schur, rhs):
-    """Solves ``S u = v`` for each row's positive semidefinite ``[P, P]``
-    ``S`` (``schur``, ``[units, P, P]``; ``rhs`` ``[units, P]``) by Cholesky
-    with static ``P``, as the kernel does: a pivot at most `DEPENDENT_PIVOT`
-    times the largest diagonal entry marks an equality that repeats earlier
-    ones, whose entry of ``u`` is 0."""
+    """``u`` with ``S u = r`` for each row's positive semidefinite ``S``
+    (``schur``, ``[units, P, P]``, static ``P``) and ``r`` (``rhs``,
+    ``[units, P]``), by Cholesky as in the kernel: a pivot at most
+    `DEPENDENT_PIVOT` times the largest diagonal entry of ``S`` marks an
+    equality that repeats earlier ones, and its entry of ``u`` is 0."""
     size = schur.shape[1]
     largest = tf.reduce_max(tf.linalg.diag_part(schur), axis=1)
     factor = [[None] * size for _ in range(size)]

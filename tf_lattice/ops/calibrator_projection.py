@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
@@ -426,6 +427,6 @@ def exact_calibrator_projection(outputs, keypoints, monotonicities, convexities,
         if upper is not None:
             constraints.append(variable <= upper)
         problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
-        problem.solve(solver=cp.CLARABEL)
-        result[unit] = variable.value
+        result[unit] = _exact_solve.solve(problem, variable,
+                                          f"calibrator_projection, unit {unit}")
     return result

@@ -89,6 +89,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice.ops import _common
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _exact_sum
 from tf_lattice.ops import _lattice_constraints
 from tf_lattice.specs import LatticeSpec
@@ -673,33 +674,6 @@ def kernel_tables(program):
 # Exact projection (cvxpy).
 
 
-#: Solvers of the exact projection's quadratic program, tried in order. The
-#: interior-point solver is the most precise, but declarations that force
-#: vertices equal (a trapezoid trust along a dimension that is also
-#: monotone, ...) leave the feasible set without interior, where it can
-#: fail; the operator-splitting solver (polished to an active-set solution)
-#: then still finds the projection, which the finalize makes exact.
-_EXACT_SOLVERS = (
-    ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
-    ("CLARABEL", {}),
-    ("OSQP", dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000, polish=True)),
-)
-
-
-def _solve_nearest(problem, theta, unit):
-    """``theta``'s value at the first solver of `_EXACT_SOLVERS` that solves
-    ``problem`` (``unit`` itself if none does; the finalize then repairs it)."""
-    import cvxpy as cp  # pylint: disable=import-outside-toplevel
-    for solver, options in _EXACT_SOLVERS:
-        try:
-            problem.solve(solver=getattr(cp, solver), **options)
-        except cp.error.SolverError:
-            continue
-        if theta.value is not None:
-            return theta.value
-    return unit
-
-
 def _exact_projection(params, program, bounds):
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
     import scipy.sparse as sparse  # pylint: disable=import-outside-toplevel
@@ -728,7 +702,9 @@ def _exact_projection(params, program, bounds):
         if np.isfinite(bounds[1]):
             feasible.append(theta <= float(bounds[1]))
         problem = cp.Problem(cp.Minimize(cp.sum_squares(theta - unit)), feasible)
-        solutions.append(_solve_nearest(problem, theta, unit))
+        nearest = _exact_solve.solve_nearest(problem, theta)
+        # Where no solver succeeds, the finalize repairs the unit itself.
+        solutions.append(unit if nearest is None else nearest)
     solved = tf.constant(np.array(solutions).reshape(values.shape), params.dtype)
     checked = _Bounds.of(bounds, params.dtype)
     result = _finalize_tf(tf.transpose(solved), tf.transpose(params), program, checked)

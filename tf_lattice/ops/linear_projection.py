@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice.ops import _common
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
@@ -318,7 +319,7 @@ def exact_linear_projection(weights, problem):
                                    np.where(target < 0, -1.0, 1.0))
             constraints += [cp.multiply(orientation, variable) >= 0,
                             orientation @ variable == 1]
-        cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
-                   constraints).solve(solver=cp.CLARABEL)
-        result[:, unit] = variable.value
+        nearest = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
+        result[:, unit] = _exact_solve.solve(nearest, variable,
+                                             f"linear_projection, unit {unit}")
     return result

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _compiled
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
@@ -168,7 +169,7 @@ def exact_partial_order_projection(values, pairs, lower, upper):
             constraints.append(variable >= lower)
         if upper is not None:
             constraints.append(variable <= upper)
-        cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
-                   constraints).solve(solver=cp.CLARABEL)
-        result[unit] = variable.value
+        problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
+        result[unit] = _exact_solve.solve(problem, variable,
+                                          f"partial_order_projection, unit {unit}")
     return result

@@ -1,0 +1,44 @@
+"""The cvxpy solve behind the projections' ``exact=True``.
+
+Each exact projection is a small convex quadratic program, ``minimize ||v -
+t||^2`` over linear constraints, built unit by unit with cvxpy and solved
+here by the first of `EXACT_SOLVERS` that succeeds.
+"""
+
+#: Solvers, tried in order. First the interior-point solver at tight
+#: tolerances: at its defaults (1e-8 on the duality gap) it moved a point
+#: that already satisfied its bound by 2e-6, where the projection is the
+#: point itself. It can fail where the feasible set has no interior
+#: (declarations that force values equal, as a trapezoid trust along a
+#: monotone lattice dimension); its defaults, then the operator-splitting
+#: solver polished to an active-set solution, still find the projection there.
+EXACT_SOLVERS = (
+    ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
+    ("CLARABEL", {}),
+    ("OSQP", dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000, polish=True)),
+)
+
+
+def solve_nearest(problem, variable):
+    """``variable``'s value at the first solver of `EXACT_SOLVERS` that
+    solves the cvxpy ``problem``, or None when none does."""
+    import cvxpy as cp  # pylint: disable=import-outside-toplevel
+
+    for solver, options in EXACT_SOLVERS:
+        try:
+            problem.solve(solver=getattr(cp, solver), **options)
+        except cp.error.SolverError:
+            continue
+        if variable.value is not None:
+            return variable.value
+    return None
+
+
+def solve(problem, variable, description):
+    """`solve_nearest`, raising ``RuntimeError`` (naming ``description``, the
+    op and unit) when no solver solves ``problem``."""
+    value = solve_nearest(problem, variable)
+    if value is None:
+        names = ", ".join(name for name, _ in EXACT_SOLVERS)
+        raise RuntimeError(f"{description}: no solver ({names}) found the exact projection")
+    return value

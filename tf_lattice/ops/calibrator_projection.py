@@ -34,8 +34,8 @@ import tensorflow as tf
 
 from tf_lattice.ops import _bounds
 from tf_lattice.ops import _common
-from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _compiled
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.ops.isotonic_projection import isotonic_projection
 from tf_lattice.ops.selection import select

@@ -35,8 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice.ops import _common
-from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _compiled
+from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import _pairwise
 from tf_lattice.ops import _quadratic_program
 from tf_lattice.specs import LinearSpec

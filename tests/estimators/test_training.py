@@ -23,8 +23,9 @@ def test_fused_adam_matches_keras_adam():
         fused.apply([gradient])
         reference.apply([gradient], [theirs])
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
-    fused.reset()
+    fused.reset(0.2)
     assert float(fused.steps) == 0.0 and not np.any(np.asarray(fused.first[0]))
+    assert float(fused.learning_rate) == pytest.approx(0.2)
 
 
 def test_fused_adam_projects_constrained_variables():
@@ -69,6 +70,31 @@ def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
     assert first.model_ is not second.model_
     assert all(first.model_ is not loop.model for loop, _ in _training._TRACES.entries.values())
     assert first.certify().holds and second.certify().holds
+
+
+def _tracing_counts():
+    return {id(loop): loop.run_epoch.experimental_get_tracing_count()
+            for loop, _ in _training._TRACES.entries.values()}
+
+
+def test_fits_that_differ_in_learning_rate_share_one_traced_loop(monkeypatch):
+    frame, y = mixed_frame(80)
+    kwargs = dict(monotonicity={"x": "increasing"}, epochs=3, batch_size=8, random_state=0,
+                  verbose=0)
+
+    def fit(rate):
+        return estimators.CalibratedLatticeRegressor(learning_rate=rate, **kwargs).fit(
+            frame, y).predict(frame)
+
+    first = fit(0.05)
+    traced = _tracing_counts()
+    shared = fit(0.01)
+    assert _tracing_counts() == traced  # no loop traced, added or replaced
+    # The shared loop trains with the fit's own rate: the same model as a
+    # fit that traces a loop of its own.
+    monkeypatch.setattr(_training, "_TRACES", _training._TraceCache())
+    np.testing.assert_array_equal(shared, fit(0.01))
+    assert np.abs(shared - first).max() > 1e-3
 
 
 REGRESSORS = (estimators.CalibratedLinearRegressor, estimators.CalibratedLatticeRegressor,

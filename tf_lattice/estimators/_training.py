@@ -133,6 +133,7 @@ class FusedAdam:
     m / (sqrt(v) + epsilon)``, computed by TensorFlow's ``ResourceApplyAdam``
     kernel in one op per variable instead of a dozen. After the update each
     variable with a ``constraint`` (a projection) is assigned its projection.
+    The step size is a variable, so a traced loop serves every step size.
 
     Args:
       variables: the Keras variables to train.
@@ -143,17 +144,19 @@ class FusedAdam:
 
     def __init__(self, variables, learning_rate):
         self.variables = list(variables)
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = tf.Variable(float(learning_rate), trainable=False)
         self.first = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for v in self.variables]
         self.second = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
                        for v in self.variables]
         self.steps = tf.Variable(0.0, trainable=False)
 
-    def reset(self):
-        """Forgets the moments and the step count (a fresh start)."""
+    def reset(self, learning_rate):
+        """Forgets the moments and the step count (a fresh start) and takes
+        ``learning_rate`` as the step size."""
         for moment in self.first + self.second:
             moment.assign(tf.zeros_like(moment))
         self.steps.assign(0.0)
+        self.learning_rate.assign(float(learning_rate))
 
     def apply(self, gradients):
         """One update of every variable, then its projection."""
@@ -293,11 +296,14 @@ class _TraceCache:
 
     Two fits that build models with the same config (the same estimator
     settings on data with the same encoding, as in repeated or warm fits)
-    run the same graph. The first fit's model and traced loop are kept as a
-    template: a later fit copies its freshly initialized weights into the
-    template, trains the template with the traced loop (its optimizer state
-    reset) and copies the trained weights back, so nothing is traced again
-    and the result is the same as a fit with a fresh trace. A template in use
+    and use the same loss and batch size run the same graph, whatever their
+    learning rates (the graph reads it from a variable, so the candidates of
+    a search over it share one trace). The first fit's model and traced loop
+    are kept as a template: a later fit copies its freshly initialized
+    weights into the template, trains the template with the traced loop (its
+    optimizer state reset, its learning rate set) and copies the trained
+    weights back, so nothing is traced again and the result is the same as a
+    fit with a fresh trace. A template in use
     by another thread is not shared; that fit traces its own loop.
     """
 
@@ -307,10 +313,10 @@ class _TraceCache:
         self.lock = threading.Lock()
 
     @staticmethod
-    def key(model, loss, learning_rate, batch_size):
+    def key(model, loss, batch_size):
         config = json.dumps(model.get_config(), sort_keys=True, default=repr)
         return (config, json.dumps(keras.losses.serialize(loss), sort_keys=True, default=repr),
-                float(learning_rate), int(batch_size))
+                int(batch_size))
 
     @contextlib.contextmanager
     def checkout(self, key, create):
@@ -398,12 +404,12 @@ def train_model(build, x, y, sample_weight, loss, settings, strata=None, descrip
             loop = _Loop(model, loss, settings.learning_rate, batch_size, strategy, eager)
         history = _train_epochs(loop, data, held, rows, epochs, rng, settings, description)
         return model, history
-    key = _TraceCache.key(model, loss, settings.learning_rate, batch_size)
+    key = _TraceCache.key(model, loss, batch_size)
     # The template is a model of its own: the one returned stays the caller's.
     template = lambda: _Loop(build(), loss, settings.learning_rate, batch_size, None, False)
     with _TRACES.checkout(key, template) as loop:
         loop.model.set_weights(model.get_weights())
-        loop.optimizer.reset()
+        loop.optimizer.reset(settings.learning_rate)
         history = _train_epochs(loop, data, held, rows, epochs, rng, settings, description)
         model.set_weights(loop.model.get_weights())
         return model, history

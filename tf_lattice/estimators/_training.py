@@ -303,8 +303,8 @@ class _TraceCache:
     weights into the template, trains the template with the traced loop (its
     optimizer state reset, its learning rate set) and copies the trained
     weights back, so nothing is traced again and the result is the same as a
-    fit with a fresh trace. A template in use
-    by another thread is not shared; that fit traces its own loop.
+    fit with a fresh trace. A template in use by another thread is not
+    shared; that fit traces its own loop.
     """
 
     def __init__(self, capacity=8):

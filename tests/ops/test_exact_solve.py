@@ -1,6 +1,5 @@
 """Tests of tf_lattice.ops._exact_solve, the cvxpy solve behind ``exact=True``."""
 
-import cvxpy as cp
 import numpy as np
 import pytest
 
@@ -18,16 +17,22 @@ def test_a_point_inside_its_bound_is_its_own_exact_projection():
 
 def test_the_nearest_point_is_solved_to_tight_tolerances():
     target = np.array([3.0, -1.0, 0.5])
-    variable = cp.Variable(3)
-    problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), [variable <= 1.0])
-    np.testing.assert_allclose(_exact_solve.solve(problem, variable, "test"),
-                               np.minimum(target, 1.0), rtol=0, atol=1e-7)
+    nearest = _exact_solve.projection(target, lambda v: [v <= 1.0], "test")
+    np.testing.assert_allclose(nearest, np.minimum(target, 1.0), rtol=0, atol=1e-7)
+
+
+def test_the_nearest_point_of_an_equality_is_the_orthogonal_projection():
+    target = np.array([0.25, 2.0, -1.0])
+    normal = np.array([1.0, 1.0, 1.0])
+    nearest = _exact_solve.projection(target, lambda v: [normal @ v == 1.0], "test")
+    expected = target - (normal @ target - 1.0) / (normal @ normal) * normal
+    np.testing.assert_allclose(nearest, expected, rtol=0, atol=1e-7)
 
 
 def test_a_problem_no_solver_solves_is_refused_by_name():
-    variable = cp.Variable(2)
-    infeasible = cp.Problem(cp.Minimize(cp.sum_squares(variable)),
-                            [variable >= 1.0, variable <= 0.0])
-    assert _exact_solve.solve_nearest(infeasible, variable) is None
+    def infeasible(v):
+        return [v >= 1.0, v <= 0.0]
+
+    assert _exact_solve.nearest_point(np.zeros(2), infeasible) is None
     with pytest.raises(RuntimeError, match="linear_projection, unit 3: no solver"):
-        _exact_solve.solve(infeasible, variable, "linear_projection, unit 3")
+        _exact_solve.projection(np.zeros(2), infeasible, "linear_projection, unit 3")

@@ -1,8 +1,13 @@
 """The cvxpy solve behind the projections' ``exact=True``.
 
-Each exact projection is a small convex quadratic program, ``minimize ||v -
-t||^2`` over linear constraints, built unit by unit with cvxpy and solved
-here by the first of `EXACT_SOLVERS` that succeeds.
+Each exact projection is a small convex quadratic program solved unit by unit:
+the nearest point to a target ``t`` (``[n]``) under linear constraints,
+
+    minimize ||v - t||^2  subject to  constraints(v),
+
+stated here once. Each projection gives only its constraints, as a function
+from the cvxpy variable ``v`` to a list of cvxpy constraints, and the problem
+is solved by the first of `EXACT_SOLVERS` that succeeds.
 """
 
 #: Solvers, tried in order. First the interior-point solver at tight
@@ -19,11 +24,15 @@ EXACT_SOLVERS = (
 )
 
 
-def solve_nearest(problem, variable):
-    """``variable``'s value at the first solver of `EXACT_SOLVERS` that
-    solves the cvxpy ``problem``, or None when none does."""
+def nearest_point(target, constraints):
+    """The point nearest ``target`` (float64 ``[n]``) that satisfies
+    ``constraints(v)``, at the first solver of `EXACT_SOLVERS` that solves the
+    problem, or None when none does."""
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
 
+    variable = cp.Variable(target.shape[0])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
+                         constraints(variable))
     for solver, options in EXACT_SOLVERS:
         try:
             problem.solve(solver=getattr(cp, solver), **options)
@@ -34,10 +43,10 @@ def solve_nearest(problem, variable):
     return None
 
 
-def solve(problem, variable, description):
-    """`solve_nearest`, raising ``RuntimeError`` (naming ``description``, the
-    op and unit) when no solver solves ``problem``."""
-    value = solve_nearest(problem, variable)
+def projection(target, constraints, description):
+    """`nearest_point`, raising ``RuntimeError`` (naming ``description``, the
+    op and unit) when no solver finds it."""
+    value = nearest_point(target, constraints)
     if value is None:
         names = ", ".join(name for name, _ in EXACT_SOLVERS)
         raise RuntimeError(f"{description}: no solver ({names}) found the exact projection")

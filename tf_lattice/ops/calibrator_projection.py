@@ -29,6 +29,8 @@ Everything else is TensorFlow graph compatible, so Keras constraints can call
 it inside a compiled train step.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -412,21 +414,25 @@ def exact_calibrator_projection(outputs, keypoints, monotonicities, convexities,
     """
     import cvxpy as cp
 
-    result = np.empty(outputs.shape, np.float64)
-    for unit, (target, knots) in enumerate(zip(outputs.astype(np.float64),
-                                               keypoints.astype(np.float64))):
-        variable = cp.Variable(target.shape[0])
+    def feasible(variable, knots, monotonicity, convexity):
         slopes = cp.multiply(cp.diff(variable), 1.0 / np.diff(knots))
         constraints = []
-        if monotonicities[unit] and target.shape[0] > 1:
-            constraints.append(monotonicities[unit] * slopes >= 0)
-        if convexities[unit] and target.shape[0] > 2:
-            constraints.append(convexities[unit] * cp.diff(slopes) >= 0)
+        if monotonicity and knots.shape[0] > 1:
+            constraints.append(monotonicity * slopes >= 0)
+        if convexity and knots.shape[0] > 2:
+            constraints.append(convexity * cp.diff(slopes) >= 0)
         if lower is not None:
             constraints.append(variable >= lower)
         if upper is not None:
             constraints.append(variable <= upper)
-        problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
-        result[unit] = _exact_solve.solve(problem, variable,
-                                          f"calibrator_projection, unit {unit}")
+        return constraints
+
+    result = np.empty(outputs.shape, np.float64)
+    for unit, (target, knots) in enumerate(zip(outputs.astype(np.float64),
+                                               keypoints.astype(np.float64))):
+        result[unit] = _exact_solve.projection(
+            target,
+            functools.partial(feasible, knots=knots, monotonicity=monotonicities[unit],
+                              convexity=convexities[unit]),
+            f"calibrator_projection, unit {unit}")
     return result

@@ -675,7 +675,6 @@ def kernel_tables(program):
 
 
 def _exact_projection(params, program, bounds):
-    import cvxpy as cp  # pylint: disable=import-outside-toplevel
     import scipy.sparse as sparse  # pylint: disable=import-outside-toplevel
     values = np.asarray(params.numpy(), np.float64)
     index, coef, _ = program.all_rows
@@ -691,18 +690,19 @@ def _exact_projection(params, program, bounds):
         # solver fail, and all-zero rows say nothing.
         dense = np.unique(dense[np.any(dense != 0, axis=1)], axis=0)
         matrix = sparse.csr_matrix(dense) if dense.shape[0] else None
+    lower, upper = (float(bound) for bound in bounds)
+
+    def feasible(theta):
+        constraints = [] if matrix is None else [matrix @ theta >= 0]
+        if np.isfinite(lower):
+            constraints.append(theta >= lower)
+        if np.isfinite(upper):
+            constraints.append(theta <= upper)
+        return constraints
+
     solutions = []
     for unit in values:
-        theta = cp.Variable(num_vertices)
-        feasible = []
-        if matrix is not None:
-            feasible.append(matrix @ theta >= 0)
-        if np.isfinite(bounds[0]):
-            feasible.append(theta >= float(bounds[0]))
-        if np.isfinite(bounds[1]):
-            feasible.append(theta <= float(bounds[1]))
-        problem = cp.Problem(cp.Minimize(cp.sum_squares(theta - unit)), feasible)
-        nearest = _exact_solve.solve_nearest(problem, theta)
+        nearest = _exact_solve.nearest_point(unit, feasible)
         # Where no solver succeeds, the finalize repairs the unit itself.
         solutions.append(unit if nearest is None else nearest)
     solved = tf.constant(np.array(solutions).reshape(values.shape), params.dtype)

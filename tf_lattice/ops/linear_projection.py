@@ -31,6 +31,8 @@ that rounding cannot undo them), and the weights are divided by their l1 norm
 when normalizing. ``exact=True`` solves with cvxpy (eager only).
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -311,15 +313,18 @@ def exact_linear_projection(weights, problem):
 
     result = np.empty(weights.shape, np.float64)
     rows = problem.inequality_rows()
-    for unit, target in enumerate(weights.astype(np.float64).T):
-        variable = cp.Variable(target.shape[0])
+
+    def feasible(variable, orientation):
         constraints = [rows @ variable <= 0]
         if problem.normalization_order:
-            orientation = np.where(problem.signs != 0, problem.signs,
-                                   np.where(target < 0, -1.0, 1.0))
             constraints += [cp.multiply(orientation, variable) >= 0,
                             orientation @ variable == 1]
-        nearest = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
-        result[:, unit] = _exact_solve.solve(nearest, variable,
-                                             f"linear_projection, unit {unit}")
+        return constraints
+
+    for unit, target in enumerate(weights.astype(np.float64).T):
+        orientation = np.where(problem.signs != 0, problem.signs,
+                               np.where(target < 0, -1.0, 1.0))
+        result[:, unit] = _exact_solve.projection(
+            target, functools.partial(feasible, orientation=orientation),
+            f"linear_projection, unit {unit}")
     return result

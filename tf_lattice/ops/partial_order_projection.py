@@ -159,17 +159,17 @@ def finalize_partial_order(values, pairs, lower, upper):
 
 def exact_partial_order_projection(values, pairs, lower, upper):
     """The exact projection of each row, solved with cvxpy (NumPy, float64)."""
-    import cvxpy as cp
 
-    result = np.empty(values.shape, np.float64)
-    for unit, target in enumerate(values.astype(np.float64)):
-        variable = cp.Variable(target.shape[0])
+    def feasible(variable):
         constraints = [variable[a] <= variable[b] for a, b in pairs]
         if lower is not None:
             constraints.append(variable >= lower)
         if upper is not None:
             constraints.append(variable <= upper)
-        problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), constraints)
-        result[unit] = _exact_solve.solve(problem, variable,
-                                          f"partial_order_projection, unit {unit}")
+        return constraints
+
+    result = np.empty(values.shape, np.float64)
+    for unit, target in enumerate(values.astype(np.float64)):
+        result[unit] = _exact_solve.projection(target, feasible,
+                                               f"partial_order_projection, unit {unit}")
     return result

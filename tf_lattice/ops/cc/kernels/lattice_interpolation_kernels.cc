@@ -280,13 +280,15 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
   }
 }
 
-// Unit cells of per-unit inputs, kLanes examples at a time: one vector
-// lane per example, so each arithmetic instruction serves kLanes examples
-// (GCC vector extensions: SSE on every x86-64, NEON on ARM). Each lane
-// computes exactly what LocateUnitCell, HypercubeContract and
-// HypercubeContractWithGradient compute for its example, in the same order,
-// so outputs and input gradients are those of the scalar code; a params
-// gradient adds its lanes' sums, a different order of the same terms.
+// Unit cells, kLanes examples at a time (per-unit inputs, or one unit; where
+// several units share their inputs, the scalar code locates each example
+// once for all of them): one vector lane per example, so each arithmetic
+// instruction serves kLanes examples (GCC vector extensions: SSE on every
+// x86-64, NEON on ARM). Each lane computes exactly what LocateUnitCell,
+// HypercubeContract and HypercubeContractWithGradient compute for its
+// example, in the same order, so outputs and input gradients are those of the
+// scalar code; a params gradient adds its lanes' sums, a different order of
+// the same terms.
 constexpr int kLanes = 4;
 
 template <typename T>
@@ -428,7 +430,7 @@ void UnitCellForwardRange(const LatticeBatch& batch, const int64_t* corner_offse
   T residual[kDims];
   bool passes_gradient[kDims];
   T corner_values[kCorners];
-  if (batch.per_unit_inputs) {
+  if (batch.per_unit_inputs || batch.units == 1) {
     int64_t lanes_end = begin;
     for (int64_t u = 0; u < batch.units; ++u) {
       for (int j = 0; j < kCorners; ++j) corner_values[j] = params[u * kCorners + offsets[j]];
@@ -463,7 +465,7 @@ void UnitCellGradRange(const LatticeBatch& batch, const int64_t* corner_offsets,
   const T* corner_weights = level_weights + kCorners;
   T corner_values[kCorners];
   T grad_residual[kDims];
-  if (batch.per_unit_inputs) {
+  if (batch.per_unit_inputs || batch.units == 1) {
     int64_t lanes_end = begin;
     T grad_theta[kCorners];
     for (int64_t u = 0; u < batch.units; ++u) {

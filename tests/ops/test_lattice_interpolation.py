@@ -86,10 +86,10 @@ UNIT_CELL_SPECIALS = (0.0, 1.0, -0.0, 1e-7, 1.0 - 1e-7, -1e-7, 1.0 + 1e-7, -1e30
 @st.composite
 def unit_cell_problems(draw):
     """Lattices whose sizes are all 2 (one cell, the kernels' unit-cell path
-    up to 6 dimensions, the general path above), points anywhere. Batches
+    up to 8 dimensions, the general path above), points anywhere. Batches
     are long enough for its groups of four examples (per-unit inputs or one
     unit), with and without a remainder, in every shard."""
-    dims = draw(st.integers(1, 7))
+    dims = draw(st.integers(1, 9))
     units = draw(st.integers(1, 4))
     batch = draw(st.integers(1, 40))
     per_unit = draw(st.booleans())

@@ -42,6 +42,23 @@ def test_torsion_matches_oracle(sizes, units):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+def test_torsion_of_some_pairs_matches_oracle():
+    """Pairs of zero amount add nothing, the others keep their own amounts; the
+    sizes 5 x 4 x 3 x 6 x 2 span several transform groups."""
+    sizes = [5, 4, 3, 6, 2]
+    rng = np.random.default_rng(11)
+    params = rng.normal(size=(2, int(np.prod(sizes))))
+    pairs = dimension_pairs(len(sizes))
+    l2s = [0.0] * len(pairs)
+    l1s = [0.0] * len(pairs)
+    l2s[1], l2s[4], l2s[9] = 1.5, 0.3, 0.05
+    l1s[4], l1s[7] = 0.7, 0.2
+    got = lattice_torsion(params, sizes, l1=l1s, l2=l2s).numpy()
+    want = oracle.lattice_torsion(params, sizes, dict(zip(pairs, l1s)), dict(zip(pairs, l2s)))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert lattice_torsion(params, sizes, l1=0.0, l2=0.0).numpy() == 0.0
+
+
 def test_torsion_zero_for_additive_lattice():
     sizes = [3, 2, 4]
     grids = np.meshgrid(*[np.arange(m, dtype=np.float64) for m in sizes], indexing="ij")

@@ -17,12 +17,17 @@ dimension fastest). Reshaped to ``[units, m_0, ..., m_{d-1}]``, the vertex
 Per-dimension amounts are a number (the same for every dimension) or a
 sequence of ``d`` numbers. Per-pair amounts are a number or a sequence of
 ``d (d - 1) / 2`` numbers matched to the pairs in lexicographic order
-``(0, 1), (0, 2), ..., (0, d-1), (1, 2), ...``. Everything is computed by
-slicing the reshaped tensor, without loops over vertices.
+``(0, 1), (0, 2), ..., (0, d-1), (1, 2), ...``. Everything is computed
+without loops over vertices: the absolute terms and the Laplacian by slicing
+the reshaped tensor, the squared torsion as a weighted sum of squares in the
+lattice's difference spectrum (see `lattice_torsion`), a few matrix products
+whatever the number of pairs.
 """
 
+import functools
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from tf_lattice.regularizers.amounts import (
@@ -115,8 +120,78 @@ def lattice_torsion(params, lattice_sizes, *, l1=0.0, l2=0.0):
     l2s = per_item_amounts("l2", l2, len(pairs), "pairs of lattice dimensions")
     grid = _as_grid(params, sizes)
     total = tf.zeros([], dtype=grid.dtype)
-    for (j, k), pair_l1, pair_l2 in zip(pairs, l1s, l2s):
-        if pair_l1 or pair_l2:
-            twist = _step(_step(grid, j), k)
-            total += l1_l2_penalty(twist, pair_l1, pair_l2)
+    for (j, k), pair_l1 in zip(pairs, l1s):
+        if pair_l1:
+            total += l1_l2_penalty(_step(_step(grid, j), k), pair_l1, 0.0)
+    if any(l2s):
+        coefficients = _spectral_coefficients(grid, sizes)
+        weights = tf.constant(_torsion_spectrum(sizes, l2s), dtype=grid.dtype)
+        total += tf.reduce_sum(tf.square(coefficients) * weights)
     return total
+
+
+# -- the squared torsion in the difference spectrum -------------------------------------
+#
+# Let D_i be the difference along dimension i (``theta_{v+e_i} - theta_v``).
+# Its Gram matrix D_i^T D_i is the Laplacian of a path of m_i vertices, with
+# eigenvalues lambda_i(s) = 2 - 2 cos(pi s / m_i) and orthonormal eigenvectors
+# U_i (the DCT-II basis). With theta_hat = (U_0 (x) ... (x) U_{d-1})^T theta,
+#     ||D_j D_k theta||^2 = theta^T (... D_j^T D_j (x) ... (x) D_k^T D_k ...) theta
+#                         = sum_s lambda_j(s_j) lambda_k(s_k) theta_hat_s^2,
+# so the whole penalty is sum_s w_s theta_hat_s^2 with
+# w_s = sum_{j<k} l2_jk lambda_j(s_j) lambda_k(s_k): one transform of theta
+# instead of a pair of differences per pair of dimensions.
+
+#: The largest product of lattice sizes transformed by one matrix: consecutive
+#: dimensions are grouped up to it, so a 13-dimensional lattice of size 2 is
+#: transformed by two products (with 256 x 256 and 32 x 32 matrices).
+_SPECTRAL_GROUP_SIZE = 256
+
+
+@functools.lru_cache(maxsize=None)
+def _path_spectrum(size):
+    """``(lambda [m], U [m, m])``: eigenvalues and orthonormal eigenvectors
+    (columns) of ``D^T D`` for the difference ``D`` ``[m - 1, m]`` of a path
+    of ``m`` vertices."""
+    difference = np.diff(np.eye(size), axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(difference.T @ difference)
+    return np.clip(eigenvalues, 0.0, None), eigenvectors
+
+
+def _spectral_groups(sizes):
+    """Consecutive dimensions grouped while their product stays within
+    `_SPECTRAL_GROUP_SIZE`, as ``(group_sizes, kron(U_i))`` pairs."""
+    groups = [[]]
+    for size in sizes:
+        if groups[-1] and math.prod(groups[-1]) * size > _SPECTRAL_GROUP_SIZE:
+            groups.append([])
+        groups[-1].append(size)
+    return [(group, functools.reduce(np.kron, [_path_spectrum(m)[1] for m in group]))
+            for group in groups]
+
+
+def _spectral_coefficients(grid, sizes):
+    """``theta_hat`` ``[units, V]`` of ``grid`` ``[units, m_0, ..., m_{d-1}]``."""
+    num_vertices = math.prod(sizes)
+    coefficients = tf.reshape(grid, [-1, num_vertices])
+    before = 1
+    for group, basis in _spectral_groups(sizes):
+        size = math.prod(group)
+        folded = tf.reshape(coefficients, [-1, before, size, num_vertices // (before * size)])
+        coefficients = tf.einsum("ubma,mn->ubna", folded, tf.constant(basis, grid.dtype))
+        before *= size
+    return tf.reshape(coefficients, [-1, num_vertices])
+
+
+@functools.lru_cache(maxsize=64)
+def _torsion_spectrum(sizes, l2s):
+    """The weights ``w_s`` ``[V]`` (row-major ``s``) of the squared torsion
+    with per-pair amounts ``l2s`` (lexicographic pairs)."""
+    spectra = [_path_spectrum(m)[0] for m in sizes]
+    weights = np.zeros(sizes)
+    for (j, k), amount in zip(dimension_pairs(len(sizes)), l2s):
+        if amount:
+            shape_j, shape_k = [1] * len(sizes), [1] * len(sizes)
+            shape_j[j], shape_k[k] = sizes[j], sizes[k]
+            weights = weights + amount * spectra[j].reshape(shape_j) * spectra[k].reshape(shape_k)
+    return weights.reshape(-1)

@@ -106,7 +106,40 @@ def test_l2_shrinks_as_rows_grow_and_smoothing_stops_on_more_rows(n, model):
     assert settings.calibration_wrinkle == pytest.approx(
         _defaults.SMOOTHING_ROWS / n if smoothing else 0.0)
     assert settings.calibration_laplacian == 0.0
-    assert settings.lattice_torsion == settings.lattice_laplacian == 0.0
+    assert settings.lattice_laplacian == 0.0
+    assert settings.lattice_torsion == pytest.approx(
+        _defaults.TORSION_ROWS / n if model == "lattice" and smoothing else 0.0)
+
+
+@pytest.mark.parametrize("n, d, lattice_size, expected", [
+    (100000, 6, 2, "hypercube"),     # few dimensions: always multilinear
+    (100000, 6, 5, "hypercube"),
+    (151, 13, 2, "hypercube"),       # Heart: 151 x 8,192 vertices
+    (512, 13, 2, "hypercube"),       # exactly HYPERCUBE_MAX_COST
+    (513, 13, 2, "simplex"),
+    (2500, 14, 2, "simplex"),        # Adult's 5,000-row sample
+    (10, 8, 3, "hypercube"),         # 10 x 6,561
+    (1000, 8, 3, "simplex")])
+def test_the_calibrated_lattice_interpolates_multilinearly_while_rows_times_vertices_are_few(
+        n, d, lattice_size, expected):
+    settings = _resolve(n, d, model="lattice", lattice_size=lattice_size)
+    assert settings.interpolation == expected
+    assert settings.as_params()["interpolation"] == expected
+    assert _defaults.automatic_interpolation(d, lattice_size, n) == expected
+    assert _resolve(n, d, model="lattice", lattice_size=lattice_size,
+                    interpolation="simplex").interpolation == "simplex"
+
+
+def test_ensembles_interpolate_by_the_rank_and_linear_models_have_no_lattice():
+    assert _resolve(10**6, 20, model="ensemble").interpolation == "hypercube"       # rank 3
+    assert _resolve(10**6, 20, model="ensemble", lattice_rank=7).interpolation == "simplex"
+    assert _resolve(100, 20, model="ensemble", lattice_rank=7).interpolation == "hypercube"
+    assert _resolve(10**6, 20, model="dln").interpolation == "hypercube"
+    linear = _resolve(100, 20, model="linear")
+    assert linear.interpolation is None and "interpolation" not in linear.as_params()
+    # Rows unknown (the Estimator lane's streamed data): dimensions alone decide.
+    assert _defaults.automatic_interpolation(6, 2) == "hypercube"
+    assert _defaults.automatic_interpolation(7, 2) == "simplex"
 
 
 @pytest.mark.parametrize("model", ["lattice", "dln"])
@@ -167,6 +200,7 @@ def test_bad_arguments_are_refused(bad, message):
 GIVEN = dict(num_keypoints=7, num_lattices=5, lattice_rank=2, calibration_laplacian=0.5,
              calibration_hessian=0.25, calibration_wrinkle=0.2, lattice_laplacian=0.125,
              lattice_torsion=0.3, l2=0.0, epochs=3, batch_size=16, lattice_size=3,
+             interpolation="simplex",
              learning_rate=0.05, validation_fraction=0.2)
 
 

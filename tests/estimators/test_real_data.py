@@ -23,11 +23,12 @@ def _heart_auc(X, y, train, test, seed):
 
 def test_heart_auc_with_default_settings_over_repeated_splits():
     """Nine fits: one split of 101 test rows moves the AUC of a 13-dimensional
-    lattice by several hundredths (0.79 to 0.91 here), so the mean is the check."""
+    lattice by several hundredths (0.81 to 0.92 here, means 0.878 to 0.883
+    over three sets of seeds), so the mean is the main check."""
     X, y = datasets.load_heart()
     splits = RepeatedStratifiedKFold(n_splits=3, n_repeats=3, random_state=0).split(X, y)
     aucs = [_heart_auc(X, y, train, test, k) for k, (train, test) in enumerate(splits)]
-    assert np.mean(aucs) > 0.86 and min(aucs) > 0.78, aucs
+    assert np.mean(aucs) > 0.87 and min(aucs) > 0.80, aucs
 
 
 @pytest.mark.slow

@@ -31,9 +31,6 @@ from tf_lattice.estimators._training import TrainingSettings, predict_scores
 
 INTERPOLATIONS = ("auto", "hypercube", "simplex")
 IMPLEMENTATIONS = ("kernel", "portable")
-#: With ``interpolation="auto"``, lattices of more dimensions than this use
-#: simplex interpolation (O(d log d) per example instead of O(2^d d)).
-AUTO_HYPERCUBE_MAX_DIMS = 6
 
 _REGULARIZATION_PARAMS = ("calibration_laplacian", "calibration_hessian", "calibration_wrinkle",
                           "lattice_laplacian", "lattice_torsion", "l2")
@@ -254,16 +251,14 @@ class CalibratedEstimatorBase(InspectionMixin, PersistenceMixin, BaseEstimator):
         self.resolved_params_ = _defaults.describe(settings)
         return settings
 
-    def _model_settings(self, units, num_lattice_dims, initial_output):
+    def _model_settings(self, units, initial_output):
         """The keyword arguments of `_model_configs.model_config` of this fit:
         sizes, interpolation, implementation, initial output and the resolved
         regularization amounts."""
         settings = self._settings
-        interpolation = self.interpolation
-        if interpolation == "auto":
-            interpolation = "hypercube" if num_lattice_dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
         return dict(
-            units=units, lattice_size=int(settings.lattice_size), interpolation=interpolation,
+            units=units, lattice_size=int(settings.lattice_size),
+            interpolation=settings.interpolation or "hypercube",
             implementation=self.implementation,
             initial_output=tuple(float(v) for v in initial_output),
             **{name: float(getattr(settings, name)) for name in _REGULARIZATION_PARAMS})

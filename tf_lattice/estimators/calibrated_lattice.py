@@ -22,9 +22,11 @@ def check_lattice_vertices(lattice_size, num_features):
 
 class _CalibratedLattice:
     """``f(x) = L(c_1(x_1), ..., c_d(x_d))`` with calibrators onto
-    `[0, lattice_size - 1]` and one lattice over every feature (simplex
-    interpolation beyond 6 features with ``interpolation="auto"``). Supports
-    every constraint, unimodality included."""
+    `[0, lattice_size - 1]` and one lattice over every feature (with
+    ``interpolation="auto"``, simplex interpolation beyond 6 features when
+    the rows times the vertices exceed ``2^22``, see
+    `_defaults.automatic_interpolation`). Supports every constraint,
+    unimodality included."""
 
     _supports_unimodality = True
     _model_kind = "lattice"
@@ -33,7 +35,7 @@ class _CalibratedLattice:
                        initial_output):
         check_lattice_vertices(self.lattice_size, len(specs))
         config = _model_configs.model_config(
-            "lattice", specs, constraints, **self._model_settings(units, len(specs), initial_output))
+            "lattice", specs, constraints, **self._model_settings(units, initial_output))
         return lambda: _model_configs.build(config)
 
 

@@ -80,7 +80,7 @@ class _CalibratedLatticeEnsemble(_EnsembleParams):
         subsets, rank = self._subsets(len(specs), encoded, target, seed)
         config = _model_configs.model_config(
             "ensemble", specs, constraints, lattices=subsets,
-            **self._model_settings(units, rank, initial_output))
+            **self._model_settings(units, initial_output))
         return lambda: _model_configs.build(config)
 
 

@@ -14,7 +14,7 @@ class _CalibratedLinear:
     def _build_network(self, specs, constraints, units, encoded, target, seed,
                        initial_output):
         config = _model_configs.model_config(
-            "linear", specs, constraints, **self._model_settings(units, len(specs), initial_output))
+            "linear", specs, constraints, **self._model_settings(units, initial_output))
         return lambda: _model_configs.build(config)
 
 

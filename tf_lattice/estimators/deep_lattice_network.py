@@ -120,7 +120,7 @@ class _DeepLatticeNetwork(CalibratedEstimatorBase):
                         for flags, subsets in structure]
         config = _model_configs.model_config(
             "dln", specs, constraints, blocks=blocks, seed=seed,
-            **self._model_settings(units, blocks[0].lattice_rank, initial_output))
+            **self._model_settings(units, initial_output))
         return lambda: _model_configs.build(config)
 
     def _check_model_size(self, units):

@@ -19,9 +19,10 @@ import tensorflow as tf
 from sklearn.utils import check_random_state
 
 from tf_lattice.estimators._base import (
-    _REGULARIZATION_PARAMS, AUTO_HYPERCUBE_MAX_DIMS, IMPLEMENTATIONS, INTERPOLATIONS, _check_number)
+    _REGULARIZATION_PARAMS, IMPLEMENTATIONS, INTERPOLATIONS, _check_number)
 from tf_lattice.estimators._columns import encode
 from tf_lattice.estimators._constraints import resolve_constraints
+from tf_lattice.estimators._defaults import automatic_interpolation
 from tf_lattice.estimators._inspection import certify_network
 from tf_lattice.tf_estimator import _checkpoint, _features, _plan
 
@@ -199,8 +200,8 @@ class CalibratedEstimator(tf.estimator.Estimator):
         params = self._tfl_params
         interpolation = params["interpolation"]
         if interpolation == "auto":
-            dims = self._tfl_lattice_dims(self._tfl_plan)
-            interpolation = "hypercube" if dims <= AUTO_HYPERCUBE_MAX_DIMS else "simplex"
+            interpolation = automatic_interpolation(self._tfl_lattice_dims(self._tfl_plan),
+                                                    int(params["lattice_size"]))
         return dict(
             units=self._tfl_plan.units, lattice_size=int(params["lattice_size"]),
             interpolation=interpolation, implementation=implementation,

@@ -329,8 +329,11 @@ def tfl_columns(frame, features, prefix):
     return arrays
 
 
-def tfl_models(num_features):
-    interpolation = "simplex" if num_features > 6 else "hypercube"
+def tfl_models(num_features, num_rows, lattice_size):
+    """TFL's models, the lattice interpolated as ours with ``interpolation="auto"``."""
+    from tf_lattice.estimators._defaults import automatic_interpolation
+
+    interpolation = automatic_interpolation(num_features, lattice_size, num_rows)
     models = [{"name": "CalibratedLinear", "kind": "linear"},
               {"name": "CalibratedLattice", "kind": "lattice", "interpolation": interpolation}]
     models += [{"name": f"CalibratedLatticeEnsemble ({kind})", "kind": "ensemble",
@@ -370,7 +373,9 @@ def tfl_job(name, dataset, split, ensemble, work_dir):
     return {"name": name, "data_path": data_path, "save_dir": save_dir,
             "features": [{k: f[k] for k in ("name", "kind", "monotonicity")}
                          | {"num_buckets": f.get("num_buckets", 0)} for f in features],
-            "models": tfl_models(len(features)), "settings": settings}
+            "models": tfl_models(len(features), len(split["X_train"]),
+                                 settings["lattice_size"]),
+            "settings": settings}
 
 
 def run_tfl(python, jobs, threads):

@@ -38,7 +38,8 @@ Models, every one given the data set's known monotonicity where it takes it:
   columns and one-hot categorical columns (no constraints);
 * TensorFlow Lattice 2.1.1's premade calibrated linear, calibrated lattice
   (same feature limit) and RTL lattice ensemble, configured like our defaults
-  resolved on the same fold (keypoints, number and rank of lattices), trained
+  resolved on the same fold (keypoints, number and rank of lattices, the
+  lattice's interpolation), trained
   by Keras ``fit`` for `tfl_schedule`; run by ``_tfl_quality_runner.py`` in
   ``.venv-tfl`` (see ``_tfl_env.py``), on the folds of the first
   ``--tfl-repeats`` repeats (default `TFL_REPEATS`: every repeat, the same
@@ -392,7 +393,10 @@ def tfl_job(name, dataset, fold, ensemble, work_dir):
                 "lattice_rank": len(ensemble.lattices_[0]),
                 "learning_rate": float(resolved["learning_rate"]), "seed": SEED,
                 **tfl_schedule(len(fold["X_train"]))}
-    interpolation = "simplex" if len(features) > 6 else "hypercube"
+    from tf_lattice.estimators._defaults import automatic_interpolation
+
+    interpolation = automatic_interpolation(len(features), settings["lattice_size"],
+                                            len(fold["X_train"]))
     models = [{"name": "CalibratedLinear", "kind": "linear"}]
     if len(features) <= MAX_TFL_LATTICE_FEATURES:
         models.append({"name": "CalibratedLattice", "kind": "lattice",

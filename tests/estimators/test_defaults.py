@@ -287,6 +287,21 @@ def test_automatic_regularization_reaches_the_model():
         _defaults.L2_ROWS / len(frame), rel=1e-6)
 
 
+def test_the_calibrated_lattice_gets_the_resolved_interpolation_and_torsion():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.uniform(size=(160, 7)), columns=list("abcdefg"))
+    target = frame.sum(axis=1).to_numpy()
+    model = estimators.CalibratedLatticeRegressor(verbose=0, epochs=1, random_state=0)
+    lattice = model.fit(frame, target).model_.get_layer("lattice").get_config()
+    assert model.resolved_params_["interpolation"] == lattice["interpolation"] == "hypercube"
+    assert lattice["kernel_regularizer"] == [
+        ["torsion", 0.0, pytest.approx(_defaults.TORSION_ROWS / len(frame))]]
+    simplex = estimators.CalibratedLatticeRegressor(
+        verbose=0, epochs=1, random_state=0, interpolation="simplex", lattice_torsion=0.0)
+    lattice = simplex.fit(frame, target).model_.get_layer("lattice").get_config()
+    assert lattice["interpolation"] == "simplex" and not lattice["kernel_regularizer"]
+
+
 def test_bad_early_stopping_is_refused_before_training():
     frame, signal = _data()
     with pytest.raises(ValueError, match="early_stopping must be True, False or 'auto'"):

@@ -182,3 +182,28 @@ def test_nan_outputs_are_a_clear_error_eager_and_in_graphs(convexity):
     graph = tf.function(lambda o: calibrator_projection(o, keypoints, **kwargs))
     with pytest.raises(tf.errors.InvalidArgumentError, match="outputs must not contain NaN"):
         graph(tf.constant(outputs))
+
+
+@pytest.mark.parametrize("implementation", ["kernel", "portable"])
+def test_outputs_that_overflow_the_convex_solve_are_a_clear_error(implementation):
+    """Finite outputs near the float64 limit (a case the fuzzer found) are refused by
+    name, eagerly and in graphs, where the solve would return NaN (kernel) or zeros
+    (the compiled portable solver)."""
+    outputs = np.array([[np.finfo(np.float64).max, 0.3, -1.2]])
+    keypoints = np.array([0.0, 0.5, 1.5])
+    kwargs = dict(monotonicity="decreasing", convexity="convex", implementation=implementation)
+    message = r"calibrator_projection: outputs.* exceeds 3.27\d*e\+150 in magnitude"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        calibrator_projection(outputs, keypoints, **kwargs)
+    graph = tf.function(lambda o: calibrator_projection(o, keypoints, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        graph(tf.constant(outputs))
+    ordinary = calibrator_projection(outputs * 1e-300, keypoints, **kwargs).numpy()
+    assert np.isfinite(ordinary).all()
+    # Outputs within the limit whose slopes overflow (keypoints 1e-200 apart):
+    # the solve's NaN is refused by name.
+    steep = np.array([[1e150, 0.3, -1e150]])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"the projected outputs\[0, 1\] is NaN; the convexity solve "
+                             r"overflowed float64"):
+        calibrator_projection(steep, np.array([0.0, 1e-200, 2e-200]), **kwargs)

@@ -58,7 +58,7 @@ def float_matrix(name, value, axis_names, known_axis):
     return tensor
 
 
-def assert_no_nan(name, tensor, op_name):
+def assert_no_nan(name, tensor, op_name, reason=None):
     """Returns ``tensor`` after checking that it holds no NaN.
 
     Eager tensors are checked at once, and the error names the position of
@@ -72,18 +72,58 @@ def assert_no_nan(name, tensor, op_name):
       name: the argument's name.
       tensor: a float tensor.
       op_name: the public function checking it.
+      reason: None for an argument (the message says it must not contain
+        NaN), or the cause of a NaN in a result, which the message gives
+        instead.
     """
+    if reason is None:
+        reason = f"{name} must not contain NaN"
+        message = f"{op_name}: {reason}"
+    else:
+        message = f"{op_name}: {name} holds NaN; {reason}"
     if tf.executing_eagerly():
         bad = np.argwhere(np.isnan(np.asarray(tensor)))
         if bad.size:
             where = ", ".join(str(int(i)) for i in bad[0])
             raise tf.errors.InvalidArgumentError(
-                None, None, f"{op_name}: {name}[{where}] is NaN; {name} must not contain NaN")
+                None, None, f"{op_name}: {name}[{where}] is NaN; {reason}")
         return tensor
     if _compiled.in_xla_context():
         return tensor
     check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(tensor))),
-                                [f"{op_name}: {name} must not contain NaN"])
+                                [message])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def assert_magnitude_at_most(name, tensor, op_name, limit, reason):
+    """Returns ``tensor`` after checking that ``|tensor| <= limit`` everywhere.
+
+    Checked as `assert_no_nan` checks (eagerly at once, naming the first
+    entry beyond the limit and its value; in graphs by an assertion; not in
+    XLA-compiled functions). NaN entries pass (`assert_no_nan` is their check).
+
+    Args:
+      name: the argument's name.
+      tensor: a float tensor.
+      op_name: the public function checking it.
+      limit: the largest magnitude allowed, a positive float.
+      reason: why larger values are refused, for the message.
+    """
+    if tf.executing_eagerly():
+        values = np.asarray(tensor)
+        bad = np.argwhere(np.abs(values) > limit)
+        if bad.size:
+            where = tuple(int(i) for i in bad[0])
+            raise tf.errors.InvalidArgumentError(
+                None, None, f"{op_name}: {name}[{', '.join(map(str, where))}] = "
+                            f"{values[where]!r} exceeds {limit:g} in magnitude; {reason}")
+        return tensor
+    if _compiled.in_xla_context():
+        return tensor
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(tf.abs(tensor) > limit)),
+        [f"{op_name}: {name} exceeds {limit:g} in magnitude; {reason}"])
     with tf.control_dependencies([check]):
         return tf.identity(tensor)
 

@@ -45,6 +45,10 @@ from tf_lattice.specs import CalibratorSpec
 from tf_lattice.specs import _vocabulary
 
 DEFAULT_NUM_ITERATIONS = 40
+#: The largest output magnitude the convexity solve takes: its float64
+#: arithmetic squares outputs and slopes, and beyond ``2^500`` that overflows
+#: (the compiled portable solver then returns zeros, the kernel NaN).
+CONVEX_MAX_MAGNITUDE = 2.0 ** 500
 
 
 def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity="none",
@@ -264,7 +268,9 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
            tuple(convexities), lower, upper, num_iterations, float(epsilon))
     call = (_compiled.call_traced_in_graphs if implementation == "kernel"
             else _compiled.call_compiled_in_graphs)
-    outputs_64 = tf.cast(outputs, tf.float64)
+    outputs_64 = _common.assert_magnitude_at_most(
+        "outputs", tf.cast(outputs, tf.float64), "calibrator_projection",
+        CONVEX_MAX_MAGNITUDE, "the convexity solve squares them in float64")
     known = tf.get_static_value(keypoints)
     if known is None:
         final = call(key, project, outputs_64, tf.cast(keypoints, tf.float64))
@@ -274,6 +280,12 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
         known = np.asarray(known, np.float64)
         final = call(key + (known.shape, known.tobytes()),
                      lambda values: project(values, tf.constant(known)), outputs_64)
+    # The outputs held no NaN; outputs near the float64 limit overflow the
+    # interior-point solve, and its NaN is refused by name, never returned.
+    final = _common.assert_no_nan(
+        "the projected outputs", final, "calibrator_projection",
+        reason="the convexity solve overflowed float64: outputs (or slopes between "
+               "keypoints) too large in magnitude")
     return tf.cast(final, outputs.dtype)
 
 

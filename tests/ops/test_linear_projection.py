@@ -216,3 +216,21 @@ def test_nan_weights_are_a_clear_error_eager_and_in_graphs():
     graph = tf.function(lambda w: linear_projection(w, **kwargs))
     with pytest.raises(tf.errors.InvalidArgumentError, match="weights must not contain NaN"):
         graph(tf.constant(weights))
+
+
+@pytest.mark.parametrize("implementation", ["kernel", "portable"])
+def test_weights_beyond_the_solver_range_are_a_clear_error(implementation):
+    """A case the fuzzer found: a weight at the float64 limit with a dominance and
+    the l1 normalization made the solve return NaN; it is refused by name,
+    eagerly and in graphs, and large weights within range still project."""
+    weights = np.array([[np.finfo(np.float64).max], [0.5]])
+    kwargs = dict(monotonicities=["increasing", "increasing"], monotonic_dominances=[(0, 1)],
+                  normalization_order=1, implementation=implementation)
+    message = r"linear_projection: weights.* exceeds 3.27\d*e\+150 in magnitude"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        linear_projection(weights, **kwargs)
+    graph = tf.function(lambda w: linear_projection(w, **kwargs))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        graph(tf.constant(weights))
+    projected = linear_projection(np.array([[1e6], [0.5]]), **kwargs).numpy()
+    np.testing.assert_allclose(projected, [[1.0], [0.0]], atol=1e-9)

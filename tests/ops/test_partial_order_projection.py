@@ -93,3 +93,18 @@ def test_nan_values_are_a_clear_error_eager_and_in_graphs():
     graph = tf.function(lambda v: partial_order_projection(v, [(0, 1)]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="values must not contain NaN"):
         graph(tf.constant(values))
+
+
+@pytest.mark.parametrize("implementation", ["kernel", "portable"])
+def test_values_beyond_the_solver_range_are_a_clear_error(implementation):
+    values = np.array([[np.finfo(np.float64).max, 0.0, 1.0]])
+    message = r"partial_order_projection: values.* exceeds 3.27\d*e\+150 in magnitude"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        partial_order_projection(values, [(0, 1)], implementation=implementation)
+    graph = tf.function(lambda v: partial_order_projection(v, [(0, 1)],
+                                                           implementation=implementation))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        graph(tf.constant(values))
+    projected = partial_order_projection(values * 1e-160, [(0, 1)],
+                                         implementation=implementation).numpy()
+    assert projected[0, 0] <= projected[0, 1] + 1e-9

@@ -43,6 +43,22 @@ from tf_lattice import _native
 from tf_lattice.ops import _common
 from tf_lattice.ops import _compiled
 
+#: The largest target magnitude the solve takes: its float64 arithmetic
+#: squares targets and slopes, and beyond ``2^500`` that overflows (the kernel
+#: then returns NaN, the XLA-compiled portable solver zeros). Callers refuse
+#: larger targets by name with `check_target`, outside compiled functions.
+MAX_TARGET_MAGNITUDE = 2.0 ** 500
+
+
+def check_target(name, target, op_name):
+    """``target`` after checking ``|target| <= MAX_TARGET_MAGNITUDE`` (see
+    `_common.assert_magnitude_at_most`); ``name`` and ``op_name`` are the
+    caller's argument and function, for the message."""
+    return _common.assert_magnitude_at_most(
+        name, target, op_name, MAX_TARGET_MAGNITUDE,
+        "the interior-point solve squares them in float64")
+
+
 STEP_FRACTION = 0.99
 
 tf.no_gradient("TfLattice>PolyhedronProjection")

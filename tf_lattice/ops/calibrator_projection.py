@@ -45,10 +45,6 @@ from tf_lattice.specs import CalibratorSpec
 from tf_lattice.specs import _vocabulary
 
 DEFAULT_NUM_ITERATIONS = 40
-#: The largest output magnitude the convexity solve takes: its float64
-#: arithmetic squares outputs and slopes, and beyond ``2^500`` that overflows
-#: (the compiled portable solver then returns zeros, the kernel NaN).
-CONVEX_MAX_MAGNITUDE = 2.0 ** 500
 
 
 def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity="none",
@@ -268,9 +264,8 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
            tuple(convexities), lower, upper, num_iterations, float(epsilon))
     call = (_compiled.call_traced_in_graphs if implementation == "kernel"
             else _compiled.call_compiled_in_graphs)
-    outputs_64 = _common.assert_magnitude_at_most(
-        "outputs", tf.cast(outputs, tf.float64), "calibrator_projection",
-        CONVEX_MAX_MAGNITUDE, "the convexity solve squares them in float64")
+    outputs_64 = _quadratic_program.check_target(
+        "outputs", tf.cast(outputs, tf.float64), "calibrator_projection")
     known = tf.get_static_value(keypoints)
     if known is None:
         final = call(key, project, outputs_64, tf.cast(keypoints, tf.float64))

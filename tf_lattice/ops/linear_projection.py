@@ -97,6 +97,7 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
             # Signs only: a clip in the weights' own dtype (the same numbers as
             # clipping in float64 and rounding back).
             return problem.clip_signs(weights, axis=0)
+        weights = _quadratic_program.check_target("weights", weights, "linear_projection")
         target = tf.transpose(tf.cast(weights, tf.float64))
         epsilon = np.finfo(weights.dtype.as_numpy_dtype).eps
         if not problem.edges:

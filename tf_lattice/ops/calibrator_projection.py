@@ -264,8 +264,9 @@ def _convex_projection(outputs, keypoints, monotonicities, convexities, lower, u
            tuple(convexities), lower, upper, num_iterations, float(epsilon))
     call = (_compiled.call_traced_in_graphs if implementation == "kernel"
             else _compiled.call_compiled_in_graphs)
-    outputs_64 = _quadratic_program.check_target(
-        "outputs", tf.cast(outputs, tf.float64), "calibrator_projection")
+    outputs_64 = tf.cast(
+        _quadratic_program.check_target("outputs", outputs, "calibrator_projection"),
+        tf.float64)
     known = tf.get_static_value(keypoints)
     if known is None:
         final = call(key, project, outputs_64, tf.cast(keypoints, tf.float64))

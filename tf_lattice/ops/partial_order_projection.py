@@ -77,8 +77,9 @@ def partial_order_projection(values, pairs=(), *, output_min=None, output_max=No
         lower, upper = _bounds.inward(lower, upper, values.dtype.as_numpy_dtype)
         if not pairs:
             return _bounds.clip(values, lower, upper)
-        target = _quadratic_program.check_target(
-            "values", tf.cast(values, tf.float64), "partial_order_projection")
+        target = tf.cast(
+            _quadratic_program.check_target("values", values, "partial_order_projection"),
+            tf.float64)
         rows = _pairwise.inequality_rows(pairs, [1.0] * len(pairs), [1.0] * len(pairs), size)
         bounds = [np.zeros(len(pairs))]
         if upper is not None:

@@ -1,9 +1,13 @@
 """Tests of tf_lattice.ops._exact_solve, the cvxpy solve behind ``exact=True``."""
 
+import warnings
+
 import numpy as np
 import pytest
 
+from tf_lattice.constraints import certify_calibrator
 from tf_lattice.ops import _exact_solve
+from tf_lattice.ops import calibrator_projection
 from tf_lattice.ops import partial_order_projection
 
 
@@ -36,3 +40,24 @@ def test_a_problem_no_solver_solves_is_refused_by_name():
     assert _exact_solve.nearest_point(np.zeros(2), infeasible) is None
     with pytest.raises(RuntimeError, match="linear_projection, unit 3: no solver"):
         _exact_solve.projection(np.zeros(2), infeasible, "linear_projection, unit 3")
+
+
+def test_an_inaccurate_solve_is_not_taken_for_the_projection():
+    # The interior-point solver stops at its iteration limit on this convex
+    # calibrator (objective 0.86035); the exact projection must be the
+    # optimum, no farther from the outputs than the kernel's feasible result.
+    outputs = np.array([[2.54309495e-02, -2.79794371e-02, -3.71628803e-01, -4.93976476e-01,
+                         -4.37203575e-01, -2.33077404e-01, 5.99878332e-01, -8.69652173e-05,
+                         6.38992409e-01]])
+    keypoints = np.array([0.62802127, 2.06780103, 2.89892319, 3.41666707, 4.02501233,
+                          4.75741817, 6.08428254, 7.81516214, 9.17384411])
+    constraints = dict(convexity="convex", output_max=0.125)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Solution may be inaccurate")
+        exact = calibrator_projection(outputs, keypoints, exact=True, **constraints).numpy()
+    assert certify_calibrator(keypoints, exact, tolerance=1e-7, **constraints).holds
+    kernel = calibrator_projection(outputs, keypoints, **constraints).numpy()
+    assert certify_calibrator(keypoints, kernel, **constraints).holds
+    distance = lambda x: np.sum((x - outputs) ** 2)  # noqa: E731
+    assert distance(exact) <= distance(kernel) + 1e-9
+    np.testing.assert_allclose(exact, kernel, rtol=0, atol=1e-6)

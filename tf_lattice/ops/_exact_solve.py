@@ -7,8 +7,13 @@ the nearest point to a target ``t`` (``[n]``) under linear constraints,
 
 stated here once. Each projection gives only its constraints, as a function
 from the cvxpy variable ``v`` to a list of cvxpy constraints, and the problem
-is solved by the first of `EXACT_SOLVERS` that succeeds.
+is solved by the first of `EXACT_SOLVERS` that reports it solved to its
+tolerances (cvxpy's status ``optimal``; an ``optimal_inaccurate`` result,
+which an interior-point solver returns when it stops at its iteration limit,
+is not taken).
 """
+
+import warnings
 
 #: Solvers, tried in order. First the interior-point solver at tight
 #: tolerances: at its defaults (1e-8 on the duality gap) it moved a point
@@ -17,17 +22,23 @@ is solved by the first of `EXACT_SOLVERS` that succeeds.
 #: (declarations that force values equal, as a trapezoid trust along a
 #: monotone lattice dimension); its defaults, then the operator-splitting
 #: solver polished to an active-set solution, still find the projection there.
+#: The interior-point solver can also stall at its iteration limit short of
+#: the optimum (a convex calibrator of 9 keypoints bounded above: objective
+#: 0.86035 against the optimum's 0.85634); the polished operator-splitting
+#: solver then finds the optimum.
 EXACT_SOLVERS = (
     ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
     ("CLARABEL", {}),
-    ("OSQP", dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000, polish=True)),
+    # cvxpy polishes OSQP's result by default (the option's name depends on
+    # OSQP's version).
+    ("OSQP", dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000)),
 )
 
 
 def nearest_point(target, constraints):
     """The point nearest ``target`` (float64 ``[n]``) that satisfies
     ``constraints(v)``, at the first solver of `EXACT_SOLVERS` that solves the
-    problem, or None when none does."""
+    problem to its tolerances, or None when none does."""
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
 
     variable = cp.Variable(target.shape[0])
@@ -35,10 +46,13 @@ def nearest_point(target, constraints):
                          constraints(variable))
     for solver, options in EXACT_SOLVERS:
         try:
-            problem.solve(solver=getattr(cp, solver), **options)
+            with warnings.catch_warnings():
+                # An inaccurate result is refused below, and the next solver tried.
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.solve(solver=getattr(cp, solver), **options)
         except cp.error.SolverError:
             continue
-        if variable.value is not None:
+        if problem.status == cp.OPTIMAL and variable.value is not None:
             return variable.value
     return None
 

@@ -78,22 +78,11 @@ def assert_no_nan(name, tensor, op_name, reason=None):
     """
     if reason is None:
         reason = f"{name} must not contain NaN"
-        message = f"{op_name}: {reason}"
+        graph_message = f"{op_name}: {reason}"
     else:
-        message = f"{op_name}: {name} holds NaN; {reason}"
-    if tf.executing_eagerly():
-        bad = np.argwhere(np.isnan(np.asarray(tensor)))
-        if bad.size:
-            where = ", ".join(str(int(i)) for i in bad[0])
-            raise tf.errors.InvalidArgumentError(
-                None, None, f"{op_name}: {name}[{where}] is NaN; {reason}")
-        return tensor
-    if _compiled.in_xla_context():
-        return tensor
-    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(tf.math.is_nan(tensor))),
-                                [message])
-    with tf.control_dependencies([check]):
-        return tf.identity(tensor)
+        graph_message = f"{op_name}: {name} holds NaN; {reason}"
+    return _assert_nowhere(tensor, tf.math.is_nan, lambda entry, value: f"{entry} is NaN",
+                           op_name, name, reason, graph_message)
 
 
 def assert_magnitude_at_most(name, tensor, op_name, limit, reason):
@@ -112,20 +101,43 @@ def assert_magnitude_at_most(name, tensor, op_name, limit, reason):
     """
     if float(np.finfo(tensor.dtype.as_numpy_dtype).max) <= limit:
         return tensor  # no value of this dtype exceeds it
+    return _assert_nowhere(
+        tensor, lambda values: abs(values) > limit,
+        lambda entry, value: f"{entry} = {value!r} exceeds {limit:g} in magnitude",
+        op_name, name, reason,
+        f"{op_name}: {name} exceeds {limit:g} in magnitude; {reason}")
+
+
+def _assert_nowhere(tensor, violates, describe, op_name, name, reason, graph_message):
+    """Returns ``tensor`` after checking that no entry ``violates`` a rule.
+
+    The one skeleton of the checks above: eagerly the first violating entry
+    is named at once (``describe(entry, value)``, ``entry`` as ``name[i, j]``)
+    in ``"{op_name}: {description}; {reason}"``; in graphs an assertion with
+    the constant ``graph_message`` runs before ``tensor`` is read; inside
+    XLA-compiled functions nothing is checked.
+
+    Args:
+      tensor: a float tensor.
+      violates: maps a tensor to a boolean tensor of its shape, True where
+        an entry breaks the rule.
+      describe: ``(entry, value) -> str``, the eager message's description.
+      op_name, name, reason: the checking function, the argument's name and
+        why the rule holds, for the eager message.
+      graph_message: the graph assertion's message.
+    """
     if tf.executing_eagerly():
-        values = np.asarray(tensor)
-        bad = np.argwhere(np.abs(values) > limit)
+        bad = np.argwhere(np.asarray(violates(tensor)))
         if bad.size:
             where = tuple(int(i) for i in bad[0])
+            entry = f"{name}[{', '.join(map(str, where))}]"
+            value = np.asarray(tensor)[where]
             raise tf.errors.InvalidArgumentError(
-                None, None, f"{op_name}: {name}[{', '.join(map(str, where))}] = "
-                            f"{values[where]!r} exceeds {limit:g} in magnitude; {reason}")
+                None, None, f"{op_name}: {describe(entry, value)}; {reason}")
         return tensor
     if _compiled.in_xla_context():
         return tensor
-    check = tf.debugging.Assert(
-        tf.logical_not(tf.reduce_any(tf.abs(tensor) > limit)),
-        [f"{op_name}: {name} exceeds {limit:g} in magnitude; {reason}"])
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(violates(tensor))), [graph_message])
     with tf.control_dependencies([check]):
         return tf.identity(tensor)
 

@@ -59,6 +59,23 @@ def test_torsion_of_some_pairs_matches_oracle():
     assert lattice_torsion(params, sizes, l1=0.0, l2=0.0).numpy() == 0.0
 
 
+def test_torsion_transforms_are_built_once_per_lattice_shape():
+    """A second penalty on a lattice of the same sizes (another trace of a
+    training step) reuses the Kronecker bases, which stay read-only."""
+    from tf_lattice.regularizers import lattice as lattice_module
+
+    sizes = [3, 5, 2, 4, 3]
+    params = np.random.default_rng(5).normal(size=(2, int(np.prod(sizes))))
+    first = lattice_torsion(params, sizes, l2=0.4).numpy()
+    built = lattice_module._spectral_groups.cache_info().misses
+    second = lattice_torsion(params * 2.0, sizes, l2=0.4).numpy()
+    assert lattice_module._spectral_groups.cache_info().misses == built
+    np.testing.assert_allclose(second, 4.0 * first, rtol=1e-12)
+    for group, basis in lattice_module._spectral_groups(tuple(sizes)):
+        assert basis.shape == (int(np.prod(group)),) * 2
+        assert not basis.flags.writeable
+
+
 def test_torsion_zero_for_additive_lattice():
     sizes = [3, 2, 4]
     grids = np.meshgrid(*[np.arange(m, dtype=np.float64) for m in sizes], indexing="ij")

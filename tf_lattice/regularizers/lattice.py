@@ -158,16 +158,22 @@ def _path_spectrum(size):
     return np.clip(eigenvalues, 0.0, None), eigenvectors
 
 
+@functools.lru_cache(maxsize=64)
 def _spectral_groups(sizes):
-    """Consecutive dimensions grouped while their product stays within
-    `_SPECTRAL_GROUP_SIZE`, as ``(group_sizes, kron(U_i))`` pairs."""
+    """Consecutive dimensions of ``sizes`` (a tuple) grouped while their
+    product stays within `_SPECTRAL_GROUP_SIZE`, as ``(group_sizes,
+    kron(U_i))`` pairs; kept per ``sizes``, read-only."""
     groups = [[]]
     for size in sizes:
         if groups[-1] and math.prod(groups[-1]) * size > _SPECTRAL_GROUP_SIZE:
             groups.append([])
         groups[-1].append(size)
-    return [(group, functools.reduce(np.kron, [_path_spectrum(m)[1] for m in group]))
-            for group in groups]
+    result = []
+    for group in groups:
+        basis = functools.reduce(np.kron, [_path_spectrum(m)[1] for m in group])
+        basis.setflags(write=False)
+        result.append((tuple(group), basis))
+    return tuple(result)
 
 
 def _spectral_coefficients(grid, sizes):

@@ -18,6 +18,27 @@ def test_lookup_and_default_bucket():
     np.testing.assert_array_equal(y.numpy()[:, 0], [0, 2, 1, 9, 9, 9])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+def test_ids_of_every_dtype_find_their_bucket(dtype):
+    """Float ids are rounded; NaN, the default value and ids beyond the
+    buckets, however large (beyond int32 and int64 too), read the default
+    bucket, never a wrapped-around category."""
+    kernel = np.array([[0.0, 1.0, 2.0, 9.0]])
+    layer = CategoricalCalibration(3, default_input_value=1,
+                                   kernel_initializer=keras.initializers.Constant(kernel))
+    if dtype.startswith("float"):
+        ids = np.array([0.2, 1.0, 1.6, 2.4, 2.6, -0.4, -0.6, np.nan, 2.0 ** 32, 2.0 ** 32 + 2.0,
+                        1e30, -1e30])
+        expected = [0, 9, 2, 2, 9, 0, 9, 9, 9, 9, 9, 9]
+    else:
+        big = np.iinfo(dtype).max
+        ids = np.array([0, 1, 2, 3, -1, big, np.iinfo(dtype).min])
+        expected = [0, 9, 2, 9, 9, 9, 9]
+    ids = ids.astype(dtype)[:, None]
+    y = _checks.assert_eager_matches_function(layer, ids)
+    np.testing.assert_array_equal(y.numpy()[:, 0], expected)
+
+
 @pytest.mark.parametrize("input_width", [1, 2])
 def test_multi_unit_shapes(input_width):
     layer = CategoricalCalibration(4, units=2)

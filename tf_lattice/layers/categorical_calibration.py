@@ -17,6 +17,7 @@ from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import pwl_calibration
+from tf_lattice.ops.selection import select
 from tf_lattice.specs import CategoricalSpec
 from tf_lattice.specs import _vocabulary
 
@@ -97,14 +98,17 @@ class CategoricalCalibration(_common.KernelLayer):
             constraint=_common.Projection(self._project_kernel) if self._has_constraints() else None)
 
     def bucket_ids(self, inputs):
-        """Maps raw ids to ``[0, num_buckets]`` (the last is the default bucket)."""
-        if inputs.dtype.is_floating:
-            inputs = tf.cast(tf.round(inputs), tf.int64)
-        ids = tf.cast(inputs, tf.int64)
-        unknown = (ids < 0) | (ids >= self.num_buckets)
+        """Maps raw ids to int32 buckets in ``[0, num_buckets]`` (the last is
+        the default bucket, which takes ids outside ``[0, num_buckets)``,
+        ``default_input_value`` and NaN). Float ids are rounded first; the
+        range is checked before the cast, so no id is wrapped into a bucket.
+        """
+        ids = tf.round(inputs) if inputs.dtype.is_floating else tf.cast(inputs, tf.int64)
+        known = (ids >= 0) & (ids < self.num_buckets)
         if self.default_input_value is not None:
-            unknown |= tf.equal(ids, int(self.default_input_value))
-        return tf.where(unknown, tf.cast(self.num_buckets, tf.int64), ids)
+            known &= tf.not_equal(ids, tf.cast(int(self.default_input_value), ids.dtype))
+        default = tf.fill(tf.shape(ids), tf.cast(self.num_buckets, ids.dtype))
+        return tf.cast(select(known, ids, default), tf.int32)
 
     def call(self, inputs):
         ids = self.bucket_ids(tf.convert_to_tensor(inputs))
@@ -115,7 +119,7 @@ class CategoricalCalibration(_common.KernelLayer):
         # from the flattened kernel (row u starts at u * (num_buckets + 1)):
         # O(batch * units) work, where a one-hot product costs num_buckets
         # times that forward and backward.
-        offsets = tf.range(self.units, dtype=tf.int64) * (self.num_buckets + 1)
+        offsets = tf.constant(np.arange(self.units) * (self.num_buckets + 1), tf.int32)
         return tf.gather(tf.reshape(kernel, [-1]), ids + offsets)
 
     def compute_output_shape(self, input_shape):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tests.oracles import regularizers as oracle
+from tf_lattice.regularizers import calibrator
 from tf_lattice.regularizers import (
     calibrator_hessian, calibrator_laplacian, calibrator_wrinkle)
 from tf_lattice.specs import CalibratorSpec
@@ -152,3 +153,32 @@ def test_keypoints_known_only_when_run_are_used_as_they_are():
     np.testing.assert_allclose(penalty(tf.constant(keypoints)),
                                oracle.calibrator_penalty(outputs, keypoints, 2, 0.0, 1.0),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("num", [calibrator.DENSE_OPERATOR_MAX_KEYPOINTS,
+                                 calibrator.DENSE_OPERATOR_MAX_KEYPOINTS + 1])
+@pytest.mark.parametrize("layout", ["shared", "per_unit", "rank_one"])
+def test_dense_operator_and_slices_both_match_oracle(order, num, layout):
+    """Up to DENSE_OPERATOR_MAX_KEYPOINTS keypoints the differences are one
+    product with a dense operator, beyond it slices: both against the oracle,
+    with shared and per-unit keypoints and rank-one outputs."""
+    rng = np.random.default_rng(num + order)
+    units = 1 if layout == "rank_one" else 3
+    outputs = rng.normal(size=(units, num))
+    keypoints = _uneven_keypoints(rng, num, units if layout == "per_unit" else None)
+    want = oracle.calibrator_penalty(outputs, keypoints, order, 0.3, 0.7)
+    if layout == "rank_one":
+        outputs = outputs[0]
+    np.testing.assert_allclose(_call(order, outputs, keypoints, 0.3, 0.7), want, rtol=1e-11)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_few_keypoints_are_differenced_by_one_product(order):
+    outputs = tf.TensorSpec([4, 12], tf.float32)
+    keypoints = np.linspace(0.0, 1.0, 12)
+    graph = tf.function(lambda o: _call(order, o, keypoints, 0.0, 1.0)).get_concrete_function(
+        outputs).graph
+    kinds = {op.type for op in graph.get_operations()}
+    assert "MatMul" in kinds
+    assert "StridedSlice" not in kinds

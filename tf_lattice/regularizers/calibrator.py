@@ -31,6 +31,7 @@ the input's units, and their size changes with those units: rescaling the
 input by ``c`` scales the l2 terms by ``1 / c^2``.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tf_lattice.regularizers.amounts import calibrator_spec, check_amount
@@ -43,11 +44,50 @@ def _check_outputs(outputs):
     return check_float_rank_1_or_2("outputs", outputs, "[units, K] or [K]")
 
 
+#: Outputs of at most this many keypoints are differenced by one product with
+#: a dense difference operator ``[K, K - t]`` (see `_difference_operator`):
+#: one matrix product forward and one backward, where differencing by slices
+#: costs two slices and a subtraction per difference each way (on the README's
+#: Heart ensemble the slices took about 0.08 s of the first fit's tracing).
+#: Beyond it the ``K^2`` entries would cost more than the slices.
+DENSE_OPERATOR_MAX_KEYPOINTS = 64
+
+
 def _differences(values, times):
     """Applies ``times`` forward differences along the last axis (``[..., n - times]``)."""
     for _ in range(times):
         values = values[..., 1:] - values[..., :-1]
     return values
+
+
+def _difference_operator(size, times, spacings=None):
+    """The matrix ``M`` for which ``outputs @ M`` is the ``times``-th forward
+    difference of ``outputs`` ``[..., size]`` along its last axis, the first
+    difference divided by ``spacings`` when given.
+
+    Column ``i`` of the first difference is ``e_{i+1} - e_i``; each further
+    difference subtracts adjacent columns. Float64 NumPy, ``[size, size -
+    times]``; per-unit ``spacings`` ``[units, size - 1]`` give ``[units,
+    size, size - times]``.
+    """
+    matrix = np.diff(np.eye(size), axis=1)
+    if spacings is not None:
+        matrix = matrix / np.asarray(spacings)[..., None, :]
+    for _ in range(times - 1):
+        matrix = np.diff(matrix, axis=-1)
+    return matrix
+
+
+def _apply_operator(outputs, operator):
+    """``outputs @ operator`` for outputs ``[K]`` or ``[units, K]`` and an
+    operator ``[K, m]`` (shared) or ``[units, K, m]`` (per unit)."""
+    operator = tf.constant(operator, outputs.dtype)
+    if operator.shape.rank == 2:
+        if outputs.shape.rank == 1:
+            return tf.linalg.matvec(operator, outputs, transpose_a=True)
+        return tf.matmul(outputs, operator)
+    subscripts = "k,ukm->um" if outputs.shape.rank == 1 else "uk,ukm->um"
+    return tf.einsum(subscripts, outputs, operator)
 
 
 def _keypoint_values(keypoints):
@@ -63,42 +103,62 @@ def _keypoint_values(keypoints):
     return calibrator_spec(keypoints).keypoints_array()
 
 
-def _slopes(outputs, keypoints):
-    """Segment slopes ``[..., K-1]``; unit spacing when ``keypoints`` is None.
-
-    ``keypoints`` is None, a CalibratorSpec, raw keypoints (parsed into a spec
-    by `_keypoint_values`) or a tensor whose values are only known when run.
-    """
-    output_steps = _differences(outputs, 1)
-    if keypoints is None:
-        return output_steps
-    keypoints = _keypoint_values(keypoints)
-    keypoints = tf.cast(
-        tf.convert_to_tensor(keypoints, dtype_hint=outputs.dtype), outputs.dtype)
-    if keypoints.shape.rank is not None and keypoints.shape.rank not in (1, 2):
-        raise ValueError(
-            f"keypoints must have shape [K] or [units, K], got {keypoints.shape}")
-    if (keypoints.shape.rank and outputs.shape.rank
-            and keypoints.shape[-1] is not None and outputs.shape[-1] is not None
-            and keypoints.shape[-1] != outputs.shape[-1]):
+def _check_keypoints_shape(keypoints, outputs):
+    """Raises ValueError unless ``keypoints`` has rank 1 or 2 and, where both
+    are known, as many entries on its last axis as ``outputs``."""
+    shape = tf.TensorShape(keypoints.shape)
+    if shape.rank is not None and shape.rank not in (1, 2):
+        raise ValueError(f"keypoints must have shape [K] or [units, K], got {shape}")
+    if (shape.rank and outputs.shape.rank and shape[-1] is not None
+            and outputs.shape[-1] is not None and shape[-1] != outputs.shape[-1]):
         raise ValueError(
             f"keypoints must have as many entries as outputs on the last axis: "
-            f"keypoints shape {keypoints.shape}, outputs shape {outputs.shape}")
-    return output_steps / _differences(keypoints, 1)
+            f"keypoints shape {shape}, outputs shape {outputs.shape}")
+
+
+def _dense(outputs):
+    """Whether ``outputs`` are differenced by a dense operator (a static
+    ``K`` of at most `DENSE_OPERATOR_MAX_KEYPOINTS`)."""
+    size = outputs.shape[-1] if outputs.shape.rank else None
+    return size is not None and size <= DENSE_OPERATOR_MAX_KEYPOINTS
+
+
+def _slope_differences(outputs, keypoints, times):
+    """The ``times``-th differences ``[..., K - 1 - times]`` of the segment
+    slopes; unit spacing when ``keypoints`` is None.
+
+    ``keypoints`` is None, a CalibratorSpec, raw keypoints (parsed into a
+    spec by `_keypoint_values`) or a tensor whose values are only known when
+    run. Known keypoints and a small ``K`` (`_dense`) take one product with
+    `_difference_operator`; otherwise slopes are differenced by slices.
+    """
+    if keypoints is not None:
+        keypoints = _keypoint_values(keypoints)
+        _check_keypoints_shape(keypoints, outputs)
+    if _dense(outputs) and not tf.is_tensor(keypoints):
+        spacings = None if keypoints is None else np.diff(keypoints, axis=-1)
+        return _apply_operator(
+            outputs, _difference_operator(outputs.shape[-1], times + 1, spacings))
+    slopes = _differences(outputs, 1)
+    if keypoints is not None:
+        keypoints = tf.cast(
+            tf.convert_to_tensor(keypoints, dtype_hint=outputs.dtype), outputs.dtype)
+        slopes = slopes / _differences(keypoints, 1)
+    return _differences(slopes, times)
 
 
 def _slope_change_penalty(outputs, keypoints, times, *, l1, l2):
     """``l1 * sum |d| + l2 * sum d^2`` of the ``times``-th slope differences ``d``.
 
     ``outputs``, ``keypoints``, ``l1`` and ``l2`` are as in `calibrator_hessian`;
-    the slopes ``[..., K-1]`` come from `_slopes`, ``d`` is ``[..., K-1-times]``.
+    ``d`` is ``[..., K-1-times]`` (`_slope_differences`).
     Returns a scalar tensor of the dtype of ``outputs``; raises ValueError on a
     negative amount or a bad shape.
     """
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
     outputs = _check_outputs(outputs)
-    return l1_l2_penalty(_differences(_slopes(outputs, keypoints), times), l1, l2)
+    return l1_l2_penalty(_slope_differences(outputs, keypoints, times), l1, l2)
 
 
 def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
@@ -120,7 +180,9 @@ def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
     l1 = check_amount("l1", l1)
     l2 = check_amount("l2", l2)
     outputs = _check_outputs(outputs)
-    return l1_l2_penalty(_differences(outputs, 1), l1, l2)
+    steps = (_apply_operator(outputs, _difference_operator(outputs.shape[-1], 1))
+             if _dense(outputs) else _differences(outputs, 1))
+    return l1_l2_penalty(steps, l1, l2)
 
 
 def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):

@@ -8,6 +8,7 @@ import pytest
 from tf_lattice.constraints import certify_calibrator
 from tf_lattice.ops import _exact_solve
 from tf_lattice.ops import calibrator_projection
+from tf_lattice.ops import linear_projection
 from tf_lattice.ops import partial_order_projection
 
 
@@ -61,3 +62,28 @@ def test_an_inaccurate_solve_is_not_taken_for_the_projection():
     distance = lambda x: np.sum((x - outputs) ** 2)  # noqa: E731
     assert distance(exact) <= distance(kernel) + 1e-9
     np.testing.assert_allclose(exact, kernel, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [1e10, 1e20])
+def test_a_solve_off_its_constraints_is_refused_not_returned(weight):
+    # Far outside the unit l1 sphere the solvers' tolerances, relative to
+    # the data, let points 6e-3 (at 1e10) to 7e7 (at 1e20) off the
+    # constraints through as "optimal".
+    weights = np.array([[weight], [0.0]])
+    with pytest.raises(RuntimeError, match="linear_projection, unit 0: no solver"):
+        linear_projection(weights, monotonicities=["increasing", "increasing"],
+                          monotonic_dominances=[(0, 1)], normalization_order=1, exact=True)
+
+
+def test_the_nearest_point_meets_every_constraint_to_the_feasibility_tolerance():
+    target = np.array([2.0, -3.0, 0.5, 1.5])
+
+    def constraints(v):
+        return [v >= 0.0, v[0] >= v[3], np.ones(4) @ v == 1.0]
+
+    nearest = _exact_solve.projection(target, constraints, "test")
+    scale = _exact_solve.FEASIBILITY_TOLERANCE * (1.0 + np.abs(nearest).max())
+    assert nearest.min() >= -scale
+    assert nearest[0] >= nearest[3] - scale
+    assert abs(nearest.sum() - 1.0) <= scale
+    np.testing.assert_allclose(nearest, [0.75, 0.0, 0.0, 0.25], atol=1e-7)

@@ -10,10 +10,17 @@ from the cvxpy variable ``v`` to a list of cvxpy constraints, and the problem
 is solved by the first of `EXACT_SOLVERS` that reports it solved to its
 tolerances (cvxpy's status ``optimal``; an ``optimal_inaccurate`` result,
 which an interior-point solver returns when it stops at its iteration limit,
-is not taken).
+is not taken) and whose point satisfies every constraint to
+`FEASIBILITY_TOLERANCE`. The solvers' tolerances are relative to the data:
+a target far outside a bounded set (a linear weight of 1e10 against the unit
+l1 sphere) came back "optimal" from the operator-splitting solver and 6e-3
+off its constraints (at 1e20: 7e7 off), and such a point is refused, not
+returned as exact.
 """
 
 import warnings
+
+import numpy as np
 
 #: Solvers, tried in order. First the interior-point solver at tight
 #: tolerances: at its defaults (1e-8 on the duality gap) it moved a point
@@ -26,6 +33,10 @@ import warnings
 #: the optimum (a convex calibrator of 9 keypoints bounded above: objective
 #: 0.86035 against the optimum's 0.85634); the polished operator-splitting
 #: solver then finds the optimum.
+#: The largest violation of a constraint a solution may show, relative to
+#: ``1 + max |v|``.
+FEASIBILITY_TOLERANCE = 1e-6
+
 EXACT_SOLVERS = (
     ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
     ("CLARABEL", {}),
@@ -42,8 +53,8 @@ def nearest_point(target, constraints):
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
 
     variable = cp.Variable(target.shape[0])
-    problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)),
-                         constraints(variable))
+    conditions = constraints(variable)
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(variable - target)), conditions)
     for solver, options in EXACT_SOLVERS:
         try:
             with warnings.catch_warnings():
@@ -52,9 +63,18 @@ def nearest_point(target, constraints):
                 problem.solve(solver=getattr(cp, solver), **options)
         except cp.error.SolverError:
             continue
-        if problem.status == cp.OPTIMAL and variable.value is not None:
+        if (problem.status == cp.OPTIMAL and variable.value is not None
+                and _satisfies(conditions, variable.value)):
             return variable.value
     return None
+
+
+def _satisfies(conditions, value):
+    """Whether the solved ``value`` meets every cvxpy constraint in
+    ``conditions`` to `FEASIBILITY_TOLERANCE`."""
+    limit = FEASIBILITY_TOLERANCE * (1.0 + float(np.max(np.abs(value), initial=0.0)))
+    return all(float(np.max(np.atleast_1d(condition.violation()), initial=0.0)) <= limit
+               for condition in conditions)
 
 
 def projection(target, constraints, description):

@@ -80,6 +80,8 @@ def calibrator_projection(outputs, keypoints, *, monotonicity="none", convexity=
       ValueError: bad shapes, dtypes or directions, keypoints not strictly
         increasing, ``output_min > output_max``, NaN bounds.
       tf.errors.InvalidArgumentError: NaN in ``outputs`` (eager or in graphs).
+      RuntimeError: with ``exact=True``, no cvxpy solver found the projection
+        to its tolerances (the message names the unit).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("calibrator_projection"):

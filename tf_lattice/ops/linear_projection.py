@@ -79,6 +79,8 @@ def linear_projection(weights, *, monotonicities=None, monotonic_dominances=(),
         increasing, a cycle among dominances, missing or empty input ranges, an
         unsupported normalization order.
       tf.errors.InvalidArgumentError: NaN in ``weights`` (eager or in graphs).
+      RuntimeError: with ``exact=True``, no cvxpy solver found the projection
+        to its tolerances (the message names the unit).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("linear_projection"):

@@ -58,6 +58,8 @@ def partial_order_projection(values, pairs=(), *, output_min=None, output_max=No
       ValueError: bad shapes or pairs, a cycle among the pairs (named in the
         message), NaN bounds or ``output_min > output_max``.
       tf.errors.InvalidArgumentError: NaN in ``values`` (eager or in graphs).
+      RuntimeError: with ``exact=True``, no cvxpy solver found the projection
+        to its tolerances (the message names the unit).
     """
     _common.check_implementation(implementation)
     with tf.name_scope("partial_order_projection"):

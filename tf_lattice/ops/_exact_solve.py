@@ -22,6 +22,10 @@ import warnings
 
 import numpy as np
 
+#: The largest violation of a constraint a solution may show, relative to
+#: ``1 + max |v|``.
+FEASIBILITY_TOLERANCE = 1e-6
+
 #: Solvers, tried in order. First the interior-point solver at tight
 #: tolerances: at its defaults (1e-8 on the duality gap) it moved a point
 #: that already satisfied its bound by 2e-6, where the projection is the
@@ -33,10 +37,6 @@ import numpy as np
 #: the optimum (a convex calibrator of 9 keypoints bounded above: objective
 #: 0.86035 against the optimum's 0.85634); the polished operator-splitting
 #: solver then finds the optimum.
-#: The largest violation of a constraint a solution may show, relative to
-#: ``1 + max |v|``.
-FEASIBILITY_TOLERANCE = 1e-6
-
 EXACT_SOLVERS = (
     ("CLARABEL", dict(tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)),
     ("CLARABEL", {}),
@@ -49,7 +49,8 @@ EXACT_SOLVERS = (
 def nearest_point(target, constraints):
     """The point nearest ``target`` (float64 ``[n]``) that satisfies
     ``constraints(v)``, at the first solver of `EXACT_SOLVERS` that solves the
-    problem to its tolerances, or None when none does."""
+    problem to its tolerances with a point meeting every constraint to
+    `FEASIBILITY_TOLERANCE`, or None when none does."""
     import cvxpy as cp  # pylint: disable=import-outside-toplevel
 
     variable = cp.Variable(target.shape[0])

@@ -125,7 +125,7 @@ def _dense(outputs):
 
 def _slope_differences(outputs, keypoints, times):
     """The ``times``-th differences ``[..., K - 1 - times]`` of the segment
-    slopes; unit spacing when ``keypoints`` is None.
+    slopes (``times = 0``: the slopes); unit spacing when ``keypoints`` is None.
 
     ``keypoints`` is None, a CalibratorSpec, raw keypoints (parsed into a
     spec by `_keypoint_values`) or a tensor whose values are only known when
@@ -177,12 +177,8 @@ def calibrator_laplacian(outputs, *, l1=0.0, l2=0.0):
     Raises:
       ValueError: if an amount is negative, or ``outputs`` has a bad shape.
     """
-    l1 = check_amount("l1", l1)
-    l2 = check_amount("l2", l2)
-    outputs = _check_outputs(outputs)
-    steps = (_apply_operator(outputs, _difference_operator(outputs.shape[-1], 1))
-             if _dense(outputs) else _differences(outputs, 1))
-    return l1_l2_penalty(steps, l1, l2)
+    # The slopes at unit spacing are the output steps.
+    return _slope_change_penalty(outputs, None, 0, l1=l1, l2=l2)
 
 
 def calibrator_hessian(outputs, keypoints=None, *, l1=0.0, l2=0.0):

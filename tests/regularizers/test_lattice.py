@@ -76,6 +76,31 @@ def test_torsion_transforms_are_built_once_per_lattice_shape():
         assert not basis.flags.writeable
 
 
+def test_torsion_through_first_middle_and_last_groups(monkeypatch):
+    """With groups of at most 4 vertices, sizes [3, 2, 3, 2] take four
+    transforms: a first (nothing before it), two middle ones and a last
+    (nothing after it); value and gradient are those of the differences."""
+    from tf_lattice.regularizers import lattice as lattice_module
+
+    monkeypatch.setattr(lattice_module, "_SPECTRAL_GROUP_SIZE", 4)
+    lattice_module._spectral_groups.cache_clear()
+    try:
+        sizes = [3, 2, 3, 2]
+        assert [g for g, _ in lattice_module._spectral_groups(tuple(sizes))] == [
+            (3,), (2,), (3,), (2,)]
+        params = tf.constant(np.random.default_rng(7).normal(size=(2, 36)))
+        grid = params.numpy().reshape(2, *sizes)
+        twists = sum(np.sum(np.diff(np.diff(grid, axis=j + 1), axis=k + 1) ** 2)
+                     for j, k in dimension_pairs(len(sizes)))
+        np.testing.assert_allclose(lattice_torsion(params, sizes, l2=0.6).numpy(),
+                                   0.6 * twists, rtol=1e-12)
+        theoretical, numerical = tf.test.compute_gradient(
+            lambda p: lattice_torsion(p, sizes, l2=0.6), [params])
+        np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-6)
+    finally:
+        lattice_module._spectral_groups.cache_clear()
+
+
 def test_torsion_zero_for_additive_lattice():
     sizes = [3, 2, 4]
     grids = np.meshgrid(*[np.arange(m, dtype=np.float64) for m in sizes], indexing="ij")

@@ -177,14 +177,27 @@ def _spectral_groups(sizes):
 
 
 def _spectral_coefficients(grid, sizes):
-    """``theta_hat`` ``[units, V]`` of ``grid`` ``[units, m_0, ..., m_{d-1}]``."""
+    """``theta_hat`` ``[units, V]`` of ``grid`` ``[units, m_0, ..., m_{d-1}]``.
+
+    Each group's basis ``U`` ``[m, m]`` transforms the group's axis of the
+    coefficients folded to ``[units * before, m, after]``: ``U^T X`` per
+    leading index (a batched matrix product), or ``X U`` on ``[units *
+    before, m]`` for the last group (``after = 1``). Plain matrix products,
+    whose gradients are matrix products too, without the transposes of an
+    einsum.
+    """
     num_vertices = math.prod(sizes)
     coefficients = tf.reshape(grid, [-1, num_vertices])
     before = 1
     for group, basis in _spectral_groups(sizes):
         size = math.prod(group)
-        folded = tf.reshape(coefficients, [-1, before, size, num_vertices // (before * size)])
-        coefficients = tf.einsum("ubma,mn->ubna", folded, tf.constant(basis, grid.dtype))
+        after = num_vertices // (before * size)
+        basis = tf.constant(basis, grid.dtype)
+        if after == 1:
+            coefficients = tf.matmul(tf.reshape(coefficients, [-1, size]), basis)
+        else:
+            coefficients = tf.matmul(basis, tf.reshape(coefficients, [-1, size, after]),
+                                     transpose_a=True)
         before *= size
     return tf.reshape(coefficients, [-1, num_vertices])
 

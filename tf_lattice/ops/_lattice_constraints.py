@@ -151,7 +151,7 @@ def _make_rows(name, terms, anchor, group):
                  np.asarray(group, np.int64)[keep])
 
 
-def _edge_rows(name, chains, anchor_lower=True):
+def _edge_rows(name, chains):
     lower = chains[:, :-1].reshape(-1)
     upper = chains[:, 1:].reshape(-1)
     anchor = np.minimum(lower, upper)

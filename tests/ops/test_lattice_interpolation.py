@@ -518,6 +518,68 @@ def test_twin_saved_model_uses_only_stock_ops(tmp_path, interpolation):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
 
 
+def _contract_level_by_level(residual, corner_values):
+    """The kernels' hypercube contraction in NumPy, operation for operation:
+    last dimension first, ``v + r (w - v)``, or ``(1 - r) v + r w`` where ``w
+    - v`` overflows (corner ``j`` has bit ``k`` for dimension ``k``)."""
+    values = corner_values.copy()
+    one = values.dtype.type(1)
+    for k in reversed(range(len(residual))):
+        half = 1 << k
+        low, high, r = values[:half], values[half:2 * half], residual[k]
+        difference = high - low
+        with np.errstate(over="ignore", invalid="ignore"):
+            values[:half] = np.where(difference - difference == 0, low + r * difference,
+                                     (one - r) * low + r * high)
+    return values[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dims", [9, 12])
+def test_wide_hypercube_outputs_are_the_level_by_level_contraction(dtype, dims):
+    """Lattices of more than 8 dimensions contract several corners per
+    instruction on the CPU: the outputs are the same numbers as the
+    contraction one corner at a time, and the gradients those of the oracle."""
+    rng = np.random.default_rng(dims)
+    sizes = [2] * dims
+    inputs = rng.uniform(-0.2, 1.2, size=(7, 3, dims)).astype(dtype)
+    params = rng.normal(size=(3, 2**dims)).astype(dtype)
+    grad_outputs = rng.normal(size=(7, 3))
+    outputs, grad_inputs, grad_params = _value_and_grads(
+        inputs, params, sizes, "hypercube", "kernel", grad_outputs)
+    # Corner j's vertex: bit k of j steps along dimension k (stride 2^(d-1-k)).
+    corners = np.arange(2**dims)
+    vertex = sum(((corners >> k) & 1) << (dims - 1 - k) for k in range(dims))
+    for b in range(7):
+        for u in range(3):
+            residual = np.clip(inputs[b, u], 0, 1)
+            want = _contract_level_by_level(residual, params[u, vertex])
+            assert outputs[b, u] == want, (b, u)
+    expected_grads = oracle.lattice_interpolation_gradients(
+        inputs, params, sizes, "hypercube", grad_outputs)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(grad_inputs, expected_grads[0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad_params, expected_grads[1], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_hypercube_near_the_dtype_limit_interpolates_finitely(device, dtype):
+    """Adjacent vertices of opposite signs at the dtype's limit (their
+    difference overflows) in a 10-dimensional lattice: the outputs are
+    finite, the vertex values at the corners and 0 halfway along dimension
+    0 between +max and -max."""
+    big = np.finfo(dtype).max
+    dims = 10
+    parity = np.array([bin(v).count("1") % 2 for v in range(2**dims)])
+    params = np.where(parity == 0, big, -big).astype(dtype)[np.newaxis]
+    corner = np.zeros(dims, dtype)
+    halfway = corner.copy()
+    halfway[0] = 0.5
+    inputs = np.stack([corner, np.ones(dims, dtype), halfway])
+    outputs = lattice_interpolation(inputs, params, [2] * dims, "hypercube", "kernel").numpy()
+    np.testing.assert_array_equal(outputs[:, 0], [big, big, 0.0])
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_parameters_near_the_dtype_limit_interpolate_finitely(device, implementation, dtype):

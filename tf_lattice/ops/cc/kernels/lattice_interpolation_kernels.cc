@@ -3,6 +3,7 @@
 // lib/lattice_interpolation.h, shared with the CUDA kernels.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -159,6 +160,95 @@ inline __attribute__((always_inline)) void LocatePoint(const LatticeShape& shape
   LocateCell(d, inputs + InputRow(batch, b, u) * d, shape.sizes, shape.strides, cell);
 }
 
+// Vector lanes (GCC vector extensions: SSE on every x86-64, NEON on ARM):
+// each arithmetic instruction serves kLanes values. The unit-cell loops put
+// one example in each lane, the contraction of wide lattices one corner.
+constexpr int kLanes = 4;
+
+template <typename T>
+struct LaneTypes {
+  typedef T Values __attribute__((vector_size(kLanes * sizeof(T))));
+  // What a comparison of Values gives: all bits set in a lane where it holds.
+  typedef decltype(Values{} < Values{}) Mask;
+};
+
+// Lerp, lane by lane.
+template <typename Values>
+inline __attribute__((always_inline)) Values LerpLanes(Values v, Values w, Values r,
+                                                       Values difference) {
+  const Values one = Values{} + 1;
+  return difference - difference == Values{} ? v + r * difference : (one - r) * v + r * w;
+}
+
+// Hypercube contraction of lattices of more than kMaxLaneDims dimensions,
+// kLanes corners at a time: each level's lerps (v[j] and v[j + 2^k], one
+// lane per j) are those of HypercubeContract, element by element, so the
+// outputs are the same numbers; only the loops are vectorized (the scalar
+// Lerp's branch keeps the compiler from doing it). The gradient's sums over
+// a level (df/dr_k) add kLanes interleaved partial sums, then the lanes in
+// order: a different order of the same terms than the scalar code's.
+constexpr int kMaxLaneDims = 8;
+
+template <typename Values, typename T>
+inline __attribute__((always_inline)) Values LoadLanes(const T* data) {
+  Values values;
+  std::memcpy(&values, data, sizeof(Values));
+  return values;
+}
+
+template <typename Values, typename T>
+inline __attribute__((always_inline)) void StoreLanes(const Values& values, T* data) {
+  std::memcpy(data, &values, sizeof(Values));
+}
+
+// HypercubeContract (lib/) for d > kMaxLaneDims; `values` is overwritten.
+template <typename T>
+T WideHypercubeContract(int d, const T* residual, T* values) {
+  using Values = typename LaneTypes<T>::Values;
+  for (int k = d - 1; k >= 0; --k) {
+    const int64_t half = int64_t{1} << k;
+    if (half < kLanes) {
+      HypercubeContract(k + 1, residual, values);
+      break;
+    }
+    const Values r = Values{} + residual[k];
+    for (int64_t j = 0; j < half; j += kLanes) {
+      const Values low = LoadLanes<Values>(values + j);
+      const Values high = LoadLanes<Values>(values + half + j);
+      StoreLanes(LerpLanes(low, high, r, high - low), values + j);
+    }
+  }
+  return values[0];
+}
+
+// HypercubeContractWithGradient (lib/) for d > kMaxLaneDims.
+template <typename T>
+T WideHypercubeContractWithGradient(int d, const T* residual, const T* level_weights,
+                                    T* values, T* grad_residual) {
+  using Values = typename LaneTypes<T>::Values;
+  for (int k = d - 1; k >= 0; --k) {
+    const int64_t half = int64_t{1} << k;
+    if (half < kLanes) {
+      HypercubeContractWithGradient(k + 1, residual, level_weights, values, grad_residual);
+      break;
+    }
+    const Values r = Values{} + residual[k];
+    const T* weight = level_weights + half;
+    Values sums = Values{};
+    for (int64_t j = 0; j < half; j += kLanes) {
+      const Values low = LoadLanes<Values>(values + j);
+      const Values high = LoadLanes<Values>(values + half + j);
+      const Values difference = high - low;
+      sums += LoadLanes<Values>(weight + j) * difference;
+      StoreLanes(LerpLanes(low, high, r, difference), values + j);
+    }
+    T sum = T(0);
+    for (int lane = 0; lane < kLanes; ++lane) sum += sums[lane];
+    grad_residual[k] = sum;
+  }
+  return values[0];
+}
+
 // outputs[b, u] for b in [begin, end), corner walk of lib/ (simplex, or
 // hypercubes too large for the level-by-level buffers).
 template <typename T>
@@ -196,7 +286,9 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
       }
       const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
       for (int64_t j = 0; j < corners; ++j) corner_values[j] = theta[corner_offsets[j]];
-      outputs[b * batch.units + u] = HypercubeContract(d, cell.residual, corner_values);
+      outputs[b * batch.units + u] =
+          d > kMaxLaneDims ? WideHypercubeContract(d, cell.residual, corner_values)
+                           : HypercubeContract(d, cell.residual, corner_values);
     }
   }
 }
@@ -272,8 +364,13 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
         corner_values[j] = theta[offset];
         grad_theta[offset] += grad_output * corner_weights[j];
       }
-      HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
-                                    grad_residual);
+      if (d > kMaxLaneDims) {
+        WideHypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
+                                          grad_residual);
+      } else {
+        HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
+                                      grad_residual);
+      }
       AddInputGradient(d, cell.passes_gradient, grad_residual, grad_output,
                        grad_inputs + InputRow(batch, b, u) * d);
     }
@@ -282,21 +379,11 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
 
 // Unit cells, kLanes examples at a time (per-unit inputs, or one unit; where
 // several units share their inputs, the scalar code locates each example
-// once for all of them): one vector lane per example, so each arithmetic
-// instruction serves kLanes examples (GCC vector extensions: SSE on every
-// x86-64, NEON on ARM). Each lane computes exactly what LocateUnitCell,
-// HypercubeContract and HypercubeContractWithGradient compute for its
-// example, in the same order, so outputs and input gradients are those of the
-// scalar code; a params gradient adds its lanes' sums, a different order of
-// the same terms.
-constexpr int kLanes = 4;
-
-template <typename T>
-struct LaneTypes {
-  typedef T Values __attribute__((vector_size(kLanes * sizeof(T))));
-  // What a comparison of Values gives: all bits set in a lane where it holds.
-  typedef decltype(Values{} < Values{}) Mask;
-};
+// once for all of them): one vector lane per example. Each lane computes
+// exactly what LocateUnitCell, HypercubeContract and
+// HypercubeContractWithGradient compute for its example, in the same order,
+// so outputs and input gradients are those of the scalar code; a params
+// gradient adds its lanes' sums, a different order of the same terms.
 
 // The residuals (LocateUnitCell) of examples b, ..., b + kLanes - 1 for unit
 // u, and the masks of the lanes whose input lies in [0, 1].
@@ -317,14 +404,6 @@ inline __attribute__((always_inline)) void LocateUnitCellLanes(
     residual[k] = value == value ? clipped : value;
     passes_gradient[k] = ~(value < zero) & ~(value > one);
   }
-}
-
-// Lerp, lane by lane.
-template <typename Values>
-inline __attribute__((always_inline)) Values LerpLanes(Values v, Values w, Values r,
-                                                       Values difference) {
-  const Values one = Values{} + 1;
-  return difference - difference == Values{} ? v + r * difference : (one - r) * v + r * w;
 }
 
 // Outputs of unit u (params theta, [2^kDims] in corner order) for the

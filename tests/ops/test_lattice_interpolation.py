@@ -535,25 +535,30 @@ def _contract_level_by_level(residual, corner_values):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("dims", [9, 12])
-def test_wide_hypercube_outputs_are_the_level_by_level_contraction(dtype, dims):
-    """Lattices of more than 8 dimensions contract several corners per
-    instruction on the CPU: the outputs are the same numbers as the
-    contraction one corner at a time, and the gradients those of the oracle."""
+@pytest.mark.parametrize("sizes", [[2] * 9, [2] * 12, [3] * 6, [3, 2, 4, 2, 2, 3, 2]])
+def test_wide_hypercube_outputs_are_the_level_by_level_contraction(dtype, sizes):
+    """Lattices of 6 or more dimensions (other than unit cells of at most
+    8) contract several corners per instruction on the CPU: the outputs are
+    the same numbers as the contraction one corner at a time, and the
+    gradients those of the oracle."""
+    dims = len(sizes)
     rng = np.random.default_rng(dims)
-    sizes = [2] * dims
-    inputs = rng.uniform(-0.2, 1.2, size=(7, 3, dims)).astype(dtype)
-    params = rng.normal(size=(3, 2**dims)).astype(dtype)
+    upper = np.array(sizes, np.float64) - 1
+    inputs = rng.uniform(-0.2, upper + 0.2, size=(7, 3, dims)).astype(dtype)
+    params = rng.normal(size=(3, int(np.prod(sizes)))).astype(dtype)
     grad_outputs = rng.normal(size=(7, 3))
     outputs, grad_inputs, grad_params = _value_and_grads(
         inputs, params, sizes, "hypercube", "kernel", grad_outputs)
-    # Corner j's vertex: bit k of j steps along dimension k (stride 2^(d-1-k)).
+    strides = np.cumprod([1] + sizes[::-1])[:-1][::-1]
     corners = np.arange(2**dims)
-    vertex = sum(((corners >> k) & 1) << (dims - 1 - k) for k in range(dims))
+    bits = (corners[:, np.newaxis] >> np.arange(dims)) & 1  # bit k: dimension k
     for b in range(7):
         for u in range(3):
-            residual = np.clip(inputs[b, u], 0, 1)
-            want = _contract_level_by_level(residual, params[u, vertex])
+            clipped = np.clip(inputs[b, u], 0, upper.astype(dtype))
+            base = np.minimum(np.floor(clipped), upper - 1).astype(np.int64)
+            residual = clipped - base.astype(dtype)
+            vertices = (base + bits) @ strides
+            want = _contract_level_by_level(residual, params[u, vertices])
             assert outputs[b, u] == want, (b, u)
     expected_grads = oracle.lattice_interpolation_gradients(
         inputs, params, sizes, "hypercube", grad_outputs)

@@ -180,14 +180,18 @@ inline __attribute__((always_inline)) Values LerpLanes(Values v, Values w, Value
   return difference - difference == Values{} ? v + r * difference : (one - r) * v + r * w;
 }
 
-// Hypercube contraction of lattices of more than kMaxLaneDims dimensions,
-// kLanes corners at a time: each level's lerps (v[j] and v[j + 2^k], one
-// lane per j) are those of HypercubeContract, element by element, so the
-// outputs are the same numbers; only the loops are vectorized (the scalar
-// Lerp's branch keeps the compiler from doing it). The gradient's sums over
-// a level (df/dr_k) add kLanes interleaved partial sums, then the lanes in
-// order: a different order of the same terms than the scalar code's.
-constexpr int kMaxLaneDims = 8;
+// Hypercube contraction of lattices of kWideDims or more dimensions whose
+// cells the level-by-level loops read (all but the unit cells of at most 8
+// dimensions, which put one example in each lane), kLanes corners at a
+// time: each level's lerps (v[j] and v[j + 2^k], one lane per j) are those
+// of HypercubeContract, element by element, so the outputs are the same
+// numbers; only the loops are vectorized (the scalar Lerp's branch keeps the
+// compiler from doing it). The levels of fewer than kLanes corners, and
+// lattices of fewer dimensions, whose short loops gain nothing, run the
+// scalar code. The gradient's sum over a level (df/dr_k) adds kLanes
+// interleaved partial sums, then the lanes in order: a different order of
+// the same terms than the scalar code's.
+constexpr int kWideDims = 6;
 
 template <typename Values, typename T>
 inline __attribute__((always_inline)) Values LoadLanes(const T* data) {
@@ -201,7 +205,7 @@ inline __attribute__((always_inline)) void StoreLanes(const Values& values, T* d
   std::memcpy(data, &values, sizeof(Values));
 }
 
-// HypercubeContract (lib/) for d > kMaxLaneDims; `values` is overwritten.
+// HypercubeContract (lib/) for d >= kWideDims; `values` is overwritten.
 template <typename T>
 T WideHypercubeContract(int d, const T* residual, T* values) {
   using Values = typename LaneTypes<T>::Values;
@@ -221,7 +225,7 @@ T WideHypercubeContract(int d, const T* residual, T* values) {
   return values[0];
 }
 
-// HypercubeContractWithGradient (lib/) for d > kMaxLaneDims.
+// HypercubeContractWithGradient (lib/) for d >= kWideDims.
 template <typename T>
 T WideHypercubeContractWithGradient(int d, const T* residual, const T* level_weights,
                                     T* values, T* grad_residual) {
@@ -287,8 +291,8 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
       const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
       for (int64_t j = 0; j < corners; ++j) corner_values[j] = theta[corner_offsets[j]];
       outputs[b * batch.units + u] =
-          d > kMaxLaneDims ? WideHypercubeContract(d, cell.residual, corner_values)
-                           : HypercubeContract(d, cell.residual, corner_values);
+          d >= kWideDims ? WideHypercubeContract(d, cell.residual, corner_values)
+                         : HypercubeContract(d, cell.residual, corner_values);
     }
   }
 }
@@ -364,7 +368,7 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
         corner_values[j] = theta[offset];
         grad_theta[offset] += grad_output * corner_weights[j];
       }
-      if (d > kMaxLaneDims) {
+      if (d >= kWideDims) {
         WideHypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
                                           grad_residual);
       } else {

@@ -585,6 +585,65 @@ def test_wide_hypercube_near_the_dtype_limit_interpolates_finitely(device, dtype
     np.testing.assert_array_equal(outputs[:, 0], [big, big, 0.0])
 
 
+def _alternating(dims, value, dtype):
+    """Vertex values of a 2^dims lattice: +value at even vertices, -value at odd."""
+    parity = np.array([bin(v).count("1") % 2 for v in range(2**dims)])
+    return np.where(parity == 0, value, -value).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dims", [3, 9])
+def test_units_near_the_dtype_limit_beside_ordinary_units(dtype, dims):
+    """The CPU kernels skip the overflow guard of a lerp for each unit whose
+    vertex values are at most max / 4 in magnitude. One call holds an
+    ordinary unit, one whose neighbouring vertices are +-max (their
+    differences overflow) and one at +-max / 4: every output is the guarded
+    contraction's, for unit cells (examples in vector lanes, 9 rows so that
+    one takes the scalar path) and for a 9-dimensional lattice (corners in
+    lanes)."""
+    big = np.finfo(dtype).max
+    rng = np.random.default_rng(dims)
+    params = np.stack([rng.normal(size=2**dims).astype(dtype), _alternating(dims, big, dtype),
+                       _alternating(dims, big / 4, dtype)])
+    inputs = rng.uniform(-0.1, 1.1, size=(9, 3, dims)).astype(dtype)
+    inputs[0] = 0.5
+    outputs = lattice_interpolation(inputs, params, [2] * dims, "hypercube", "kernel").numpy()
+    corners = np.arange(2**dims)
+    # Corner j has bit k for dimension k; vertices are numbered row-major.
+    vertices = ((corners[:, np.newaxis] >> np.arange(dims)) & 1) @ (1 << np.arange(dims)[::-1])
+    for b in range(9):
+        for u in range(3):
+            residual = np.clip(inputs[b, u], 0, 1)
+            want = _contract_level_by_level(residual, params[u, vertices])
+            assert outputs[b, u] == want, (b, u, outputs[b, u], want)
+    assert np.all(np.isfinite(outputs))
+    np.testing.assert_array_equal(outputs[0, 1:], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("sizes, units", [([2, 2, 2], 28), ([3, 3, 3, 3], 4), ([2] * 7, 2)])
+def test_batches_split_over_threads_match_twin_and_oracle(sizes, units):
+    """Batches large enough to be split over the CPU's threads (forward in
+    ranges of rows, gradient in per-thread buffers summed at the end): the
+    same values and gradients as the twin, and the oracle on a few rows."""
+    rng = np.random.default_rng(len(sizes))
+    dims = len(sizes)
+    upper = np.array(sizes, np.float64) - 1
+    inputs = rng.uniform(-0.2, upper + 0.2, size=(2051, units, dims))
+    params = rng.normal(size=(units, int(np.prod(sizes))))
+    grad_outputs = rng.normal(size=(2051, units))
+    results = {impl: _value_and_grads(inputs, params, sizes, "hypercube", impl, grad_outputs)
+               for impl in IMPLEMENTATIONS}
+    for kernel, twin in zip(results["kernel"], results["portable"]):
+        np.testing.assert_allclose(kernel, twin, rtol=1e-10, atol=1e-10)
+    few = slice(2045, 2051)
+    np.testing.assert_allclose(
+        results["kernel"][0][few],
+        oracle.lattice_interpolation(inputs[few], params, sizes, "hypercube"), rtol=1e-10)
+    grads = oracle.lattice_interpolation_gradients(inputs[few], params, sizes, "hypercube",
+                                                   grad_outputs[few])
+    np.testing.assert_allclose(results["kernel"][1][few], grads[0], rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_parameters_near_the_dtype_limit_interpolate_finitely(device, implementation, dtype):

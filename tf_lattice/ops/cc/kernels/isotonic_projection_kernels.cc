@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
+#include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/lib/isotonic.h"
 
@@ -132,8 +133,7 @@ class IsotonicProjectionCpuOp : public OpKernel {
       }
     };
     // Pool adjacent violators costs a few dozen operations per entry.
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        units, 40 * size + 20, work);
+    ForRanges(context, units, 40 * size + 20, work);
   }
 };
 

@@ -15,6 +15,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/platform/threadpool.h"
+#include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_interpolation_gpu.h"
 #include "tf_lattice/ops/cc/lib/lattice_interpolation.h"
@@ -116,12 +117,22 @@ class LatticeAttrs {
     return true;
   }
 
-  // Rough cost of interpolating one (example, unit) pair, in cycles.
+  // Estimated cycles of interpolating one (example, unit) pair, forward or
+  // gradient, from timings on an Intel Xeon: a unit cell (vector lanes)
+  // about one per corner and three per dimension (8 corners: 11, 256: 300),
+  // the level-by-level loops two per corner and ten per dimension (3^8: 480,
+  // a 13-dimensional unit cell: 12,600); the corner walk as four corners
+  // per simplex vertex.
   int64_t CostPerPoint() const {
-    const int64_t corners = interpolation_ == Interpolation::kSimplex
-                                ? 4 * (shape_.dims + 1)
-                                : (int64_t{1} << std::min(shape_.dims, 40));
-    return 20 * shape_.dims + 6 * corners;
+    const int64_t dims = shape_.dims;
+    if (interpolation_ == Interpolation::kSimplex || corner_offsets_.empty()) {
+      const int64_t corners = interpolation_ == Interpolation::kSimplex
+                                  ? 4 * (dims + 1)
+                                  : (int64_t{1} << std::min<int64_t>(dims, 40));
+      return 20 * dims + 6 * corners;
+    }
+    const int64_t corners = int64_t{1} << dims;
+    return unit_cell_ && dims <= 8 ? corners + 3 * dims : 2 * corners + 10 * dims;
   }
 
  private:
@@ -172,12 +183,40 @@ struct LaneTypes {
   typedef decltype(Values{} < Values{}) Mask;
 };
 
-// Lerp, lane by lane.
-template <typename Values>
+// Lerp, lane by lane. With kGuarded false it is v + r * difference alone:
+// Lerp's value wherever the difference is finite, which LerpsStayFinite
+// guarantees for every lerp of a contraction.
+template <bool kGuarded, typename Values>
 inline __attribute__((always_inline)) Values LerpLanes(Values v, Values w, Values r,
                                                        Values difference) {
+  if constexpr (!kGuarded) return v + r * difference;
   const Values one = Values{} + 1;
   return difference - difference == Values{} ? v + r * difference : (one - r) * v + r * w;
+}
+
+// Whether no lerp of a hypercube contraction of `values` (any count of them,
+// with residuals in [0, 1]) meets an infinite difference, so that the
+// unguarded LerpLanes gives Lerp's results: every entry is finite and at most
+// max / 4 in magnitude. Each level's values are convex combinations of the
+// entries, up to a relative rounding of a few ulps, so every difference stays
+// within max / 2 (1 + tiny). A NaN residual makes both lerps NaN.
+template <typename T>
+bool LerpsStayFinite(const T* values, int64_t count) {
+  const T limit = std::numeric_limits<T>::max() / 4;
+  bool finite = true;
+  for (int64_t i = 0; i < count; ++i) finite &= values[i] <= limit && values[i] >= -limit;
+  return finite;
+}
+
+// Per unit of params [units, num_vertices]: 1 where LerpsStayFinite holds
+// for its row, so that its contractions run unguarded.
+template <typename T>
+std::vector<char> UnguardedUnits(const T* params, int64_t units, int64_t num_vertices) {
+  std::vector<char> unguarded(units);
+  for (int64_t u = 0; u < units; ++u) {
+    unguarded[u] = LerpsStayFinite(params + u * num_vertices, num_vertices);
+  }
+  return unguarded;
 }
 
 // Hypercube contraction of lattices of kWideDims or more dimensions whose
@@ -206,7 +245,8 @@ inline __attribute__((always_inline)) void StoreLanes(const Values& values, T* d
 }
 
 // HypercubeContract (lib/) for d >= kWideDims; `values` is overwritten.
-template <typename T>
+// kGuarded false: the lerps are unguarded (see LerpsStayFinite).
+template <bool kGuarded, typename T>
 T WideHypercubeContract(int d, const T* residual, T* values) {
   using Values = typename LaneTypes<T>::Values;
   for (int k = d - 1; k >= 0; --k) {
@@ -219,14 +259,15 @@ T WideHypercubeContract(int d, const T* residual, T* values) {
     for (int64_t j = 0; j < half; j += kLanes) {
       const Values low = LoadLanes<Values>(values + j);
       const Values high = LoadLanes<Values>(values + half + j);
-      StoreLanes(LerpLanes(low, high, r, high - low), values + j);
+      StoreLanes(LerpLanes<kGuarded>(low, high, r, high - low), values + j);
     }
   }
   return values[0];
 }
 
-// HypercubeContractWithGradient (lib/) for d >= kWideDims.
-template <typename T>
+// HypercubeContractWithGradient (lib/) for d >= kWideDims (kGuarded as in
+// WideHypercubeContract).
+template <bool kGuarded, typename T>
 T WideHypercubeContractWithGradient(int d, const T* residual, const T* level_weights,
                                     T* values, T* grad_residual) {
   using Values = typename LaneTypes<T>::Values;
@@ -244,7 +285,7 @@ T WideHypercubeContractWithGradient(int d, const T* residual, const T* level_wei
       const Values high = LoadLanes<Values>(values + half + j);
       const Values difference = high - low;
       sums += LoadLanes<Values>(weight + j) * difference;
-      StoreLanes(LerpLanes(low, high, r, difference), values + j);
+      StoreLanes(LerpLanes<kGuarded>(low, high, r, difference), values + j);
     }
     T sum = T(0);
     for (int lane = 0; lane < kLanes; ++lane) sum += sums[lane];
@@ -276,8 +317,8 @@ void ForwardRange(const LatticeShape& shape, const LatticeBatch& batch, const T*
 // from `shape`.
 template <typename T, int kDims>
 void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
-                           const int64_t* corner_offsets, const T* inputs, const T* params,
-                           T* outputs, int64_t begin, int64_t end) {
+                           const int64_t* corner_offsets, const char* unguarded, const T* inputs,
+                           const T* params, T* outputs, int64_t begin, int64_t end) {
   const int d = kDims > 0 ? kDims : shape.dims;
   const int64_t corners = int64_t{1} << d;
   std::vector<T> values(corners);
@@ -290,9 +331,15 @@ void HypercubeForwardRange(const LatticeShape& shape, const LatticeBatch& batch,
       }
       const T* __restrict__ theta = params + u * shape.num_vertices + cell.base;
       for (int64_t j = 0; j < corners; ++j) corner_values[j] = theta[corner_offsets[j]];
-      outputs[b * batch.units + u] =
-          d >= kWideDims ? WideHypercubeContract(d, cell.residual, corner_values)
-                         : HypercubeContract(d, cell.residual, corner_values);
+      T output;
+      if (d < kWideDims) {
+        output = HypercubeContract(d, cell.residual, corner_values);
+      } else if (unguarded[u]) {
+        output = WideHypercubeContract<false>(d, cell.residual, corner_values);
+      } else {
+        output = WideHypercubeContract<true>(d, cell.residual, corner_values);
+      }
+      outputs[b * batch.units + u] = output;
     }
   }
 }
@@ -343,9 +390,9 @@ void GradRange(const LatticeShape& shape, const LatticeBatch& batch, const T* in
 // values, df/dr.
 template <typename T, int kDims>
 void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
-                        const int64_t* corner_offsets, const T* inputs, const T* params,
-                        const T* grad_outputs, T* grad_inputs, T* grad_params,
-                        int64_t begin, int64_t end) {
+                        const int64_t* corner_offsets, const char* unguarded, const T* inputs,
+                        const T* params, const T* grad_outputs, T* grad_inputs,
+                        T* grad_params, int64_t begin, int64_t end) {
   const int d = kDims > 0 ? kDims : shape.dims;
   const int64_t corners = int64_t{1} << d;
   std::vector<T> scratch(3 * corners);
@@ -368,9 +415,12 @@ void HypercubeGradRange(const LatticeShape& shape, const LatticeBatch& batch,
         corner_values[j] = theta[offset];
         grad_theta[offset] += grad_output * corner_weights[j];
       }
-      if (d >= kWideDims) {
-        WideHypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
-                                          grad_residual);
+      if (d >= kWideDims && unguarded[u]) {
+        WideHypercubeContractWithGradient<false>(d, cell.residual, level_weights,
+                                                 corner_values, grad_residual);
+      } else if (d >= kWideDims) {
+        WideHypercubeContractWithGradient<true>(d, cell.residual, level_weights,
+                                                corner_values, grad_residual);
       } else {
         HypercubeContractWithGradient(d, cell.residual, level_weights, corner_values,
                                       grad_residual);
@@ -412,8 +462,9 @@ inline __attribute__((always_inline)) void LocateUnitCellLanes(
 
 // Outputs of unit u (params theta, [2^kDims] in corner order) for the
 // examples in [begin, end), kLanes at a time; returns where it stopped (the
-// rest, fewer than kLanes examples, is for the scalar code).
-template <typename T, int kDims>
+// rest, fewer than kLanes examples, is for the scalar code). kGuarded false:
+// unguarded lerps (see LerpsStayFinite).
+template <typename T, int kDims, bool kGuarded>
 int64_t UnitCellForwardLanes(const LatticeBatch& batch, const T* theta, const T* inputs,
                              int64_t u, T* outputs, int64_t begin, int64_t end) {
   using Values = typename LaneTypes<T>::Values;
@@ -429,7 +480,7 @@ int64_t UnitCellForwardLanes(const LatticeBatch& batch, const T* theta, const T*
     for (int k = kDims - 1; k >= 0; --k) {
       const int half = 1 << k;
       for (int j = 0; j < half; ++j) {
-        values[j] = LerpLanes(values[j], values[j + half], residual[k],
+        values[j] = LerpLanes<kGuarded>(values[j], values[j + half], residual[k],
                               values[j + half] - values[j]);
       }
     }
@@ -443,7 +494,7 @@ int64_t UnitCellForwardLanes(const LatticeBatch& batch, const T* theta, const T*
 // Gradients of unit u (see UnitCellForwardLanes) for the examples in
 // [begin, end), kLanes at a time: adds into grad_inputs and into
 // grad_theta ([2^kDims] in corner order). Returns where it stopped.
-template <typename T, int kDims>
+template <typename T, int kDims, bool kGuarded>
 int64_t UnitCellGradLanes(const LatticeBatch& batch, const T* theta, const T* inputs,
                           const T* grad_outputs, int64_t u, T* grad_inputs, T* grad_theta,
                           int64_t begin, int64_t end) {
@@ -483,7 +534,7 @@ int64_t UnitCellGradLanes(const LatticeBatch& batch, const T* theta, const T* in
       for (int j = 0; j < half; ++j) {
         const Values difference = values[j + half] - values[j];
         sum += level_weights[half + j] * difference;
-        values[j] = LerpLanes(values[j], values[j + half], residual[k], difference);
+        values[j] = LerpLanes<kGuarded>(values[j], values[j + half], residual[k], difference);
       }
       const Values term = grad_output * sum;
       const Values added = passes_gradient[k] ? term : Values{};
@@ -505,8 +556,8 @@ int64_t UnitCellGradLanes(const LatticeBatch& batch, const T* theta, const T* in
 // are the unit's params at corner_offsets, read without a cell search.
 template <typename T, int kDims>
 void UnitCellForwardRange(const LatticeBatch& batch, const int64_t* corner_offsets,
-                          const T* inputs, const T* params, T* outputs, int64_t begin,
-                          int64_t end) {
+                          const char* unguarded, const T* inputs, const T* params, T* outputs,
+                          int64_t begin, int64_t end) {
   constexpr int kCorners = 1 << kDims;
   int64_t offsets[kCorners];
   std::copy(corner_offsets, corner_offsets + kCorners, offsets);
@@ -517,8 +568,10 @@ void UnitCellForwardRange(const LatticeBatch& batch, const int64_t* corner_offse
     int64_t lanes_end = begin;
     for (int64_t u = 0; u < batch.units; ++u) {
       for (int j = 0; j < kCorners; ++j) corner_values[j] = params[u * kCorners + offsets[j]];
-      lanes_end = UnitCellForwardLanes<T, kDims>(batch, corner_values, inputs, u, outputs,
-                                                 begin, end);
+      lanes_end = unguarded[u] ? UnitCellForwardLanes<T, kDims, false>(
+                                     batch, corner_values, inputs, u, outputs, begin, end)
+                               : UnitCellForwardLanes<T, kDims, true>(
+                                     batch, corner_values, inputs, u, outputs, begin, end);
     }
     begin = lanes_end;
   }
@@ -537,8 +590,9 @@ void UnitCellForwardRange(const LatticeBatch& batch, const int64_t* corner_offse
 // HypercubeGradRange for a unit cell (see UnitCellForwardRange).
 template <typename T, int kDims>
 void UnitCellGradRange(const LatticeBatch& batch, const int64_t* corner_offsets,
-                       const T* inputs, const T* params, const T* grad_outputs, T* grad_inputs,
-                       T* grad_params, int64_t begin, int64_t end) {
+                       const char* unguarded, const T* inputs, const T* params,
+                       const T* grad_outputs, T* grad_inputs, T* grad_params, int64_t begin,
+                       int64_t end) {
   constexpr int kCorners = 1 << kDims;
   int64_t offsets[kCorners];
   std::copy(corner_offsets, corner_offsets + kCorners, offsets);
@@ -556,8 +610,13 @@ void UnitCellGradRange(const LatticeBatch& batch, const int64_t* corner_offsets,
         corner_values[j] = params[u * kCorners + offsets[j]];
         grad_theta[j] = T(0);
       }
-      lanes_end = UnitCellGradLanes<T, kDims>(batch, corner_values, inputs, grad_outputs, u,
-                                              grad_inputs, grad_theta, begin, end);
+      lanes_end = unguarded[u]
+                      ? UnitCellGradLanes<T, kDims, false>(batch, corner_values, inputs,
+                                                           grad_outputs, u, grad_inputs,
+                                                           grad_theta, begin, end)
+                      : UnitCellGradLanes<T, kDims, true>(batch, corner_values, inputs,
+                                                          grad_outputs, u, grad_inputs,
+                                                          grad_theta, begin, end);
       for (int j = 0; j < kCorners; ++j) grad_params[u * kCorners + offsets[j]] += grad_theta[j];
     }
     begin = lanes_end;
@@ -606,12 +665,14 @@ void ZeroRange(T* data, int64_t size) {
   std::fill(data, data + size, T(0));
 }
 
-// How many per-shard params-gradient buffers to use: at most one per
-// thread, no more than the batch has examples, few enough that zeroing and
-// reducing them costs less than the interpolation itself, and within
-// kMaxGradScratchBytes.
-int64_t NumGradShards(int64_t num_threads, int64_t batch, int64_t batch_cost,
+// How many per-shard params-gradient buffers to use: one unless the batch is
+// WorthSharding; then at most one per thread, no more than the batch has
+// examples, few enough that zeroing and reducing them costs less than the
+// interpolation itself, and within kMaxGradScratchBytes.
+int64_t NumGradShards(int64_t num_threads, int64_t batch, int64_t cost_per_example,
                       int64_t params_size, int64_t element_bytes) {
+  if (!WorthSharding(batch, cost_per_example)) return 1;
+  const int64_t batch_cost = cost_per_example * batch;
   int64_t shards = std::max<int64_t>(1, std::min(num_threads, batch));
   const int64_t reduce_cost = std::max<int64_t>(1, 2 * params_size);
   shards = std::min(shards, std::max<int64_t>(1, batch_cost / reduce_cost));
@@ -705,26 +766,26 @@ class LatticeInterpolationCpuOp : public LatticeOpKernel {
     const T* in = tensors.inputs->flat<T>().data();
     const T* par = tensors.params->flat<T>().data();
     T* out = tensors.outputs->flat<T>().data();
-    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
     const int64_t* offsets = attrs_.corner_offsets();
-    workers->ParallelFor(batch.batch, batch.units * attrs_.CostPerPoint(),
-                         [&](int64_t begin, int64_t end) {
-                           if (offsets != nullptr && !IsSimplex(batch)) {
-                             WithStaticDims(shape.dims, [&](auto dims) {
-                               constexpr int kDims = decltype(dims)::value;
-                               if constexpr (kDims > 0) {
-                                 if (attrs_.unit_cell()) {
-                                   return UnitCellForwardRange<T, kDims>(batch, offsets, in, par,
-                                                                         out, begin, end);
-                                 }
-                               }
-                               HypercubeForwardRange<T, kDims>(shape, batch, offsets, in, par,
-                                                               out, begin, end);
-                             });
-                           } else {
-                             ForwardRange(shape, batch, in, par, out, begin, end);
-                           }
-                         });
+    const bool level_by_level = offsets != nullptr && !IsSimplex(batch);
+    const std::vector<char> unguarded =
+        level_by_level ? UnguardedUnits(par, batch.units, shape.num_vertices)
+                       : std::vector<char>();
+    ForRanges(context, batch.batch, batch.units * attrs_.CostPerPoint(),
+              [&](int64_t begin, int64_t end) {
+                if (!level_by_level) return ForwardRange(shape, batch, in, par, out, begin, end);
+                WithStaticDims(shape.dims, [&](auto dims) {
+                  constexpr int kDims = decltype(dims)::value;
+                  if constexpr (kDims > 0) {
+                    if (attrs_.unit_cell()) {
+                      return UnitCellForwardRange<T, kDims>(batch, offsets, unguarded.data(), in,
+                                                            par, out, begin, end);
+                    }
+                  }
+                  HypercubeForwardRange<T, kDims>(shape, batch, offsets, unguarded.data(), in,
+                                                  par, out, begin, end);
+                });
+              });
   }
 };
 
@@ -745,10 +806,9 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
     if (batch.batch == 0 || batch.units == 0) return;
 
     auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
-    const int64_t cost_per_example = batch.units * attrs_.CostPerPoint();
-    const int64_t shards = NumGradShards(
-        workers->NumThreads(), batch.batch,
-        cost_per_example * batch.batch, params_size, sizeof(T));
+    const int64_t shards =
+        NumGradShards(workers->NumThreads(), batch.batch, batch.units * attrs_.CostPerPoint(),
+                      params_size, sizeof(T));
     Tensor scratch;
     T* scratch_data = nullptr;
     if (shards > 1) {
@@ -764,6 +824,10 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
     T* grad_in = tensors.grad_inputs->flat<T>().data();
     const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
     const int64_t* offsets = attrs_.corner_offsets();
+    const bool level_by_level = offsets != nullptr && !IsSimplex(batch);
+    const std::vector<char> unguarded =
+        level_by_level ? UnguardedUnits(par, batch.units, shape.num_vertices)
+                       : std::vector<char>();
     auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
       for (int64_t s = first_shard; s < last_shard; ++s) {
         T* target = s == 0 ? grad_params_data : scratch_data + (s - 1) * params_size;
@@ -771,27 +835,27 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
         const int64_t begin = s * examples_per_shard;
         const int64_t end = std::min(batch.batch, begin + examples_per_shard);
         if (begin >= end) continue;
-        if (offsets != nullptr && !IsSimplex(batch)) {
+        if (level_by_level) {
           WithStaticDims(shape.dims, [&](auto dims) {
             constexpr int kDims = decltype(dims)::value;
             if constexpr (kDims > 0) {
               if (attrs_.unit_cell()) {
-                return UnitCellGradRange<T, kDims>(batch, offsets, in, par, grad_out, grad_in,
-                                                   target, begin, end);
+                return UnitCellGradRange<T, kDims>(batch, offsets, unguarded.data(), in, par,
+                                                   grad_out, grad_in, target, begin, end);
               }
             }
-            HypercubeGradRange<T, kDims>(shape, batch, offsets, in, par, grad_out, grad_in,
-                                         target, begin, end);
+            HypercubeGradRange<T, kDims>(shape, batch, offsets, unguarded.data(), in, par,
+                                         grad_out, grad_in, target, begin, end);
           });
         } else {
           GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);
         }
       }
     };
+    if (shards == 1) return run_shard(0, 1);
     // A cost this high makes every shard its own task.
     workers->ParallelFor(shards, std::numeric_limits<int32_t>::max(), run_shard);
-    if (shards == 1) return;
-    workers->ParallelFor(params_size, 2 * shards, [&](int64_t begin, int64_t end) {
+    ForRanges(context, params_size, 2 * shards, [&](int64_t begin, int64_t end) {
       for (int64_t s = 1; s < shards; ++s) {
         const T* source = scratch_data + (s - 1) * params_size;
         for (int64_t i = begin; i < end; ++i) grad_params_data[i] += source[i];

@@ -27,6 +27,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/platform/threadpool.h"
+#include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_projection_gpu.h"
 #include "tf_lattice/ops/cc/lib/lattice_dykstra.h"
@@ -544,10 +545,9 @@ std::vector<uint64_t> ProjectSetOnCpu(OpKernelContext* context, const Projection
   auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
   const int64_t num_threads = std::max(1, workers->NumThreads());
   // Units are independent and equally expensive: one contiguous block per
-  // thread (small batches inline), so that no thread waits on tiny shards.
-  constexpr int64_t kMinCostPerBlock = 100000;
-  const int64_t blocks =
-      std::max<int64_t>(1, std::min<int64_t>(num_threads, units * cost / kMinCostPerBlock));
+  // thread (inline unless WorthSharding), so that no thread waits on tiny
+  // shards.
+  const int64_t blocks = WorthSharding(units, cost) ? std::min(num_threads, units) : 1;
   if (blocks == 1) {
     project_range(0, units);
   } else {

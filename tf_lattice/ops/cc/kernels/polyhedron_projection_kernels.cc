@@ -14,6 +14,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/platform/threadpool.h"
+#include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/lib/polyhedron_projection.h"
 #include "tf_lattice/ops/cc/ops/iteration_attrs.h"
 
@@ -137,8 +138,7 @@ class PolyhedronProjectionCpuOp : public OpKernel {
     const int64_t iterations = std::min<int64_t>(num_iterations_, 25);
     const int64_t cost = std::max<int64_t>(
         1, iterations * (4 * m * n + n * n * std::min<int64_t>(n, 8) + 2 * p * n * n));
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(units, cost,
-                                                                              project_range);
+    ForRanges(context, units, cost, project_range);
   }
 
  private:

@@ -12,6 +12,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tensorflow/core/util/work_sharder.h"
+#include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/pwl_calibration_gpu.h"
 #include "tf_lattice/ops/cc/lib/pwl_calibration.h"
@@ -193,15 +194,9 @@ int64_t CostPerElement(int64_t num_keypoints) {
   return 20 + 6 * steps;
 }
 
-// Calls that cost less than this (CostPerElement summed over the elements)
-// run on the calling thread: handing shards to the pool's threads costs more
-// than it saves. Measured on 2 cores: at 256 x 16 elements and 10 keypoints
-// (cost 180k) one thread took half the time of two, at 1,000 x 16 (704k)
-// about the same.
-constexpr int64_t kMinParallelCost = int64_t{1} << 19;
-
+// Whether a call runs on the calling thread (see WorthSharding).
 bool RunsOnCallingThread(const CalibrationShape& shape) {
-  return shape.batch * shape.units * CostPerElement(shape.num_keypoints) < kMinParallelCost;
+  return !WorthSharding(shape.batch, shape.units * CostPerElement(shape.num_keypoints));
 }
 
 template <typename T>
@@ -238,12 +233,7 @@ class PwlCalibrationCpuOp : public OpKernel {
         }
       }
     };
-    if (RunsOnCallingThread(shape)) {
-      calibrate_rows(0, shape.batch);
-    } else {
-      context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-          shape.batch, units * CostPerElement(k), calibrate_rows);
-    }
+    ForRanges(context, shape.batch, units * CostPerElement(k), calibrate_rows);
   }
 };
 

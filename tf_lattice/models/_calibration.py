@@ -84,9 +84,9 @@ def model_constraints(features, edgeworth_trusts=(), trapezoid_trusts=(), monoto
                             positions(monotonic_dominances))
 
 
-def calibrated(features, inputs, bounds, implementation, *, calibration_regularizer=None,
-               categorical_regularizer=None):
-    """Every feature calibrated by the fused layers; returns `(batch, d)`.
+def calibrated(features, inputs, bounds, implementation, **regularizers):
+    """Every feature calibrated by the fused layers; returns `(batch, d)` in
+    feature order (see :func:`tf_lattice.models.fused.calibrated_features`).
 
     Args:
       features: FeatureConfigs.
@@ -95,14 +95,26 @@ def calibrated(features, inputs, bounds, implementation, *, calibration_regulari
       bounds: ``(output_min, output_max)`` of every calibrator, or a list of
         one pair per feature.
       implementation: ``"kernel"`` or ``"portable"``.
-      calibration_regularizer, categorical_regularizer: ``kernel_regularizer``
-        of the PWL and categorical calibrators.
+      **regularizers: ``calibration_regularizer`` and
+        ``categorical_regularizer``, the ``kernel_regularizer`` of the PWL
+        and categorical calibrators.
     """
+    return _assemble(fused.calibrated_features, features, inputs, bounds, implementation,
+                     regularizers)
+
+
+def calibrated_groups(features, inputs, bounds, implementation, **regularizers):
+    """:func:`calibrated` in the calibration layers' order: returns
+    ``(calibrated, positions)`` (see
+    :func:`tf_lattice.models.fused.calibrated_groups`); same arguments."""
+    return _assemble(fused.calibrated_groups, features, inputs, bounds, implementation,
+                     regularizers)
+
+
+def _assemble(assembly, features, inputs, bounds, implementation, regularizers):
     matrix = input_matrix(features, inputs) if isinstance(inputs, dict) else inputs
-    return fused.calibrated_features(matrix, columns(features, bounds),
-                                     implementation=implementation,
-                                     calibration_regularizer=calibration_regularizer,
-                                     categorical_regularizer=categorical_regularizer)
+    return assembly(matrix, columns(features, bounds), implementation=implementation,
+                    **regularizers)
 
 
 def initial_scores(config):

@@ -54,11 +54,12 @@ def _l2(config):
     return keras.regularizers.L2(config.l2) if config.l2 > 0 else None
 
 
-def _calibrated(config, matrix, bounds):
-    """Every feature calibrated, with the config's calibrator regularizers."""
+def _calibrated(config, matrix, bounds, assembly=_calibration.calibrated):
+    """Every feature calibrated, with the config's calibrator regularizers, by
+    ``assembly`` (``_calibration.calibrated`` or ``calibrated_groups``)."""
     terms = [(name, 0.0, getattr(config, f"calibration_{name}"))
              for name in ("laplacian", "hessian", "wrinkle")]
-    return _calibration.calibrated(
+    return assembly(
         config.features, matrix, bounds, config.implementation,
         calibration_regularizer=[t for t in terms if t[2] > 0] or None,
         categorical_regularizer=_l2(config))
@@ -210,7 +211,10 @@ def calibrated_lattice_ensemble(config, x=None, y=None, encoded=False):
     """
     inputs, matrix = _inputs(config, encoded)
     structure = [list(lattice) for lattice in ensemble_structure(config, x, y)]
-    calibrated = _calibrated(config, matrix, _lattice_bounds(config.features))
+    # The lattices read the calibrated values where the calibration layers
+    # put them: no reordering of every feature first.
+    calibrated, positions = _calibrated(config, matrix, _lattice_bounds(config.features),
+                                        _calibration.calibrated_groups)
     linear = config.combination == "linear"
     output = fused.lattice_ensemble(
         calibrated, structure, _constraints(config),
@@ -218,7 +222,8 @@ def calibrated_lattice_ensemble(config, x=None, y=None, encoded=False):
         interpolation=config.interpolation, output_min=config.output_min, output_max=config.output_max,
         kernel_initializer=("random_monotonic_initializer"
                             if config.lattice_initializer == "random_monotonic" else None),
-        kernel_regularizer=_lattice_regularizer(config), implementation=config.implementation)
+        kernel_regularizer=_lattice_regularizer(config), implementation=config.implementation,
+        positions=positions)
     if linear:
         output = combine(output, len(structure), config)
     elif len(structure) > 1:

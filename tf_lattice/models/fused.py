@@ -147,9 +147,25 @@ def _calibrator_monotonicity(feature):
     return "increasing" if feature.unimodality != "none" else feature.monotonicity
 
 
-def calibrated_features(inputs, columns, *, implementation="kernel", calibration_regularizer=None,
-                        categorical_regularizer=None, linear_tails=True):
-    """Every column calibrated by a few fused layers; returns `(batch, d)`.
+def calibrated_features(inputs, columns, **options):
+    """Every column calibrated by a few fused layers; returns `(batch, d)` in
+    column order: the outputs of :func:`calibrated_groups`, reordered (one
+    matrix product) unless they already are in column order.
+
+    Args:
+      inputs: the `(batch, d)` encoded matrix.
+      columns: ``d`` :class:`CalibratedColumn`.
+      **options: the keyword arguments of :func:`calibrated_groups`.
+    """
+    calibrated, positions = calibrated_groups(inputs, columns, **options)
+    if positions == list(range(len(positions))):
+        return calibrated
+    return ReorderFeatures(positions, name="calibrated")(calibrated)
+
+
+def calibrated_groups(inputs, columns, *, implementation="kernel", calibration_regularizer=None,
+                      categorical_regularizer=None, linear_tails=True):
+    """Every column calibrated by a few fused layers, in the layers' order.
 
     Numeric columns go through a PWLCalibration with one unit per column:
     their keypoints are refined to a common count ``K`` (see
@@ -160,7 +176,10 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
     ``num_buckets`` is the largest ``num_categories`` plus one, so a
     column's default bucket (id ``num_categories``) is the bucket right after
     its categories. See :func:`calibrator_layout` for the layer of each
-    column; the outputs are returned in column order.
+    column. The layers' outputs are concatenated in the order of the layers
+    (numeric groups, shared categorical groups, ordered categorical
+    columns); a reader of a few columns (a lattice) picks them there, with no
+    reordering of every column first.
 
     Args:
       inputs: the `(batch, d)` encoded matrix.
@@ -175,7 +194,9 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
         every other column is flat there.
 
     Returns:
-      The `(batch, d)` calibrated values.
+      ``(calibrated, positions)``: the `(batch, d)` calibrated values, and
+      for each column ``j`` the position ``positions[j]`` of its value in
+      them.
     """
     columns = list(columns)
     if not columns:
@@ -214,10 +235,8 @@ def calibrated_features(inputs, columns, *, implementation="kernel", calibration
         order += members
     calibrated = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(
         axis=-1, name="calibrated_columns")(outputs)
-    if order == list(range(len(columns))):
-        return calibrated
     position = {column: k for k, column in enumerate(order)}
-    return ReorderFeatures([position[j] for j in range(len(columns))], name="calibrated")(calibrated)
+    return calibrated, [position[j] for j in range(len(columns))]
 
 
 def lattice_directions(constraints):
@@ -277,7 +296,8 @@ def dimension_order(subset, constraints):
 
 def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, units=1,
                      interpolation="hypercube", output_min=None, output_max=None,
-                     kernel_initializer=None, kernel_regularizer=None, implementation="kernel"):
+                     kernel_initializer=None, kernel_regularizer=None, implementation="kernel",
+                     positions=None):
     """Lattices over column subsets; returns `(batch, len(subsets) * units)`.
 
     Each subset's columns are ordered by :func:`dimension_order`. Lattices
@@ -306,8 +326,15 @@ def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, u
         when bounded.
       kernel_regularizer: of each Lattice layer.
       implementation: ``"kernel"`` or ``"portable"``.
+      positions: where column ``j``'s value sits in ``calibrated``
+        (``positions[j]``, as :func:`calibrated_groups` returns them); None:
+        at ``j``.
     """
     width = len(constraints.features)
+    if positions is None:
+        positions = list(range(width))
+    if len(positions) != width:
+        raise ValueError(f"positions has {len(positions)} entries for {width} columns")
     sizes = ([int(lattice_sizes)] * width if np.ndim(lattice_sizes) == 0
              else [int(s) for s in lattice_sizes])
     if len(sizes) != width:
@@ -322,7 +349,8 @@ def lattice_ensemble(calibrated, subsets, constraints, lattice_sizes, name, *, u
     outputs = []
     for g, (lattice_shape, blocks) in enumerate(groups.items()):
         blocks = list(blocks.values())
-        read = [subset for _, members in blocks for subset in members for _ in range(units)]
+        read = [[positions[f] for f in subset]
+                for _, members in blocks for subset in members for _ in range(units)]
         gathered = GatherFeatures(read, name=f"{name}_inputs_{g}")(calibrated)
         initializer = kernel_initializer
         if initializer is None and output_min is None and output_max is None:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from tf_lattice import estimators, plotting
 from tf_lattice.estimators import FileSource
+from tf_lattice.estimators._structure import lattice_columns
 
 FAST = dict(epochs=6, batch_size=64, learning_rate=0.05, random_state=0, verbose=0)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -187,6 +188,31 @@ def test_lattice_parameters_of_a_two_column_lattice(ensemble):
     flipped = plotting.LatticeDisplay.from_estimator(model, [second, first], kind="parameters")
     np.testing.assert_allclose(flipped.image_.get_array(), values.T)
     assert display.ax_.get_xlabel() == f"calibrated {second}"
+
+
+def test_lattice_parameters_follow_the_columns_through_grouped_calibrators():
+    """Categorical columns before and between numeric ones: the lattices read
+    the calibrators' grouped outputs, not the columns in order, and the
+    parameters drawn are those of the lattice over the two columns asked for."""
+    rng = np.random.default_rng(1)
+    n = 240
+    frame = pd.DataFrame({"kind": rng.choice(["x", "y"], n).astype(object),
+                          "a": rng.uniform(0, 1, n),
+                          "shade": rng.choice(["p", "q", "r"], n).astype(object),
+                          "b": rng.uniform(0, 1, n)})
+    y = frame["a"] + frame["b"] + (frame["kind"] == "x") + rng.normal(0, 0.1, n)
+    model = estimators.CalibratedLatticeEnsembleRegressor(
+        num_lattices=4, lattice_rank=2, monotonicity={"a": "increasing"}, **FAST).fit(frame, y)
+    names = [spec.name for spec in model.feature_specs_]
+    units = [(layer, unit, [names[c] for c in columns])
+             for layer, per_unit in lattice_columns(model.model_).items()
+             for unit, columns in enumerate(per_unit)]
+    assert sorted(sorted(columns) for _, _, columns in units) == sorted(
+        sorted(lattice) for lattice in model.lattices_)
+    for layer, unit, (first, second) in units:
+        display = plotting.LatticeDisplay.from_estimator(model, [first, second], kind="parameters")
+        kernel = np.asarray(layer.kernel, np.float64)[unit].reshape(2, 2)
+        np.testing.assert_array_equal(display.image_.get_array(), kernel)
 
 
 def test_lattice_parameters_need_a_lattice_over_the_two_columns():

@@ -92,6 +92,42 @@ def layers_reading_column(model, j):
     return [(layer, unit) for layer, unit, column in _calibrator_units(model) if column == j]
 
 
+def lattice_columns(model):
+    """Which input column each dimension of each lattice unit reads.
+
+    Traced through the model's graph from the columns' calibrators (whose
+    outputs the column-moving layers route, see `_routed`), not from layer
+    names or a layer's arguments.
+
+    Returns:
+      A dict from each Lattice layer to one list per unit: the column whose
+      calibrated value each of its dimensions reads, in order, or None for a
+      dimension that reads anything else (an embedding, another layer's
+      output).
+    """
+    if len(model.inputs) != 1:
+        return {}
+    captured = {}
+
+    def rule(layer, inputs):
+        if type(layer).__name__ == "Lattice":
+            captured[layer] = inputs
+        routed = _routed(layer, inputs)
+        if routed is not None:
+            return routed
+        return [None] * _channels(layer._inbound_nodes[0].output_tensors[0])
+
+    rule.unknown = lambda inputs: None
+    width = _channels(model.inputs[0])
+    _trace(model, _seeds(model, {j: (lambda layer, unit, j=j: j) for j in range(width)}), rule,
+           None)
+    columns = {}
+    for layer, inputs in captured.items():
+        units, flat = _lattice_units(layer, inputs)
+        columns[layer] = [[flat[channel] for channel in unit] for unit in units]
+    return columns
+
+
 # -- the encoding stored beside the model ---------------------------------------------
 
 

@@ -17,23 +17,12 @@ import numpy as np
 import pandas as pd
 
 from tf_lattice.estimators._columns import NUMERIC
+from tf_lattice.estimators._structure import lattice_columns
 from tf_lattice.plotting._display import Display, column_names, single_axes
 from tf_lattice.plotting.partial_dependence import (
     column_grid, partial_dependence, subsample, training_frame)
 
 KINDS = ("output", "parameters")
-
-
-def _gathered_subsets(model, lattice):
-    """The column indices each unit of ``lattice`` reads, or None when unknown."""
-    prefix, _, group = lattice.name.rpartition("_")
-    if prefix and group.isdigit():
-        try:
-            gather = model.get_layer(f"{prefix}_inputs_{group}")
-        except ValueError:
-            return None
-        return gather.subsets
-    return None
 
 
 def lattice_parameters(estimator, first, second):
@@ -49,20 +38,12 @@ def lattice_parameters(estimator, first, second):
     """
     names = [spec.name for spec in estimator.feature_specs_]
     wanted = {names.index(first), names.index(second)}
-    model = estimator.model_
-    # The lattices of a deep lattice network read embedding outputs, not columns.
-    lattices = [] if model.name == "deep_lattice_network" else model.layers
-    for layer in lattices:
-        if type(layer).__name__ != "Lattice":
-            continue
-        subsets = _gathered_subsets(model, layer)
-        if subsets is None:
-            subsets = [list(range(len(names)))] * layer.units
-        for unit, subset in enumerate(subsets):
-            if len(subset) == 2 and set(subset) == wanted:
+    for layer, units in lattice_columns(estimator.model_).items():
+        for unit, columns in enumerate(units):
+            if len(columns) == 2 and set(columns) == wanted:
                 sizes = list(layer.lattice_sizes)
                 kernel = np.asarray(layer.kernel, np.float64)[unit].reshape(sizes)  # last fastest
-                return kernel if subset[0] == names.index(first) else kernel.T
+                return kernel if columns[0] == names.index(first) else kernel.T
     raise ValueError(f"no lattice of this {type(estimator).__name__} reads exactly the columns "
                      f"{first!r} and {second!r}; use kind='output'")
 

@@ -232,6 +232,23 @@ std::vector<char> UnguardedUnits(const T* params, int64_t units, int64_t num_ver
 // the same terms than the scalar code's.
 constexpr int kWideDims = 6;
 
+// Whether a call runs the level-by-level loops (hypercubes of at most
+// kMaxLevelDims dimensions), not the corner walk.
+bool LevelByLevel(const LatticeAttrs& attrs, const LatticeBatch& batch) {
+  return attrs.corner_offsets() != nullptr && !IsSimplex(batch);
+}
+
+// UnguardedUnits where the vector lanes read it (level by level: unit cells,
+// and lattices of kWideDims or more dimensions); empty elsewhere, where the
+// scalar Lerp keeps its guard.
+template <typename T>
+std::vector<char> LaneGuards(const LatticeAttrs& attrs, const LatticeBatch& batch,
+                             const T* params) {
+  const LatticeShape& shape = attrs.shape();
+  if (!LevelByLevel(attrs, batch) || (!attrs.unit_cell() && shape.dims < kWideDims)) return {};
+  return UnguardedUnits(params, batch.units, shape.num_vertices);
+}
+
 template <typename Values, typename T>
 inline __attribute__((always_inline)) Values LoadLanes(const T* data) {
   Values values;
@@ -767,10 +784,8 @@ class LatticeInterpolationCpuOp : public LatticeOpKernel {
     const T* par = tensors.params->flat<T>().data();
     T* out = tensors.outputs->flat<T>().data();
     const int64_t* offsets = attrs_.corner_offsets();
-    const bool level_by_level = offsets != nullptr && !IsSimplex(batch);
-    const std::vector<char> unguarded =
-        level_by_level ? UnguardedUnits(par, batch.units, shape.num_vertices)
-                       : std::vector<char>();
+    const bool level_by_level = LevelByLevel(attrs_, batch);
+    const std::vector<char> unguarded = LaneGuards(attrs_, batch, par);
     ForRanges(context, batch.batch, batch.units * attrs_.CostPerPoint(),
               [&](int64_t begin, int64_t end) {
                 if (!level_by_level) return ForwardRange(shape, batch, in, par, out, begin, end);
@@ -824,10 +839,8 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
     T* grad_in = tensors.grad_inputs->flat<T>().data();
     const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
     const int64_t* offsets = attrs_.corner_offsets();
-    const bool level_by_level = offsets != nullptr && !IsSimplex(batch);
-    const std::vector<char> unguarded =
-        level_by_level ? UnguardedUnits(par, batch.units, shape.num_vertices)
-                       : std::vector<char>();
+    const bool level_by_level = LevelByLevel(attrs_, batch);
+    const std::vector<char> unguarded = LaneGuards(attrs_, batch, par);
     auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
       for (int64_t s = first_shard; s < last_shard; ++s) {
         T* target = s == 0 ? grad_params_data : scratch_data + (s - 1) * params_size;

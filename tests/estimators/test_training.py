@@ -23,6 +23,7 @@ def test_fused_adam_matches_keras_adam():
         fused.apply([gradient])
         reference.apply([gradient], [theirs])
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    assert fused.implementation == "kernel"  # variables on the CPU: one op for all
     fused.reset(0.2)
     assert float(fused.steps) == 0.0 and not np.any(np.asarray(fused.first[0]))
     assert float(fused.learning_rate) == pytest.approx(0.2)

@@ -35,6 +35,7 @@ OP_NAMES = (
     "TfLattice>LatticeProjection",
     "TfLattice>LatticeProjectionSets",
     "TfLattice>PolyhedronProjection",
+    "TfLattice>AdamUpdate",
 )
 
 

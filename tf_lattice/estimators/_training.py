@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_lattice import ops
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 
 #: Fits of at most this many optimizer steps run eagerly: tracing the train
@@ -125,15 +126,16 @@ def epoch_order(rows, batch_size, rng):
 
 
 class FusedAdam:
-    """Adam with one fused update op per variable, then the projections.
+    """Adam in one update op for all variables, then the projections.
 
     The update is Keras' Adam (``beta_1=0.9``, ``beta_2=0.999``,
     ``epsilon=1e-7``): with ``t`` the step count, ``m = b1 m + (1 - b1) g``,
     ``v = b2 v + (1 - b2) g^2`` and ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) *
-    m / (sqrt(v) + epsilon)``, computed by TensorFlow's ``ResourceApplyAdam``
-    kernel in one op per variable instead of a dozen. After the update each
-    variable with a ``constraint`` (a projection) is assigned its projection.
-    The step size is a variable, so a traced loop serves every step size.
+    m / (sqrt(v) + epsilon)``, computed by `tf_lattice.ops.adam_update`: one
+    op for every variable on the CPU (TensorFlow's ``ResourceApplyAdam``, one
+    op per variable, elsewhere). After the update each variable with a
+    ``constraint`` (a projection) is assigned its projection. The step size
+    is a variable, so a traced loop serves every step size.
 
     Args:
       variables: the Keras variables to train.
@@ -149,6 +151,9 @@ class FusedAdam:
         self.second = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
                        for v in self.variables]
         self.steps = tf.Variable(0.0, trainable=False)
+        on_cpu = all(tf.DeviceSpec.from_string(v.device or "").device_type in (None, "CPU")
+                     for v in [v.value for v in self.variables] + self.first + self.second)
+        self.implementation = "kernel" if on_cpu else "portable"
 
     def reset(self, learning_rate):
         """Forgets the moments and the step count (a fresh start) and takes
@@ -161,14 +166,11 @@ class FusedAdam:
     def apply(self, gradients):
         """One update of every variable, then its projection."""
         steps = self.steps.assign_add(1.0)
-        beta_1_power, beta_2_power = self.BETA_1 ** steps, self.BETA_2 ** steps
-        for variable, first, second, gradient in zip(
-                self.variables, self.first, self.second, gradients):
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.value.handle, m=first.handle, v=second.handle,
-                beta1_power=beta_1_power, beta2_power=beta_2_power, lr=self.learning_rate,
-                beta1=self.BETA_1, beta2=self.BETA_2, epsilon=self.EPSILON,
-                grad=tf.convert_to_tensor(gradient))
+        ops.adam_update(
+            [v.value for v in self.variables], self.first, self.second,
+            [tf.convert_to_tensor(g) for g in gradients], self.learning_rate,
+            self.BETA_1 ** steps, self.BETA_2 ** steps, beta_1=self.BETA_1, beta_2=self.BETA_2,
+            epsilon=self.EPSILON, implementation=self.implementation)
         for variable in self.variables:
             if variable.constraint is not None:
                 variable.assign(variable.constraint(variable))

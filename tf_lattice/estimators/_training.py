@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tf_lattice import ops
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
+from tf_lattice.ops.adam_update import kernel_can_update
 
 #: Fits of at most this many optimizer steps run eagerly: tracing the train
 #: step costs more than running a handful of steps op by op.
@@ -151,9 +152,8 @@ class FusedAdam:
         self.second = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
                        for v in self.variables]
         self.steps = tf.Variable(0.0, trainable=False)
-        on_cpu = all(tf.DeviceSpec.from_string(v.device or "").device_type in (None, "CPU")
-                     for v in [v.value for v in self.variables] + self.first + self.second)
-        self.implementation = "kernel" if on_cpu else "portable"
+        updated = [v.value for v in self.variables] + self.first + self.second
+        self.implementation = "kernel" if all(map(kernel_can_update, updated)) else "portable"
 
     def reset(self, learning_rate):
         """Forgets the moments and the step count (a fresh start) and takes

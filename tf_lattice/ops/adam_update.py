@@ -116,12 +116,16 @@ def _check_dtypes_and_shapes(lists, gradients, dtype):
                                  f"variables[{index}] {shape}")
 
 
+def kernel_can_update(variable):
+    """Whether the kernel can update ``variable``: it lives on the CPU."""
+    return tf.DeviceSpec.from_string(variable.device or "").device_type in (None, "CPU")
+
+
 def _check_on_cpu(lists):
     """Raises ValueError for a variable the CPU kernel cannot update."""
     for name, entries in lists.items():
         for index, variable in enumerate(entries):
-            device = tf.DeviceSpec.from_string(variable.device or "").device_type
-            if device not in (None, "CPU"):
+            if not kernel_can_update(variable):
                 raise ValueError(
                     f"implementation='kernel' updates variables on the CPU; {name}[{index}] is "
                     f"on {variable.device}: use implementation='portable'")

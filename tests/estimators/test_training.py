@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tests.estimators._data import mixed_frame
 from tests.estimators._random_state import assert_fit_ignores_global_seeds
+from tests.oracles.adam import adam_oracle
 from tf_lattice import estimators
 from tf_lattice.estimators import _training
 from tf_lattice.models._inputs import FeatureColumns, GatherFeatures, ReorderFeatures
@@ -23,7 +24,6 @@ def test_fused_adam_matches_keras_adam():
         fused.apply([gradient])
         reference.apply([gradient], [theirs])
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
-    assert fused.implementation == "kernel"  # variables on the CPU: one op for all
     fused.reset(0.2)
     assert float(fused.steps) == 0.0 and not np.any(np.asarray(fused.first[0]))
     assert float(fused.learning_rate) == pytest.approx(0.2)
@@ -34,6 +34,21 @@ def test_fused_adam_projects_constrained_variables():
     variable.constraint = lambda value: tf.clip_by_value(value, 0.0, 0.01)
     _training.FusedAdam([variable], 1.0).apply([tf.constant([-1.0, 1.0, 1.0])])
     np.testing.assert_allclose(np.asarray(variable), [0.01, 0.0, 0.0])
+
+
+def test_the_training_loop_updates_variables_where_they_live(device):
+    """Its Adam takes the kernel for variables on the CPU and the twin
+    elsewhere; both give the oracle's step."""
+    start = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
+    gradient = np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)
+    variable = keras.Variable(start)
+    adam = _training.FusedAdam([variable], 0.1)
+    assert adam.implementation == ("kernel" if device == "cpu" else "portable")
+    adam.apply([tf.constant(gradient)])
+    constants = [float(np.float32(c)) for c in (0.1, 0.9, 0.999, 0.9, 0.999, 1e-7)]
+    expected, _, _ = adam_oracle(start, np.zeros_like(start), np.zeros_like(start), gradient,
+                                 *constants)
+    np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_epoch_order_is_a_permutation_cut_to_whole_batches():

@@ -1,4 +1,8 @@
-"""Tests of tf_lattice.ops.adam_update (kernel and its twin, ResourceApplyAdam)."""
+"""Tests of tf_lattice.ops.adam_update (kernel and its twin, ResourceApplyAdam).
+
+The kernel runs on the CPU, so the variables of these tests live there (the
+training loop's choice of device is tested with the loop).
+"""
 
 import types
 
@@ -16,7 +20,8 @@ SHAPES = [(), (5,), (3, 7), (0, 4), (300, 120)]
 
 
 def _variables(arrays):
-    return [tf.Variable(a) for a in arrays]
+    with tf.device("/CPU:0"):
+        return [tf.Variable(a) for a in arrays]
 
 
 def _run_steps(implementation, start, gradients, learning_rate):
@@ -79,8 +84,8 @@ def test_update_in_a_graph_equals_the_eager_update(implementation):
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_a_value_read_before_the_update_keeps_its_numbers(implementation):
-    weights = tf.Variable([1.0, 2.0, 3.0])
-    moments = [tf.Variable(tf.zeros(3)), tf.Variable(tf.zeros(3))]
+    weights, *moments = _variables([np.array([1.0, 2.0, 3.0], np.float32), np.zeros(3, np.float32),
+                                    np.zeros(3, np.float32)])
     read = weights.read_value()
     adam_update([weights], [moments[0]], [moments[1]], [tf.ones(3)], 0.5, 0.9, 0.999,
                 implementation=implementation)
@@ -89,7 +94,7 @@ def test_a_value_read_before_the_update_keeps_its_numbers(implementation):
 
 
 def test_lists_of_different_lengths_are_refused():
-    weights = [tf.Variable([1.0]), tf.Variable([2.0])]
+    weights = _variables([np.ones(1, np.float32), np.ones(1, np.float32)])
     with pytest.raises(ValueError, match="equal length"):
         adam_update(weights, weights[:1], weights[:1], [[0.0]], 0.1, 0.9, 0.999)
     with pytest.raises(ValueError, match="equal length"):
@@ -98,14 +103,14 @@ def test_lists_of_different_lengths_are_refused():
 
 def test_an_entry_that_is_not_a_variable_is_named():
     with pytest.raises(ValueError, match=r"first_moments\[0\] must be a resource variable"):
-        adam_update([tf.Variable([1.0])], [tf.constant([0.0])], [tf.Variable([0.0])],
-                    [[0.5]], 0.1, 0.9, 0.999)
+        adam_update(_variables([np.ones(1, np.float32)]), [tf.constant([0.0])],
+                    _variables([np.zeros(1, np.float32)]), [[0.5]], 0.1, 0.9, 0.999)
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_mismatched_shapes_and_dtypes_are_named(implementation):
-    weights = [tf.Variable(np.zeros((2, 3), np.float32)), tf.Variable(np.zeros(4, np.float32))]
-    moments = [tf.Variable(tf.zeros_like(w)) for w in weights]
+    weights = _variables([np.zeros((2, 3), np.float32), np.zeros(4, np.float32)])
+    moments = _variables([np.zeros((2, 3), np.float32), np.zeros(4, np.float32)])
     with pytest.raises(ValueError, match=r"gradients\[1\] has shape \(3,\), variables\[1\]"):
         adam_update(weights, moments, moments, [np.zeros((2, 3), np.float32),
                                                 np.zeros(3, np.float32)], 0.1, 0.9, 0.999,
@@ -115,7 +120,7 @@ def test_mismatched_shapes_and_dtypes_are_named(implementation):
                                                 np.zeros(4, np.float32)], 0.1, 0.9, 0.999,
                     implementation=implementation)
     with pytest.raises(ValueError, match=r"second_moments\[0\] has shape \(3, 2\)"):
-        adam_update(weights[:1], moments[:1], [tf.Variable(tf.zeros((3, 2)))],
+        adam_update(weights[:1], moments[:1], _variables([np.zeros((3, 2), np.float32)]),
                     [np.zeros((2, 3), np.float32)], 0.1, 0.9, 0.999,
                     implementation=implementation)
 
@@ -123,17 +128,17 @@ def test_mismatched_shapes_and_dtypes_are_named(implementation):
 def test_the_kernel_checks_shapes_and_scalars_itself():
     """Shapes unknown to the wrapper reach the kernel, whose errors name the entry."""
     raw = _native.load_ops().tf_lattice_adam_update
-    weights, first, second = (tf.Variable(tf.zeros(3)) for _ in range(3))
+    weights, first, second = _variables([np.zeros(3, np.float32)] * 3)
     scalars = dict(learning_rate=0.1, beta_1_power=0.9, beta_2_power=0.999, beta_1=0.9,
                    beta_2=0.999, epsilon=1e-7)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"gradients\[0\] has shape \[4\]"):
         raw(variables=[weights.handle], first_moments=[first.handle],
             second_moments=[second.handle], gradients=[tf.zeros(4)], **scalars)
-    wrong = tf.Variable(tf.zeros(2))
+    (wrong,) = _variables([np.zeros(2, np.float32)])
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"first_moments\[0\] has shape \[2\]"):
         raw(variables=[weights.handle], first_moments=[wrong.handle],
             second_moments=[second.handle], gradients=[tf.zeros(3)], **scalars)
-    double = tf.Variable(tf.zeros(3, tf.float64))
+    (double,) = _variables([np.zeros(3, np.float64)])
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"second_moments\[0\] holds double, not float"):
         raw(variables=[weights.handle], first_moments=[first.handle],
@@ -145,5 +150,6 @@ def test_the_kernel_refuses_variables_off_the_cpu():
     on_gpu = types.SimpleNamespace(handle=None, dtype=tf.float32, shape=tf.TensorShape([2]),
                                    device="/job:localhost/replica:0/task:0/device:GPU:0")
     with pytest.raises(ValueError, match=r"variables\[0\] is on .*GPU:0.*'portable'"):
-        adam_update([on_gpu], [tf.Variable([0.0, 0.0])], [tf.Variable([0.0, 0.0])],
-                    [[1.0, 1.0]], 0.1, 0.9, 0.999)
+        adam_update([on_gpu], *[_variables([np.zeros(2, np.float32)])] * 2, [[1.0, 1.0]], 0.1,
+                    0.9, 0.999)
+

@@ -51,6 +51,22 @@ def test_the_training_loop_updates_variables_where_they_live(device):
     np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-6, atol=1e-7)
 
 
+def test_fused_adam_updates_variables_of_each_dtype():
+    """One update op per dtype; float64 variables take the float32 step
+    size cast, their beta powers in float64, and match the oracle."""
+    start = [np.array([0.5, -1.0], np.float32), np.array([[2.0, 0.25]], np.float64)]
+    gradients = [np.array([1.0, -2.0], np.float32), np.array([[0.5, 3.0]], np.float64)]
+    variables = [keras.Variable(a, dtype=a.dtype) for a in start]
+    adam = _training.FusedAdam(variables, 0.1)
+    adam.apply([tf.constant(g) for g in gradients])
+    for variable, begin, gradient in zip(variables, start, gradients):
+        dtype = begin.dtype.type
+        constants = [float(dtype(c)) for c in (np.float32(0.1), 0.9, 0.999, 0.9, 0.999, 1e-7)]
+        expected, _, _ = adam_oracle(begin, np.zeros_like(begin), np.zeros_like(begin), gradient,
+                                     *constants)
+        assert np.asarray(variable).dtype == begin.dtype
+        np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-6, atol=1e-12)
+
 def test_epoch_order_is_a_permutation_cut_to_whole_batches():
     rng = np.random.default_rng(0)
     first = _training.epoch_order(np.arange(23), 5, rng)

@@ -164,13 +164,20 @@ class FusedAdam:
         self.learning_rate.assign(float(learning_rate))
 
     def apply(self, gradients):
-        """One update of every variable, then its projection."""
+        """One update of every variable (one op per dtype), then its projection."""
         steps = self.steps.assign_add(1.0)
-        ops.adam_update(
-            [v.value for v in self.variables], self.first, self.second,
-            [tf.convert_to_tensor(g) for g in gradients], self.learning_rate,
-            self.BETA_1 ** steps, self.BETA_2 ** steps, beta_1=self.BETA_1, beta_2=self.BETA_2,
-            epsilon=self.EPSILON, implementation=self.implementation)
+        by_dtype = collections.defaultdict(list)
+        for index, variable in enumerate(self.variables):
+            by_dtype[variable.dtype].append(index)
+        for dtype, indices in by_dtype.items():
+            # The step count is a whole number, exact in every float dtype.
+            count = tf.cast(steps, dtype)
+            ops.adam_update(
+                [self.variables[i].value for i in indices], [self.first[i] for i in indices],
+                [self.second[i] for i in indices],
+                [tf.convert_to_tensor(gradients[i]) for i in indices], self.learning_rate,
+                self.BETA_1 ** count, self.BETA_2 ** count, beta_1=self.BETA_1,
+                beta_2=self.BETA_2, epsilon=self.EPSILON, implementation=self.implementation)
         for variable in self.variables:
             if variable.constraint is not None:
                 variable.assign(variable.constraint(variable))

@@ -37,9 +37,10 @@ def adam_update(variables, first_moments, second_moments, gradients, learning_ra
         shapes and dtype.
       second_moments: ``n`` resource variables, ``v``, likewise.
       gradients: ``n`` dense tensors of the variables' shapes.
-      learning_rate: the step size ``lr``, a scalar.
-      beta_1_power: ``beta_1^t``, a scalar (``t`` counts from 1).
-      beta_2_power: ``beta_2^t``, a scalar.
+      learning_rate: the step size ``lr``, a scalar (a number, or a float
+        tensor, cast to the variables' dtype).
+      beta_1_power: ``beta_1^t``, a scalar likewise (``t`` counts from 1).
+      beta_2_power: ``beta_2^t``, a scalar likewise.
       beta_1: decay of the first moment.
       beta_2: decay of the second moment.
       epsilon: added to ``sqrt(v)``.
@@ -71,7 +72,7 @@ def adam_update(variables, first_moments, second_moments, gradients, learning_ra
     with tf.name_scope("adam_update"):
         gradients = [_tensor(g, dtype) for g in gradients]
         _check_dtypes_and_shapes(lists, gradients, dtype)
-        scalars = [tf.convert_to_tensor(value, dtype=dtype, name=name) for name, value in (
+        scalars = [_scalar(value, dtype, name) for name, value in (
             ("learning_rate", learning_rate), ("beta_1_power", beta_1_power),
             ("beta_2_power", beta_2_power), ("beta_1", beta_1), ("beta_2", beta_2),
             ("epsilon", epsilon))]
@@ -91,6 +92,13 @@ def adam_update(variables, first_moments, second_moments, gradients, learning_ra
                 var=variable.handle, m=first.handle, v=second.handle, beta1_power=scalars[1],
                 beta2_power=scalars[2], lr=scalars[0], beta1=scalars[3], beta2=scalars[4],
                 epsilon=scalars[5], grad=gradient)
+
+
+def _scalar(value, dtype, name):
+    """``value`` as a ``dtype`` tensor: Python numbers are converted to
+    ``dtype`` directly (no float32 rounding on the way to float64), tensors
+    of another float dtype are cast."""
+    return tf.cast(tf.convert_to_tensor(value, dtype_hint=dtype, name=name), dtype)
 
 
 def _tensor(value, dtype):

@@ -4,6 +4,7 @@ The kernel runs on the CPU, so the variables of these tests live there (the
 training loop's choice of device is tested with the loop).
 """
 
+import doctest
 import types
 
 import numpy as np
@@ -153,3 +154,13 @@ def test_the_kernel_refuses_variables_off_the_cpu():
         adam_update([on_gpu], *[_variables([np.zeros(2, np.float32)])] * 2, [[1.0, 1.0]], 0.1,
                     0.9, 0.999)
 
+
+
+def test_docstring_example_runs():
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = finder.find(adam_update, "adam_update", globs={})
+    assert tests and tests[0].examples
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0

@@ -47,6 +47,19 @@ def adam_update(variables, first_moments, second_moments, gradients, learning_ra
       implementation: "kernel" (one compiled op; variables on the CPU) or
         "portable" (``ResourceApplyAdam`` per variable, any device).
 
+    The first step moves each weight by about ``lr`` against the sign of
+    its gradient:
+
+    >>> import numpy as np
+    >>> import tensorflow as tf
+    >>> from tf_lattice.ops import adam_update
+    >>> weights = tf.Variable([1.0, -1.0])
+    >>> first, second = tf.Variable([0.0, 0.0]), tf.Variable([0.0, 0.0])
+    >>> adam_update([weights], [first], [second], [tf.constant([0.5, -2.0])], 0.1,
+    ...             beta_1_power=0.9, beta_2_power=0.999, implementation="portable")
+    >>> np.round(weights.numpy(), 4)
+    array([ 0.9, -0.9], dtype=float32)
+
     Raises:
       ValueError: lists of different lengths or empty, an entry that is not a
         resource variable, dtypes that differ or are not float32/float64,

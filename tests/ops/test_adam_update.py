@@ -4,13 +4,13 @@ The kernel runs on the CPU, so the variables of these tests live there (the
 training loop's choice of device is tested with the loop).
 """
 
-import doctest
 import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests._doctests import assert_docstring_examples_pass
 from tests.oracles.adam import adam_oracle
 from tf_lattice import _native
 from tf_lattice.ops import adam_update
@@ -155,12 +155,5 @@ def test_the_kernel_refuses_variables_off_the_cpu():
                     0.9, 0.999)
 
 
-
 def test_docstring_example_runs():
-    finder = doctest.DocTestFinder()
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    tests = finder.find(adam_update, "adam_update", globs={})
-    assert tests and tests[0].examples
-    for test in tests:
-        runner.run(test)
-    assert runner.failures == 0
+    assert_docstring_examples_pass(adam_update)

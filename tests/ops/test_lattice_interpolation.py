@@ -1,6 +1,5 @@
 """Tests of tf_lattice.ops.lattice_interpolation: kernel, twin and NumPy oracle."""
 
-import doctest
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 
 from tf_lattice import _native
 from tf_lattice.ops import lattice_interpolation
+from tests._doctests import assert_docstring_examples_pass
 from tests.oracles import lattice as oracle
 
 IMPLEMENTATIONS = ("kernel", "portable")
@@ -483,13 +483,7 @@ def test_twelve_dimensional_lattice_batch_4096(interpolation):
 
 
 def test_docstring_example_runs():
-    finder = doctest.DocTestFinder()
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    tests = finder.find(lattice_interpolation, "lattice_interpolation", globs={})
-    assert tests and tests[0].examples
-    for test in tests:
-        runner.run(test)
-    assert runner.failures == 0
+    assert_docstring_examples_pass(lattice_interpolation)
 
 
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)

@@ -76,10 +76,11 @@ def test_torsion_transforms_are_built_once_per_lattice_shape():
         assert not basis.flags.writeable
 
 
-def test_torsion_through_first_middle_and_last_groups(monkeypatch):
+@pytest.mark.parametrize("units", [1, 2])
+def test_torsion_through_several_groups(monkeypatch, units):
     """With groups of at most 4 vertices, sizes [3, 2, 3, 2] take four
-    transforms: a first (nothing before it), two middle ones and a last
-    (nothing after it); value and gradient are those of the differences."""
+    transforms, each moving its axis last (the units' axis too passes through
+    every position); value and gradient are those of the differences."""
     from tf_lattice.regularizers import lattice as lattice_module
 
     monkeypatch.setattr(lattice_module, "_SPECTRAL_GROUP_SIZE", 4)
@@ -88,8 +89,8 @@ def test_torsion_through_first_middle_and_last_groups(monkeypatch):
         sizes = [3, 2, 3, 2]
         assert [g for g, _ in lattice_module._spectral_groups(tuple(sizes))] == [
             (3,), (2,), (3,), (2,)]
-        params = tf.constant(np.random.default_rng(7).normal(size=(2, 36)))
-        grid = params.numpy().reshape(2, *sizes)
+        params = tf.constant(np.random.default_rng(7).normal(size=(units, 36)))
+        grid = params.numpy().reshape(units, *sizes)
         twists = sum(np.sum(np.diff(np.diff(grid, axis=j + 1), axis=k + 1) ** 2)
                      for j, k in dimension_pairs(len(sizes)))
         np.testing.assert_allclose(lattice_torsion(params, sizes, l2=0.6).numpy(),

@@ -91,10 +91,10 @@ def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
     kwargs = dict(monotonicity={"x": "increasing"}, epochs=3, batch_size=8, random_state=0,
                   verbose=0)
     first = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
-    traced = {id(loop): loop.run_epoch.experimental_get_tracing_count()
+    traced = {id(loop): loop.run_epochs.experimental_get_tracing_count()
               for loop, _ in _training._TRACES.entries.values()}
     second = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
-    after = {id(loop): loop.run_epoch.experimental_get_tracing_count()
+    after = {id(loop): loop.run_epochs.experimental_get_tracing_count()
              for loop, _ in _training._TRACES.entries.values()}
     assert traced.items() <= after.items()  # no loop traced again, none replaced
     np.testing.assert_array_equal(first.predict(frame), second.predict(frame))
@@ -105,7 +105,7 @@ def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
 
 
 def _tracing_counts():
-    return {id(loop): loop.run_epoch.experimental_get_tracing_count()
+    return {id(loop): loop.run_epochs.experimental_get_tracing_count()
             for loop, _ in _training._TRACES.entries.values()}
 
 
@@ -218,6 +218,43 @@ def test_the_schedule_rounds_to_the_nearest_whole_epoch(rows, expected):
 def test_the_uncapped_schedule_takes_about_600_steps_on_small_data_too(rows, expected):
     assert _training.resolve_schedule(rows, None, None, max_epochs=None) == expected
     assert _training.resolve_schedule(rows, None, None, max_epochs=7)[0] == min(7, expected[0])
+
+
+@pytest.mark.parametrize("epochs,steps,early_stopping,expected", [
+    (60, 8, False, 60),     # a small data set: every epoch in one call
+    (100, 8, False, 100),
+    (300, 8, False, 128),   # STEPS_PER_CALL // 8
+    (19, 32, False, 19),
+    (3, 400, False, 2),
+    (5, 2_000, False, 1),   # an epoch longer than the budget still runs whole
+    (60, 8, True, 1),       # early stopping validates after every epoch
+])
+def test_epochs_per_call(epochs, steps, early_stopping, expected):
+    assert _training.STEPS_PER_CALL == 1024
+    assert _training.epochs_per_call(epochs, steps, early_stopping) == expected
+
+
+def test_several_epochs_per_call_train_as_one_epoch_per_call(monkeypatch):
+    """Epochs grouped three to a call (7 epochs: calls of 3, 3 and a padded
+    1, all one trace) give the same model and per-epoch losses as one epoch
+    per call."""
+    frame, y = mixed_frame(80)
+    kwargs = dict(monotonicity={"x": "increasing"}, epochs=7, batch_size=8, random_state=0,
+                  verbose=0)
+
+    def fit(steps_per_call):
+        monkeypatch.setattr(_training, "STEPS_PER_CALL", steps_per_call)
+        monkeypatch.setattr(_training, "_TRACES", _training._TraceCache())
+        model = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
+        return model, _tracing_counts()
+
+    grouped, grouped_traces = fit(30)  # 10 steps per epoch: 3 epochs per call
+    single, _ = fit(10)
+    assert list(grouped_traces.values()) == [1]
+    assert len(grouped.history_["loss"]) == len(single.history_["loss"]) == 7
+    np.testing.assert_allclose(grouped.history_["loss"], single.history_["loss"], rtol=1e-6)
+    assert len(set(single.history_["loss"])) == 7
+    np.testing.assert_array_equal(grouped.predict(frame), single.predict(frame))
 
 
 def test_early_stopping_trains_on_the_training_rows_and_keeps_the_best_epoch():

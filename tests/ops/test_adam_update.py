@@ -147,6 +147,22 @@ def test_the_kernel_checks_shapes_and_scalars_itself():
     np.testing.assert_array_equal(weights.numpy(), np.zeros(3))
 
 
+def test_a_kernel_error_leaves_every_variable_as_it_was():
+    """A mismatch the kernel finds in the second variable of the list stops
+    the update of the first one too."""
+    raw = _native.load_ops().tf_lattice_adam_update
+    weights, first, second = _variables([np.zeros(3, np.float32)] * 3)
+    other_weights, other_first, other_second = _variables([np.zeros(2, np.float32)] * 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"gradients\[1\] has shape \[5\]"):
+        raw(variables=[weights.handle, other_weights.handle],
+            first_moments=[first.handle, other_first.handle],
+            second_moments=[second.handle, other_second.handle],
+            gradients=[tf.ones(3), tf.ones(5)], learning_rate=0.1, beta_1_power=0.9,
+            beta_2_power=0.999, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+    for variable in (weights, first, second):
+        np.testing.assert_array_equal(variable.numpy(), np.zeros(3))
+
+
 def test_the_kernel_refuses_variables_off_the_cpu():
     on_gpu = types.SimpleNamespace(handle=None, dtype=tf.float32, shape=tf.TensorShape([2]),
                                    device="/job:localhost/replica:0/task:0/device:GPU:0")

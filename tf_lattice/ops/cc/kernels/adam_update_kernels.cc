@@ -7,8 +7,10 @@
 // small variable; here a variable is split over the pool only when
 // WorthSharding says so (cpu_sharding.h). On GPUs TensorFlow's own kernel is
 // used (tf_lattice.ops.adam_update chooses).
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -108,32 +110,36 @@ class AdamUpdateCpuOp : public OpKernel {
     const T learning_rate = scalars[0], beta_1_power = scalars[1], beta_2_power = scalars[2];
     const T beta_1 = scalars[3], beta_2 = scalars[4], epsilon = scalars[5];
     const T alpha = learning_rate * std::sqrt(T(1) - beta_2_power) / (T(1) - beta_1_power);
+    // Every variable is looked up and checked before any is updated, so an
+    // error leaves them all as they were.
+    std::vector<std::array<Tensor, 3>> tensors(n);
     for (int i = 0; i < n; ++i) {
-      Tensor tensors[3];
       for (int role = 0; role < 3; ++role) {
         OP_REQUIRES_OK(context, UpdatableTensor<T>(context, role * n + i, kResourceNames[role],
-                                                   i, &tensors[role]));
+                                                   i, &tensors[i][role]));
       }
-      const Tensor& gradient = context->input(3 * n + i);
       for (int role = 1; role < 3; ++role) {
-        OP_REQUIRES(context, tensors[role].shape() == tensors[0].shape(),
+        OP_REQUIRES(context, tensors[i][role].shape() == tensors[i][0].shape(),
                     absl::InvalidArgumentError(absl::StrCat(
                         kResourceNames[role], "[", i, "] has shape ",
-                        tensors[role].shape().DebugString(), ", variables[", i, "] ",
-                        tensors[0].shape().DebugString())));
+                        tensors[i][role].shape().DebugString(), ", variables[", i, "] ",
+                        tensors[i][0].shape().DebugString())));
       }
-      OP_REQUIRES(context, gradient.shape() == tensors[0].shape(),
+      const Tensor& gradient = context->input(3 * n + i);
+      OP_REQUIRES(context, gradient.shape() == tensors[i][0].shape(),
                   absl::InvalidArgumentError(absl::StrCat(
                       "gradients[", i, "] has shape ", gradient.shape().DebugString(),
-                      ", variables[", i, "] ", tensors[0].shape().DebugString())));
-      T* weights = tensors[0].flat<T>().data();
-      T* first = tensors[1].flat<T>().data();
-      T* second = tensors[2].flat<T>().data();
-      const T* gradient_values = gradient.flat<T>().data();
-      ForRanges(context, tensors[0].NumElements(), kCostPerEntry,
+                      ", variables[", i, "] ", tensors[i][0].shape().DebugString())));
+    }
+    for (int i = 0; i < n; ++i) {
+      T* weights = tensors[i][0].flat<T>().data();
+      T* first = tensors[i][1].flat<T>().data();
+      T* second = tensors[i][2].flat<T>().data();
+      const T* gradient = context->input(3 * n + i).flat<T>().data();
+      ForRanges(context, tensors[i][0].NumElements(), kCostPerEntry,
                 [&](int64_t begin, int64_t end) {
-                  AdamEntries(weights, first, second, gradient_values, begin, end, alpha,
-                              beta_1, beta_2, epsilon);
+                  AdamEntries(weights, first, second, gradient, begin, end, alpha, beta_1,
+                              beta_2, epsilon);
                 });
     }
   }

@@ -36,13 +36,17 @@ def test_pooled_speed_sums_examples_and_seconds():
 def test_epoch_clocks_read_every_epoch_and_restore_the_loop():
     from tf_lattice.estimators import CalibratedLinearRegressor, _training
 
-    saved = _training.EpochProgress, _training.progress_enabled
+    saved = _training.EpochProgress, _training.progress_enabled, _training.STEPS_PER_CALL
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.uniform(size=64), "b": rng.uniform(size=64)})
     y = X["a"] + X["b"]
     with bench.epoch_clocks() as clocks:
+        # 8 steps per epoch: outside the clocks all 3 epochs run in one call.
+        assert _training.epochs_per_call(3, 8, early_stopping=False) == 1
         CalibratedLinearRegressor(epochs=3, batch_size=8, verbose=0, random_state=0).fit(X, y)
-    assert (_training.EpochProgress, _training.progress_enabled) == saved
+    assert _training.epochs_per_call(3, 8, early_stopping=False) == 3
+    assert (_training.EpochProgress, _training.progress_enabled,
+            _training.STEPS_PER_CALL) == saved
     assert len(clocks) == 1 and len(clocks[0].epoch_ends) == 3
     assert clocks[0].train_begin <= clocks[0].epoch_ends[0] <= clocks[0].epoch_ends[-1]
 

@@ -120,6 +120,61 @@ def test_unit_cell_lattices_match_oracle(device, dtype, problem):
     np.testing.assert_allclose(grad_params, expected_grads[1], rtol=tol, atol=tol)
 
 
+@st.composite
+def wide_unit_cell_problems(draw):
+    """Unit cells of 10 to 13 dimensions (the kernel's matrix-product path),
+    batches of one, several and parts of blocks of 64 examples, points
+    anywhere; sometimes a unit holds a value past the unguarded lerps' bound,
+    which sends the call back to the level-by-level loops."""
+    dims = draw(st.integers(10, 13))
+    units = draw(st.integers(1, 3))
+    batch = draw(st.sampled_from([1, 5, 64, 70, 131]))
+    per_unit = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    shape = (batch, units, dims) if per_unit else (batch, dims)
+    inputs = rng.uniform(-0.5, 1.5, size=shape)
+    special = rng.random(shape) < draw(st.sampled_from([0.0, 0.1]))
+    inputs = np.where(special, rng.choice(UNIT_CELL_SPECIALS, size=shape), inputs)
+    params = rng.normal(size=(units, 2**dims))
+    if draw(st.booleans()) and draw(st.booleans()):
+        params[rng.integers(units), rng.integers(2**dims)] = 1e37
+    grad_outputs = rng.normal(size=(batch, units))
+    return [2] * dims, inputs, params, grad_outputs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(deadline=None, max_examples=10)
+@given(problem=wide_unit_cell_problems())
+def test_wide_unit_cell_lattices_match_oracle_and_twin(device, dtype, problem):
+    sizes, inputs, params, grad_outputs = problem
+    inputs, params = inputs.astype(dtype), params.astype(dtype)
+    expected = oracle.unit_cell_interpolation(inputs, params, grad_outputs)
+    results = {impl: _value_and_grads(inputs, params, sizes, "hypercube", impl, grad_outputs)
+               for impl in IMPLEMENTATIONS}
+    # Relative to the largest parameter: outputs and gradients are sums of
+    # up to 8,192 terms.
+    scale = float(np.abs(params).max())
+    tol = (1e-5 if dtype == np.float32 else 1e-12) * scale
+    for impl, got in results.items():
+        for part, (value, want) in enumerate(zip(got, expected)):
+            np.testing.assert_allclose(value, want, rtol=1e-4, atol=tol,
+                                       err_msg=f"{impl}, part {part}")
+
+
+def test_wide_unit_cell_gradients_numerically(device):
+    """Float64 gradients of a 10-dimensional unit cell (the matrix-product
+    path) at interior points, shared and per-unit inputs."""
+    rng = np.random.default_rng(4)
+    params = tf.constant(rng.normal(size=(2, 2**10)))
+    for shape in [(3, 10), (3, 2, 10)]:
+        inputs = tf.constant(rng.uniform(0.05, 0.95, size=shape))
+        theoretical, numerical = tf.test.compute_gradient(
+            lambda x, p: lattice_interpolation(x, p, [2] * 10, "hypercube", "kernel"),
+            [inputs, params])
+        for t, n in zip(theoretical, numerical):
+            np.testing.assert_allclose(t, n, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 @pytest.mark.parametrize("per_unit", [False, True])
@@ -529,12 +584,13 @@ def _contract_level_by_level(residual, corner_values):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("sizes", [[2] * 9, [2] * 12, [3] * 6, [3, 2, 4, 2, 2, 3, 2]])
+@pytest.mark.parametrize("sizes", [[2] * 9, [2] * 11 + [3], [3] * 6, [3, 2, 4, 2, 2, 3, 2]])
 def test_wide_hypercube_outputs_are_the_level_by_level_contraction(dtype, sizes):
     """Lattices of 6 or more dimensions (other than unit cells of at most
-    8) contract several corners per instruction on the CPU: the outputs are
-    the same numbers as the contraction one corner at a time, and the
-    gradients those of the oracle."""
+    8, and those of 10 or more, which take matrix products) contract
+    several corners per instruction on the CPU: the outputs are the same
+    numbers as the contraction one corner at a time, and the gradients those
+    of the oracle."""
     dims = len(sizes)
     rng = np.random.default_rng(dims)
     upper = np.array(sizes, np.float64) - 1

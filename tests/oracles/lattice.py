@@ -6,6 +6,7 @@ Gradients are one-sided: the derivative inside the cell the forward pass
 used, zero outside the clipped range.
 """
 
+import functools
 import itertools
 import math
 
@@ -109,3 +110,33 @@ def lattice_interpolation_gradients(inputs, params, lattice_sizes, interpolation
                     if passes[k]:
                         row[k] += g * dw * params[u, index]
     return grad_inputs, grad_params
+
+
+def unit_cell_interpolation(inputs, params, grad_outputs):
+    """Outputs and gradients (as the two functions above) for lattices whose
+    sizes are all 2, vectorized over the corners: a point's corner weights in
+    row-major order are the Kronecker product of ``[1 - r_k, r_k]`` over the
+    dimensions, and df/dr_k replaces factor k by ``[-1, 1]``.
+
+    Returns ``(outputs [batch, units], grad_inputs, grad_params)``, float64.
+    """
+    inputs, params = np.asarray(inputs, np.float64), np.asarray(params, np.float64)
+    grad_outputs = np.asarray(grad_outputs, np.float64)
+    batch, units = inputs.shape[0], params.shape[0]
+    outputs = np.zeros([batch, units])
+    grad_inputs, grad_params = np.zeros_like(inputs), np.zeros_like(params)
+    for b in range(batch):
+        for u in range(units):
+            point = _point(inputs, b, u)
+            _, residual, passes = _cell(point, [2] * len(point))
+            factors = [np.array([1.0 - r, r]) for r in residual]
+            weights = functools.reduce(np.kron, factors)
+            g = grad_outputs[b, u]
+            outputs[b, u] = weights @ params[u]
+            grad_params[u] += g * weights
+            row = grad_inputs[b] if inputs.ndim == 2 else grad_inputs[b, u]
+            for k in range(len(point)):
+                if passes[k]:
+                    slope = factors[:k] + [np.array([-1.0, 1.0])] + factors[k + 1:]
+                    row[k] += g * (functools.reduce(np.kron, slope) @ params[u])
+    return outputs, grad_inputs, grad_params

@@ -290,29 +290,32 @@ OrderRowTable MakeOrderRowTable(const ProjectionProgram<T>& program) {
   return table;
 }
 
-// FinalizeSweep and the exact check of an order-rows-only program on the
-// units x [V, lanes] (vertex-major), in place, all lanes at once on the host:
-// each vertex is clamped, in increasing order, between its lower and upper
-// neighbours (and the bounds), as FinalizeSweep does. holds[l] is 1 when
-// swept lane l is exactly feasible, 0 when it needs FinalizeSweep's nudges
-// or Finalize's fallbacks.
-template <typename T>
-void SweepOrderRowsLanes(const OrderRowTable& table, T low, T high, int64_t num_vertices,
-                         int64_t lanes, T* x, char* holds) {
+// SweepOrderRowsLanes with kLanes lanes fixed at compile time (0: `lanes`
+// at run time), so that one lane (a single lattice) runs without the lane
+// loops' overhead on each of its vertices.
+template <typename T, int kLanes>
+void SweepOrderRowsFixedLanes(const OrderRowTable& table, T low, T high, int64_t num_vertices,
+                              int64_t dynamic_lanes, T* x, char* holds) {
+  const int64_t lanes = kLanes > 0 ? kLanes : dynamic_lanes;
   std::vector<T> lower(lanes), upper(lanes);
+  const int64_t* offsets = table.offsets.data();
+  const int64_t* other = table.other.data();
+  const char* target_is_upper = table.target_is_upper.data();
   for (int64_t target = 0; target < num_vertices; ++target) {
     T* xt = x + target * lanes;
-    const int64_t first = table.offsets[target];
-    const int64_t last = table.offsets[target + 1];
+    const int64_t first = offsets[target];
+    const int64_t last = offsets[target + 1];
     if (first == last) {
       for (int64_t l = 0; l < lanes; ++l) xt[l] = Clip(xt[l], low, high);
       continue;
     }
-    std::fill(lower.begin(), lower.end(), low);
-    std::fill(upper.begin(), upper.end(), high);
+    for (int64_t l = 0; l < lanes; ++l) {
+      lower[l] = low;
+      upper[l] = high;
+    }
     for (int64_t r = first; r < last; ++r) {
-      const T* xo = x + table.other[r] * lanes;
-      if (table.target_is_upper[r]) {
+      const T* xo = x + other[r] * lanes;
+      if (target_is_upper[r]) {
         for (int64_t l = 0; l < lanes; ++l) lower[l] = Max(lower[l], xo[l]);
       } else {
         for (int64_t l = 0; l < lanes; ++l) upper[l] = Min(upper[l], xo[l]);
@@ -323,20 +326,36 @@ void SweepOrderRowsLanes(const OrderRowTable& table, T low, T high, int64_t num_
       xt[l] = Clip(value, low, high);
     }
   }
-  std::fill(holds, holds + lanes, 1);
+  for (int64_t l = 0; l < lanes; ++l) holds[l] = 1;
   for (int64_t target = 0; target < num_vertices; ++target) {
     const T* xt = x + target * lanes;
     for (int64_t l = 0; l < lanes; ++l) {
       holds[l] = holds[l] && xt[l] >= low && xt[l] <= high;
     }
-    for (int64_t r = table.offsets[target]; r < table.offsets[target + 1]; ++r) {
-      const T* xo = x + table.other[r] * lanes;
-      if (table.target_is_upper[r]) {
+    for (int64_t r = offsets[target]; r < offsets[target + 1]; ++r) {
+      const T* xo = x + other[r] * lanes;
+      if (target_is_upper[r]) {
         for (int64_t l = 0; l < lanes; ++l) holds[l] = holds[l] && xt[l] >= xo[l];
       } else {
         for (int64_t l = 0; l < lanes; ++l) holds[l] = holds[l] && xt[l] <= xo[l];
       }
     }
+  }
+}
+
+// FinalizeSweep and the exact check of an order-rows-only program on the
+// units x [V, lanes] (vertex-major), in place, all lanes at once on the host:
+// each vertex is clamped, in increasing order, between its lower and upper
+// neighbours (and the bounds), as FinalizeSweep does. holds[l] is 1 when
+// swept lane l is exactly feasible, 0 when it needs FinalizeSweep's nudges
+// or Finalize's fallbacks.
+template <typename T>
+void SweepOrderRowsLanes(const OrderRowTable& table, T low, T high, int64_t num_vertices,
+                         int64_t lanes, T* x, char* holds) {
+  if (lanes == 1) {
+    SweepOrderRowsFixedLanes<T, 1>(table, low, high, num_vertices, lanes, x, holds);
+  } else {
+    SweepOrderRowsFixedLanes<T, 0>(table, low, high, num_vertices, lanes, x, holds);
   }
 }
 

@@ -45,10 +45,11 @@ using ::tf_lattice::ParamsRow;
 constexpr int64_t kMaxGradScratchBytes = int64_t{256} << 20;
 
 // Unit cells of at least this many dimensions are interpolated by matrix
-// products (see UsesProducts). On one thread of an Intel Xeon, 13
-// dimensions at 256 examples: forward 163 us, with the gradient 463 us,
-// where the level-by-level loops took 492 and 2,409 us (on two threads);
-// 10 dimensions at 32 examples: 14 and 23 us against 17 and 28 us.
+// products (see UsesProducts). On two threads of an Intel Xeon, forward and
+// forward with gradient, against the level-by-level loops: 13 dimensions at
+// 32 examples 34 and 73 us (88 and 321 us), at 256 examples 102 and 266 us
+// (492 and 2,409 us); 10 dimensions at 32 examples 17 and 20 us (17 and
+// 28 us); 9 dimensions stay with the loops.
 constexpr int kProductDims = 10;
 
 // Reads and checks the attrs shared by both ops.
@@ -688,9 +689,9 @@ void UnitCellGradRange(const LatticeBatch& batch, const int64_t* corner_offsets,
 //   Z = WL P^T [n, 2^h];
 //   df/dP = (g WH)^T WL [2^h, 2^a] for the grad_outputs g [n].
 // So an example costs about 3 V multiply-adds in blocked matrix products
-// instead of 4 V scattered loads, stores and lerps (kProductDims). The sums
-// run in another order than the lerps', so the results differ from the
-// loops' in rounding.
+// instead of 4 V scattered loads, stores and lerps. The sums run in another
+// order than the lerps', so the results differ from the loops' in rounding.
+
 // Examples per block of products: their weights and products stay cached.
 constexpr int64_t kProductBlock = 64;
 

@@ -83,24 +83,31 @@ UNIT_CELL_SPECIALS = (0.0, 1.0, -0.0, 1e-7, 1.0 - 1e-7, -1e-7, 1.0 + 1e-7, -1e30
                       -np.inf, np.inf, np.nan)
 
 
+def _draw_unit_cell_problem(draw, dims, max_units, batch, special_rates):
+    """``(rng, sizes, inputs, params, grad_outputs)`` of a lattice of sizes all
+    2: 1 to ``max_units`` units, shared or per-unit inputs anywhere, a share
+    (one of ``special_rates``) of the coordinates from UNIT_CELL_SPECIALS."""
+    units = draw(st.integers(1, max_units))
+    per_unit = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    shape = (batch, units, dims) if per_unit else (batch, dims)
+    inputs = rng.uniform(-0.5, 1.5, size=shape)
+    special = rng.random(shape) < draw(st.sampled_from(special_rates))
+    inputs = np.where(special, rng.choice(UNIT_CELL_SPECIALS, size=shape), inputs)
+    params = rng.normal(size=(units, 2**dims))
+    grad_outputs = rng.normal(size=(batch, units))
+    return rng, [2] * dims, inputs, params, grad_outputs
+
+
 @st.composite
 def unit_cell_problems(draw):
     """Lattices whose sizes are all 2 (one cell, the kernels' unit-cell path
     up to 8 dimensions, the general path above), points anywhere. Batches
     are long enough for its groups of four examples (per-unit inputs or one
     unit), with and without a remainder, in every shard."""
-    dims = draw(st.integers(1, 9))
-    units = draw(st.integers(1, 4))
-    batch = draw(st.integers(1, 40))
-    per_unit = draw(st.booleans())
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    shape = (batch, units, dims) if per_unit else (batch, dims)
-    inputs = rng.uniform(-0.5, 1.5, size=shape)
-    special = rng.random(shape) < draw(st.sampled_from([0.0, 0.3]))
-    inputs = np.where(special, rng.choice(UNIT_CELL_SPECIALS, size=shape), inputs)
-    params = rng.normal(size=(units, 2**dims))
-    grad_outputs = rng.normal(size=(batch, units))
-    return [2] * dims, inputs, params, grad_outputs
+    _, *problem = _draw_unit_cell_problem(draw, draw(st.integers(1, 9)), 4,
+                                          draw(st.integers(1, 40)), [0.0, 0.3])
+    return problem
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -126,20 +133,12 @@ def wide_unit_cell_problems(draw):
     batches of one, several and parts of blocks of 64 examples, points
     anywhere; sometimes a unit holds a value past the unguarded lerps' bound,
     which sends the call back to the level-by-level loops."""
-    dims = draw(st.integers(10, 13))
-    units = draw(st.integers(1, 3))
-    batch = draw(st.sampled_from([1, 5, 64, 70, 131]))
-    per_unit = draw(st.booleans())
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    shape = (batch, units, dims) if per_unit else (batch, dims)
-    inputs = rng.uniform(-0.5, 1.5, size=shape)
-    special = rng.random(shape) < draw(st.sampled_from([0.0, 0.1]))
-    inputs = np.where(special, rng.choice(UNIT_CELL_SPECIALS, size=shape), inputs)
-    params = rng.normal(size=(units, 2**dims))
+    rng, sizes, inputs, params, grad_outputs = _draw_unit_cell_problem(
+        draw, draw(st.integers(10, 13)), 3, draw(st.sampled_from([1, 5, 64, 70, 131])),
+        [0.0, 0.1])
     if draw(st.booleans()) and draw(st.booleans()):
-        params[rng.integers(units), rng.integers(2**dims)] = 1e37
-    grad_outputs = rng.normal(size=(batch, units))
-    return [2] * dims, inputs, params, grad_outputs
+        params[rng.integers(params.shape[0]), rng.integers(params.shape[1])] = 1e37
+    return sizes, inputs, params, grad_outputs
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

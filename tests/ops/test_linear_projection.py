@@ -234,3 +234,27 @@ def test_weights_beyond_the_solver_range_are_a_clear_error(implementation):
         graph(tf.constant(weights))
     projected = linear_projection(np.array([[1e6], [0.5]]), **kwargs).numpy()
     np.testing.assert_allclose(projected, [[1.0], [0.0]], atol=1e-9)
+
+
+@pytest.mark.parametrize("signs", [("increasing", "increasing", "none"),
+                                   ("increasing", "increasing", "decreasing")])
+def test_finalize_gives_a_unit_of_norm_zero_the_fallback_weights(signs):
+    """A unit whose clipped weights are all zero (the projections never hand
+    finalize one, which must still end feasible) takes the declared signs, 1
+    for a free input, raised to the dominances and normalized; other units
+    are only normalized."""
+    from tf_lattice.ops.linear_projection import LinearProgram
+    from tf_lattice.specs import LinearSpec
+
+    spec = LinearSpec.parse(3, monotonicities=list(signs), range_dominances=[(0, 1)],
+                            input_ranges=[(0.0, 1.0), (0.0, 2.0), (0.0, 1.0)],
+                            normalization_order=1)
+    epsilon = float(np.finfo(np.float32).eps)
+    weights = tf.constant([[0.0, -1.0, 0.0], [0.6, 0.1, -0.3]], tf.float64)
+    got = LinearProgram(spec).finalize(weights, epsilon).numpy()
+    # Input 0 must carry at least twice input 1's weight (their ranges are
+    # 1 and 2 wide), with finalize's margin of 16 ulps.
+    fallback = np.array([2.0 * (1 + 16 * epsilon), 1.0, 1.0 if signs[2] == "none" else -1.0])
+    np.testing.assert_allclose(got[0], fallback / np.abs(fallback).sum(), rtol=1e-15)
+    np.testing.assert_allclose(got[1], [0.6, 0.1, -0.3], rtol=1e-15)
+    assert got[0, 0] * 1.0 >= got[0, 1] * 2.0

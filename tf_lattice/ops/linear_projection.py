@@ -260,23 +260,28 @@ class LinearProgram:
         return tf.minimum(tf.maximum(weights, low), high)
 
     def finalize(self, weights, output_epsilon):
-        """Makes nearly feasible ``[units, d]`` float64 weights feasible exactly."""
+        """Makes nearly feasible ``[units, d]`` float64 weights feasible exactly.
+
+        Signs are clipped; dominances are swept per input column (see the
+        module docstring); the l1 normalization divides each unit by its
+        norm, a unit of norm 0 taking the fallback weights first (the
+        declared signs, 1 for the other inputs, raised to the dominances).
+        """
         margin = 16 * output_epsilon
-        columns = tf.unstack(self.clip_signs(weights), axis=1)
+        weights = self.clip_signs(weights)
         if self.edges:
+            columns = tf.unstack(weights, axis=1)
             raised = self._raise(columns, margin)
             lowered = self._lower(columns, margin)
-            columns = self._raise([(r + l) / 2 for r, l in zip(raised, lowered)], margin)
+            weights = tf.stack(
+                self._raise([(r + l) / 2 for r, l in zip(raised, lowered)], margin), axis=1)
         if self.normalization_order:
-            total = tf.add_n([tf.abs(c) for c in columns])
-            fallback = self._raise(
-                [tf.fill(tf.shape(columns[0]), tf.constant(s if s else 1.0, tf.float64))
-                 for s in self.signs], margin)
-            empty = total <= 0
-            columns = [tf.where(empty, f, c) for c, f in zip(columns, fallback)]
-            total = tf.add_n([tf.abs(c) for c in columns])
-            columns = [c / total for c in columns]
-        return tf.stack(columns, axis=1)
+            fallback = np.array(self._raise(np.where(self.signs != 0, self.signs, 1.0), margin,
+                                            np.maximum))
+            norms = tf.reduce_sum(tf.abs(weights), axis=1, keepdims=True)
+            weights = tf.where(norms <= 0, tf.constant(fallback[np.newaxis]), weights)
+            weights = weights / tf.reduce_sum(tf.abs(weights), axis=1, keepdims=True)
+        return weights
 
     def _requirements(self):
         """Per dominant input: (weak input, factor) with v_dominant >= factor v_weak."""
@@ -287,13 +292,16 @@ class LinearProgram:
             needs[i].append((j, self.widths[j] / self.widths[i], True))
         return needs
 
-    def _raise(self, columns, margin):
+    def _raise(self, columns, margin, maximum=tf.maximum):
+        """Raises each dominant input's column to its weak inputs' (times the
+        range factor and ``1 + margin``), in topological order; ``maximum``
+        is ``tf.maximum`` for tensors, ``np.maximum`` for NumPy values."""
         columns = list(columns)
         needs = self._requirements()
         for node in _pairwise.topological_order(self.size, self.edges):
             for weak, factor, scaled in needs[node]:
                 floor = columns[weak] * (factor * (1 + margin)) if scaled else columns[weak]
-                columns[node] = tf.maximum(columns[node], floor)
+                columns[node] = maximum(columns[node], floor)
         return columns
 
     def _lower(self, columns, margin):

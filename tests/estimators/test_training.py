@@ -91,10 +91,10 @@ def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
     kwargs = dict(monotonicity={"x": "increasing"}, epochs=3, batch_size=8, random_state=0,
                   verbose=0)
     first = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
-    traced = {id(loop): loop.run_epochs.experimental_get_tracing_count()
+    traced = {id(loop): loop.run_epochs.traced.experimental_get_tracing_count()
               for loop, _ in _training._TRACES.entries.values()}
     second = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
-    after = {id(loop): loop.run_epochs.experimental_get_tracing_count()
+    after = {id(loop): loop.run_epochs.traced.experimental_get_tracing_count()
              for loop, _ in _training._TRACES.entries.values()}
     assert traced.items() <= after.items()  # no loop traced again, none replaced
     np.testing.assert_array_equal(first.predict(frame), second.predict(frame))
@@ -105,7 +105,7 @@ def test_a_second_fit_reuses_the_traced_loop_and_gives_the_same_model():
 
 
 def _tracing_counts():
-    return {id(loop): loop.run_epochs.experimental_get_tracing_count()
+    return {id(loop): loop.run_epochs.traced.experimental_get_tracing_count()
             for loop, _ in _training._TRACES.entries.values()}
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tf_lattice.estimators._feed import (
     CHUNK_ROWS, Prefetcher, ShardStream, WorkerFeed, allocate, shard_count)
+from tf_lattice.estimators._graph_options import LeanFunction
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 from tf_lattice.estimators._training import _Loop, resolve_schedule
 
@@ -42,7 +43,8 @@ class _StreamLoop(_Loop):
         signature = [tf.TensorSpec([None, width], tf.float32),
                      tf.TensorSpec([None, 1], target_dtype),
                      tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)]
-        self.run_chunk = tf.function(self._chunk, input_signature=signature, autograph=False)
+        self.run_chunk = LeanFunction(
+            tf.function(self._chunk, input_signature=signature, autograph=False))
 
     def _replicas(self):
         return self.workers.count

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_lattice import ops
+from tf_lattice.estimators._graph_options import LeanFunction
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
 from tf_lattice.ops.adam_update import kernel_can_update
 
@@ -232,7 +233,7 @@ class _Loop:
             # Keras' optimizer sums the replicas' gradients before updating.
             self.optimizer = keras.optimizers.Adam(learning_rate)
             self.optimizer.build(model.trainable_variables)
-        run = (lambda f: f) if eager else (lambda f: tf.function(f, autograph=False))
+        run = (lambda f: f) if eager else (lambda f: LeanFunction(tf.function(f, autograph=False)))
         self.run_epochs = run(self._epochs)
         self._loss_sum = run(self._weighted_loss_sum)
         self._penalty = run(self._regularization)
@@ -557,8 +558,9 @@ def predictor(model):
     if function is None:
         spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
         # The concrete function: a call skips tf.function's signature dispatch.
-        function = tf.function(lambda x: model(x, training=False), input_signature=[spec],
-                               autograph=False).get_concrete_function()
+        function = LeanFunction(tf.function(lambda x: model(x, training=False),
+                                            input_signature=[spec],
+                                            autograph=False).get_concrete_function())
         _PREDICTORS[model] = function
     return function
 

@@ -882,6 +882,89 @@ void WithStaticDims(int d, Run run) {
   }
 }
 
+// How the CPU kernels interpolate one call's lattices, decided once from the
+// attrs, the batch and the params: the forward and the gradient decide alike.
+template <typename T>
+struct CpuInterpolationPlan {
+  // The level-by-level loops (else the corner walk), see LevelByLevel.
+  bool level_by_level = false;
+  // Per unit, whether the vector lanes may lerp unguarded (see LaneGuards).
+  std::vector<char> unguarded;
+  // The matrix-product path (see UsesProducts), with the params in corner
+  // order (CornerOrderParams); empty elsewhere.
+  bool products = false;
+  std::vector<T> corner_params;
+};
+
+template <typename T>
+CpuInterpolationPlan<T> PlanCpuInterpolation(const LatticeAttrs& attrs,
+                                             const LatticeBatch& batch, const T* params) {
+  CpuInterpolationPlan<T> plan;
+  plan.level_by_level = LevelByLevel(attrs, batch);
+  plan.unguarded = LaneGuards(attrs, batch, params);
+  plan.products = UsesProducts(attrs, batch, plan.unguarded);
+  if (plan.products) {
+    plan.corner_params = CornerOrderParams(params, batch.units, attrs.shape().num_vertices,
+                                           attrs.corner_offsets());
+  }
+  return plan;
+}
+
+// outputs[b, u] for b in [begin, end), by the path the plan chose.
+template <typename T>
+void PlannedForwardRange(const LatticeAttrs& attrs, const CpuInterpolationPlan<T>& plan,
+                         const LatticeBatch& batch, const T* inputs, const T* params,
+                         T* outputs, int64_t begin, int64_t end) {
+  const LatticeShape& shape = attrs.shape();
+  if (plan.products) {
+    return ProductForwardRange(batch, shape.dims, plan.corner_params.data(), inputs, outputs,
+                               begin, end);
+  }
+  if (!plan.level_by_level) return ForwardRange(shape, batch, inputs, params, outputs, begin, end);
+  const int64_t* offsets = attrs.corner_offsets();
+  WithStaticDims(shape.dims, [&](auto dims) {
+    constexpr int kDims = decltype(dims)::value;
+    if constexpr (kDims > 0) {
+      if (attrs.unit_cell()) {
+        return UnitCellForwardRange<T, kDims>(batch, offsets, plan.unguarded.data(), inputs,
+                                              params, outputs, begin, end);
+      }
+    }
+    HypercubeForwardRange<T, kDims>(shape, batch, offsets, plan.unguarded.data(), inputs, params,
+                                    outputs, begin, end);
+  });
+}
+
+// The gradients of the examples in [begin, end), added into grad_inputs and
+// grad_params, by the path the plan chose (the contract of GradRange).
+template <typename T>
+void PlannedGradRange(const LatticeAttrs& attrs, const CpuInterpolationPlan<T>& plan,
+                      const LatticeBatch& batch, const T* inputs, const T* params,
+                      const T* grad_outputs, T* grad_inputs, T* grad_params, int64_t begin,
+                      int64_t end) {
+  const LatticeShape& shape = attrs.shape();
+  const int64_t* offsets = attrs.corner_offsets();
+  if (plan.products) {
+    return ProductGradRange(batch, shape.dims, offsets, plan.corner_params.data(), inputs,
+                            grad_outputs, grad_inputs, grad_params, begin, end);
+  }
+  if (!plan.level_by_level) {
+    return GradRange(shape, batch, inputs, params, grad_outputs, grad_inputs, grad_params, begin,
+                     end);
+  }
+  WithStaticDims(shape.dims, [&](auto dims) {
+    constexpr int kDims = decltype(dims)::value;
+    if constexpr (kDims > 0) {
+      if (attrs.unit_cell()) {
+        return UnitCellGradRange<T, kDims>(batch, offsets, plan.unguarded.data(), inputs, params,
+                                           grad_outputs, grad_inputs, grad_params, begin, end);
+      }
+    }
+    HypercubeGradRange<T, kDims>(shape, batch, offsets, plan.unguarded.data(), inputs, params,
+                                 grad_outputs, grad_inputs, grad_params, begin, end);
+  });
+}
+
 template <typename T>
 void ZeroRange(T* data, int64_t size) {
   std::fill(data, data + size, T(0));
@@ -984,35 +1067,13 @@ class LatticeInterpolationCpuOp : public LatticeOpKernel {
     if (!PrepareInterpolation(context, attrs_, &tensors)) return;
     const LatticeBatch& batch = tensors.batch;
     if (batch.batch == 0 || batch.units == 0) return;
-    const LatticeShape& shape = attrs_.shape();
     const T* in = tensors.inputs->flat<T>().data();
     const T* par = tensors.params->flat<T>().data();
     T* out = tensors.outputs->flat<T>().data();
-    const int64_t* offsets = attrs_.corner_offsets();
-    const bool level_by_level = LevelByLevel(attrs_, batch);
-    const std::vector<char> unguarded = LaneGuards(attrs_, batch, par);
-    const bool products = UsesProducts(attrs_, batch, unguarded);
-    const std::vector<T> corner_params =
-        products ? CornerOrderParams(par, batch.units, shape.num_vertices, offsets)
-                 : std::vector<T>();
+    const CpuInterpolationPlan<T> plan = PlanCpuInterpolation(attrs_, batch, par);
     ForRanges(context, batch.batch, batch.units * attrs_.CostPerPoint(),
               [&](int64_t begin, int64_t end) {
-                if (products) {
-                  return ProductForwardRange(batch, shape.dims, corner_params.data(), in, out,
-                                             begin, end);
-                }
-                if (!level_by_level) return ForwardRange(shape, batch, in, par, out, begin, end);
-                WithStaticDims(shape.dims, [&](auto dims) {
-                  constexpr int kDims = decltype(dims)::value;
-                  if constexpr (kDims > 0) {
-                    if (attrs_.unit_cell()) {
-                      return UnitCellForwardRange<T, kDims>(batch, offsets, unguarded.data(), in,
-                                                            par, out, begin, end);
-                    }
-                  }
-                  HypercubeForwardRange<T, kDims>(shape, batch, offsets, unguarded.data(), in,
-                                                  par, out, begin, end);
-                });
+                PlannedForwardRange(attrs_, plan, batch, in, par, out, begin, end);
               });
   }
 };
@@ -1026,7 +1087,6 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
     InterpolationTensors tensors;
     if (!PrepareInterpolationGrad(context, attrs_, &tensors)) return;
     const LatticeBatch& batch = tensors.batch;
-    const LatticeShape& shape = attrs_.shape();
     const int64_t params_size = tensors.params->NumElements();
     T* grad_params_data = tensors.grad_params->flat<T>().data();
     ZeroRange(tensors.grad_inputs->flat<T>().data(), tensors.inputs->NumElements());
@@ -1051,37 +1111,15 @@ class LatticeInterpolationGradCpuOp : public LatticeOpKernel {
     const T* grad_out = tensors.grad_outputs->flat<T>().data();
     T* grad_in = tensors.grad_inputs->flat<T>().data();
     const int64_t examples_per_shard = (batch.batch + shards - 1) / shards;
-    const int64_t* offsets = attrs_.corner_offsets();
-    const bool level_by_level = LevelByLevel(attrs_, batch);
-    const std::vector<char> unguarded = LaneGuards(attrs_, batch, par);
-    const bool products = UsesProducts(attrs_, batch, unguarded);
-    const std::vector<T> corner_params =
-        products ? CornerOrderParams(par, batch.units, shape.num_vertices, offsets)
-                 : std::vector<T>();
+    const CpuInterpolationPlan<T> plan = PlanCpuInterpolation(attrs_, batch, par);
     auto run_shard = [&](int64_t first_shard, int64_t last_shard) {
       for (int64_t s = first_shard; s < last_shard; ++s) {
         T* target = s == 0 ? grad_params_data : scratch_data + (s - 1) * params_size;
         if (s > 0) ZeroRange(target, params_size);
         const int64_t begin = s * examples_per_shard;
         const int64_t end = std::min(batch.batch, begin + examples_per_shard);
-        if (begin >= end) continue;
-        if (products) {
-          ProductGradRange(batch, shape.dims, offsets, corner_params.data(), in, grad_out,
-                           grad_in, target, begin, end);
-        } else if (level_by_level) {
-          WithStaticDims(shape.dims, [&](auto dims) {
-            constexpr int kDims = decltype(dims)::value;
-            if constexpr (kDims > 0) {
-              if (attrs_.unit_cell()) {
-                return UnitCellGradRange<T, kDims>(batch, offsets, unguarded.data(), in, par,
-                                                   grad_out, grad_in, target, begin, end);
-              }
-            }
-            HypercubeGradRange<T, kDims>(shape, batch, offsets, unguarded.data(), in, par,
-                                         grad_out, grad_in, target, begin, end);
-          });
-        } else {
-          GradRange(shape, batch, in, par, grad_out, grad_in, target, begin, end);
+        if (begin < end) {
+          PlannedGradRange(attrs_, plan, batch, in, par, grad_out, grad_in, target, begin, end);
         }
       }
     };

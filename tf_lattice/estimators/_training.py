@@ -552,7 +552,8 @@ def predictor(model):
     """The model's forward pass as a traced function, one per model.
 
     Traced once for `(None, n_features)` float32 inputs, so every later call,
-    one row or many, runs one graph instead of op by op.
+    one row or many, runs one graph instead of op by op; each call runs under
+    the graph options of the training loop (see `_graph_options`).
     """
     function = _PREDICTORS.get(model)
     if function is None:

@@ -2,9 +2,9 @@
 
 The first call of a traced function instantiates its graph: TensorFlow's
 graph optimizer (Grappler) rewrites it, then the runtime places it and builds
-its kernels. An estimator's training loop is a few hundred small ops, most of
-them tf_lattice kernels, and four of Grappler's defaults find little or
-nothing to do in it yet take most of its time:
+its kernels. An estimator's training loop is a few hundred small ops around
+a dozen tf_lattice kernels, and four of Grappler's defaults find little or
+nothing to do in it yet take more than half of Grappler's time there:
 
 - the remapper, which fuses standard ops into oneDNN or GPU kernels;
 - the memory optimizer, which recomputes or swaps activations to fit an

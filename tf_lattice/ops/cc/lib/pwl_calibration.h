@@ -126,20 +126,49 @@ TF_LATTICE_HOST_DEVICE T SegmentSlope(T k_lo, T k_hi, T rise) {
   return (rise * half) / (k_hi * half - k_lo * half);
 }
 
-// y for one element.
+// Where x lies among the keypoints: below k_0 (segment -1), above k_{K-1}
+// (segment K - 1), or in segment i (FindSegment) at `fraction` along it
+// (SegmentFraction). The value (PointValue) and the outputs' gradients
+// ((1 - fraction, fraction) inside, all to o_0 or o_{K-1} outside) follow
+// from it, so a caller that needs both searches once.
 template <typename T>
-TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
-                                   int64_t num_keypoints, T x,
-                                   T inverse_step) {
-  if (x < keypoints[0]) return outputs[0];
-  if (x > keypoints[num_keypoints - 1]) return outputs[num_keypoints - 1];
+struct KeypointPosition {
+  int64_t segment;
+  T fraction;
+};
+
+template <typename T>
+TF_LATTICE_HOST_DEVICE KeypointPosition<T> LocateAmongKeypoints(const T* keypoints,
+                                                                int64_t num_keypoints, T x,
+                                                                T inverse_step) {
+  if (x < keypoints[0]) return {-1, T(0)};
+  if (x > keypoints[num_keypoints - 1]) return {num_keypoints - 1, T(1)};
   const int64_t i = FindSegment(keypoints, num_keypoints, x, inverse_step);
-  const T fraction = SegmentFraction(keypoints[i], keypoints[i + 1], x);
+  return {i, SegmentFraction(keypoints[i], keypoints[i + 1], x)};
+}
+
+// y at a position found by LocateAmongKeypoints.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T PointValue(const T* outputs, int64_t num_keypoints,
+                                    KeypointPosition<T> position) {
+  const int64_t i = position.segment;
+  if (i < 0) return outputs[0];
+  if (i == num_keypoints - 1) return outputs[num_keypoints - 1];
+  const T fraction = position.fraction;
   const T rise = outputs[i + 1] - outputs[i];
   // Outputs of opposite signs near the dtype's limit: a rise that overflows
   // is not used, so finite outputs give a finite result.
   if (!IsFinite(rise)) return (T(1) - fraction) * outputs[i] + fraction * outputs[i + 1];
   return outputs[i] + rise * fraction;
+}
+
+// y for one element.
+template <typename T>
+TF_LATTICE_HOST_DEVICE T Calibrate(const T* keypoints, const T* outputs,
+                                   int64_t num_keypoints, T x,
+                                   T inverse_step) {
+  return PointValue(outputs, num_keypoints,
+                    LocateAmongKeypoints(keypoints, num_keypoints, x, inverse_step));
 }
 
 // Gradients of one element, given the upstream gradient: d/dx and the

@@ -9,6 +9,7 @@ kernels must not be jit-compiled (Keras layers built on them set
 """
 
 from tf_lattice.ops.adam_update import adam_update
+from tf_lattice.ops.calibrated_ensemble import calibrated_ensemble
 from tf_lattice.ops.calibrator_projection import calibrator_projection
 from tf_lattice.ops.isotonic_projection import isotonic_projection
 from tf_lattice.ops.lattice_interpolation import lattice_interpolation

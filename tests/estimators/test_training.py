@@ -285,3 +285,25 @@ def test_validation_loss_scored_in_chunks_equals_one_chunk(monkeypatch):
     monkeypatch.setattr(_training, "EVALUATION_CHUNK", 7)  # 40 held-out rows: 6 chunks
     chunked = estimators.CalibratedLinearRegressor(**settings).fit(frame, y).history_["val_loss"]
     np.testing.assert_allclose(chunked, whole, rtol=1e-5)
+
+
+def test_ensembles_train_through_one_op_to_the_model_their_layers_train(monkeypatch):
+    """The loop computes an ensemble's scores with one op
+    (`tf_lattice.models.fused_scores`), a calibrated linear model's with its
+    layers; with the op the ensemble trains to the model its layers give."""
+    frame, y = mixed_frame()
+    kwargs = dict(monotonicity={"x": "increasing"}, epochs=4, batch_size=32, random_state=0,
+                  verbose=0)
+    monkeypatch.setattr(_training, "_TRACES", _training._TraceCache())
+    fused = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
+    estimators.CalibratedLinearRegressor(**kwargs).fit(frame, y)
+    loops = {loop.model.name: loop for loop, _ in _training._TRACES.entries.values()}
+    assert loops["calibrated_lattice_ensemble"]._fused_scores is not None
+    assert loops["calibrated_linear"]._fused_scores is None
+    monkeypatch.setattr(_training, "_TRACES", _training._TraceCache())
+    monkeypatch.setattr(_training, "ensemble_scores", lambda model: None)
+    by_layers = estimators.CalibratedLatticeEnsembleRegressor(**kwargs).fit(frame, y)
+    expected = by_layers.predict(frame)
+    assert np.ptp(expected) > 1.0  # A fitted model, not a constant.
+    np.testing.assert_allclose(fused.predict(frame), expected, rtol=1e-4, atol=1e-4)
+    assert fused.certify().holds

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tf_lattice import ops
 from tf_lattice.estimators._graph_options import LeanFunction
 from tf_lattice.estimators._progress import EpochProgress, progress_enabled
+from tf_lattice.models.fused_scores import ensemble_scores
 from tf_lattice.ops.adam_update import kernel_can_update
 
 #: Fits of at most this many optimizer steps run eagerly: tracing the train
@@ -213,6 +214,10 @@ EVALUATION_CHUNK = 8192
 class _Loop:
     """A model, its optimizer and loss, and the traced epoch and loss functions.
 
+    Without a strategy, a calibrated lattice ensemble's scores come from one
+    op (`tf_lattice.models.fused_scores.ensemble_scores`) instead of its
+    layers, forward and backward; other models run their layers.
+
     Args:
       model: a built Keras model.
       loss: a Keras loss; its unreduced ``call`` gives per-example losses.
@@ -227,6 +232,7 @@ class _Loop:
         self.loss = loss
         self.batch_size = int(batch_size)
         self.strategy = strategy
+        self._fused_scores = ensemble_scores(model) if strategy is None else None
         if strategy is None:
             self.optimizer = FusedAdam(model.trainable_variables, learning_rate)
         else:
@@ -245,10 +251,15 @@ class _Loop:
     def _replicas(self):
         return 1 if self.strategy is None else self.strategy.num_replicas_in_sync
 
+    def _scores(self, x, training):
+        if self._fused_scores is not None:
+            return self._fused_scores(x)
+        return self.model(x, training=training)
+
     def _objective(self, x, y, weight, training):
         """Weighted loss sum over the rows divided by the global batch, plus
         this replica's share of the regularization."""
-        scores = self.model(x, training=training)
+        scores = self._scores(x, training=training)
         per_example = tf.reshape(self.loss.call(y, scores), [-1])
         # Products with constant factors: their gradients skip the quotient
         # rule's derivative in the denominator.
@@ -315,7 +326,7 @@ class _Loop:
 
     def _weighted_loss_sum(self, x, y, weight):
         """``sum_i weight_i loss_i`` over the rows of ``(x, y, weight)``."""
-        scores = self.model(x, training=False)
+        scores = self._scores(x, training=False)
         per_example = tf.reshape(self.loss.call(y, scores), [-1])
         return tf.reduce_sum(per_example * weight)
 

@@ -209,3 +209,21 @@ def test_vertex_values_near_the_dtype_limit_interpolate_to_finite_values(lattice
         assert np.all(np.isfinite(values)), name
         np.testing.assert_allclose(values, tf.convert_to_tensor(portable_grads[name]), rtol=1e-5,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_clustered_keypoints_find_their_segments(implementation):
+    """Keypoints bunched in a small part of their span (as quantiles of a
+    column with a mode): many keypoints share a cell of the kernel's search
+    grid, and inputs fall inside the bunch, on its keypoints and beyond."""
+    arguments, structure = _case(12, dtype=np.float64)
+    rng = np.random.default_rng(12)
+    bunch = np.array([0.0, 1e-4, 2e-4, 3e-4, 7e-4])
+    arguments["keypoints"] = np.stack([bunch, np.r_[bunch[:4], 9.0], np.r_[-3.0, bunch[1:]]])
+    for p, column in enumerate(structure["numeric_columns"]):
+        values = np.where(rng.random(40) < 0.6, rng.uniform(-1e-4, 8e-4, 40),
+                          rng.uniform(-4, 10, 40))
+        values[::4] = arguments["keypoints"][p, rng.integers(0, 5, 10)]
+        arguments["features"][:, column] = values
+    np.testing.assert_allclose(_scores(arguments, structure, implementation),
+                               _oracle(arguments, structure), rtol=1e-12, atol=1e-12)

@@ -17,8 +17,8 @@
 // lattice_sizes, d of them). The per-element math is the calibration and
 // interpolation ops' own (lib/pwl_calibration.h, lib/lattice_interpolation.h).
 //
-// Lattices whose sizes are all 2 and whose rank is at most 5 (an ensemble's
-// usual small lattices) are interpolated kChunk rows at a time with the rank
+// Lattices whose sizes are all 2 and whose rank is at most kMaxStaticRank (an
+// ensemble's usual small lattices) are interpolated kChunk rows at a time with the rank
 // a compile-time constant, so that the loops over a chunk vectorize; others
 // one row at a time.
 //
@@ -36,13 +36,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
+#include "tf_lattice/ops/cc/kernels/static_dims.h"
 #include "tf_lattice/ops/cc/lib/lattice_interpolation.h"
 #include "tf_lattice/ops/cc/lib/pwl_calibration.h"
+#include "tf_lattice/ops/cc/ops/lattice_attrs.h"
 
 namespace tensorflow {
 namespace tf_lattice {
@@ -69,7 +70,7 @@ struct EnsembleStructure {
   std::vector<int64_t> lattice_sizes;
   std::vector<int64_t> lattice_inputs;
   int64_t strides[kMaxLatticeDims];
-  int64_t num_vertices = 1;
+  int64_t num_vertices = 0;
   bool unit_cell = true;  // Every size is 2: the lattice is one cell.
   // Offsets of a cell's 2^d corners from its lower corner (corner j has
   // bit k of j set for e_k = 1), when d <= kMaxLevelDims: the cell is then
@@ -87,7 +88,6 @@ absl::Status ReadStructure(OpKernelConstruction* context, EnsembleStructure* s) 
   TF_RETURN_IF_ERROR(context->GetAttr("numeric_columns", &s->numeric_columns));
   TF_RETURN_IF_ERROR(context->GetAttr("categorical_columns", &s->categorical_columns));
   TF_RETURN_IF_ERROR(context->GetAttr("num_buckets", &s->num_buckets));
-  TF_RETURN_IF_ERROR(context->GetAttr("lattice_sizes", &s->lattice_sizes));
   TF_RETURN_IF_ERROR(context->GetAttr("lattice_inputs", &s->lattice_inputs));
   for (const auto* columns : {&s->numeric_columns, &s->categorical_columns}) {
     for (int64_t column : *columns) {
@@ -108,24 +108,13 @@ absl::Status ReadStructure(OpKernelConstruction* context, EnsembleStructure* s) 
           absl::StrCat("num_buckets must be >= 0, got ", buckets));
     }
   }
+  TF_RETURN_IF_ERROR(ReadLatticeSizes(context, &s->lattice_sizes, &s->num_vertices));
   const int d = s->rank();
-  if (d > kMaxLatticeDims) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lattice_sizes has ", d, " dimensions; at most ", kMaxLatticeDims, " are supported"));
-  }
+  int64_t stride = 1;
   for (int k = d - 1; k >= 0; --k) {
-    const int64_t size = s->lattice_sizes[k];
-    if (size < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "lattice_sizes must be >= 2, got [", absl::StrJoin(s->lattice_sizes, ", "), "]"));
-    }
-    if (s->num_vertices > (int64_t{1} << 62) / size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "lattice_sizes [", absl::StrJoin(s->lattice_sizes, ", "), "] have too many vertices"));
-    }
-    s->strides[k] = s->num_vertices;
-    s->num_vertices *= size;
-    s->unit_cell = s->unit_cell && size == 2;
+    s->strides[k] = stride;
+    stride *= s->lattice_sizes[k];
+    s->unit_cell = s->unit_cell && s->lattice_sizes[k] == 2;
   }
   if (d <= kMaxLevelDims) {
     s->corner_offsets.resize(int64_t{1} << d);
@@ -298,19 +287,9 @@ int Rank(const EnsembleStructure& s) {
   return kRank > 0 ? kRank : s.rank();
 }
 
-// Calls run(std::integral_constant<int, kRank>) with kRank the lattice rank
-// when it is at most 5 (the ranks of ensembles), else 0.
-template <typename Run>
-void WithRank(int rank, Run&& run) {
-  switch (rank) {
-    case 1: return run(std::integral_constant<int, 1>());
-    case 2: return run(std::integral_constant<int, 2>());
-    case 3: return run(std::integral_constant<int, 3>());
-    case 4: return run(std::integral_constant<int, 4>());
-    case 5: return run(std::integral_constant<int, 5>());
-    default: return run(std::integral_constant<int, 0>());
-  }
-}
+// The largest lattice rank given a compile-time constant (WithStaticDims):
+// the ranks of ensembles.
+constexpr int kMaxStaticRank = 5;
 
 // The cell of lattice l at the calibrated values z.
 template <int kRank, typename T>
@@ -722,15 +701,26 @@ int64_t NumBlocks(OpKernelContext* context, int64_t batch, int64_t row_cost) {
   return std::max<int64_t>(1, std::min(threads, batch));
 }
 
+// The structure, read once from the attrs; each call's inputs are checked
+// against it.
 template <typename T>
-class CalibratedEnsembleCpuOp : public OpKernel {
+class EnsembleKernel : public OpKernel {
  public:
-  explicit CalibratedEnsembleCpuOp(OpKernelConstruction* context) : OpKernel(context) {
+  explicit EnsembleKernel(OpKernelConstruction* context) : OpKernel(context) {
     OP_REQUIRES_OK(context, ReadStructure(context, &structure_));
   }
 
+ protected:
+  EnsembleStructure structure_;
+};
+
+template <typename T>
+class CalibratedEnsembleCpuOp : public EnsembleKernel<T> {
+ public:
+  using EnsembleKernel<T>::EnsembleKernel;
+
   void Compute(OpKernelContext* context) override {
-    const EnsembleStructure& s = structure_;
+    const EnsembleStructure& s = this->structure_;
     EnsembleInputs<T> in;
     OP_REQUIRES_OK(context, ReadInputs(context, s, &in));
     Tensor* scores_tensor = nullptr;
@@ -738,27 +728,22 @@ class CalibratedEnsembleCpuOp : public OpKernel {
                    context->allocate_output(0, TensorShape({in.batch}), &scores_tensor));
     T* scores = scores_tensor->flat<T>().data();
     const int64_t cost = RowCost(s);
-    WithRank(s.rank(), [&](auto rank) {
+    WithStaticDims<kMaxStaticRank>(s.rank(), [&](auto rank) {
       ForBlocks(context, in.batch, NumBlocks(context, in.batch, cost), cost,
                 [&](int64_t, int64_t begin, int64_t end) {
                   ScoreRows<decltype(rank)::value>(s, in, begin, end, scores);
                 });
     });
   }
-
- private:
-  EnsembleStructure structure_;
 };
 
 template <typename T>
-class CalibratedEnsembleGradCpuOp : public OpKernel {
+class CalibratedEnsembleGradCpuOp : public EnsembleKernel<T> {
  public:
-  explicit CalibratedEnsembleGradCpuOp(OpKernelConstruction* context) : OpKernel(context) {
-    OP_REQUIRES_OK(context, ReadStructure(context, &structure_));
-  }
+  using EnsembleKernel<T>::EnsembleKernel;
 
   void Compute(OpKernelContext* context) override {
-    const EnsembleStructure& s = structure_;
+    const EnsembleStructure& s = this->structure_;
     EnsembleInputs<T> in;
     OP_REQUIRES_OK(context, ReadInputs(context, s, &in));
     const Tensor& grad_tensor = context->input(8);
@@ -776,7 +761,7 @@ class CalibratedEnsembleGradCpuOp : public OpKernel {
     const int64_t cost = 2 * RowCost(s);
     const int64_t blocks = NumBlocks(context, in.batch, cost);
     std::vector<T> buffers(blocks * total, T(0));
-    WithRank(s.rank(), [&](auto rank) {
+    WithStaticDims<kMaxStaticRank>(s.rank(), [&](auto rank) {
       ForBlocks(context, in.batch, blocks, cost, [&](int64_t block, int64_t begin, int64_t end) {
         T* sums = buffers.data() + block * total;
         AddRowGradients<decltype(rank)::value>(
@@ -796,9 +781,6 @@ class CalibratedEnsembleGradCpuOp : public OpKernel {
       }
     }
   }
-
- private:
-  EnsembleStructure structure_;
 };
 
 #define REGISTER_ENSEMBLE_KERNELS(T)                                                       \

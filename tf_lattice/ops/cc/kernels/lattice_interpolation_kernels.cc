@@ -20,6 +20,7 @@
 #include "tf_lattice/ops/cc/kernels/cpu_sharding.h"
 #include "tf_lattice/ops/cc/kernels/gpu_stream.h"
 #include "tf_lattice/ops/cc/kernels/lattice_interpolation_gpu.h"
+#include "tf_lattice/ops/cc/kernels/static_dims.h"
 #include "tf_lattice/ops/cc/lib/lattice_interpolation.h"
 #include "tf_lattice/ops/cc/ops/lattice_attrs.h"
 
@@ -865,23 +866,6 @@ void ProductGradRange(const LatticeBatch& batch, int dims, const int64_t* corner
   }
 }
 
-// Calls run(std::integral_constant<int, d>()) for small d, else
-// run(std::integral_constant<int, 0>()).
-template <typename Run>
-void WithStaticDims(int d, Run run) {
-  switch (d) {
-    case 1: return run(std::integral_constant<int, 1>());
-    case 2: return run(std::integral_constant<int, 2>());
-    case 3: return run(std::integral_constant<int, 3>());
-    case 4: return run(std::integral_constant<int, 4>());
-    case 5: return run(std::integral_constant<int, 5>());
-    case 6: return run(std::integral_constant<int, 6>());
-    case 7: return run(std::integral_constant<int, 7>());
-    case 8: return run(std::integral_constant<int, 8>());
-    default: return run(std::integral_constant<int, 0>());
-  }
-}
-
 // How the CPU kernels interpolate one call's lattices, decided once from the
 // attrs, the batch and the params: the forward and the gradient decide alike.
 template <typename T>
@@ -922,7 +906,7 @@ void PlannedForwardRange(const LatticeAttrs& attrs, const CpuInterpolationPlan<T
   }
   if (!plan.level_by_level) return ForwardRange(shape, batch, inputs, params, outputs, begin, end);
   const int64_t* offsets = attrs.corner_offsets();
-  WithStaticDims(shape.dims, [&](auto dims) {
+  WithStaticDims<8>(shape.dims, [&](auto dims) {
     constexpr int kDims = decltype(dims)::value;
     if constexpr (kDims > 0) {
       if (attrs.unit_cell()) {
@@ -952,7 +936,7 @@ void PlannedGradRange(const LatticeAttrs& attrs, const CpuInterpolationPlan<T>& 
     return GradRange(shape, batch, inputs, params, grad_outputs, grad_inputs, grad_params, begin,
                      end);
   }
-  WithStaticDims(shape.dims, [&](auto dims) {
+  WithStaticDims<8>(shape.dims, [&](auto dims) {
     constexpr int kDims = decltype(dims)::value;
     if constexpr (kDims > 0) {
       if (attrs.unit_cell()) {

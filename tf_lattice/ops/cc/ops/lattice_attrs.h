@@ -1,5 +1,6 @@
-// The attrs of TfLattice>LatticeInterpolation and its gradient op, read and
-// checked by one function for their shape functions and their kernels.
+// The attrs of TfLattice>LatticeInterpolation and its gradient op (and the
+// lattice sizes of TfLattice>CalibratedEnsemble), read and checked by one
+// function for their shape functions and their kernels.
 #ifndef TF_LATTICE_OPS_CC_OPS_LATTICE_ATTRS_H_
 #define TF_LATTICE_OPS_CC_OPS_LATTICE_ATTRS_H_
 
@@ -17,15 +18,14 @@
 namespace tensorflow {
 namespace tf_lattice {
 
-// Reads lattice_sizes and interpolation from `context` (an InferenceContext
-// when a graph is built, an OpKernelConstruction when a kernel is) and sets
-// `num_vertices` = prod(lattice_sizes). lattice_sizes must name 1 to
-// kMaxLatticeDims dimensions, each of at least 2 vertices, with fewer than
-// 2^63 vertices in all; interpolation must be "hypercube" or "simplex".
-// Returns InvalidArgument, naming the attr and its value, otherwise.
+// Reads lattice_sizes from `context` (an InferenceContext when a graph is
+// built, an OpKernelConstruction when a kernel is) and sets `num_vertices` =
+// prod(lattice_sizes). lattice_sizes must name 1 to kMaxLatticeDims
+// dimensions, each of at least 2 vertices, with fewer than 2^63 vertices in
+// all. Returns InvalidArgument, naming the attr and its value, otherwise.
 template <typename Context>
-absl::Status ReadLatticeAttrs(Context* context, std::vector<int64_t>* sizes,
-                              int64_t* num_vertices, std::string* interpolation) {
+absl::Status ReadLatticeSizes(Context* context, std::vector<int64_t>* sizes,
+                              int64_t* num_vertices) {
   TF_RETURN_IF_ERROR(context->GetAttr("lattice_sizes", sizes));
   if (sizes->empty()) {
     return absl::InvalidArgumentError("lattice_sizes must name at least one dimension, got []");
@@ -50,12 +50,21 @@ absl::Status ReadLatticeAttrs(Context* context, std::vector<int64_t>* sizes,
     }
     vertices *= size;
   }
+  *num_vertices = vertices;
+  return absl::OkStatus();
+}
+
+// ReadLatticeSizes, then interpolation, which must be "hypercube" or
+// "simplex".
+template <typename Context>
+absl::Status ReadLatticeAttrs(Context* context, std::vector<int64_t>* sizes,
+                              int64_t* num_vertices, std::string* interpolation) {
+  TF_RETURN_IF_ERROR(ReadLatticeSizes(context, sizes, num_vertices));
   TF_RETURN_IF_ERROR(context->GetAttr("interpolation", interpolation));
   if (*interpolation != "hypercube" && *interpolation != "simplex") {
     return absl::InvalidArgumentError(absl::StrCat(
         "interpolation must be 'hypercube' or 'simplex', got '", *interpolation, "'"));
   }
-  *num_vertices = vertices;
   return absl::OkStatus();
 }
 

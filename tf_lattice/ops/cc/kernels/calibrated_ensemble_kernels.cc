@@ -702,7 +702,7 @@ int64_t NumBlocks(OpKernelContext* context, int64_t batch, int64_t row_cost) {
 }
 
 // The structure, read once from the attrs; each call's inputs are checked
-// against it.
+// against it (ReadInputs) before the op's work (Run) starts.
 template <typename T>
 class EnsembleKernel : public OpKernel {
  public:
@@ -710,7 +710,17 @@ class EnsembleKernel : public OpKernel {
     OP_REQUIRES_OK(context, ReadStructure(context, &structure_));
   }
 
+  void Compute(OpKernelContext* context) final {
+    EnsembleInputs<T> in;
+    OP_REQUIRES_OK(context, ReadInputs(context, structure_, &in));
+    Run(context, structure_, in);
+  }
+
  protected:
+  virtual void Run(OpKernelContext* context, const EnsembleStructure& s,
+                   const EnsembleInputs<T>& in) = 0;
+
+ private:
   EnsembleStructure structure_;
 };
 
@@ -719,10 +729,9 @@ class CalibratedEnsembleCpuOp : public EnsembleKernel<T> {
  public:
   using EnsembleKernel<T>::EnsembleKernel;
 
-  void Compute(OpKernelContext* context) override {
-    const EnsembleStructure& s = this->structure_;
-    EnsembleInputs<T> in;
-    OP_REQUIRES_OK(context, ReadInputs(context, s, &in));
+ protected:
+  void Run(OpKernelContext* context, const EnsembleStructure& s,
+           const EnsembleInputs<T>& in) override {
     Tensor* scores_tensor = nullptr;
     OP_REQUIRES_OK(context,
                    context->allocate_output(0, TensorShape({in.batch}), &scores_tensor));
@@ -742,10 +751,9 @@ class CalibratedEnsembleGradCpuOp : public EnsembleKernel<T> {
  public:
   using EnsembleKernel<T>::EnsembleKernel;
 
-  void Compute(OpKernelContext* context) override {
-    const EnsembleStructure& s = this->structure_;
-    EnsembleInputs<T> in;
-    OP_REQUIRES_OK(context, ReadInputs(context, s, &in));
+ protected:
+  void Run(OpKernelContext* context, const EnsembleStructure& s,
+           const EnsembleInputs<T>& in) override {
     const Tensor& grad_tensor = context->input(8);
     OP_REQUIRES(context, grad_tensor.dims() == 1 && grad_tensor.dim_size(0) == in.batch,
                 ShapeError("grad", "[batch] (the shape of the scores)", grad_tensor));

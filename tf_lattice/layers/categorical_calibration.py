@@ -17,7 +17,7 @@ from tf_lattice import ops
 from tf_lattice.layers import _common
 from tf_lattice.layers import _regularizers
 from tf_lattice.layers import pwl_calibration
-from tf_lattice.ops.selection import select
+from tf_lattice.ops.buckets import bucket_ids
 from tf_lattice.specs import CategoricalSpec
 from tf_lattice.specs import _vocabulary
 
@@ -100,15 +100,9 @@ class CategoricalCalibration(_common.KernelLayer):
     def bucket_ids(self, inputs):
         """Maps raw ids to int32 buckets in ``[0, num_buckets]`` (the last is
         the default bucket, which takes ids outside ``[0, num_buckets)``,
-        ``default_input_value`` and NaN). Float ids are rounded first; the
-        range is checked before the cast, so no id is wrapped into a bucket.
+        ``default_input_value`` and NaN); see `tf_lattice.ops.buckets.bucket_ids`.
         """
-        ids = tf.round(inputs) if inputs.dtype.is_floating else tf.cast(inputs, tf.int64)
-        known = (ids >= 0) & (ids < self.num_buckets)
-        if self.default_input_value is not None:
-            known &= tf.not_equal(ids, tf.cast(int(self.default_input_value), ids.dtype))
-        default = tf.fill(tf.shape(ids), tf.cast(self.num_buckets, ids.dtype))
-        return tf.cast(select(known, ids, default), tf.int32)
+        return bucket_ids(inputs, self.num_buckets, self.default_input_value)
 
     def call(self, inputs):
         ids = self.bucket_ids(tf.convert_to_tensor(inputs))

@@ -19,7 +19,6 @@ implementation, float64), gives None: the caller then runs the layers.
 import dataclasses
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tf_lattice import layers as tfl_layers
@@ -118,7 +117,7 @@ def _recognize(model):
     numeric = [p for p in parts if isinstance(p, tfl_layers.PWLCalibration)]
     categorical = [p for p in parts if isinstance(p, tfl_layers.CategoricalCalibration)]
     _require(parts == numeric + categorical, "calibrated values not numeric, then categorical")
-    _require(len({tuple(np.shape(c.input_keypoints))[-1] for c in numeric}) <= 1,
+    _require(len({c.num_keypoints for c in numeric}) <= 1,
              "numeric calibrators of different keypoint counts")
     numeric_readers = [_producer(_single_input(c)[0], layers) for c in numeric]
     categorical_readers = [_producer(_single_input(c), layers) for c in categorical]
@@ -134,6 +133,14 @@ def _recognize(model):
     _require(used == set(layers), "layers outside the chain")
     return _EnsembleLayers(numeric_readers, numeric, categorical_readers, categorical, gather,
                            lattice, combine)
+
+
+def _joined(tensors, empty_shape):
+    """``tensors`` joined along their first axis (float32 zeros of
+    ``empty_shape`` when there are none)."""
+    if not tensors:
+        return tf.zeros(empty_shape, tf.float32)
+    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=0)
 
 
 def ensemble_scores(model):
@@ -152,10 +159,10 @@ def ensemble_scores(model):
         parts = _recognize(model)
     except _NotCovered:
         return None
-    keypoints = tf.constant(np.concatenate(
-        [np.broadcast_to(np.asarray(c.input_keypoints, np.float32),
-                         (c.units, np.shape(c.input_keypoints)[-1])) for c in parts.numeric]
-        or [np.zeros((0, 2), np.float32)]))
+    num_keypoints = parts.numeric[0].num_keypoints if parts.numeric else 2
+    keypoints = _joined(
+        [tf.broadcast_to(c.keypoints_inputs(), (c.units, num_keypoints)) for c in parts.numeric],
+        [0, num_keypoints])
     widths = [c.num_buckets + 1 for c in parts.categorical]
     table_width = max(widths, default=1)
     subsets = parts.gather.subsets
@@ -166,17 +173,12 @@ def ensemble_scores(model):
         lattice_sizes=list(parts.lattice.lattice_sizes),
         lattice_inputs=[i for subset in subsets for i in subset])
 
-    def concatenated(tensors, empty_shape):
-        if not tensors:
-            return tf.zeros(empty_shape, tf.float32)
-        return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=0)
-
     def scores(x):
-        outputs = concatenated([tf.convert_to_tensor(c.kernel) for c in parts.numeric],
-                               [0, keypoints.shape[1]])
-        missing = concatenated([tf.convert_to_tensor(c.missing_output) for c in parts.numeric],
+        outputs = _joined([c.keypoints_outputs() for c in parts.numeric],
+                               [0, num_keypoints])
+        missing = _joined([tf.convert_to_tensor(c.missing_output) for c in parts.numeric],
                                [0])
-        tables = concatenated(
+        tables = _joined(
             [tf.pad(tf.convert_to_tensor(c.kernel), [[0, 0], [0, table_width - width]])
              if width < table_width else tf.convert_to_tensor(c.kernel)
              for c, width in zip(parts.categorical, widths)], [0, table_width])

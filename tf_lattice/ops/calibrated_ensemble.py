@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tf_lattice import _native
 from tf_lattice.ops import _common
+from tf_lattice.ops.buckets import bucket_ids
 from tf_lattice.ops.lattice_interpolation import check_lattice_sizes, num_vertices
 from tf_lattice.ops.lattice_interpolation import portable_lattice_interpolation
 from tf_lattice.ops.pwl_calibration import portable_pwl_calibration
@@ -185,12 +186,11 @@ def portable_calibrated_ensemble(features, keypoints, outputs, missing_outputs, 
         calibrated.append(tf.where(is_missing, tf.broadcast_to(missing_outputs, tf.shape(x)),
                                    values))
     if structure.categorical_columns:
-        ids = tf.round(tf.gather(features, structure.categorical_columns, axis=1))
-        known = tf.constant(structure.num_buckets, features.dtype)
-        ids = tf.where((ids >= 0) & (ids < known), ids, tf.broadcast_to(known, tf.shape(ids)))
+        buckets = bucket_ids(tf.gather(features, structure.categorical_columns, axis=1),
+                             structure.num_buckets)
         width = tf.shape(tables, out_type=tf.int32)[1]
         rows = tf.range(len(structure.categorical_columns), dtype=tf.int32) * width
-        calibrated.append(tf.gather(tf.reshape(tables, [-1]), tf.cast(ids, tf.int32) + rows))
+        calibrated.append(tf.gather(tf.reshape(tables, [-1]), buckets + rows))
     z = tf.concat(calibrated, axis=1)
     lattice_inputs = tf.reshape(tf.gather(z, structure.lattice_inputs, axis=1),
                                 [-1, structure.num_lattices, len(structure.lattice_sizes)])
